@@ -1,0 +1,1 @@
+"""decoders package (see DESIGN.md)."""

@@ -1,0 +1,64 @@
+"""The ``docrec`` command line.
+
+Every subcommand lives in its own module under :mod:`docrec.commands` and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` (a callable taking the parsed
+``argparse.Namespace`` and returning an exit code). Modules are listed in :data:`COMMAND_MODULES`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMAND_MODULES = (
+    "docrec.commands.synth",
+    "docrec.commands.train",
+    "docrec.commands.eval",
+    "docrec.commands.recognize",
+    "docrec.commands.demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="docrec",
+        description="Document recognition with graph transformer networks "
+        "(LeCun, Bottou, Bengio, Haffner 1998) on PyTorch.",
+    )
+    parser.add_argument("--version", action="version", version=f"docrec {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # the subcommand is not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def _version() -> str:
+    from docrec import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``docrec`` console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("docrec: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""gtn package (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""lenet package (see DESIGN.md)."""

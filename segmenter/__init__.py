@@ -1,0 +1,1 @@
+"""segmenter package (see DESIGN.md)."""

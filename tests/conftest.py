@@ -1,0 +1,39 @@
+"""Shared fixtures: point the MNIST loader at the genuine files beside the repository."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+
+if SHARED_MNIST.is_dir() and not os.environ.get("DOCREC_MNIST_DIR"):
+    os.environ["DOCREC_MNIST_DIR"] = str(SHARED_MNIST)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """Directory of the genuine MNIST files; skips when none is available offline."""
+    path = Path(os.environ.get("DOCREC_MNIST_DIR", SHARED_MNIST))
+    if not (path / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"genuine MNIST not found in {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist_test(mnist_dir):
+    """``(images uint8 (10000, 28, 28), labels int64 (10000,))``."""
+    from data import load_mnist
+
+    return load_mnist("test", root=mnist_dir, download=False)
+
+
+@pytest.fixture(scope="session")
+def mnist_train(mnist_dir):
+    """``(images uint8 (60000, 28, 28), labels int64 (60000,))``."""
+    from data import load_mnist
+
+    return load_mnist("train", root=mnist_dir, download=False)
