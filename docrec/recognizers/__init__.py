@@ -1,0 +1,71 @@
+"""The end-to-end recognisers and a registry to pick one by name.
+
+``get_recognizer("seg")`` returns the segmentation-based system (heuristic over-segmentation +
+LeNet-5 recognition transformer), ``get_recognizer("sdnn")`` the space-displacement network.
+Their modules are imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from docrec.recognizers.base import (
+    DEFAULT_MAX_PIXELS,
+    Recognition,
+    Recognizer,
+    check_field_image,
+    load_field_image,
+)
+
+#: system name -> (module, factory function name)
+SYSTEMS = {
+    "seg": ("docrec.recognizers.seg", "SegmentationRecognizer"),
+    "sdnn": ("docrec.recognizers.sdnn", "SDNNRecognizer"),
+}
+
+
+def get_recognizer(system: str, **kwargs) -> Recognizer:
+    """Build the recogniser named ``system`` ("seg" or "sdnn") with its bundled weights."""
+    if system not in SYSTEMS:
+        raise ValueError(f"[docrec.get_recognizer] unknown system {system!r}; choose from {sorted(SYSTEMS)}")
+    module_name, cls_name = SYSTEMS[system]
+    module = importlib.import_module(module_name)
+    return getattr(module, cls_name)(**kwargs)
+
+
+def resolve_grammar(spec: str | None, alphabet=None):
+    """Turn a CLI grammar spec into a ``decoders.Grammar``.
+
+    ``zip``, ``amount``, ``digits`` (1-20 digits), ``digits:M-N``, ``none`` (no constraint) or any
+    other string, taken as a ``decoders.Grammar.pattern`` expression such as ``\\d{5}``.
+    """
+    from decoders import Grammar
+
+    if spec is None or spec == "none":
+        return None
+    kwargs = {} if alphabet is None else {"alphabet": alphabet}
+    if spec == "zip":
+        return Grammar.zip_code(**kwargs)
+    if spec == "amount":
+        return Grammar.amount(**kwargs)
+    if spec == "digits":
+        return Grammar.digits(1, 20, **kwargs)
+    if spec.startswith("digits:"):
+        lo, _, hi = spec[len("digits:"):].partition("-")
+        try:
+            return Grammar.digits(int(lo), int(hi or lo), **kwargs)
+        except ValueError as exc:
+            raise ValueError(f"[docrec] bad grammar spec {spec!r}: expected digits:MIN-MAX") from exc
+    return Grammar.pattern(spec, **kwargs)
+
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "Recognition",
+    "Recognizer",
+    "SYSTEMS",
+    "check_field_image",
+    "get_recognizer",
+    "load_field_image",
+    "resolve_grammar",
+]

@@ -1,0 +1,113 @@
+"""What every recogniser returns and accepts: the shared interface of the seg and SDNN systems."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+#: Refuse field images with more pixels than this unless the caller raises the limit.
+DEFAULT_MAX_PIXELS = 4_000_000
+
+
+@dataclass
+class Recognition:
+    """The answer for one field image.
+
+    Attributes:
+        text: the decoded string ("" when rejected for lack of any allowed interpretation).
+        confidence: posterior probability of ``text`` among the interpretations the grammar allows,
+            in [0, 1].
+        rejected: True when the recogniser declines to answer (confidence below the threshold,
+            no path allowed by the grammar, unreadable or empty input).
+        boxes: one ``(x0, y0, x1, y1)`` box per character of ``text``, in input-image pixels.
+        penalty: penalty of the best interpretation (lower is better; ``inf`` if none).
+        reason: why the result was rejected ("" when accepted).
+        alternatives: n-best ``(text, penalty)`` pairs after the best, when requested.
+    """
+
+    text: str
+    confidence: float
+    rejected: bool
+    boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
+    penalty: float = float("inf")
+    reason: str = ""
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["boxes"] = [list(map(int, b)) for b in self.boxes]
+        out["alternatives"] = [[t, float(p)] for t, p in self.alternatives]
+        out["penalty"] = None if not np.isfinite(self.penalty) else float(self.penalty)
+        return out
+
+    @classmethod
+    def reject(cls, reason: str) -> "Recognition":
+        """A rejected result with zero confidence and the given reason."""
+        return cls(text="", confidence=0.0, rejected=True, reason=reason)
+
+
+class Recognizer(Protocol):
+    """A field recogniser: uint8 images ``(H, W)`` (white background) -> one Recognition each."""
+
+    name: str
+
+    def recognize(self, images: Sequence[np.ndarray], *, grammar=None) -> list[Recognition]:
+        ...
+
+
+def check_field_image(image: np.ndarray, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+                      where: str = "docrec") -> np.ndarray:
+    """Validate one field image and return it as uint8 ``(H, W)``.
+
+    Accepts uint8/float greyscale ``(H, W)`` or colour ``(H, W, 3|4)`` arrays (colour is converted
+    with the usual luma weights; floats are taken as 0..1 when their maximum is <= 1).
+
+    Raises:
+        ValueError: naming the problem (wrong rank, empty, too large, non-finite values).
+    """
+    arr = np.asarray(image)
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        rgb = arr[..., :3].astype(np.float32)
+        arr = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        if np.asarray(image).dtype == np.uint8:
+            arr = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+    if arr.ndim != 2:
+        raise ValueError(f"[{where}] expected a greyscale (H, W) or colour (H, W, 3) image, got shape {np.asarray(image).shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"[{where}] empty image of shape {arr.shape}")
+    if arr.shape[0] * arr.shape[1] > max_pixels:
+        raise ValueError(
+            f"[{where}] image of {arr.shape[1]}x{arr.shape[0]} = {arr.shape[0] * arr.shape[1]} pixels "
+            f"exceeds the limit of {max_pixels} pixels (raise max_pixels to allow it)"
+        )
+    if arr.dtype != np.uint8:
+        a = arr.astype(np.float64)
+        if not np.isfinite(a).all():
+            raise ValueError(f"[{where}] image contains NaN or infinite values")
+        if a.max(initial=0.0) <= 1.0:
+            a = a * 255.0
+        arr = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    return arr
+
+
+def load_field_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read an image file as uint8 greyscale ``(H, W)``.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file cannot be decoded as an image, or fails :func:`check_field_image`.
+    """
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"[docrec] no such image file: {path}")
+    buf = np.fromfile(path, dtype=np.uint8)
+    img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if buf.size else None
+    if img is None:
+        raise ValueError(f"[docrec] cannot decode {path} as an image (unsupported or corrupt file)")
+    return check_field_image(img, max_pixels=max_pixels, where=f"docrec: {path}")
