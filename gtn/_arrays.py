@@ -1,0 +1,90 @@
+"""Private vectorised array helpers shared by the gtn modules (numpy, no Python loop over arcs).
+
+Everything here works on plain ``numpy`` int64 arrays describing arcs ``src -> dst`` over ``n`` nodes.
+The loops that remain run once per *frontier* (graph depth), never once per arc.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenate ``arange(s, s + c)`` for every pair: ``(K,), (K,) -> (sum(counts),)``."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    offsets = np.repeat(np.asarray(starts, dtype=np.int64) - (ends - counts), counts)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+def csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Group positions by key: returns ``(order (A,), indptr (n + 1,))``.
+
+    ``order[indptr[k]:indptr[k + 1]]`` are the positions whose key is ``k``, in increasing position order.
+    """
+    order = np.argsort(keys, kind="stable")
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=indptr[1:])
+    return order, indptr
+
+
+def reachable(n: int, src: np.ndarray, dst: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Nodes reachable from ``seeds`` along arcs ``src -> dst``: ``-> bool (n,)``.
+
+    One vectorised frontier expansion per BFS depth (works on cyclic graphs too).
+    """
+    order, indptr = csr(src, n)
+    dst_sorted = dst[order]
+    seen = np.zeros(n, dtype=bool)
+    frontier = np.unique(np.asarray(seeds, dtype=np.int64))
+    seen[frontier] = True
+    while frontier.size:
+        starts = indptr[frontier]
+        nxt = dst_sorted[expand_ranges(starts, indptr[frontier + 1] - starts)]
+        nxt = nxt[~seen[nxt]]
+        if nxt.size == 0:
+            break
+        nxt = np.unique(nxt)
+        seen[nxt] = True
+        frontier = nxt
+    return seen
+
+
+def longest_path_levels(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Longest-path depth of every node from the sources (Kahn's algorithm, vectorised per level).
+
+    Returns:
+        int64 ``(n,)``: 0 for nodes without incoming arcs, else 1 + max level of a predecessor;
+        ``-1`` for nodes on or after a cycle (so ``(levels < 0).any()`` means the graph is cyclic).
+    """
+    order, indptr = csr(src, n)
+    dst_sorted = dst[order]
+    indeg = np.bincount(dst, minlength=n)
+    level = np.full(n, -1, dtype=np.int64)
+    frontier = np.flatnonzero(indeg == 0)
+    depth = 0
+    while frontier.size:
+        level[frontier] = depth
+        starts = indptr[frontier]
+        d = dst_sorted[expand_ranges(starts, indptr[frontier + 1] - starts)]
+        if d.size == 0:
+            break
+        u, c = np.unique(d, return_counts=True)
+        indeg[u] -= c
+        frontier = u[indeg[u] == 0]
+        depth += 1
+    return level
+
+
+def segments(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Run boundaries of an already sorted key array: ``-> (starts (S,), unique_keys (S,))``."""
+    if sorted_keys.size == 0:
+        return np.zeros(0, dtype=np.int64), sorted_keys[:0]
+    flags = np.empty(sorted_keys.size, dtype=bool)
+    flags[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flags[1:])
+    starts = np.flatnonzero(flags)
+    return starts, sorted_keys[starts]
