@@ -1,1 +1,16 @@
-"""decoders package (see DESIGN.md)."""
+"""decoders: grammars, the SDNN character model, and decoding with alignments, confidence and rejection.
+
+Public API (penalties, lower is better, everywhere; DESIGN.md, PAPER.md Sec. IV, VII, X):
+
+- :class:`Alphabet`: the shared symbol table (``0-9 , . - $ * /`` and 'none').
+- :class:`Grammar`: weighted regular languages as graphs: ``digits``, ``zip_code``, ``amount``,
+  ``lexicon``, ``pattern`` (the pattern language of :mod:`decoders.pattern`).
+- :class:`CharacterModel`, :class:`CharacterModelConfig`, :func:`frame_graph`: SDNN frames -> characters.
+"""
+
+from decoders.alphabet import Alphabet
+from decoders.charmodel import CharacterModel, CharacterModelConfig, frame_graph
+from decoders.grammar import Grammar
+from decoders.pattern import PatternError
+
+__all__ = ["Alphabet", "Grammar", "PatternError", "CharacterModel", "CharacterModelConfig", "frame_graph"]

@@ -1,0 +1,260 @@
+"""The character model of the SDNN (PAPER.md Sec. VII) and the frame-graph builder.
+
+An SDNN gives one penalty vector per horizontal position ("frame"): ``(T, C)`` penalties over the
+classes of an :class:`~decoders.alphabet.Alphabet` that has a 'none' class. The frame graph is the
+linear graph with one arc per class per frame; the character model is the HMM-like transducer that
+turns a frame sequence into characters:
+
+* state ``B`` (between characters, also the start) with a self-loop on 'none' frames;
+* per character ``c`` a chain of ``min_frames`` states ``S_c^1 .. S_c^k`` consuming frames labelled
+  ``c``, the last with a self-loop (repeated detections of the same character);
+* ``B --c:c--> S_c^1`` ("enter", emits ``c``), ``S_c^k --none:eps--> B`` ("none"),
+  ``S_c^k --d:d--> S_d^1`` for ``d != c`` ("direct", only if ``allow_direct``);
+* the same character twice in a row therefore needs a 'none' frame between them (the CTC rule);
+* final states: ``B`` and every ``S_c^k``.
+
+Every arc belongs to one of four kinds whose penalties are the model's parameters (fixed, or trainable
+``nn.Parameter`` s whose gradients arrive through the arc penalties): ``enter``, ``direct``, ``repeat``
+(the chain arcs and the self-loop) and ``none``. With ``min_frames=1``, ``allow_direct=True`` and all
+four penalties 0 the model is exactly the CTC topology with 'none' as the blank: the forward penalty of
+``frames o model o text`` is then ``torch.nn.functional.ctc_loss`` of the text (tested).
+
+``gtn.Graph`` is acyclic, so the model is held UNROLLED over a known number of frames T:
+:meth:`CharacterModel.graph` gives the transducer for ``gtn.compose(frame_graph, model_graph)``, and
+:meth:`CharacterModel.apply` builds that composition directly from the ``(T, C)`` penalties (the same
+graph, vectorised, no generic composition), which is what :func:`decoders.decode` uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .alphabet import Alphabet
+
+EPS = -1
+KINDS = ("enter", "direct", "repeat", "none")
+K_ENTER, K_DIRECT, K_REPEAT, K_NONE = range(4)
+
+
+@dataclass
+class CharacterModelConfig:
+    """Options of :class:`CharacterModel` (PAPER.md Sec. VII).
+
+    Attributes:
+        min_frames: minimum number of consecutive frames per character (>= 1).
+        allow_direct: allow a character to follow a different one without a 'none' frame between.
+        enter: penalty of starting a character after 'none' or at the start (an insertion penalty).
+        direct: penalty of a direct transition to a different character.
+        repeat: penalty of every frame after the first one of a character.
+        none: penalty of every 'none' frame.
+        trainable: make the four penalties ``nn.Parameter`` s (else fixed buffers).
+    """
+
+    min_frames: int = 1
+    allow_direct: bool = True
+    enter: float = 0.0
+    direct: float = 0.0
+    repeat: float = 0.0
+    none: float = 0.0
+    trainable: bool = False
+
+
+def frame_graph(penalties: torch.Tensor):
+    """The linear frame graph of an SDNN output: ``(T, C) -> gtn.Graph`` (PAPER.md Sec. VII).
+
+    Node ``t`` is the boundary before frame ``t`` (nodes ``0..T``); frame ``t`` gives ``C`` arcs
+    ``t -> t+1`` with label ``c`` and penalty ``penalties[t, c]``, arc index ``t * C + c``. Gradients
+    flow from the arc penalties back into ``penalties``.
+
+    Raises:
+        ValueError: not a 2-D tensor, no frame, or non-finite penalties.
+    """
+    import gtn
+
+    if not isinstance(penalties, torch.Tensor) or penalties.dim() != 2:
+        raise ValueError(f"[decoders.frame_graph] expected (T, C) penalties, got "
+                         f"{tuple(penalties.shape) if isinstance(penalties, torch.Tensor) else type(penalties)}")
+    T, C = penalties.shape
+    if T == 0 or C == 0:
+        raise ValueError(f"[decoders.frame_graph] need T >= 1 frames and C >= 1 classes, got ({T}, {C})")
+    t = torch.arange(T).repeat_interleave(C)
+    c = torch.arange(C).repeat(T)
+    return gtn.Graph(t, t + 1, c, None, penalties.reshape(-1), num_nodes=T + 1, start=0, final=T)
+
+
+class CharacterModel(nn.Module):
+    """HMM-style transducer from SDNN frames to characters (see the module docstring).
+
+    Args:
+        alphabet: the classes of the frames; must have a 'none' class (default: the shared 17 classes).
+        config: :class:`CharacterModelConfig`.
+        chars: the character ids the model may emit (default: every character of the alphabet).
+    """
+
+    def __init__(self, alphabet: Alphabet | None = None, config: CharacterModelConfig | None = None,
+                 *, chars: tuple[int, ...] | None = None) -> None:
+        super().__init__()
+        self.alphabet = alphabet or Alphabet.default()
+        self.config = config or CharacterModelConfig()
+        if self.alphabet.none_id is None:
+            raise ValueError("[decoders.CharacterModel] the alphabet has no 'none' class; use e.g. "
+                             "Alphabet.default() or Alphabet.digits(with_none=True)")
+        if self.config.min_frames < 1:
+            raise ValueError(f"[decoders.CharacterModel] min_frames must be >= 1, got {self.config.min_frames}")
+        self.chars = tuple(self.alphabet.char_ids if chars is None else chars)
+        bad = [c for c in self.chars if c not in self.alphabet.char_ids]
+        if bad or not self.chars:
+            raise ValueError(f"[decoders.CharacterModel] chars {bad or '()'} are not characters of "
+                             f"{self.alphabet.describe()}")
+        cfg = self.config
+        init = torch.tensor([cfg.enter, cfg.direct, cfg.repeat, cfg.none], dtype=torch.float32)
+        if not torch.isfinite(init).all():
+            raise ValueError(f"[decoders.CharacterModel] penalties must be finite, got {init.tolist()}")
+        if cfg.trainable:
+            self.penalties = nn.Parameter(init)
+        else:
+            self.register_buffer("penalties", init)
+        self._template = self._build_template()
+
+    @property
+    def num_states(self) -> int:
+        """States of the cyclic machine: ``1 + len(chars) * min_frames``."""
+        return 1 + len(self.chars) * self.config.min_frames
+
+    def _build_template(self) -> dict[str, torch.Tensor]:
+        """The arcs of the cyclic machine, one frame's worth: from, to, ilabel, olabel, kind, and for each
+        state the number of frames it has consumed of its character (0 for B) and whether it is final."""
+        k = self.config.min_frames
+        none = self.alphabet.none_id
+        state = lambda j, i: 1 + j * k + (i - 1)  # noqa: E731  (char index j, frame i of k)
+        rows = [(0, 0, none, EPS, K_NONE)]
+        for j, c in enumerate(self.chars):
+            rows.append((0, state(j, 1), c, c, K_ENTER))
+            for i in range(1, k):
+                rows.append((state(j, i), state(j, i + 1), c, EPS, K_REPEAT))
+            last = state(j, k)
+            rows.append((last, last, c, EPS, K_REPEAT))
+            rows.append((last, 0, none, EPS, K_NONE))
+            if self.config.allow_direct:
+                for j2, c2 in enumerate(self.chars):
+                    if j2 != j:
+                        rows.append((last, state(j2, 1), c2, c2, K_DIRECT))
+        arcs = torch.tensor(rows, dtype=torch.long)
+        depth = torch.zeros(self.num_states, dtype=torch.long)  # frames of the character consumed
+        depth[1:] = torch.arange(1, k + 1).repeat(len(self.chars))
+        final = (depth == 0) | (depth == k)
+        return {"from": arcs[:, 0], "to": arcs[:, 1], "ilabel": arcs[:, 2], "olabel": arcs[:, 3],
+                "kind": arcs[:, 4], "depth": depth, "final": final}
+
+    # ------------------------------------------------------------------ unrolled structure
+    def _unroll(self, num_frames: int, keep: torch.Tensor | None = None):
+        """Arcs of the model unrolled over T frames, restricted to nodes that can start and finish.
+
+        Args:
+            num_frames: T.
+            keep: optional bool ``(T, C)``: frame classes allowed at each frame (beam pruning).
+
+        Returns:
+            ``(src, dst, t, ilabel, olabel, kind, num_nodes)`` for the arcs of the unrolled graph, nodes
+            numbered by frame then state, the final node last (all final states of frame T merged).
+        """
+        T = int(num_frames)
+        if T < 1:
+            raise ValueError(f"[decoders.CharacterModel] need at least one frame, got {T}")
+        tpl = self._template
+        Q, A0, k = self.num_states, tpl["from"].numel(), self.config.min_frames
+        t = torch.arange(T).repeat_interleave(A0)  # (T * A0,)
+        fr, to = tpl["from"].repeat(T), tpl["to"].repeat(T)
+        il, ol, kind = tpl["ilabel"].repeat(T), tpl["olabel"].repeat(T), tpl["kind"].repeat(T)
+        if keep is not None:
+            ok = keep[t, il]
+            t, fr, to, il, ol, kind = t[ok], fr[ok], to[ok], il[ok], ol[ok], kind[ok]
+        # forward reachability, one frame at a time (T small vectorised steps)
+        reach = torch.zeros(T + 1, Q, dtype=torch.bool)
+        reach[0, 0] = True
+        layer_of = torch.searchsorted(t, torch.arange(T + 1))  # arcs of frame t: [layer_of[t], layer_of[t+1])
+        for f in range(T):
+            lo, hi = int(layer_of[f]), int(layer_of[f + 1])
+            live = reach[f, fr[lo:hi]]
+            reach[f + 1, to[lo:hi][live]] = True
+        # backward: co-reachability from final states at frame T
+        coreach = torch.zeros(T + 1, Q, dtype=torch.bool)
+        coreach[T] = tpl["final"]
+        for f in range(T - 1, -1, -1):
+            lo, hi = int(layer_of[f]), int(layer_of[f + 1])
+            live = coreach[f + 1, to[lo:hi]]
+            coreach[f, fr[lo:hi][live]] = True
+        valid = reach & coreach  # (T + 1, Q)
+        ok = valid[t, fr] & valid[t + 1, to]
+        t, fr, to, il, ol, kind = t[ok], fr[ok], to[ok], il[ok], ol[ok], kind[ok]
+        if t.numel() == 0:
+            return None
+        node_id = torch.full((T + 1, Q), -1, dtype=torch.long)
+        inner = valid[:T].reshape(-1)
+        node_id[:T].view(-1)[inner] = torch.arange(int(inner.sum()))
+        final = int(inner.sum())
+        node_id[T] = final
+        src = node_id[t, fr]
+        dst = node_id[t + 1, to]
+        return src, dst, t, il, ol, kind, final + 1
+
+    def graph(self, num_frames: int):
+        """The transducer unrolled over ``num_frames`` frames, for ``gtn.compose(frame_graph, model)``.
+
+        Returns:
+            ``gtn.Graph`` with ilabel = frame class, olabel = emitted character or ``EPSILON``, penalty =
+            the arc kind's penalty (differentiable w.r.t. ``self.penalties``). Accepts exactly the frame
+            label sequences of length T that the character model allows.
+        """
+        import gtn
+
+        out = self._unroll(num_frames)
+        if out is None:
+            raise ValueError(f"[decoders.CharacterModel.graph] no frame sequence of length {num_frames} "
+                             f"is allowed (min_frames={self.config.min_frames})")
+        src, dst, _, il, ol, kind, n = out
+        return gtn.Graph(src, dst, il, ol, self.penalties[kind], num_nodes=n, start=0, final=n - 1)
+
+    def apply(self, penalties: torch.Tensor, *, beam: float | None = None):
+        """Compose the frame graph of ``penalties`` with the model, directly: ``(T, C) -> graph``.
+
+        Equal to ``gtn.compose(frame_graph(penalties), self.graph(T))`` (same paths, same penalties),
+        built in one vectorised pass.
+
+        Args:
+            penalties: ``(T, C)`` SDNN penalties, ``C == alphabet.num_classes``.
+            beam: per-frame pruning: at frame t keep only the classes whose penalty is within ``beam`` of
+                that frame's best class. Faster on long inputs; may lose the grammar's best path when
+                it uses a class far below the frame's best (see README, measured).
+
+        Returns:
+            ``(graph, frame_arc)``: the interpretation graph (ilabel = frame class, olabel = character or
+            ``EPSILON``) and, per arc, the index ``t * C + c`` of the frame-graph arc it consumed (the
+            frame of every character, hence its x-range).
+        """
+        import gtn
+
+        if not isinstance(penalties, torch.Tensor) or penalties.dim() != 2:
+            raise ValueError("[decoders.CharacterModel.apply] expected (T, C) penalties")
+        T, C = penalties.shape
+        if C != self.alphabet.num_classes:
+            raise ValueError(f"[decoders.CharacterModel.apply] penalties have {C} classes but the alphabet "
+                             f"has {self.alphabet.num_classes}: {self.alphabet.describe()}")
+        if not torch.isfinite(penalties).all():
+            raise ValueError("[decoders.CharacterModel.apply] non-finite frame penalties")
+        keep = None
+        if beam is not None:
+            with torch.no_grad():
+                keep = penalties <= penalties.min(dim=1, keepdim=True).values + float(beam)
+        out = self._unroll(T, keep)
+        if out is None:
+            raise ValueError(f"[decoders.CharacterModel.apply] no path through {T} frames "
+                             f"(min_frames={self.config.min_frames}, beam={beam})")
+        src, dst, t, il, ol, kind, n = out
+        frame_arc = t * C + il
+        pen = penalties.reshape(-1)[frame_arc] + self.penalties[kind].to(penalties.dtype)
+        g = gtn.Graph(src, dst, il, ol, pen, num_nodes=n, start=0, final=n - 1)
+        return g, frame_arc

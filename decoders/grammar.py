@@ -1,0 +1,270 @@
+"""Grammars: which character strings a field may hold, as weighted acceptors (PAPER.md Sec. IV, X).
+
+A :class:`Grammar` is composed with an interpretation graph (``gtn.compose(interp, grammar.graph(...))``)
+so that only the interpretations it allows survive; its arc penalties act as a prior (e.g. a zip code
+more often has no ``-4`` part). Every grammar is held as a minimal deterministic automaton, so each
+accepted string has exactly one path (no interpretation is counted twice by the forward algorithm) and
+membership can be checked exactly on the host (:meth:`Grammar.accepts`).
+
+Ready grammars (languages written in the pattern syntax of :mod:`decoders.pattern`):
+
+* ``Grammar.digits(min_len, max_len)``: ``\\d{min_len,max_len}`` (``max_len=None``: no upper bound).
+* ``Grammar.zip_code()``: ``\\d{5}(-\\d{4})?``; ``plus4_penalty`` is added to every zip code with the
+  ``-4`` part (a prior; may be negative), ``plus4=False`` gives ``\\d{5}``.
+* ``Grammar.amount(...)``: courtesy amounts, see :meth:`Grammar.amount`.
+* ``Grammar.lexicon(words)``: exactly the listed strings (optional per-word penalties).
+* ``Grammar.pattern(expr)``: any pattern.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+from .alphabet import Alphabet
+from .automaton import ArcList, Dfa, intersect, trie
+from .pattern import compile_pattern
+
+
+class Grammar:
+    """A weighted regular language over the characters of an alphabet.
+
+    Args:
+        dfa: the deterministic automaton (labels are the alphabet's character ids).
+        alphabet: the symbol table (default: the shared 17-class alphabet).
+        description: a human-readable summary of the language (shown in errors and results).
+    """
+
+    def __init__(self, dfa: Dfa, *, alphabet: Alphabet | None = None, description: str = "grammar") -> None:
+        self.alphabet = alphabet or Alphabet.default()
+        self.dfa = dfa
+        self.description = description
+        bad = [lab for lab in dfa.labels() if lab not in self.alphabet.char_ids]
+        if bad:
+            raise ValueError(
+                f"[decoders.Grammar] label {bad[0]} is not a character id of {self.alphabet.describe()}"
+            )
+        self._graphs: dict = {}
+
+    def __repr__(self) -> str:
+        return f"Grammar({self.description!r}, {self.dfa.num_states} states)"
+
+    # ------------------------------------------------------------------ ready grammars
+    @classmethod
+    def pattern(cls, expr: str, *, alphabet: Alphabet | None = None) -> "Grammar":
+        """The language of a pattern (syntax: :mod:`decoders.pattern`), e.g. ``r"\\d{3}-\\d{4}"``.
+
+        Raises:
+            decoders.pattern.PatternError: a malformed pattern (position and caret in the message).
+        """
+        alphabet = alphabet or Alphabet.default()
+        return cls(compile_pattern(expr, alphabet), alphabet=alphabet, description=f"pattern {expr}")
+
+    @classmethod
+    def digits(cls, min_len: int = 1, max_len: int | None = None, *, alphabet: Alphabet | None = None) -> "Grammar":
+        """Digit strings of ``min_len`` to ``max_len`` digits (``None``: unbounded), i.e. ``\\d{m,n}``."""
+        if min_len < 0 or (max_len is not None and max_len < min_len):
+            raise ValueError(f"[decoders.Grammar.digits] need 0 <= min_len <= max_len, got {min_len}, {max_len}")
+        hi = "" if max_len is None else str(max_len)
+        expr = rf"\d{{{min_len},{hi}}}"
+        g = cls.pattern(expr, alphabet=alphabet)
+        g.description = f"digits {min_len}..{'inf' if max_len is None else max_len}"
+        return g
+
+    @classmethod
+    def zip_code(cls, *, plus4: bool = True, plus4_penalty: float = 0.0, alphabet: Alphabet | None = None) -> "Grammar":
+        """US zip codes ``\\d{5}(-\\d{4})?``.
+
+        Args:
+            plus4: allow the ``-dddd`` extension.
+            plus4_penalty: penalty added to every zip code that has the extension (on the ``-`` arc);
+                e.g. ``-log(P(plus4) / P(no plus4))``. Must be finite.
+        """
+        if not math.isfinite(plus4_penalty):
+            raise ValueError(f"[decoders.Grammar.zip_code] plus4_penalty must be finite, got {plus4_penalty}")
+        g = cls.pattern(r"\d{5}(-\d{4})?" if plus4 else r"\d{5}", alphabet=alphabet)
+        if plus4 and plus4_penalty:
+            g.dfa = g.dfa.with_label_penalty(g.alphabet.id("-"), float(plus4_penalty))
+        g.description = "zip code" + (" (+4)" if plus4 else "")
+        return g
+
+    @staticmethod
+    def amount_pattern(
+        *,
+        dollar: str = "optional",
+        fill: str = "leading",
+        separators: str = "us",
+        grouping: bool = True,
+        decimals: str = "optional",
+        cents_digits: int = 2,
+        max_int_digits: int | None = None,
+    ) -> str:
+        """The pattern of :meth:`amount` for the given options (see there)."""
+        choices = {"dollar": (dollar, ("optional", "required", "none")),
+                   "fill": (fill, ("none", "leading", "both")),
+                   "separators": (separators, ("us", "eu", "both")),
+                   "decimals": (decimals, ("optional", "required", "none"))}
+        for name, (val, allowed) in choices.items():
+            if val not in allowed:
+                raise ValueError(f"[decoders.Grammar.amount] {name}={val!r}, expected one of {allowed}")
+        if cents_digits < 1 or (max_int_digits is not None and max_int_digits < 1):
+            raise ValueError("[decoders.Grammar.amount] cents_digits and max_int_digits must be >= 1")
+        if separators == "both":
+            us = Grammar.amount_pattern(dollar=dollar, fill=fill, separators="us", grouping=grouping,
+                                        decimals=decimals, cents_digits=cents_digits, max_int_digits=max_int_digits)
+            eu = Grammar.amount_pattern(dollar=dollar, fill=fill, separators="eu", grouping=grouping,
+                                        decimals=decimals, cents_digits=cents_digits, max_int_digits=max_int_digits)
+            return f"({us})|({eu})"
+        thou, dec = (",", r"\.") if separators == "us" else (r"\.", ",")
+        m = max_int_digits
+        plain = r"0|[1-9]\d*" if m is None else (r"0|[1-9]" + (rf"\d{{0,{m - 1}}}" if m > 1 else ""))
+        integer = [plain]
+        if grouping:
+            if m is None:
+                integer.append(rf"[1-9]\d{{0,2}}({thou}\d{{3}})+")
+            else:
+                for groups in range(1, (m - 1) // 3 + 1):  # lead digits + 3 * groups <= m
+                    lead = min(3, m - 3 * groups)
+                    integer.append(rf"[1-9]\d{{0,{lead - 1}}}({thou}\d{{3}}){{{groups}}}")
+        body = "(" + "|".join(integer) + ")"
+        cents = rf"{dec}\d{{{cents_digits}}}"
+        body += {"optional": f"({cents})?", "required": cents, "none": ""}[decimals]
+        pre = {"optional": r"\$?", "required": r"\$", "none": ""}[dollar]
+        pre += {"none": "", "leading": r"\**", "both": r"\**"}[fill]
+        post = r"\**" if fill == "both" else ""
+        return pre + body + post
+
+    @classmethod
+    def amount(cls, *, alphabet: Alphabet | None = None, **options) -> "Grammar":
+        """Courtesy amounts of cheques (PAPER.md Sec. X). The language, in pattern syntax, is
+
+            DOLLAR FILL INTEGER DECIMALS TRAILING_FILL
+
+        * DOLLAR: ``\\$?`` (``dollar="optional"``, default), ``\\$`` (``"required"``), nothing (``"none"``).
+        * FILL: ``\\**``, any number of ``*`` protecting the amount (``fill="leading"``, default, or
+          ``"both"``); nothing for ``fill="none"``. TRAILING_FILL is ``\\**`` only for ``fill="both"``.
+        * INTEGER: ``0``, or digits without a leading zero ``[1-9]\\d*``, or (``grouping=True``, default)
+          thousands groups ``[1-9]\\d{0,2}(S\\d{3})+`` with separator S. ``max_int_digits`` bounds the
+          number of integer digits (default unbounded).
+        * DECIMALS: ``(D\\d{cents_digits})?`` (``decimals="optional"``, default), required, or ``"none"``;
+          ``cents_digits=2``.
+        * Separators: ``separators="us"`` (default): S = ``,``, D = ``.`` (``$1,234.56``); ``"eu"``:
+          S = ``.``, D = ``,`` (``1.234,56``); ``"both"``: the union of the two languages.
+
+        The integer part is never empty (no ``.50``). :meth:`amount_pattern` returns the exact pattern.
+        """
+        expr = cls.amount_pattern(**options)
+        g = cls.pattern(expr, alphabet=alphabet)
+        g.description = "amount" + (f" {options}" if options else "")
+        return g
+
+    @classmethod
+    def lexicon(
+        cls, words: Iterable[str], *, penalties: Sequence[float] | None = None, alphabet: Alphabet | None = None
+    ) -> "Grammar":
+        """Exactly the listed strings (a prefix tree, then minimised: shared prefixes and suffixes merged).
+
+        Args:
+            words: the allowed strings (characters of the alphabet; duplicates with the same penalty
+                are merged).
+            penalties: optional per-word penalty (a prior, e.g. ``-log frequency``), added when the word
+                ends.
+
+        Raises:
+            ValueError: no words, a character outside the alphabet, a duplicate with another penalty.
+        """
+        alphabet = alphabet or Alphabet.default()
+        words = list(words)
+        if not words:
+            raise ValueError("[decoders.Grammar.lexicon] empty word list")
+        pens = [0.0] * len(words) if penalties is None else [float(p) for p in penalties]
+        if len(pens) != len(words):
+            raise ValueError(f"[decoders.Grammar.lexicon] {len(words)} words but {len(pens)} penalties")
+        seen: dict[str, float] = {}
+        for w, p in zip(words, pens):
+            if not isinstance(w, str):
+                raise ValueError(f"[decoders.Grammar.lexicon] word {w!r} is not a string")
+            if not math.isfinite(p):
+                raise ValueError(f"[decoders.Grammar.lexicon] penalty of {w!r} is not finite: {p}")
+            if w in seen and seen[w] != p:
+                raise ValueError(f"[decoders.Grammar.lexicon] word {w!r} listed twice with penalties {seen[w]} and {p}")
+            seen[w] = p
+        labels = [alphabet.encode(w, where="decoders.Grammar.lexicon") for w in seen]
+        dfa = trie(labels, list(seen.values())).minimize()
+        return cls(dfa, alphabet=alphabet, description=f"lexicon of {len(seen)} words")
+
+    # ------------------------------------------------------------------ queries
+    def accepts(self, text: str) -> bool:
+        """True iff ``text`` is in the language (characters outside the alphabet: False)."""
+        return self.penalty(text) is not None
+
+    def penalty(self, text: str) -> float | None:
+        """The grammar's penalty of ``text`` (sum of its arc penalties), ``None`` if not accepted."""
+        try:
+            labels = self.alphabet.encode(text)
+        except ValueError:
+            return None
+        return self.dfa.penalty(labels)
+
+    @property
+    def max_length(self) -> int | None:
+        """Longest accepted string, ``None`` if the language is unbounded (the automaton has loops)."""
+        return self.dfa.max_length()
+
+    def excluding(self, texts: Iterable[str]) -> "Grammar":
+        """This language minus the given strings (used for the n best distinct texts)."""
+        texts = list(texts)
+        if not texts:
+            return self
+        labels = [self.alphabet.encode(t, where="decoders.Grammar.excluding") for t in texts]
+        banned = trie(labels, [0.0] * len(labels)).complement(self.alphabet.char_ids)
+        return Grammar(intersect(self.dfa, banned).minimize(), alphabet=self.alphabet,
+                       description=f"{self.description} minus {len(texts)} strings")
+
+    @classmethod
+    def any_text(cls, *, alphabet: Alphabet | None = None) -> "Grammar":
+        """Every string over the alphabet's characters (the empty string included)."""
+        alphabet = alphabet or Alphabet.default()
+        return cls(Dfa([{lab: (0, 0.0) for lab in alphabet.char_ids}], 0, {0: 0.0}),
+                   alphabet=alphabet, description="any text")
+
+    # ------------------------------------------------------------------ export
+    def arcs(self, *, max_len: int | None = None) -> ArcList:
+        """The grammar as plain arc lists (see :meth:`decoders.automaton.Dfa.arcs`)."""
+        return self.dfa.arcs(max_len=max_len)
+
+    def graph(self, *, max_len: int | None = None):
+        """The grammar as a ``gtn.Graph`` acceptor over character ids (cached per ``max_len``).
+
+        Args:
+            max_len: ``None`` (default): the minimal automaton itself; if the language is unbounded the
+                graph is CYCLIC (``acyclic=False``), which ``gtn.compose`` accepts as its right operand.
+                An int: an ACYCLIC graph holding exactly the accepted strings of at most ``max_len``
+                characters (loops unrolled).
+
+        Returns:
+            ``gtn.Graph``, node 0 the start, the last node the final one; epsilon arcs
+            (``gtn.EPSILON``) only into the final node, each carrying a final penalty.
+        """
+        top = self.max_length
+        key = None if max_len is None or (top is not None and max_len >= top) else int(max_len)
+        if key not in self._graphs:
+            self._graphs[key] = _to_graph(self.arcs(max_len=key))
+        return self._graphs[key]
+
+
+def _to_graph(arcs: ArcList):
+    import gtn
+    import torch
+
+    return gtn.Graph(
+        torch.tensor(arcs.src, dtype=torch.long),
+        torch.tensor(arcs.dst, dtype=torch.long),
+        torch.tensor(arcs.label, dtype=torch.long),
+        None,
+        torch.tensor(arcs.penalty, dtype=torch.float32),
+        num_nodes=arcs.num_nodes,
+        start=arcs.start,
+        final=arcs.final,
+        acyclic=arcs.acyclic,
+    )
