@@ -14,3 +14,7 @@ from decoders.grammar import Grammar
 from decoders.pattern import PatternError
 
 __all__ = ["Alphabet", "Grammar", "PatternError", "CharacterModel", "CharacterModelConfig", "frame_graph"]
+from decoders.decode import decode, decode_frames
+from decoders.result import CharSpan, DecodeResult
+
+__all__ += ["decode", "decode_frames", "CharSpan", "DecodeResult"]

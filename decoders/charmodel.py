@@ -19,10 +19,11 @@ Every arc belongs to one of four kinds whose penalties are the model's parameter
 four penalties 0 the model is exactly the CTC topology with 'none' as the blank: the forward penalty of
 ``frames o model o text`` is then ``torch.nn.functional.ctc_loss`` of the text (tested).
 
-``gtn.Graph`` is acyclic, so the model is held UNROLLED over a known number of frames T:
-:meth:`CharacterModel.graph` gives the transducer for ``gtn.compose(frame_graph, model_graph)``, and
-:meth:`CharacterModel.apply` builds that composition directly from the ``(T, C)`` penalties (the same
-graph, vectorised, no generic composition), which is what :func:`decoders.decode` uses.
+:meth:`CharacterModel.graph` gives the transducer for ``gtn.compose(frame_graph, model_graph)``, either
+cyclic (``acyclic=False``, the right operand of a composition) or unrolled over T frames;
+:meth:`CharacterModel.apply` builds the composition with a frame graph directly from the ``(T, C)``
+penalties (the same paths and penalties, vectorised, no generic composition), with optional per-frame
+beam pruning; that is what :func:`decoders.decode_frames` uses.
 """
 
 from __future__ import annotations
@@ -201,16 +202,34 @@ class CharacterModel(nn.Module):
         dst = node_id[t + 1, to]
         return src, dst, t, il, ol, kind, final + 1
 
-    def graph(self, num_frames: int):
-        """The transducer unrolled over ``num_frames`` frames, for ``gtn.compose(frame_graph, model)``.
+    def graph(self, num_frames: int | None = None):
+        """The character model as a transducer graph, for ``gtn.compose(frame_graph, model_graph)``.
+
+        Args:
+            num_frames: ``None``: the cyclic machine itself (``acyclic=False``; states as in the module
+                docstring plus one final node reached by epsilon arcs from the final states).
+                An int T: the machine unrolled over exactly T frames (acyclic, topologically numbered,
+                only nodes that can start and finish kept).
 
         Returns:
             ``gtn.Graph`` with ilabel = frame class, olabel = emitted character or ``EPSILON``, penalty =
             the arc kind's penalty (differentiable w.r.t. ``self.penalties``). Accepts exactly the frame
-            label sequences of length T that the character model allows.
+            label sequences the character model allows (of length T if given).
         """
         import gtn
 
+        if num_frames is None:
+            tpl = self._template
+            Q = self.num_states
+            finals = torch.nonzero(tpl["final"]).flatten()
+            eps = torch.full_like(finals, EPS)
+            src = torch.cat([tpl["from"], finals])
+            dst = torch.cat([tpl["to"], torch.full_like(finals, Q)])
+            il = torch.cat([tpl["ilabel"], eps])
+            ol = torch.cat([tpl["olabel"], eps])
+            zero = torch.zeros(finals.numel(), dtype=self.penalties.dtype)
+            pen = torch.cat([self.penalties[tpl["kind"]], zero])
+            return gtn.Graph(src, dst, il, ol, pen, num_nodes=Q + 1, start=0, final=Q, acyclic=False)
         out = self._unroll(num_frames)
         if out is None:
             raise ValueError(f"[decoders.CharacterModel.graph] no frame sequence of length {num_frames} "
