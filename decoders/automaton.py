@@ -337,12 +337,9 @@ class Dfa:
         dead = {k for k in keys if k[0] in self.finals and not outs[k]}
         live = [k for k in keys if k not in dead]
         if not live:
-            # only the empty string: one node that is both start and final, or an epsilon arc
-            # carrying the final penalty if it is not zero
-            pen = self.finals[self.start]
-            if pen == 0.0:
-                return ArcList([], [], [], [], 1, 0, 0, True)
-            return ArcList([0], [1], [EPS], [pen], 2, 0, 1, True)
+            # only the empty string: one epsilon arc carrying the final penalty (a graph without arcs
+            # would also do, but an explicit arc keeps every consumer's code path the same)
+            return ArcList([0], [1], [EPS], [self.finals[self.start]], 2, 0, 1, True)
         node = {k: i for i, k in enumerate(live)}
         final = len(live)
         src, dst, lab_, pen = [], [], [], []

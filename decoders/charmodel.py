@@ -21,7 +21,7 @@ four penalties 0 the model is exactly the CTC topology with 'none' as the blank:
 
 :meth:`CharacterModel.graph` gives the transducer for ``gtn.compose(frame_graph, model_graph)``, either
 cyclic (``acyclic=False``, the right operand of a composition) or unrolled over T frames;
-:meth:`CharacterModel.apply` builds the composition with a frame graph directly from the ``(T, C)``
+:meth:`CharacterModel.compose_frames` builds the composition with a frame graph directly from the ``(T, C)``
 penalties (the same paths and penalties, vectorised, no generic composition), with optional per-frame
 beam pruning; that is what :func:`decoders.decode_frames` uses.
 """
@@ -237,7 +237,11 @@ class CharacterModel(nn.Module):
         src, dst, _, il, ol, kind, n = out
         return gtn.Graph(src, dst, il, ol, self.penalties[kind], num_nodes=n, start=0, final=n - 1)
 
-    def apply(self, penalties: torch.Tensor, *, beam: float | None = None):
+    def forward(self, penalties: torch.Tensor, *, beam: float | None = None):
+        """Same as :meth:`compose_frames` (so ``torch.func.functional_call`` and hooks work)."""
+        return self.compose_frames(penalties, beam=beam)
+
+    def compose_frames(self, penalties: torch.Tensor, *, beam: float | None = None):
         """Compose the frame graph of ``penalties`` with the model, directly: ``(T, C) -> graph``.
 
         Equal to ``gtn.compose(frame_graph(penalties), self.graph(T))`` (same paths, same penalties),
@@ -257,20 +261,20 @@ class CharacterModel(nn.Module):
         import gtn
 
         if not isinstance(penalties, torch.Tensor) or penalties.dim() != 2:
-            raise ValueError("[decoders.CharacterModel.apply] expected (T, C) penalties")
+            raise ValueError("[decoders.CharacterModel.compose_frames] expected (T, C) penalties")
         T, C = penalties.shape
         if C != self.alphabet.num_classes:
-            raise ValueError(f"[decoders.CharacterModel.apply] penalties have {C} classes but the alphabet "
+            raise ValueError(f"[decoders.CharacterModel.compose_frames] penalties have {C} classes but the alphabet "
                              f"has {self.alphabet.num_classes}: {self.alphabet.describe()}")
         if not torch.isfinite(penalties).all():
-            raise ValueError("[decoders.CharacterModel.apply] non-finite frame penalties")
+            raise ValueError("[decoders.CharacterModel.compose_frames] non-finite frame penalties")
         keep = None
         if beam is not None:
             with torch.no_grad():
                 keep = penalties <= penalties.min(dim=1, keepdim=True).values + float(beam)
         out = self._unroll(T, keep)
         if out is None:
-            raise ValueError(f"[decoders.CharacterModel.apply] no path through {T} frames "
+            raise ValueError(f"[decoders.CharacterModel.compose_frames] no path through {T} frames "
                              f"(min_frames={self.config.min_frames}, beam={beam})")
         src, dst, t, il, ol, kind, n = out
         frame_arc = t * C + il

@@ -90,7 +90,7 @@ def decode(graph, grammar: Grammar | None = None, n: int = 1, *, beam: float | N
 
     Args:
         graph: one acyclic ``gtn.Graph`` whose olabels are alphabet ids (e.g. ``gtn.recognize`` of a
-            segmentation graph, or ``CharacterModel.apply`` of SDNN frames); ``EPSILON`` olabels emit
+            segmentation graph, or ``CharacterModel.compose_frames`` of SDNN frames); ``EPSILON`` olabels emit
             nothing. Penalties are used detached (decoding is not differentiated).
         grammar: the allowed strings; ``None`` allows any string of characters (arcs labelled with the
             'none' class are then excluded).
@@ -131,7 +131,7 @@ def decode_frames(penalties: torch.Tensor, grammar: Grammar | None = None, n: in
         n: number of distinct texts.
         model: the :class:`CharacterModel` (default: CTC-like over the grammar's alphabet).
         beam: per-frame pruning: keep the classes within ``beam`` of each frame's best class
-            (:meth:`CharacterModel.apply`).
+            (:meth:`CharacterModel.compose_frames`).
 
     Returns:
         As :func:`decode`; spans are in FRAMES (``[first, last + 1)`` of the frames read as the
@@ -146,7 +146,7 @@ def decode_frames(penalties: torch.Tensor, grammar: Grammar | None = None, n: in
                          f"{getattr(penalties, 'shape', type(penalties))}")
     C = penalties.shape[1]
     with torch.no_grad():
-        g, frame_arc = model.apply(penalties.detach().double(), beam=beam)
+        g, frame_arc = model.compose_frames(penalties.detach().double(), beam=beam)
     t = frame_arc // C
     return _decode(g, grammar, n, alphabet=alphabet, report=frame_arc, start=t, end=t + 1,
                    note=f" after per-frame beam pruning (beam={beam})" if beam is not None else "")
