@@ -176,7 +176,7 @@ def _decode(g, grammar, n, *, alphabet, report, start, end, note) -> list[Decode
     def constrain(gr):
         if gr is None:
             return g, torch.arange(g.num_arcs)
-        out, (amap, _) = gtn.compose(g, gr.graph())
+        out, (amap, _) = gtn.compose(g, gr.graph(dtype=torch.float64))
         return out, torch.as_tensor(amap)
 
     constrained, cmap = constrain(base)
@@ -199,13 +199,13 @@ def _decode(g, grammar, n, *, alphabet, report, start, end, note) -> list[Decode
         arcs, pen = _best_path(cur)
         if not math.isfinite(pen):
             break
-        labels, spans = _spans(cur, arcs, cur_map, alphabet, report, start, end)
+        labels, spans = _spans(cur, arcs, cur_map, g.penalty, alphabet, report, start, end)
         found.append((alphabet.decode(labels), tuple(labels), pen, spans))
 
     results = []
     for k, (text, labels, pen, spans) in enumerate(found[:n]):
         lex = Grammar.lexicon([text], alphabet=alphabet)
-        only, _ = gtn.compose(constrained, lex.graph())
+        only, _ = gtn.compose(constrained, lex.graph(dtype=torch.float64))
         f_text = _forward(only)
         conf = min(1.0, math.exp(f_all - f_text))
         margin = found[k + 1][2] - pen if k + 1 < len(found) else math.inf
@@ -216,7 +216,7 @@ def _decode(g, grammar, n, *, alphabet, report, start, end, note) -> list[Decode
     return results
 
 
-def _spans(cur, arcs, cur_map, alphabet, report, start, end):
+def _spans(cur, arcs, cur_map, in_pen, alphabet, report, start, end):
     """Group the path's arcs into characters: the arc emitting a character, then the following arcs
     that emit nothing and read the same class (repeated SDNN detections). Arcs reading anything else
     ('none' frames, junk) belong to no character."""
@@ -238,10 +238,10 @@ def _spans(cur, arcs, cur_map, alphabet, report, start, end):
         else:
             current = None
     spans = []
-    for lab, path_arcs, src_arcs in groups:
+    for lab, _, src_arcs in groups:
         spans.append(CharSpan(
             char=alphabet.char(lab), label=lab,
             start=int(start[src_arcs[0]]), end=int(end[src_arcs[-1]]),
             arcs=tuple(int(report[s]) for s in src_arcs),
-            penalty=float(cur.penalty[path_arcs].sum())))
+            penalty=float(in_pen[src_arcs].sum())))
     return labels, tuple(spans)

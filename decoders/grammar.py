@@ -233,7 +233,7 @@ class Grammar:
         """The grammar as plain arc lists (see :meth:`decoders.automaton.Dfa.arcs`)."""
         return self.dfa.arcs(max_len=max_len)
 
-    def graph(self, *, max_len: int | None = None):
+    def graph(self, *, max_len: int | None = None, dtype=None):
         """The grammar as a ``gtn.Graph`` acceptor over character ids (cached per ``max_len``).
 
         Args:
@@ -241,6 +241,7 @@ class Grammar:
                 graph is CYCLIC (``acyclic=False``), which ``gtn.compose`` accepts as its right operand.
                 An int: an ACYCLIC graph holding exactly the accepted strings of at most ``max_len``
                 characters (loops unrolled).
+            dtype: penalty dtype (default ``torch.get_default_dtype()``; decoding uses float64).
 
         Returns:
             ``gtn.Graph``, node 0 the start, the last node the final one; epsilon arcs
@@ -248,12 +249,15 @@ class Grammar:
         """
         top = self.max_length
         key = None if max_len is None or (top is not None and max_len >= top) else int(max_len)
-        if key not in self._graphs:
-            self._graphs[key] = _to_graph(self.arcs(max_len=key))
-        return self._graphs[key]
+        import torch
+
+        dtype = dtype or torch.get_default_dtype()
+        if (key, dtype) not in self._graphs:
+            self._graphs[(key, dtype)] = _to_graph(self.arcs(max_len=key), dtype)
+        return self._graphs[(key, dtype)]
 
 
-def _to_graph(arcs: ArcList):
+def _to_graph(arcs: ArcList, dtype):
     import gtn
     import torch
 
@@ -262,7 +266,7 @@ def _to_graph(arcs: ArcList):
         torch.tensor(arcs.dst, dtype=torch.long),
         torch.tensor(arcs.label, dtype=torch.long),
         None,
-        torch.tensor(arcs.penalty, dtype=torch.float32),
+        torch.tensor(arcs.penalty, dtype=dtype),
         num_nodes=arcs.num_nodes,
         start=arcs.start,
         final=arcs.final,

@@ -5,7 +5,7 @@ Syntax (``Grammar.pattern(expr)``), over the characters of an :class:`~decoders.
 =================  ==============================================================================
 ``0`` ``,`` ``.``  a literal character. ``.`` and ``$`` are LITERALS (the decimal point and the dollar
 ``$`` ``-`` ``/``  sign of a courtesy amount), not "any character" / "end of string".
-``\\d``             any digit ``0-9``
+``\\d``             any digit ``0-9`` (of those in the alphabet)
 ``\\c``             the literal ``c`` for a metacharacter or punctuation ``c`` (``\\* \\. \\( \\\\ ...``)
 ``[...]``          a character class: literals, ranges ``0-4`` (by code point, ends must be characters
                    of the alphabet), ``\\d``, escapes; ``[^...]`` = every alphabet character but those.
@@ -47,7 +47,7 @@ class _Parser:
         self.expr = expr
         self.pos = 0
         self.alphabet = alphabet
-        self.digits = frozenset(alphabet.id(c, where="decoders.pattern") for c in "0123456789")
+        self.digits = frozenset(alphabet.id(c) for c in "0123456789" if c in alphabet.characters)
         self.all_chars = frozenset(alphabet.char_ids)
 
     # ------------------------------------------------------------------ helpers
@@ -167,6 +167,8 @@ class _Parser:
         c = self.expr[self.pos + 1]
         self.pos += 2
         if c == "d":
+            if not self.digits:
+                raise self.error(f"'\\d' used but the alphabet {self.alphabet.describe()} has no digit", pos)
             return self.digits
         if c in METACHARS or not c.isalnum():
             return frozenset([self.char_id(c, pos + 1)])

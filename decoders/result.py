@@ -18,7 +18,8 @@ class CharSpan:
             that were read as this character ('none' frames excluded).
         arcs: the input-graph arcs of the character (for a segmentation-based interpretation graph:
             the arc whose image piece was read; for frames: the frame-graph arcs ``t * C + c``).
-        penalty: sum of the penalties of those arcs on the decoded path.
+        penalty: sum of the input-graph penalties of those arcs (the recogniser's penalties, without
+            grammar or character-model penalties).
     """
 
     char: str
