@@ -4,10 +4,15 @@ Public API (penalties, lower is better, everywhere):
 
 - :class:`Graph` (flat per-arc tensors, batchable), :data:`EPSILON`, :func:`batch`, :func:`unbatch`,
   :func:`topsort`; text format ``Graph.from_str`` / ``Graph.to_str``.
+- :func:`compose` -> ``(graph, (a_map, b_map))``.
+- :func:`forward_penalty`, :func:`viterbi_penalty` -> ``(B,)`` with exact gradients.
 """
 
 from gtn.graph import EPSILON, Graph, topsort
 from gtn.batch import batch, unbatch
 from gtn.textio import graph_from_str, graph_to_str
+from gtn.compose import compose
+from gtn.scoring import forward_penalty, viterbi_penalty
 
-__all__ = ["EPSILON", "Graph", "topsort", "batch", "unbatch", "graph_from_str", "graph_to_str"]
+__all__ = ["EPSILON", "Graph", "topsort", "batch", "unbatch", "graph_from_str", "graph_to_str",
+           "compose", "forward_penalty", "viterbi_penalty"]

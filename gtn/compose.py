@@ -1,0 +1,213 @@
+"""Weighted transducer composition (PAPER.md Sec. IV/VIII: "composition" of a graph with a grammar).
+
+``compose(a, b)`` pairs every path of ``a`` with every path of ``b`` whose input-label string equals
+``a``'s output-label string (epsilons skipped on both sides); the pair's penalty is the sum. It is built
+by a breadth-first expansion of reachable state triples ``(qa, qb, filter)``, one vectorised step per
+BFS depth over the whole batch (label matching by ``searchsorted`` on ``b``'s arcs sorted by
+``(src, ilabel)``), then ordered topologically and trimmed.
+
+Epsilon filter (no duplicated paths): between two label-matching moves, ``a``'s epsilon-output moves
+must all come before ``b``'s epsilon-input moves. The filter state is 0 after a matching move or an
+``a``-epsilon move and 1 after a ``b``-epsilon move; an ``a``-epsilon move is only allowed in state 0.
+Every matched pair of paths therefore appears exactly once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from gtn._arrays import csr, expand_ranges, longest_path_levels, reachable
+from gtn.graph import EPSILON, Graph, topsort
+
+_DENSE_LIMIT = 1 << 23  # largest state-key space indexed by a dense id array (int64: 64 MB)
+
+
+def _gather_penalty(penalty: torch.Tensor, arc_map: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    """``penalty[arc_map]`` with 0 where ``arc_map == -1`` (plain indexing: autograd flows)."""
+    padded = torch.cat([penalty.to(dtype), penalty.new_zeros(1, dtype=dtype)])
+    idx = torch.from_numpy(np.where(arc_map < 0, penalty.numel(), arc_map))
+    return padded[idx]
+
+
+def compose(a: Graph, b: Graph) -> tuple[Graph, tuple[torch.Tensor, torch.Tensor]]:
+    """Compose ``a`` (acyclic) with ``b`` (may be cyclic): ``a.olabel`` is matched with ``b.ilabel``.
+
+    Shapes: ``a`` a batch of ``B`` graphs; ``b`` one graph (applied to every graph of ``a``) or a batch
+    of ``B`` graphs (paired one to one). The result has ``B`` graphs and ``A_out`` arcs.
+
+    Args:
+        a: acyclic graph or batch (e.g. an interpretation graph).
+        b: graph or batch (e.g. a grammar, which may have loops).
+
+    Returns:
+        ``(graph, (a_map, b_map))``: the trimmed, topologically numbered composition, and int64
+        ``(A_out,)`` maps from each output arc to the arc of ``a`` / ``b`` it came from (-1 for a move
+        where that side stays put). Output penalty = ``a.penalty[a_map] + b.penalty[b_map]`` (autograd
+        flows to both). Output ``ilabel`` comes from ``a``, ``olabel`` from ``b``. Per-arc ``data`` is
+        not copied: follow ``a_map``. A pair with no matching paths gives a graph without arcs
+        (forward penalty ``inf``).
+
+    Raises:
+        ValueError: ``"[gtn.compose] ..."`` when ``a`` is cyclic, the batch sizes differ, or the result
+            would be cyclic (``b`` has a reachable cycle of epsilon-input arcs).
+    """
+    if not isinstance(a, Graph) or not isinstance(b, Graph):
+        raise ValueError(f"[gtn.compose] expected two gtn.Graph, got {type(a).__name__} and {type(b).__name__}")
+    if not a.acyclic:
+        raise ValueError("[gtn.compose] the left operand must be acyclic (only b may have cycles)")
+    B = a.batch_size
+    if b.batch_size not in (1, B):
+        raise ValueError(f"[gtn.compose] b holds {b.batch_size} graphs but a holds {B}: pass one b or one per graph")
+    a_src, a_dst = a.numpy_arcs()
+    b_src, b_dst = b.numpy_arcs()
+    a_ol, b_il = a.olabel.numpy(), b.ilabel.numpy()
+    nbl = int(b.node_offsets.diff().max())  # nodes of the largest b graph
+    a_nb = a.node_batch.numpy()
+    b_off = b.node_offsets.numpy()
+    b_graph_of = (lambda qa: a_nb[qa]) if b.batch_size == B else (lambda qa: np.zeros(qa.size, dtype=np.int64))
+
+    # a: out-arcs by (src, olabel): epsilon (-1) arcs come first in every node's range.
+    a_order = np.lexsort((a_ol, a_src))
+    a_ptr = np.zeros(a.num_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(a_src, minlength=a.num_nodes), out=a_ptr[1:])
+    a_eps = np.bincount(a_src[a_ol == EPSILON], minlength=a.num_nodes)
+    # b: out-arcs sorted by key (src, ilabel) for searchsorted matching.
+    span = int(max(b_il.max(initial=0), a_ol.max(initial=0))) + 2
+    b_keys_all = b_src * span + (b_il + 1)
+    b_order = np.argsort(b_keys_all, kind="stable")
+    b_keys = b_keys_all[b_order]
+
+    keyspace = a.num_nodes * nbl * 2
+    dense = np.full(keyspace, -1, dtype=np.int64) if keyspace <= _DENSE_LIMIT else None
+    lookup: dict[int, int] = {}
+
+    def key_of(qa, qb, fs):
+        return (qa * nbl + (qb - b_off[b_graph_of(qa)])) * 2 + fs
+
+    st_qa = [a.starts.numpy().astype(np.int64)]
+    st_qb = [b.starts.numpy()[np.arange(B) if b.batch_size == B else np.zeros(B, dtype=np.int64)]]
+    st_fs = [np.zeros(B, dtype=np.int64)]
+    start_keys = key_of(st_qa[0], st_qb[0], st_fs[0])
+    if dense is not None:
+        dense[start_keys] = np.arange(B)
+    else:
+        lookup.update(zip(start_keys.tolist(), range(B)))
+    n_states = B
+    fr = np.arange(B)
+    fr_qa, fr_qb, fr_fs = st_qa[0], st_qb[0], st_fs[0]
+    arcs_src, arcs_dst, arcs_a, arcs_b = [], [], [], []
+    while fr.size:
+        # 1. matching moves: a's non-epsilon arcs x b's arcs with the same (input) label.
+        lo = a_ptr[fr_qa] + a_eps[fr_qa]
+        cnt = a_ptr[fr_qa + 1] - lo
+        rep = np.repeat(np.arange(fr.size), cnt)
+        aidx = a_order[expand_ranges(lo, cnt)]
+        k = fr_qb[rep] * span + (a_ol[aidx] + 1)
+        blo = np.searchsorted(b_keys, k, "left")
+        bcnt = np.searchsorted(b_keys, k, "right") - blo
+        rep2 = np.repeat(np.arange(aidx.size), bcnt)
+        m_a, m_b = aidx[rep2], b_order[expand_ranges(blo, bcnt)]
+        m_src = fr[rep[rep2]]
+        m_dst = key_of(a_dst[m_a], b_dst[m_b], 0)
+        # 2. a-epsilon moves (filter state 0 only): b stays.
+        ok = fr_fs == 0
+        lo, cnt = a_ptr[fr_qa[ok]], a_eps[fr_qa[ok]]
+        e_a = a_order[expand_ranges(lo, cnt)]
+        e_src = fr[ok][np.repeat(np.arange(cnt.size), cnt)]
+        e_dst = key_of(a_dst[e_a], np.repeat(fr_qb[ok], cnt), 0)
+        # 3. b-epsilon moves (any filter state -> 1): a stays.
+        k = fr_qb * span  # ilabel EPSILON -> key offset 0
+        blo = np.searchsorted(b_keys, k, "left")
+        bcnt = np.searchsorted(b_keys, k, "right") - blo
+        f_b = b_order[expand_ranges(blo, bcnt)]
+        rep3 = np.repeat(np.arange(fr.size), bcnt)
+        f_src = fr[rep3]
+        f_dst = key_of(fr_qa[rep3], b_dst[f_b], 1)
+
+        arcs_src += [m_src, e_src, f_src]
+        arcs_dst += [m_dst, e_dst, f_dst]
+        arcs_a += [m_a, e_a, np.full(f_b.size, -1, dtype=np.int64)]
+        arcs_b += [m_b, np.full(e_a.size, -1, dtype=np.int64), f_b]
+        cand = np.unique(np.concatenate([m_dst, e_dst, f_dst]))
+        if dense is not None:
+            new = cand[dense[cand] < 0]
+            dense[new] = np.arange(n_states, n_states + new.size)
+        else:
+            new = np.array([c for c in cand.tolist() if c not in lookup], dtype=np.int64)
+            lookup.update(zip(new.tolist(), range(n_states, n_states + new.size)))
+        fr = np.arange(n_states, n_states + new.size)
+        n_states += new.size
+        fs, rest = new % 2, new // 2
+        qa, qb_local = rest // nbl, rest % nbl
+        fr_qa, fr_fs = qa, fs
+        fr_qb = qb_local + b_off[b_graph_of(qa)]
+        st_qa.append(fr_qa), st_qb.append(fr_qb), st_fs.append(fr_fs)
+
+    qa, qb, fs = np.concatenate(st_qa), np.concatenate(st_qb), np.concatenate(st_fs)
+    src = np.concatenate(arcs_src)
+    dkeys = np.concatenate(arcs_dst)
+    dst = dense[dkeys] if dense is not None else np.array([lookup[x] for x in dkeys.tolist()], dtype=np.int64)
+    amap, bmap = np.concatenate(arcs_a), np.concatenate(arcs_b)
+    return _finish(a, b, qa, qb, fs, src, dst, amap, bmap, key_of, dense, lookup)
+
+
+def _finish(a, b, qa, qb, fs, src, dst, amap, bmap, key_of, dense, lookup):
+    """Trim, order topologically, merge the final filter states, and build the output graph."""
+    B, n = a.batch_size, qa.size
+    bsel = np.arange(B) if b.batch_size == B else np.zeros(B, dtype=np.int64)
+    fa, fb = a.finals.numpy(), b.finals.numpy()[bsel]
+    fkeys = np.concatenate([key_of(fa, fb, 0), key_of(fa, fb, 1)])
+    fids = dense[fkeys] if dense is not None else np.array([lookup.get(x, -1) for x in fkeys.tolist()])
+    fids = fids[fids >= 0]
+    keep = reachable(n, dst, src, fids)  # all states are accessible (BFS); keep the co-accessible ones
+    keep_arc = keep[src] & keep[dst]
+    src, dst, amap, bmap = src[keep_arc], dst[keep_arc], amap[keep_arc], bmap[keep_arc]
+    keep[:B] = True  # start states stay even when no path exists
+    graph_of = a.node_batch.numpy()[qa]
+    is_final = np.zeros(n, dtype=bool)
+    is_final[fids] = True
+    # Topological order: (qa, epsilon-level of qb in b, qb, fs) is one unless b has epsilon cycles.
+    # Final states go last in their graph (after trimming they have no out-arcs).
+    b_eps = b.ilabel.numpy() == EPSILON
+    b_src, b_dst = b.numpy_arcs()
+    lvl = (longest_path_levels(b.num_nodes, b_src[b_eps], b_dst[b_eps]) if b_eps.any()
+           else np.zeros(b.num_nodes, dtype=np.int64))
+    if (lvl[qb[keep]] < 0).any():
+        try:
+            rank = topsort(src, dst, n)
+        except ValueError:
+            raise ValueError("[gtn.compose] the composition is cyclic: b has a cycle of epsilon-input arcs "
+                             "reachable from the matched states") from None
+        order = np.lexsort((rank, is_final, graph_of))
+    else:
+        order = np.lexsort((fs, qb, lvl[qb], qa, is_final, graph_of))
+    order = order[keep[order]]
+    g_sorted, f_sorted = graph_of[order], is_final[order]
+    # one new node per kept state, except that the final states of a graph share one node
+    same = np.zeros(order.size, dtype=bool)
+    same[1:] = f_sorted[1:] & f_sorted[:-1] & (g_sorted[1:] == g_sorted[:-1])
+    seq = np.cumsum(~same) - 1  # global sequential id in sorted order
+    per_graph = np.bincount(g_sorted[~same], minlength=B)
+    has_final = np.bincount(graph_of[fids], minlength=B) > 0
+    sizes = per_graph + ~has_final  # a graph without any path gets a fresh, isolated final node
+    offsets = np.zeros(B + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    first_seq = np.zeros(B, dtype=np.int64)
+    first_seq[1:] = np.cumsum(per_graph)[:-1]
+    node_new = np.full(n, -1, dtype=np.int64)
+    node_new[order] = seq - first_seq[g_sorted] + offsets[g_sorted]
+    starts, finals = node_new[:B], offsets[1:] - 1
+    s_new, d_new = node_new[src], node_new[dst]
+    arc_order = np.lexsort((d_new, s_new))
+    s_new, d_new, amap, bmap = s_new[arc_order], d_new[arc_order], amap[arc_order], bmap[arc_order]
+    arc_offsets = np.zeros(B + 1, dtype=np.int64)
+    np.cumsum(np.bincount(graph_of[src], minlength=B), out=arc_offsets[1:])
+    dtype = torch.promote_types(a.penalty.dtype, b.penalty.dtype)
+    penalty = _gather_penalty(a.penalty, amap, dtype) + _gather_penalty(b.penalty, bmap, dtype)
+    ilabel = np.where(amap >= 0, a.ilabel.numpy()[np.maximum(amap, 0)], EPSILON)
+    olabel = np.where(bmap >= 0, b.olabel.numpy()[np.maximum(bmap, 0)], EPSILON)
+    t = torch.from_numpy
+    g = Graph._raw(t(s_new), t(d_new), t(ilabel), t(olabel), penalty, num_nodes=int(offsets[-1]),
+                   starts=t(starts), finals=t(finals), node_offsets=t(offsets), arc_offsets=t(arc_offsets))
+    return g, (t(amap), t(bmap))
