@@ -173,21 +173,15 @@ class CharacterModel(nn.Module):
         if keep is not None:
             ok = keep[t, il]
             t, fr, to, il, ol, kind = t[ok], fr[ok], to[ok], il[ok], ol[ok], kind[ok]
-        # forward reachability, one frame at a time (T small vectorised steps)
-        reach = torch.zeros(T + 1, Q, dtype=torch.bool)
-        reach[0, 0] = True
-        layer_of = torch.searchsorted(t, torch.arange(T + 1))  # arcs of frame t: [layer_of[t], layer_of[t+1])
-        for f in range(T):
-            lo, hi = int(layer_of[f]), int(layer_of[f + 1])
-            live = reach[f, fr[lo:hi]]
-            reach[f + 1, to[lo:hi][live]] = True
-        # backward: co-reachability from final states at frame T
-        coreach = torch.zeros(T + 1, Q, dtype=torch.bool)
-        coreach[T] = tpl["final"]
-        for f in range(T - 1, -1, -1):
-            lo, hi = int(layer_of[f]), int(layer_of[f + 1])
-            live = coreach[f + 1, to[lo:hi]]
-            coreach[f, fr[lo:hi][live]] = True
+        if keep is None:
+            # without pruning, (t, state) is reachable iff t >= frames consumed of its character, and
+            # can still finish iff the remaining frames complete its chain (B is always fine)
+            depth = tpl["depth"]
+            steps = torch.arange(T + 1)[:, None]
+            reach = depth[None, :] <= steps
+            coreach = (T - steps) >= (k - depth[None, :]).masked_fill(depth[None, :] == 0, 0)
+        else:
+            reach, coreach = self._reachability(T, t, fr, to, tpl["final"])
         valid = reach & coreach  # (T + 1, Q)
         ok = valid[t, fr] & valid[t + 1, to]
         t, fr, to, il, ol, kind = t[ok], fr[ok], to[ok], il[ok], ol[ok], kind[ok]
@@ -201,6 +195,24 @@ class CharacterModel(nn.Module):
         src = node_id[t, fr]
         dst = node_id[t + 1, to]
         return src, dst, t, il, ol, kind, final + 1
+
+    def _reachability(self, T, t, fr, to, final):
+        """Forward / backward reachability over frames (T small vectorised steps): bool (T + 1, Q) each."""
+        Q = self.num_states
+        layer_of = torch.searchsorted(t, torch.arange(T + 1))  # arcs of frame f: [layer_of[f], layer_of[f+1])
+        reach = torch.zeros(T + 1, Q, dtype=torch.bool)
+        reach[0, 0] = True
+        for f in range(T):
+            lo, hi = int(layer_of[f]), int(layer_of[f + 1])
+            live = reach[f, fr[lo:hi]]
+            reach[f + 1, to[lo:hi][live]] = True
+        coreach = torch.zeros(T + 1, Q, dtype=torch.bool)
+        coreach[T] = final
+        for f in range(T - 1, -1, -1):
+            lo, hi = int(layer_of[f]), int(layer_of[f + 1])
+            live = coreach[f + 1, to[lo:hi]]
+            coreach[f, fr[lo:hi][live]] = True
+        return reach, coreach
 
     def graph(self, num_frames: int | None = None):
         """The character model as a transducer graph, for ``gtn.compose(frame_graph, model_graph)``.

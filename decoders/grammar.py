@@ -218,7 +218,7 @@ class Grammar:
             return self
         labels = [self.alphabet.encode(t, where="decoders.Grammar.excluding") for t in texts]
         banned = trie(labels, [0.0] * len(labels)).complement(self.alphabet.char_ids)
-        return Grammar(intersect(self.dfa, banned).minimize(), alphabet=self.alphabet,
+        return Grammar(intersect(self.dfa, banned), alphabet=self.alphabet,
                        description=f"{self.description} minus {len(texts)} strings")
 
     @classmethod

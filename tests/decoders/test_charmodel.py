@@ -201,6 +201,7 @@ def test_per_frame_beam():
     same, _ = model.compose_frames(P, beam=100.0)
     small, fa = model.compose_frames(P, beam=2.0)
     assert same.num_arcs == full.num_arcs and small.num_arcs < full.num_arcs
+    assert torch.equal(same.src, full.src) and torch.equal(same.dst, full.dst)  # pruned/unpruned code paths agree
     # every kept arc reads a class within the beam of its frame's best
     t, c = fa // 17, fa % 17
     assert bool((P[t, c] <= P.min(1).values[t] + 2.0).all())
