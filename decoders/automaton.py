@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-EPS = -1  # same value as gtn.EPSILON (kept local so this module needs nothing but Python)
+from .arclist import EPS, ArcList
+
 
 
 class Nfa:
@@ -359,53 +360,6 @@ class Dfa:
                 lab_.append(EPS)
                 pen.append(self.finals[key[0]])
         return ArcList(src, dst, lab_, pen, final + 1, 0, final, acyclic)
-
-
-@dataclass
-class ArcList:
-    """A graph as plain lists (what ``gtn.Graph`` is built from). Acceptor: one label per arc."""
-
-    src: list[int]
-    dst: list[int]
-    label: list[int]
-    penalty: list[float]
-    num_nodes: int
-    start: int
-    final: int
-    acyclic: bool = True
-
-    def accepts(self, labels: Sequence[int]) -> float | None:
-        """Lowest penalty of a path spelling ``labels`` (epsilon arcs skipped), or ``None``.
-
-        A plain reference implementation for tests (works on cyclic lists too): position by position,
-        epsilon arcs relaxed to a fixpoint within a position.
-        """
-        out: dict[int, list[int]] = {}
-        for a, s in enumerate(self.src):
-            out.setdefault(s, []).append(a)
-        layer = {self.start: 0.0}
-        for pos in range(len(labels) + 1):
-            changed = True
-            while changed:  # epsilon closure (no epsilon cycles in grammars: they only enter the final)
-                changed = False
-                for n, cur in list(layer.items()):
-                    for a in out.get(n, []):
-                        if self.label[a] == EPS:
-                            d, val = self.dst[a], cur + self.penalty[a]
-                            if d not in layer or val < layer[d] - 1e-12:
-                                layer[d] = val
-                                changed = True
-            if pos == len(labels):
-                break
-            nxt: dict[int, float] = {}
-            for n, cur in layer.items():
-                for a in out.get(n, []):
-                    if self.label[a] == labels[pos]:
-                        d, val = self.dst[a], cur + self.penalty[a]
-                        if d not in nxt or val < nxt[d]:
-                            nxt[d] = val
-            layer = nxt
-        return layer.get(self.final)
 
 
 def intersect(a: Dfa, b: Dfa) -> Dfa:

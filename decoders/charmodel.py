@@ -64,7 +64,8 @@ class CharacterModelConfig:
 
 
 def frame_graph(penalties: torch.Tensor):
-    """The linear frame graph of an SDNN output: ``(T, C) -> gtn.Graph`` (PAPER.md Sec. VII).
+    """The linear frame graph of an SDNN output: ``(T, C) -> gtn.Graph`` (PAPER.md Sec. VII);
+    ``(B, T, C)`` gives the batch of B frame graphs.
 
     Node ``t`` is the boundary before frame ``t`` (nodes ``0..T``); frame ``t`` gives ``C`` arcs
     ``t -> t+1`` with label ``c`` and penalty ``penalties[t, c]``, arc index ``t * C + c``. Gradients
@@ -75,6 +76,8 @@ def frame_graph(penalties: torch.Tensor):
     """
     import gtn
 
+    if isinstance(penalties, torch.Tensor) and penalties.dim() == 3:
+        return gtn.batch([frame_graph(p) for p in penalties])
     if not isinstance(penalties, torch.Tensor) or penalties.dim() != 2:
         raise ValueError(f"[decoders.frame_graph] expected (T, C) penalties, got "
                          f"{tuple(penalties.shape) if isinstance(penalties, torch.Tensor) else type(penalties)}")
@@ -249,18 +252,22 @@ class CharacterModel(nn.Module):
         src, dst, _, il, ol, kind, n = out
         return gtn.Graph(src, dst, il, ol, self.penalties[kind], num_nodes=n, start=0, final=n - 1)
 
-    def forward(self, penalties: torch.Tensor, *, beam: float | None = None):
+    def forward(self, penalties: torch.Tensor, *, beam: float | None = None,
+                lengths: torch.Tensor | None = None):
         """Same as :meth:`compose_frames` (so ``torch.func.functional_call`` and hooks work)."""
-        return self.compose_frames(penalties, beam=beam)
+        return self.compose_frames(penalties, beam=beam, lengths=lengths)
 
-    def compose_frames(self, penalties: torch.Tensor, *, beam: float | None = None):
-        """Compose the frame graph of ``penalties`` with the model, directly: ``(T, C) -> graph``.
+    def compose_frames(self, penalties: torch.Tensor, *, beam: float | None = None,
+                       lengths: torch.Tensor | None = None):
+        """Compose the frame graph of ``penalties`` with the model, directly: ``(T, C) -> graph``, or
+        ``(B, T, C)`` (+ optional ``lengths (B,)``) -> a batch of B graphs.
 
         Equal to ``gtn.compose(frame_graph(penalties), self.graph(T))`` (same paths, same penalties),
         built in one vectorised pass.
 
         Args:
-            penalties: ``(T, C)`` SDNN penalties, ``C == alphabet.num_classes``.
+            penalties: ``(T, C)`` or ``(B, T, C)`` SDNN penalties, ``C == alphabet.num_classes``.
+            lengths: for a batch, the number of valid frames of each sequence (default: all T).
             beam: per-frame pruning: at frame t keep only the classes whose penalty is within ``beam`` of
                 that frame's best class. Faster on long inputs; may lose the grammar's best path when
                 it uses a class far below the frame's best (see README, measured).
@@ -268,12 +275,16 @@ class CharacterModel(nn.Module):
         Returns:
             ``(graph, frame_arc)``: the interpretation graph (ilabel = frame class, olabel = character or
             ``EPSILON``) and, per arc, the index ``t * C + c`` of the frame-graph arc it consumed (the
-            frame of every character, hence its x-range).
+            frame of every character, hence its x-range). For a batch: ``gtn.batch`` of the B graphs and
+            indices into ``penalties.reshape(-1)`` (``b * T * C + t * C + c``).
         """
+        if isinstance(penalties, torch.Tensor) and penalties.dim() == 3:
+            return self._compose_batch(penalties, beam=beam, lengths=lengths)
         import gtn
 
         if not isinstance(penalties, torch.Tensor) or penalties.dim() != 2:
-            raise ValueError("[decoders.CharacterModel.compose_frames] expected (T, C) penalties")
+            raise ValueError("[decoders.CharacterModel.compose_frames] expected (T, C) or (B, T, C) penalties, "
+                             f"got {getattr(penalties, 'shape', type(penalties))}")
         T, C = penalties.shape
         if C != self.alphabet.num_classes:
             raise ValueError(f"[decoders.CharacterModel.compose_frames] penalties have {C} classes but the alphabet "
@@ -293,3 +304,20 @@ class CharacterModel(nn.Module):
         pen = penalties.reshape(-1)[frame_arc] + self.penalties[kind].to(penalties.dtype)
         g = gtn.Graph(src, dst, il, ol, pen, num_nodes=n, start=0, final=n - 1)
         return g, frame_arc
+
+    def _compose_batch(self, penalties: torch.Tensor, *, beam, lengths):
+        import gtn
+
+        B, T, C = penalties.shape
+        if lengths is None:
+            lengths = torch.full((B,), T, dtype=torch.long)
+        lengths = torch.as_tensor(lengths, dtype=torch.long).reshape(-1)
+        if lengths.numel() != B or bool((lengths < 1).any()) or bool((lengths > T).any()):
+            raise ValueError(f"[decoders.CharacterModel.compose_frames] lengths must be B={B} values in "
+                             f"[1, {T}], got {lengths.tolist()}")
+        graphs, maps = [], []
+        for b in range(B):
+            g, fa = self.compose_frames(penalties[b, : int(lengths[b])], beam=beam)
+            graphs.append(g)
+            maps.append(fa + b * T * C)
+        return gtn.batch(graphs), torch.cat(maps)

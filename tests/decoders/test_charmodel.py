@@ -209,6 +209,33 @@ def test_per_frame_beam():
     assert float(gtn.viterbi_penalty(small)[0]) >= float(gtn.viterbi_penalty(full)[0]) - 1e-12
 
 
+@pytest.mark.parametrize("B", [1, 3])
+def test_batch_consistency(B):
+    torch.manual_seed(B)
+    model = CharacterModel(SMALL, CharacterModelConfig(min_frames=2, **PEN)).double()
+    P = torch.randn(B, 7, 3, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([7, 4, 6][:B])
+    g, fa = model.compose_frames(P, lengths=lengths)
+    assert g.batch_size == B
+    batched = gtn.forward_penalty(g)
+    (grad_b,) = torch.autograd.grad(batched.sum(), P)
+    singles = []
+    for b in range(B):
+        gb, fb = model.compose_frames(P[b, : int(lengths[b])])
+        singles.append(gtn.forward_penalty(gb)[0])
+    (grad_s,) = torch.autograd.grad(torch.stack(singles).sum(), P)
+    assert torch.allclose(batched, torch.stack(singles), atol=1e-12)
+    assert torch.allclose(grad_b, grad_s, atol=1e-12)
+    for b in range(B):  # padding frames get no gradient
+        assert bool((grad_b[b, int(lengths[b]):] == 0).all())
+    # the frame-arc map points into penalties.reshape(-1): arc penalty - frame penalty = a kind penalty
+    rest = (g.penalty - P.reshape(-1)[fa]).detach()
+    assert bool(torch.isclose(rest[:, None], model.penalties[None, :]).any(1).all())
+    # frame_graph of a batch
+    fg = frame_graph(P.detach())
+    assert fg.batch_size == B and fg.num_arcs == B * 7 * 3
+
+
 def test_errors():
     with pytest.raises(ValueError, match=r"\[decoders.CharacterModel\] the alphabet has no 'none'"):
         CharacterModel(Alphabet.digits())
