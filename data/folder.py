@@ -1,0 +1,186 @@
+"""A folder of the user's own labelled field images, for evaluation on real data.
+
+Layout: a directory holding image files (PNG, JPEG, TIFF, BMP: anything OpenCV decodes) and a
+``labels.csv`` (UTF-8, optional BOM) whose header names at least the columns ``path`` and
+``text``; extra columns are ignored. ``path`` is relative to the folder (or absolute), ``text`` is
+the true content of the field. ``docrec synth`` writes exactly this layout::
+
+    path,text
+    000000.png,12345
+    000001.png,"1,234.56"
+
+Every problem is reported with the file (and CSV line) at fault: a missing folder or CSV, a
+missing header column, a short row, an empty path or text, a duplicated path, a character outside
+an optional alphabet, image files that do not exist (all listed at once), images that cannot be
+decoded.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+LABELS_FILE = "labels.csv"
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    """One row of ``labels.csv``: the image ``path`` (resolved), its ``text``, the CSV ``line``."""
+
+    path: Path
+    text: str
+    line: int
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as uint8 greyscale ``(H, W)`` (colour is converted to grey).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is empty or cannot be decoded as an image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"[data.read_image] no such image file: {path}")
+    buf = np.fromfile(path, dtype=np.uint8)
+    img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if buf.size else None
+    if img is None or img.size == 0:
+        raise ValueError(f"[data.read_image] cannot decode {path} as an image (empty, corrupt or unsupported)")
+    return img
+
+
+def read_labels(csv_path: str | os.PathLike, *, alphabet: Iterable[str] | None = None) -> list[LabelledImage]:
+    """Parse a ``labels.csv``; image paths are resolved against the CSV's directory.
+
+    Args:
+        csv_path: the CSV file.
+        alphabet: if given, every character of every text must be in it.
+
+    Returns:
+        the rows in file order.
+
+    Raises:
+        FileNotFoundError: no such CSV file.
+        ValueError: not UTF-8, no ``path``/``text`` header, a malformed row, an empty path or
+            text, a duplicated path, or a character outside ``alphabet`` (with the line number).
+    """
+    csv_path = Path(csv_path)
+    where = "[data.read_labels]"
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"{where} no labels file {csv_path}")
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh, strict=True))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where} {csv_path} is not UTF-8 text: {exc}") from None
+    except csv.Error as exc:
+        raise ValueError(f"{where} {csv_path} is not valid CSV: {exc}") from None
+    if not rows:
+        raise ValueError(f"{where} {csv_path} is empty; expected a header 'path,text'")
+    header = [h.strip().lower() for h in rows[0]]
+    if "path" not in header or "text" not in header:
+        raise ValueError(f"{where} {csv_path} line 1: header {rows[0]} must name the columns 'path' and 'text'")
+    ip, it = header.index("path"), header.index("text")
+    allowed = None if alphabet is None else set(alphabet)
+    out: list[LabelledImage] = []
+    seen: dict[Path, int] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) <= max(ip, it):
+            raise ValueError(f"{where} {csv_path} line {line}: expected {len(header)} columns, got {len(row)}: {row}")
+        rel, text = row[ip].strip(), row[it].strip()
+        if not rel:
+            raise ValueError(f"{where} {csv_path} line {line}: empty path")
+        if not text:
+            raise ValueError(f"{where} {csv_path} line {line}: empty text for {rel}")
+        if allowed is not None:
+            bad = sorted(set(text) - allowed)
+            if bad:
+                raise ValueError(f"{where} {csv_path} line {line}: text {text!r} has characters {bad} "
+                                 f"outside the alphabet")
+        path = (csv_path.parent / rel).resolve()
+        if path in seen:
+            raise ValueError(f"{where} {csv_path} line {line}: path {rel} already listed on line {seen[path]}")
+        seen[path] = line
+        out.append(LabelledImage(path=path, text=text, line=line))
+    return out
+
+
+class FieldFolder:
+    """A labelled folder: ``folder[i] -> (image uint8 (H, W), text)``, images read lazily.
+
+    Args:
+        root: the folder holding ``labels`` and the images.
+        labels: name of the CSV inside ``root`` (default ``labels.csv``).
+        alphabet: optional set of allowed characters for the texts.
+        decode: if True, decode every image now (slower) so unreadable files fail up front.
+
+    Raises:
+        FileNotFoundError: missing folder, CSV or image files (all missing ones are named).
+        ValueError: a bad CSV (see :func:`read_labels`), no rows, or (``decode``) unreadable images.
+    """
+
+    def __init__(self, root: str | os.PathLike, *, labels: str = LABELS_FILE,
+                 alphabet: Iterable[str] | None = None, decode: bool = False):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"[data.FieldFolder] no such folder: {self.root}")
+        self.csv_path = self.root / labels
+        self.items = read_labels(self.csv_path, alphabet=alphabet)
+        if not self.items:
+            raise ValueError(f"[data.FieldFolder] {self.csv_path} lists no images")
+        missing = [it for it in self.items if not it.path.is_file()]
+        if missing:
+            shown = ", ".join(f"{m.path.name} (line {m.line})" for m in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise FileNotFoundError(f"[data.FieldFolder] {len(missing)} image(s) listed in {self.csv_path} "
+                                    f"do not exist: {shown}{more}")
+        if decode:
+            bad = []
+            for it in self.items:
+                try:
+                    read_image(it.path)
+                except ValueError:
+                    bad.append(f"{it.path.name} (line {it.line})")
+            if bad:
+                raise ValueError(f"[data.FieldFolder] {len(bad)} image(s) in {self.root} cannot be decoded: "
+                                 + ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else ""))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, str]:
+        item = self.items[i]
+        return read_image(item.path), item.text
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, str]]:
+        for i in range(len(self)):
+            yield self[i]
+
+    @property
+    def texts(self) -> list[str]:
+        return [it.text for it in self.items]
+
+    @property
+    def paths(self) -> list[Path]:
+        return [it.path for it in self.items]
+
+
+def write_labels(csv_path: str | os.PathLike, rows: Iterable[tuple[str, str]]) -> Path:
+    """Write ``labels.csv`` (header ``path,text``) atomically: temp file, then ``os.replace``."""
+    csv_path = Path(csv_path)
+    tmp = csv_path.with_name(csv_path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "text"])
+        for rel, text in rows:
+            writer.writerow([rel, text])
+    os.replace(tmp, csv_path)
+    return csv_path

@@ -1,0 +1,134 @@
+"""``docrec synth``: write a browsable dataset of synthetic fields made of MNIST digits.
+
+Output folder: one PNG per field, ``labels.csv`` (``path,text``, readable by
+:class:`data.folder.FieldFolder`), ``meta.jsonl`` (per field: boxes and MNIST indices) and
+``synth.json`` (the generator settings, to reproduce the set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import cv2
+
+from data.folder import LABELS_FILE, write_labels
+from data.synth import SPACING_PRESETS, DigitPool, SynthConfig, iter_fields
+from data.backgrounds import BACKGROUNDS
+from data.texts import KINDS
+
+
+def _range(text: str) -> tuple[float, float]:
+    """``"a:b"`` -> (a, b); a single number ``x`` -> (-x, x)."""
+    try:
+        if ":" in text:
+            lo, hi = text.split(":", 1)
+            return float(lo), float(hi)
+        x = float(text)
+        return -abs(x), abs(x)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or a range LO:HI, got {text!r}") from None
+
+
+def _spacing(text: str):
+    if text in SPACING_PRESETS:
+        return text
+    if ":" in text:
+        return tuple(int(round(v)) for v in _range(text))
+    raise argparse.ArgumentTypeError(f"expected one of {sorted(SPACING_PRESETS)} or a gap range LO:HI, got {text!r}")
+
+
+def _height(text: str):
+    if text.lower() in ("natural", "none", "0"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a height in pixels or 'natural', got {text!r}") from None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "synth", help="write synthetic field images (zip codes, digit strings, amounts) made of MNIST digits",
+        description="Compose real MNIST digits and drawn punctuation into field images; writes PNGs, "
+                    "labels.csv (path,text), meta.jsonl (boxes, MNIST indices) and synth.json.")
+    p.add_argument("--kind", choices=KINDS, default="zip", help="field kind (default zip)")
+    p.add_argument("--count", type=int, default=100, help="number of fields (default 100)")
+    p.add_argument("--split", choices=("train", "test"), default="train",
+                   help="MNIST split the digits come from (default train; test only for measuring)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--min-len", type=int, default=1, help="shortest digit string (kind digits)")
+    p.add_argument("--max-len", type=int, default=8, help="longest digit string (kind digits)")
+    p.add_argument("--zip-plus4", type=float, default=0.3, help="probability of 12345-6789 zip codes")
+    p.add_argument("--spacing", type=_spacing, default="normal",
+                   help=f"ink gap preset {sorted(SPACING_PRESETS)} or a range LO:HI in pixels (default normal)")
+    p.add_argument("--height", type=_height, default=32, help="output height in pixels or 'natural' (default 32)")
+    p.add_argument("--background", choices=BACKGROUNDS, default="white", help="paper (default white)")
+    p.add_argument("--noise", type=float, default=0.0, help="Gaussian pixel noise, grey levels (default 0)")
+    p.add_argument("--jitter", type=float, default=1.5, help="max vertical shift per character, px (default 1.5)")
+    p.add_argument("--slant", type=_range, default=(-10.0, 10.0), help="slant range in degrees, D or LO:HI (default 10)")
+    p.add_argument("--scale", type=_range, default=(0.9, 1.1), help="per-character scale range LO:HI (default 0.9:1.1)")
+    p.add_argument("--thickness", type=_range, default=(-0.3, 0.5),
+                   help="stroke thickness change range in [-1, 1], LO:HI (default -0.3:0.5)")
+    p.add_argument("--mnist-dir", type=Path, default=None, help="MNIST directory (default $DOCREC_MNIST_DIR or cache)")
+    p.add_argument("--no-download", action="store_true", help="fail instead of downloading missing MNIST files")
+    p.add_argument("--force", action="store_true", help="overwrite an existing labels.csv in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _fail(msg: str, code: int = 2) -> int:
+    print(f"docrec synth: error: {msg}", file=sys.stderr)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    if args.count < 1:
+        return _fail(f"--count must be >= 1, got {args.count}")
+    if args.seed < 0:
+        return _fail(f"--seed must be >= 0, got {args.seed}")
+    scale = args.scale if args.scale[0] > 0 else (1 + args.scale[0], 1 + args.scale[1])
+    config = SynthConfig(spacing=args.spacing, min_len=args.min_len, max_len=args.max_len,
+                         zip_plus4=args.zip_plus4, jitter=args.jitter, scale=scale, slant=args.slant,
+                         thickness=args.thickness, noise=args.noise, background=args.background,
+                         height=args.height)
+    try:
+        config.validate()
+    except ValueError as exc:
+        return _fail(str(exc))
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        return _fail(f"--out {out} exists and is not a folder")
+    if (out / LABELS_FILE).exists() and not args.force:
+        return _fail(f"{out / LABELS_FILE} already exists (use --force to overwrite)")
+    try:
+        pool = DigitPool.load(args.split, args.mnist_dir, download=not args.no_download)
+    except (OSError, RuntimeError, ValueError) as exc:
+        return _fail(f"cannot load MNIST: {exc}", 1)
+    out.mkdir(parents=True, exist_ok=True)
+    width = max(6, len(str(args.count - 1)))
+    rows = []
+    fields = iter_fields(args.kind, args.count, split=args.split, seed=args.seed, config=config, pool=pool)
+    with open(out / "meta.jsonl.tmp", "w", encoding="utf-8") as meta:
+        for i, f in enumerate(tqdm(fields, total=args.count, desc="synth", unit="field",
+                                   disable=args.quiet, file=sys.stderr)):
+            name = f"{i:0{width}d}.png"
+            if not cv2.imwrite(str(out / name), f.image):
+                return _fail(f"could not write {out / name}", 1)
+            rows.append((name, f.text))
+            meta.write(json.dumps({"path": name, "text": f.text, "boxes": [list(b) for b in f.boxes],
+                                   "split": f.split, "mnist_indices": f.sources.tolist()}) + "\n")
+    (out / "meta.jsonl.tmp").replace(out / "meta.jsonl")
+    settings = {"kind": args.kind, "count": args.count, "split": args.split, "seed": args.seed,
+                "config": asdict(config)}
+    (out / "synth.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    write_labels(out / LABELS_FILE, rows)
+    if not args.quiet:
+        print(f"wrote {len(rows)} {args.kind} fields ({args.split} digits, seed {args.seed}) to {out}")
+    return 0
