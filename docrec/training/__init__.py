@@ -1,0 +1,1 @@
+"""Training recipes of the end-to-end recognisers (segmentation-based and SDNN)."""
