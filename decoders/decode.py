@@ -189,10 +189,7 @@ def _decode(g, grammar, n, *, alphabet, report, start, end, note) -> list[Decode
     cur, cur_map = constrained, cmap
     for k in range(n + 1):
         if k > 0:
-            try:
-                ex = excl.excluding([f[0] for f in found])
-            except ValueError:
-                break
+            ex = excl.excluding([f[0] for f in found])
             if ex.dfa.is_empty():
                 break
             cur, cur_map = constrain(ex)
