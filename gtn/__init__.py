@@ -16,3 +16,7 @@ from gtn.scoring import forward_penalty, viterbi_penalty
 
 __all__ = ["EPSILON", "Graph", "topsort", "batch", "unbatch", "graph_from_str", "graph_to_str",
            "compose", "forward_penalty", "viterbi_penalty"]
+from gtn.nbest import Path, nbest, viterbi_path
+from gtn.builders import ctc_graph, frame_graph, string_graph
+
+__all__ += ["Path", "nbest", "viterbi_path", "ctc_graph", "frame_graph", "string_graph"]

@@ -20,12 +20,19 @@ def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + offsets
 
 
+def stable_argsort(keys: np.ndarray, n: int) -> np.ndarray:
+    """Stable argsort of integer keys in ``[0, n)`` (radix sort when the keys fit in 16 bits)."""
+    if n <= 1 << 16:
+        return np.argsort(keys.astype(np.uint16), kind="stable")
+    return np.argsort(keys, kind="stable")
+
+
 def csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Group positions by key: returns ``(order (A,), indptr (n + 1,))``.
 
     ``order[indptr[k]:indptr[k + 1]]`` are the positions whose key is ``k``, in increasing position order.
     """
-    order = np.argsort(keys, kind="stable")
+    order = stable_argsort(keys, n)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(keys, minlength=n), out=indptr[1:])
     return order, indptr
@@ -39,18 +46,23 @@ def reachable(n: int, src: np.ndarray, dst: np.ndarray, seeds: np.ndarray) -> np
     order, indptr = csr(src, n)
     dst_sorted = dst[order]
     seen = np.zeros(n, dtype=bool)
+    stamp = np.zeros(n, dtype=np.int64)
     frontier = np.unique(np.asarray(seeds, dtype=np.int64))
     seen[frontier] = True
     while frontier.size:
         starts = indptr[frontier]
         nxt = dst_sorted[expand_ranges(starts, indptr[frontier + 1] - starts)]
         nxt = nxt[~seen[nxt]]
-        if nxt.size == 0:
-            break
-        nxt = np.unique(nxt)
-        seen[nxt] = True
-        frontier = nxt
+        frontier = unique_unsorted(nxt, stamp)
+        seen[frontier] = True
     return seen
+
+
+def unique_unsorted(x: np.ndarray, stamp: np.ndarray) -> np.ndarray:
+    """Distinct values of ``x`` without sorting (``stamp`` is scratch space indexed by value)."""
+    pos = np.arange(x.size)
+    stamp[x] = pos
+    return x[stamp[x] == pos]
 
 
 def longest_path_levels(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -64,6 +76,7 @@ def longest_path_levels(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     dst_sorted = dst[order]
     indeg = np.bincount(dst, minlength=n)
     level = np.full(n, -1, dtype=np.int64)
+    stamp = np.zeros(n, dtype=np.int64)
     frontier = np.flatnonzero(indeg == 0)
     depth = 0
     while frontier.size:
@@ -72,9 +85,8 @@ def longest_path_levels(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         d = dst_sorted[expand_ranges(starts, indptr[frontier + 1] - starts)]
         if d.size == 0:
             break
-        u, c = np.unique(d, return_counts=True)
-        indeg[u] -= c
-        frontier = u[indeg[u] == 0]
+        np.subtract.at(indeg, d, 1)
+        frontier = unique_unsorted(d[indeg[d] == 0], stamp)
         depth += 1
     return level
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gtn._arrays import csr, expand_ranges, longest_path_levels, reachable
+from gtn._arrays import expand_ranges, longest_path_levels, reachable, stable_argsort
 from gtn.graph import EPSILON, Graph, topsort
 
 _DENSE_LIMIT = 1 << 23  # largest state-key space indexed by a dense id array (int64: 64 MB)
@@ -62,86 +62,97 @@ def compose(a: Graph, b: Graph) -> tuple[Graph, tuple[torch.Tensor, torch.Tensor
     a_src, a_dst = a.numpy_arcs()
     b_src, b_dst = b.numpy_arcs()
     a_ol, b_il = a.olabel.numpy(), b.ilabel.numpy()
-    nbl = int(b.node_offsets.diff().max())  # nodes of the largest b graph
     a_nb = a.node_batch.numpy()
     b_off = b.node_offsets.numpy()
-    b_graph_of = (lambda qa: a_nb[qa]) if b.batch_size == B else (lambda qa: np.zeros(qa.size, dtype=np.int64))
+    b_nb = b.node_batch.numpy()
+    nbl = int(b.node_offsets.diff().max())  # nodes of the largest b graph
+    b_local = np.arange(b.num_nodes) - b_off[b_nb]  # node id inside its own b graph
+    b_base = (lambda qa: b_off[a_nb[qa]]) if b.batch_size == B else (lambda qa: 0)
 
-    # a: out-arcs by (src, olabel): epsilon (-1) arcs come first in every node's range.
+    # a: out-arcs sorted by (src, olabel): epsilon (-1) arcs come first in every node's range.
     a_order = np.lexsort((a_ol, a_src))
     a_ptr = np.zeros(a.num_nodes + 1, dtype=np.int64)
     np.cumsum(np.bincount(a_src, minlength=a.num_nodes), out=a_ptr[1:])
     a_eps = np.bincount(a_src[a_ol == EPSILON], minlength=a.num_nodes)
-    # b: out-arcs sorted by key (src, ilabel) for searchsorted matching.
+    a_ne_lo, a_ne_cnt = a_ptr[:-1] + a_eps, np.diff(a_ptr) - a_eps
+    has_a_eps, has_b_eps = bool(a_eps.any()), bool((b_il == EPSILON).any())
+    # b: out-arcs sorted by (src, ilabel); (node, label) -> range, by a dense table or searchsorted.
     span = int(max(b_il.max(initial=0), a_ol.max(initial=0))) + 2
     b_keys_all = b_src * span + (b_il + 1)
     b_order = np.argsort(b_keys_all, kind="stable")
     b_keys = b_keys_all[b_order]
+    if b.num_nodes * span <= _DENSE_LIMIT:
+        table_lo = np.searchsorted(b_keys, np.arange(b.num_nodes * span), "left")
+        table_cnt = np.diff(np.append(table_lo, b_keys.size))
+
+        def b_range(k):
+            return table_lo[k], table_cnt[k]
+    else:
+        def b_range(k):
+            lo = np.searchsorted(b_keys, k, "left")
+            return lo, np.searchsorted(b_keys, k, "right") - lo
 
     keyspace = a.num_nodes * nbl * 2
     dense = np.full(keyspace, -1, dtype=np.int64) if keyspace <= _DENSE_LIMIT else None
     lookup: dict[int, int] = {}
 
     def key_of(qa, qb, fs):
-        return (qa * nbl + (qb - b_off[b_graph_of(qa)])) * 2 + fs
+        return (qa * nbl + b_local[qb]) * 2 + fs
 
-    st_qa = [a.starts.numpy().astype(np.int64)]
-    st_qb = [b.starts.numpy()[np.arange(B) if b.batch_size == B else np.zeros(B, dtype=np.int64)]]
-    st_fs = [np.zeros(B, dtype=np.int64)]
-    start_keys = key_of(st_qa[0], st_qb[0], st_fs[0])
+    fr_qa = a.starts.numpy().astype(np.int64)
+    fr_qb = b.starts.numpy()[np.arange(B) if b.batch_size == B else np.zeros(B, dtype=np.int64)]
+    fr_fs = np.zeros(B, dtype=np.int64)
+    st_qa, st_qb, st_fs = [fr_qa], [fr_qb], [fr_fs]
+    start_keys = key_of(fr_qa, fr_qb, fr_fs)
     if dense is not None:
         dense[start_keys] = np.arange(B)
     else:
         lookup.update(zip(start_keys.tolist(), range(B)))
     n_states = B
     fr = np.arange(B)
-    fr_qa, fr_qb, fr_fs = st_qa[0], st_qb[0], st_fs[0]
     arcs_src, arcs_dst, arcs_a, arcs_b = [], [], [], []
     while fr.size:
         # 1. matching moves: a's non-epsilon arcs x b's arcs with the same (input) label.
-        lo = a_ptr[fr_qa] + a_eps[fr_qa]
-        cnt = a_ptr[fr_qa + 1] - lo
+        cnt = a_ne_cnt[fr_qa]
         rep = np.repeat(np.arange(fr.size), cnt)
-        aidx = a_order[expand_ranges(lo, cnt)]
-        k = fr_qb[rep] * span + (a_ol[aidx] + 1)
-        blo = np.searchsorted(b_keys, k, "left")
-        bcnt = np.searchsorted(b_keys, k, "right") - blo
+        aidx = a_order[expand_ranges(a_ne_lo[fr_qa], cnt)]
+        blo, bcnt = b_range(fr_qb[rep] * span + (a_ol[aidx] + 1))
         rep2 = np.repeat(np.arange(aidx.size), bcnt)
         m_a, m_b = aidx[rep2], b_order[expand_ranges(blo, bcnt)]
-        m_src = fr[rep[rep2]]
-        m_dst = key_of(a_dst[m_a], b_dst[m_b], 0)
-        # 2. a-epsilon moves (filter state 0 only): b stays.
-        ok = fr_fs == 0
-        lo, cnt = a_ptr[fr_qa[ok]], a_eps[fr_qa[ok]]
-        e_a = a_order[expand_ranges(lo, cnt)]
-        e_src = fr[ok][np.repeat(np.arange(cnt.size), cnt)]
-        e_dst = key_of(a_dst[e_a], np.repeat(fr_qb[ok], cnt), 0)
-        # 3. b-epsilon moves (any filter state -> 1): a stays.
-        k = fr_qb * span  # ilabel EPSILON -> key offset 0
-        blo = np.searchsorted(b_keys, k, "left")
-        bcnt = np.searchsorted(b_keys, k, "right") - blo
-        f_b = b_order[expand_ranges(blo, bcnt)]
-        rep3 = np.repeat(np.arange(fr.size), bcnt)
-        f_src = fr[rep3]
-        f_dst = key_of(fr_qa[rep3], b_dst[f_b], 1)
-
-        arcs_src += [m_src, e_src, f_src]
-        arcs_dst += [m_dst, e_dst, f_dst]
-        arcs_a += [m_a, e_a, np.full(f_b.size, -1, dtype=np.int64)]
-        arcs_b += [m_b, np.full(e_a.size, -1, dtype=np.int64), f_b]
-        cand = np.unique(np.concatenate([m_dst, e_dst, f_dst]))
+        arcs_src.append(fr[rep[rep2]])
+        arcs_dst.append(key_of(a_dst[m_a], b_dst[m_b], 0))
+        arcs_a.append(m_a), arcs_b.append(m_b)
+        if has_a_eps:  # 2. a-epsilon moves (filter state 0 only): b stays.
+            ok = np.flatnonzero(fr_fs == 0)
+            cnt = a_eps[fr_qa[ok]]
+            rep = ok[np.repeat(np.arange(ok.size), cnt)]
+            e_a = a_order[expand_ranges(a_ptr[fr_qa[ok]], cnt)]
+            arcs_src.append(fr[rep])
+            arcs_dst.append(key_of(a_dst[e_a], fr_qb[rep], 0))
+            arcs_a.append(e_a), arcs_b.append(np.full(e_a.size, -1, dtype=np.int64))
+        if has_b_eps:  # 3. b-epsilon moves (any filter state -> 1): a stays.
+            blo, bcnt = b_range(fr_qb * span)  # ilabel EPSILON -> key offset 0
+            f_b = b_order[expand_ranges(blo, bcnt)]
+            rep = np.repeat(np.arange(fr.size), bcnt)
+            arcs_src.append(fr[rep])
+            arcs_dst.append(key_of(fr_qa[rep], b_dst[f_b], 1))
+            arcs_a.append(np.full(f_b.size, -1, dtype=np.int64)), arcs_b.append(f_b)
+        k = len(arcs_dst) - 1 - has_a_eps - has_b_eps
+        cand = np.concatenate(arcs_dst[k:]) if k < len(arcs_dst) - 1 else arcs_dst[k]
         if dense is not None:
-            new = cand[dense[cand] < 0]
+            cand = cand[dense[cand] < 0]
+            pos = np.arange(cand.size)
+            dense[cand] = -2 - pos  # de-duplicate without sorting
+            new = cand[dense[cand] == -2 - pos]
             dense[new] = np.arange(n_states, n_states + new.size)
         else:
-            new = np.array([c for c in cand.tolist() if c not in lookup], dtype=np.int64)
+            new = np.array([c for c in np.unique(cand).tolist() if c not in lookup], dtype=np.int64)
             lookup.update(zip(new.tolist(), range(n_states, n_states + new.size)))
         fr = np.arange(n_states, n_states + new.size)
         n_states += new.size
-        fs, rest = new % 2, new // 2
-        qa, qb_local = rest // nbl, rest % nbl
-        fr_qa, fr_fs = qa, fs
-        fr_qb = qb_local + b_off[b_graph_of(qa)]
+        fr_fs, rest = new % 2, new // 2
+        fr_qa = rest // nbl
+        fr_qb = rest % nbl + b_base(fr_qa)
         st_qa.append(fr_qa), st_qb.append(fr_qb), st_fs.append(fr_fs)
 
     qa, qb, fs = np.concatenate(st_qa), np.concatenate(st_qb), np.concatenate(st_fs)
@@ -180,8 +191,13 @@ def _finish(a, b, qa, qb, fs, src, dst, amap, bmap, key_of, dense, lookup):
             raise ValueError("[gtn.compose] the composition is cyclic: b has a cycle of epsilon-input arcs "
                              "reachable from the matched states") from None
         order = np.lexsort((rank, is_final, graph_of))
+        layering = None
     else:
-        order = np.lexsort((fs, qb, lvl[qb], qa, is_final, graph_of))
+        layering = a.levels()[qa] * (int(lvl.max(initial=0)) + 1) + lvl[qb]
+        # a's node ids already group the graphs; finals get the slot just past their graph's nodes
+        qa_key = np.where(is_final, a.node_offsets.numpy()[graph_of + 1] * 2 - 1, qa * 2)
+        nl = int(lvl.max(initial=0)) + 1
+        order = np.argsort(((qa_key * nl + lvl[qb]) * b.num_nodes + qb) * 2 + fs)
     order = order[keep[order]]
     g_sorted, f_sorted = graph_of[order], is_final[order]
     # one new node per kept state, except that the final states of a graph share one node
@@ -199,7 +215,7 @@ def _finish(a, b, qa, qb, fs, src, dst, amap, bmap, key_of, dense, lookup):
     node_new[order] = seq - first_seq[g_sorted] + offsets[g_sorted]
     starts, finals = node_new[:B], offsets[1:] - 1
     s_new, d_new = node_new[src], node_new[dst]
-    arc_order = np.lexsort((d_new, s_new))
+    arc_order = stable_argsort(graph_of[src], B)  # group arcs by graph, keep BFS order inside
     s_new, d_new, amap, bmap = s_new[arc_order], d_new[arc_order], amap[arc_order], bmap[arc_order]
     arc_offsets = np.zeros(B + 1, dtype=np.int64)
     np.cumsum(np.bincount(graph_of[src], minlength=B), out=arc_offsets[1:])
@@ -210,4 +226,8 @@ def _finish(a, b, qa, qb, fs, src, dst, amap, bmap, key_of, dense, lookup):
     t = torch.from_numpy
     g = Graph._raw(t(s_new), t(d_new), t(ilabel), t(olabel), penalty, num_nodes=int(offsets[-1]),
                    starts=t(starts), finals=t(finals), node_offsets=t(offsets), arc_offsets=t(arc_offsets))
+    if layering is not None:  # a valid layering for scoring: (level of qa in a, epsilon-level of qb in b)
+        hint = np.zeros(g.num_nodes, dtype=np.int64)
+        hint[node_new[order]] = layering[order]
+        g._cache["node_levels"] = hint
     return g, (t(amap), t(bmap))

@@ -176,6 +176,20 @@ class Graph:
             self._cache["np_arcs"] = (self.src.numpy(), self.dst.numpy())
         return self._cache["np_arcs"]
 
+    def levels(self) -> np.ndarray:
+        """A layering of the nodes, int64 ``(N,)`` with ``levels[src] < levels[dst]`` for every arc (cached).
+
+        Longest-path depth from the sources unless an op that built the graph supplied a cheaper valid
+        layering (frame graphs: the frame index; compositions: derived from the operands). Scoring
+        runs one vectorised step per distinct level.
+        """
+        if "node_levels" not in self._cache:
+            if not self.acyclic:
+                raise ValueError("[gtn.Graph.levels] the graph was built with acyclic=False")
+            src, dst = self.numpy_arcs()
+            self._cache["node_levels"] = longest_path_levels(self.num_nodes, src, dst)
+        return self._cache["node_levels"]
+
     # ------------------------------------------------------------------ validation
     def validate(self) -> "Graph":
         """Check the invariants listed in the class docstring; returns ``self``.

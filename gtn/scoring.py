@@ -1,97 +1,105 @@
 """Forward and Viterbi scoring with exact gradients (PAPER.md Sec. IV: "forward penalty", Viterbi).
 
-Both run level by level: nodes are grouped by their longest-path depth from the start (computed once
-per graph structure and cached on the Graph), and one level is one vectorised step over the whole
-batch (``np.logaddexp.reduceat`` / ``np.maximum.reduceat`` over the level's arcs sorted by ``dst``).
-The dynamic programs run without autograd recording inside custom ``torch.autograd.Function``s whose
-backward passes are written out: arc posteriors (forward-backward) for the forward penalty, the
-best-path indicator for Viterbi.
+Both run level by level: nodes are grouped by their longest-path depth (computed once per graph
+structure and cached on the Graph), and one level is one vectorised step over the whole batch (a
+segmented max / log-sum-exp over the level's arcs, grouped by ``dst``). The dynamic programs run in
+numpy float64 inside custom ``torch.autograd.Function``s (no autograd recording); the backward passes
+are written out:
+
+- forward penalty: arc posteriors. With ``alpha`` the forward log-scores, every arc gets the local
+  weight ``w = exp(alpha[src] - penalty - alpha[dst])`` (its share of ``dst``'s log-sum-exp, <= 1) in
+  one vectorised step; then node posteriors ``gamma`` flow back level by level,
+  ``gamma[src] += gamma[dst] * w``, and the arc posterior is ``gamma[dst] * w``. All quantities are
+  probabilities, so this needs no log-domain backward sweep.
+- Viterbi: the best-path indicator, via back-pointers (first tight arc into each node).
+
+Unreached nodes hold the finite sentinel ``-1e30`` instead of ``-inf`` so that no level needs a guard
+against ``-inf - (-inf)``; a graph whose final node keeps the sentinel has penalty ``inf``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
-from gtn._arrays import longest_path_levels, reachable, segments
+from gtn._arrays import csr, longest_path_levels, stable_argsort
 from gtn.graph import Graph
 
-
-@dataclass
-class _Levels:
-    """Arcs of one sweep direction, permuted so that each level is a contiguous slice.
-
-    ``order`` permutes the useful arcs; level ``l`` is ``order[bounds[l]:bounds[l+1]]``, sorted by the
-    node it writes (``dst`` for the forward sweep, ``src`` for the backward one); ``seg[l]`` are the
-    run starts inside the slice and ``nodes[l]`` the written node of each run.
-    """
-
-    order: np.ndarray
-    reads: np.ndarray  # node read by each arc, in `order`
-    bounds: list
-    seg: list
-    nodes: list
+_UNREACHED = -1e30
+_NO_PATH = -1e29  # final scores below this mean "no path"
 
 
 class _Plan:
-    """Structure-only precomputation for scoring one (batched) graph."""
+    """Structure-only precomputation for scoring one (batched) graph: arcs grouped by level."""
 
     def __init__(self, g: Graph) -> None:
         if not g.acyclic:
             raise ValueError("[gtn.scoring] the graph was built with acyclic=False; scoring needs an acyclic graph")
         src, dst = g.numpy_arcs()
         n = g.num_nodes
+        self.n, self.num_arcs = n, src.size
         self.starts, self.finals = g.starts.numpy(), g.finals.numpy()
-        self.arc_batch = g.arc_batch.numpy()
-        acc = reachable(n, src, dst, self.starts)
-        coacc = reachable(n, dst, src, self.finals)
-        self.useful = np.flatnonzero(acc[src] & coacc[dst])
-        self.src, self.dst = src[self.useful], dst[self.useful]
-        self.n, self.src_all = n, src
-        self._fwd: _Levels | None = None
-        self._bwd: _Levels | None = None
+        self.src_all = src
+        # arcs into a start or out of a final can never lie on a start -> final path (acyclic)
+        drop = np.zeros(n, dtype=bool)
+        drop[self.starts] = True
+        keep = ~drop[dst]
+        drop[:] = False
+        drop[self.finals] = True
+        keep &= ~drop[src]
+        kept = np.flatnonzero(keep)
+        level = g.levels().copy()
+        if kept.size and not (level[src[kept]] < level[dst[kept]]).all():  # a bad layering hint
+            level = longest_path_levels(n, src[kept], dst[kept])
+        # nodes without a useful incoming arc (starts, unreachable nodes) are never written: level 0;
+        # then renumber the used levels 0..K (a valid layering may have gaps)
+        level[np.bincount(dst[kept], minlength=n) == 0] = 0
+        present = np.bincount(level) > 0
+        level = (np.cumsum(present) - 1)[level]
+        arc_level = level[dst[kept]]
+        order = stable_argsort(arc_level, int(arc_level.max(initial=0)) + 1)  # by level, then arc id
+        self.perm = kept[order]
+        self.reads, self.writes = src[self.perm], dst[self.perm]
+        num_levels = int(arc_level.max(initial=0))
+        bounds = np.searchsorted(arc_level[order], np.arange(1, num_levels + 2))
+        # local index of every node inside its level, so a level's segment ids are local[writes]
+        node_order, node_ptr = csr(np.maximum(level, 0), num_levels + 1)
+        local = np.empty(n, dtype=np.int64)
+        local[node_order] = np.arange(n) - np.repeat(node_ptr[:-1], np.diff(node_ptr))
+        seg = local[self.writes]
+        self.levels = []
+        for li in range(num_levels):
+            lo, hi = int(bounds[li]), int(bounds[li + 1])
+            nodes = node_order[node_ptr[li + 1]:node_ptr[li + 2]]
+            self.levels.append((lo, hi, self.reads[lo:hi], self.writes[lo:hi], seg[lo:hi], nodes, nodes.size))
 
-    @staticmethod
-    def _levels(n: int, read: np.ndarray, write: np.ndarray) -> _Levels:
-        depth = longest_path_levels(n, read, write)
-        key = depth[write]
-        order = np.lexsort((write, key))
-        k = key[order]
-        w = write[order]
-        bounds = np.searchsorted(k, np.arange(1, int(k.max(initial=0)) + 2)).tolist()  # depth >= 1
-        seg, nodes = [], []
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            s, u = segments(w[lo:hi])
-            seg.append(s)
-            nodes.append(u)
-        return _Levels(order, read[order], bounds, seg, nodes)
+    def forward_scores(self, p: np.ndarray, *, tropical: bool) -> np.ndarray:
+        """Node scores ``(N,)``: max (``tropical``) or log-sum-exp over paths from the start of -penalty.
 
-    @property
-    def fwd(self) -> _Levels:
-        if self._fwd is None:
-            self._fwd = self._levels(self.n, self.src, self.dst)
-        return self._fwd
-
-    @property
-    def bwd(self) -> _Levels:
-        if self._bwd is None:
-            self._bwd = self._levels(self.n, self.dst, self.src)
-        return self._bwd
-
-    def sweep(self, lv: _Levels, pen: np.ndarray, init: np.ndarray, *, tropical: bool) -> np.ndarray:
-        """``score[node] = reduce over arcs into node of (score[read] - pen)``, level by level."""
-        score = np.full(self.n, -np.inf, dtype=pen.dtype)
-        score[init] = 0.0
-        p = pen[self.useful][lv.order]
-        reads = lv.reads
-        red = np.maximum.reduceat if tropical else np.logaddexp.reduceat
-        for i, (s, u) in enumerate(zip(lv.seg, lv.nodes)):
-            lo, hi = lv.bounds[i], lv.bounds[i + 1]
-            v = score[reads[lo:hi]] - p[lo:hi]
-            score[u] = v if s.size == hi - lo else red(v, s)
+        Args:
+            p: float64 penalties of the plan's arcs, in ``perm`` order.
+        """
+        score = np.full(self.n, _UNREACHED)
+        score[self.starts] = 0.0
+        for lo, hi, reads, _, seg, nodes, d in self.levels:
+            v = score[reads] - p[lo:hi]
+            m = np.full(d, -np.inf)
+            np.maximum.at(m, seg, v)
+            if tropical:
+                score[nodes] = m
+            else:
+                s = np.bincount(seg, np.exp(v - m[seg]), minlength=d)
+                score[nodes] = m + np.log(s)
         return score
+
+    def posteriors(self, p: np.ndarray, alpha: np.ndarray, gamma_final: np.ndarray) -> np.ndarray:
+        """Arc posteriors (in ``perm`` order) scaled by ``gamma_final (B,)`` at each graph's final node."""
+        w = np.exp(alpha[self.reads] - p - alpha[self.writes])
+        gamma = np.zeros(self.n)
+        gamma[self.finals] = gamma_final
+        for lo, hi, reads, writes, _, _, _ in reversed(self.levels):
+            np.add.at(gamma, reads, gamma[writes] * w[lo:hi])
+        return gamma[self.writes] * w
 
 
 def plan_of(g: Graph) -> _Plan:
@@ -102,104 +110,116 @@ def plan_of(g: Graph) -> _Plan:
     return plan
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy()
+def _perm_penalty(plan: _Plan, penalty: torch.Tensor) -> np.ndarray:
+    return penalty.detach().cpu().numpy().astype(np.float64, copy=False)[plan.perm]
+
+
+def _scatter_back(plan: _Plan, values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    out = np.zeros(plan.num_arcs, dtype=_np_dtype(like.dtype))
+    out[plan.perm] = values
+    return torch.from_numpy(out).to(device=like.device, dtype=like.dtype)
+
+
+def _np_dtype(dtype: torch.dtype):
+    return {torch.float32: np.float32, torch.float16: np.float32, torch.bfloat16: np.float32}.get(dtype, np.float64)
 
 
 class _ForwardPenalty(torch.autograd.Function):
     @staticmethod
     def forward(ctx, penalty, plan):
-        pen = _np(penalty)
-        alpha = plan.sweep(plan.fwd, pen, plan.starts, tropical=False)
+        p = _perm_penalty(plan, penalty)
+        alpha = plan.forward_scores(p, tropical=False)
         logz = alpha[plan.finals]
-        ctx.plan, ctx.pen, ctx.alpha, ctx.logz = plan, pen, alpha, logz
-        return torch.from_numpy(-logz).to(penalty)
+        ok = logz > _NO_PATH
+        ctx.plan, ctx.p, ctx.alpha, ctx.ok = plan, p, alpha, ok
+        ctx.like = penalty
+        return torch.from_numpy(np.where(ok, -logz, np.inf)).to(dtype=penalty.dtype, device=penalty.device)
+
 
     @staticmethod
     def backward(ctx, grad):
-        plan, pen, alpha, logz = ctx.plan, ctx.pen, ctx.alpha, ctx.logz
-        beta = plan.sweep(plan.bwd, pen, plan.finals, tropical=False)
-        u = plan.useful
-        b = plan.arc_batch[u]
-        post = np.exp(alpha[plan.src] - pen[u] + beta[plan.dst] - logz[b])
-        out = np.zeros_like(pen)
-        out[u] = post * _np(grad)[b]
-        return torch.from_numpy(out).to(grad.device), None
+        plan = ctx.plan
+        g = np.where(ctx.ok, grad.detach().cpu().numpy().astype(np.float64), 0.0)
+        post = plan.posteriors(ctx.p, ctx.alpha, g)
+        return _scatter_back(plan, post, ctx.like), None
 
 
 class _ViterbiPenalty(torch.autograd.Function):
     @staticmethod
     def forward(ctx, penalty, plan):
-        pen = _np(penalty)
-        best, arcs = _viterbi_arcs(plan, pen)
-        ctx.arcs, ctx.shape, ctx.batch = arcs, pen.shape, plan.arc_batch
-        return torch.from_numpy(-best).to(penalty)
+        best, paths = viterbi_arcs(plan, penalty)
+        ctx.paths, ctx.num_arcs, ctx.like = paths, plan.num_arcs, penalty
+        return torch.from_numpy(-best).to(dtype=penalty.dtype, device=penalty.device)
 
     @staticmethod
     def backward(ctx, grad):
-        g = _np(grad)
-        out = np.zeros(ctx.shape, dtype=g.dtype)
-        out[ctx.arcs] = g[ctx.batch[ctx.arcs]]
-        return torch.from_numpy(out).to(grad.device), None
+        g = grad.detach().cpu().numpy().astype(np.float64)
+        out = np.zeros(ctx.num_arcs)
+        lens = [a.size for a in ctx.paths]
+        if sum(lens):
+            np.add.at(out, np.concatenate(ctx.paths), np.repeat(g, lens))
+        return torch.from_numpy(out).to(dtype=ctx.like.dtype, device=ctx.like.device), None
 
 
-def _viterbi_arcs(plan: _Plan, pen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best score per graph ``(B,)`` and the arcs of all best paths (concatenated, any order)."""
-    score = plan.sweep(plan.fwd, pen, plan.starts, tropical=True)
+def viterbi_arcs(plan: _Plan, penalty: torch.Tensor) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Best score per graph ``(B,)`` (``-inf`` without a path) and each graph's best-path arcs (global ids)."""
+    p = _perm_penalty(plan, penalty)
+    score = plan.forward_scores(p, tropical=True)
     best = score[plan.finals]
-    bp = _backpointers(plan, pen, score)
-    return best, _backtrack(plan, bp, np.isfinite(best))[0]
-
-
-def _backpointers(plan: _Plan, pen: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """For every node, the (first) useful arc achieving its Viterbi score; -1 if none."""
-    lv = plan.fwd
-    u = plan.useful[lv.order]
-    tight = score[plan.src[lv.order]] - pen[u] == score[plan.dst[lv.order]]
-    arcs = u[tight]
-    heads = plan.dst[lv.order][tight]  # sorted by (level, dst): first occurrence = lowest position
-    s, nodes = segments(heads)  # dst runs are contiguous inside a level
+    ok = best > _NO_PATH
+    # back-pointer: the first (lowest arc id) tight arc into each node
+    tight = np.flatnonzero(score[plan.reads] - p == score[plan.writes])
+    first = np.full(plan.n, plan.perm.size, dtype=np.int64)
+    np.minimum.at(first, plan.writes[tight], tight)
     bp = np.full(plan.n, -1, dtype=np.int64)
-    bp[nodes] = arcs[s]
-    return bp
+    has = first < plan.perm.size
+    bp[has] = plan.perm[first[has]]
+    return np.where(ok, best, -np.inf), _backtrack(plan, bp, ok)
 
 
-def _backtrack(plan: _Plan, bp: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Follow back-pointers from the finals of the graphs with ``ok``; returns (all arcs, per-graph arcs)."""
-    src_all = plan.src_all
+def _backtrack(plan: _Plan, bp: np.ndarray, ok: np.ndarray) -> list[np.ndarray]:
+    """Follow back-pointers from the finals of the graphs with ``ok``; arcs of each path in order."""
     cur = plan.finals.copy()
-    active = ok.copy()
+    active = ok & (cur != plan.starts)
     steps = []
     while active.any():
         arc = np.where(active, bp[cur], -1)
-        active &= arc >= 0
-        steps.append(np.where(active, arc, -1))
-        cur = np.where(active, src_all[np.maximum(arc, 0)], cur)
+        steps.append(arc)
+        cur = np.where(active, plan.src_all[np.maximum(arc, 0)], cur)
+        active &= cur != plan.starts
     if not steps:
-        return np.zeros(0, dtype=np.int64), [np.zeros(0, dtype=np.int64) for _ in ok]
-    mat = np.stack(steps[::-1], axis=1)  # (B, L) arcs in path order, -1 padding in front
-    per = [row[row >= 0] for row in mat]
-    return mat[mat >= 0], per
+        return [np.zeros(0, dtype=np.int64) for _ in ok]
+    mat = np.stack(steps[::-1], axis=1)  # (B, L): path order, -1 padding in front
+    return [row[row >= 0] for row in mat]
 
 
 def forward_penalty(g: Graph) -> torch.Tensor:
     """Forward penalty ``-log sum_paths exp(-path penalty)`` of every graph (PAPER.md Sec. IV, VI).
 
-    Shapes: ``g`` a batch of ``B`` graphs with ``A`` arcs -> ``(B,)``; the gradient w.r.t.
-    ``g.penalty (A,)`` is the posterior probability of each arc (forward-backward, exact).
+    Shapes: ``g`` a batch of ``B`` graphs with ``A`` arcs -> ``(B,)``. The gradient w.r.t.
+    ``g.penalty (A,)`` is each arc's posterior probability (exact forward-backward).
 
     Returns:
-        ``(B,)`` tensor in ``g.penalty``'s dtype; ``inf`` for a graph without any path.
+        ``(B,)`` tensor in ``g.penalty``'s dtype; ``inf`` (zero gradient) for a graph without a path.
 
     Raises:
         ValueError: if ``g`` was built with ``acyclic=False``.
     """
+    _check(g, "forward_penalty")
     return _ForwardPenalty.apply(g.penalty, plan_of(g))
 
 
 def viterbi_penalty(g: Graph) -> torch.Tensor:
-    """Penalty of the best path of every graph, ``(B,)``; its gradient is the best-path indicator.
+    """Penalty of the best path of every graph: ``(B,)``; its gradient is the best-path indicator.
 
-    Ties are broken towards the arc of lowest index into each node (deterministic).
+    Ties are broken towards the lowest arc id into each node (deterministic). ``inf`` without a path.
     """
+    _check(g, "viterbi_penalty")
     return _ViterbiPenalty.apply(g.penalty, plan_of(g))
+
+
+def _check(g: Graph, name: str) -> None:
+    if not isinstance(g, Graph):
+        raise ValueError(f"[gtn.{name}] expected a gtn.Graph, got {type(g).__name__}")
+    if not g.acyclic:
+        raise ValueError(f"[gtn.{name}] the graph was built with acyclic=False; scoring needs an acyclic graph")
