@@ -20,3 +20,11 @@ from gtn.nbest import Path, nbest, viterbi_path
 from gtn.builders import ctc_graph, frame_graph, string_graph
 
 __all__ += ["Path", "nbest", "viterbi_path", "ctc_graph", "frame_graph", "string_graph"]
+from gtn.ops import concat, connect, intersect, project, prune, trim, union
+from gtn.criteria import (constrain, discriminative_forward_loss, discriminative_viterbi_loss, forward_loss,
+                          viterbi_loss)
+from gtn.recognize import recognize
+
+__all__ += ["concat", "connect", "intersect", "project", "prune", "trim", "union", "constrain",
+            "discriminative_forward_loss", "discriminative_viterbi_loss", "forward_loss", "viterbi_loss",
+            "recognize"]

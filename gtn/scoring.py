@@ -92,6 +92,14 @@ class _Plan:
                 score[nodes] = m + np.log(s)
         return score
 
+    def backward_scores_tropical(self, p: np.ndarray) -> np.ndarray:
+        """Node scores ``(N,)``: max over paths from each node to its final of -penalty."""
+        score = np.full(self.n, _UNREACHED)
+        score[self.finals] = 0.0
+        for lo, hi, reads, writes, _, _, _ in reversed(self.levels):
+            np.maximum.at(score, reads, score[writes] - p[lo:hi])
+        return score
+
     def posteriors(self, p: np.ndarray, alpha: np.ndarray, gamma_final: np.ndarray) -> np.ndarray:
         """Arc posteriors (in ``perm`` order) scaled by ``gamma_final (B,)`` at each graph's final node."""
         w = np.exp(alpha[self.reads] - p - alpha[self.writes])
