@@ -1,7 +1,8 @@
 """Effect of per-frame beam pruning on SDNN decoding: speed and accuracy (decoders.decode_frames).
 
 Input: SYNTHETIC SDNN-like frame penalties (no trained SDNN is involved): a random digit string, each
-character seen on 2-4 consecutive frames, 0-2 'none' frames before each character and at the end; per
+character seen on 2-4 consecutive frames, 0-2 'none' frames before each character (at least 1 between
+two equal digits, which the CTC rule needs) and at the end; per
 frame, logits ~ N(0, sigma) over the 17 classes plus ``margin`` on the true class, penalties =
 -log_softmax. Decoding: the CTC-like character model and the exact-length grammar ``\\d{L}``, n=1 (which
 still computes the second-best text for the margin and the text posterior for the confidence).
@@ -29,8 +30,11 @@ from decoders import CharacterModel, Grammar, decode_frames
 def synth(length: int, gen: torch.Generator, *, sigma: float, margin: float) -> tuple[str, torch.Tensor]:
     digits = torch.randint(0, 10, (length,), generator=gen).tolist()
     frames = []
+    prev = None
     for d in digits:
-        frames += [16] * int(torch.randint(0, 3, (1,), generator=gen))
+        gap = int(torch.randint(0, 3, (1,), generator=gen))
+        frames += [16] * max(gap, 1 if d == prev else 0)  # a repeated digit needs a 'none' frame between
+        prev = d
         frames += [d] * int(torch.randint(2, 5, (1,), generator=gen))
     frames += [16] * int(torch.randint(0, 3, (1,), generator=gen))
     T = len(frames)
@@ -89,9 +93,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--lengths", type=int, nargs="+", default=[10, 30])
     p.add_argument("--beams", type=float, nargs="+", default=[8.0, 6.0, 4.0, 2.0, 1.0])
-    p.add_argument("--samples", type=int, default=40)
+    p.add_argument("--samples", type=int, default=30)
     p.add_argument("--sigma", type=float, default=1.5)
-    p.add_argument("--margin", type=float, default=3.0)
+    p.add_argument("--margin", type=float, default=6.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "decode_beam.json")
     args = p.parse_args()

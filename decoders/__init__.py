@@ -4,17 +4,19 @@ Public API (penalties, lower is better, everywhere; DESIGN.md, PAPER.md Sec. IV,
 
 - :class:`Alphabet`: the shared symbol table (``0-9 , . - $ * /`` and 'none').
 - :class:`Grammar`: weighted regular languages as graphs: ``digits``, ``zip_code``, ``amount``,
-  ``lexicon``, ``pattern`` (the pattern language of :mod:`decoders.pattern`).
+  ``lexicon``, ``pattern`` (the pattern language of :mod:`decoders.pattern`, errors as
+  :class:`PatternError`).
 - :class:`CharacterModel`, :class:`CharacterModelConfig`, :func:`frame_graph`: SDNN frames -> characters.
+- :func:`decode` (interpretation graph) and :func:`decode_frames` (SDNN ``(T, C)`` penalties): the n best
+  distinct texts as :class:`DecodeResult` with confidence, margin, :class:`CharSpan` s and rejection.
 """
 
 from decoders.alphabet import Alphabet
 from decoders.charmodel import CharacterModel, CharacterModelConfig, frame_graph
+from decoders.decode import decode, decode_frames
 from decoders.grammar import Grammar
 from decoders.pattern import PatternError
-
-__all__ = ["Alphabet", "Grammar", "PatternError", "CharacterModel", "CharacterModelConfig", "frame_graph"]
-from decoders.decode import decode, decode_frames
 from decoders.result import CharSpan, DecodeResult
 
-__all__ += ["decode", "decode_frames", "CharSpan", "DecodeResult"]
+__all__ = ["Alphabet", "Grammar", "PatternError", "CharacterModel", "CharacterModelConfig", "frame_graph",
+           "decode", "decode_frames", "CharSpan", "DecodeResult"]

@@ -63,30 +63,26 @@ class CharacterModelConfig:
     trainable: bool = False
 
 
-def frame_graph(penalties: torch.Tensor):
+def frame_graph(penalties: torch.Tensor, *, lengths=None):
     """The linear frame graph of an SDNN output: ``(T, C) -> gtn.Graph`` (PAPER.md Sec. VII);
-    ``(B, T, C)`` gives the batch of B frame graphs.
+    ``(B, T, C)`` (+ optional ``lengths (B,)``) gives the batch of B frame graphs.
 
     Node ``t`` is the boundary before frame ``t`` (nodes ``0..T``); frame ``t`` gives ``C`` arcs
     ``t -> t+1`` with label ``c`` and penalty ``penalties[t, c]``, arc index ``t * C + c``. Gradients
-    flow from the arc penalties back into ``penalties``.
+    flow from the arc penalties back into ``penalties``. (This is ``gtn.frame_graph``, checked here for
+    at least one frame and one class.)
 
     Raises:
-        ValueError: not a 2-D tensor, no frame, or non-finite penalties.
+        ValueError: not a 2-D/3-D tensor, no frame or class, or non-finite penalties.
     """
     import gtn
 
-    if isinstance(penalties, torch.Tensor) and penalties.dim() == 3:
-        return gtn.batch([frame_graph(p) for p in penalties])
-    if not isinstance(penalties, torch.Tensor) or penalties.dim() != 2:
-        raise ValueError(f"[decoders.frame_graph] expected (T, C) penalties, got "
+    if not isinstance(penalties, torch.Tensor) or penalties.dim() not in (2, 3):
+        raise ValueError(f"[decoders.frame_graph] expected (T, C) or (B, T, C) penalties, got "
                          f"{tuple(penalties.shape) if isinstance(penalties, torch.Tensor) else type(penalties)}")
-    T, C = penalties.shape
-    if T == 0 or C == 0:
-        raise ValueError(f"[decoders.frame_graph] need T >= 1 frames and C >= 1 classes, got ({T}, {C})")
-    t = torch.arange(T).repeat_interleave(C)
-    c = torch.arange(C).repeat(T)
-    return gtn.Graph(t, t + 1, c, None, penalties.reshape(-1), num_nodes=T + 1, start=0, final=T)
+    if penalties.shape[-1] == 0 or penalties.shape[-2] == 0:
+        raise ValueError(f"[decoders.frame_graph] need T >= 1 frames and C >= 1 classes, got {tuple(penalties.shape)}")
+    return gtn.frame_graph(penalties, lengths=lengths)
 
 
 class CharacterModel(nn.Module):

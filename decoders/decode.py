@@ -49,33 +49,11 @@ def _best_path(g) -> tuple[list[int], float]:
     """Arcs of the best path in path order and its penalty (``inf`` and ``[]`` if there is no path)."""
     import gtn
 
-    if hasattr(gtn, "viterbi_path"):
-        out = gtn.viterbi_path(g)
-        arcs, pen = _unpack_viterbi_path(out)
-        return arcs, pen
-    pen = g.penalty.detach().clone().requires_grad_(True)
-    score = gtn.viterbi_penalty(g.with_penalty(pen))
-    if not math.isfinite(float(score.detach()[0])):
-        return [], math.inf
-    (grad,) = torch.autograd.grad(score.sum(), pen)
-    arcs = torch.nonzero(grad > 0.5).flatten()
-    arcs = arcs[torch.argsort(g.src[arcs])]  # nodes are topological: path order = src order
-    return arcs.tolist(), float(score.detach()[0])
-
-
-def _unpack_viterbi_path(out) -> tuple[list[int], float]:
-    """Adapter for ``gtn.viterbi_path`` (one graph)."""
-    arcs = getattr(out, "arcs", None)
-    pen = getattr(out, "penalty", None)
-    if arcs is None:
-        arcs, pen = out[0], out[-1]
-    if isinstance(arcs, (list, tuple)) and arcs and not isinstance(arcs[0], int):
-        arcs = arcs[0]
-    pen = float(torch.as_tensor(pen).reshape(-1)[0])
-    arcs = torch.as_tensor(arcs).reshape(-1).tolist()
+    (path,) = gtn.viterbi_path(g)
+    pen = float(path.penalty.detach())
     if not math.isfinite(pen):
         return [], math.inf
-    return arcs, pen
+    return path.arcs.tolist(), pen
 
 
 def _forward(g) -> float:
@@ -208,7 +186,7 @@ def _decode(g, grammar, n, *, alphabet, report, start, end, note) -> list[Decode
         margin = found[k + 1][2] - pen if k + 1 < len(found) else math.inf
         results.append(DecodeResult(
             text=text, labels=labels, penalty=pen, confidence=conf,
-            path_confidence=min(1.0, math.exp(f_all - pen)), margin=max(0.0, margin), rank=k,
+            path_confidence=min(conf, math.exp(f_all - pen)), margin=max(0.0, margin), rank=k,
             spans=spans, forward_penalty=f_all))
     return results
 

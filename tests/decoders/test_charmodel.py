@@ -248,6 +248,6 @@ def test_errors():
     # min_frames=2 over one frame: only the 'none' reading is left
     one = CharacterModel(SMALL, CharacterModelConfig(min_frames=2)).graph(1)
     assert one.num_arcs == 1 and int(one.ilabel[0]) == NONE
-    with pytest.raises(ValueError, match=r"\[decoders.frame_graph\] expected \(T, C\)"):
+    with pytest.raises(ValueError, match=r"\[decoders.frame_graph\] expected \(T, C\) or"):
         frame_graph(torch.zeros(3))
     assert math.isfinite(float(gtn.forward_penalty(frame_graph(torch.zeros(2, 3)))[0]))
