@@ -1,0 +1,99 @@
+"""``docrec train sdnn --way 1|2``: train the SDNN recogniser (PAPER.md Sec. VII; see
+:mod:`docrec.training.sdnn_train`).
+
+Way 1 (windows, MAP loss) writes ``OUT/sdnn-way1.pt``; way 2 (global, discriminative forward
+criterion, ``--init OUT/sdnn-way1.pt``) writes ``OUT/sdnn-way2.pt``. Both checkpoint every epoch
+(``OUT/way{1,2}.ckpt``, atomic) and continue with ``--resume``. ``--install NAME`` copies the result to
+``docrec/weights/NAME.pt`` with a JSON card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("sdnn", help="train the space-displacement network (way 1: windows, way 2: global)",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("--way", type=int, choices=(1, 2), required=True, help="1: windows + MAP loss; 2: global")
+    p.add_argument("--out", default="runs/sdnn", help="output directory (default runs/sdnn)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: 4 for way 1, 3 for way 2)")
+    p.add_argument("--lr", type=float, default=None, help="Adam base rate (default 1e-3 way 1, 1e-4 way 2)")
+    p.add_argument("--batch_size", type=int, default=None, help="windows (way 1, 64) or fields (way 2, 16)")
+    p.add_argument("--fields", type=int, default=20000, help="way 1: rendered fields for the windows")
+    p.add_argument("--steps", type=int, default=300, help="way 2: batches per epoch")
+    p.add_argument("--val_fields", type=int, default=300, help="validation fields (MNIST train hold-out)")
+    p.add_argument("--init", default=None,
+                   help="start weights: way 1 an MNIST LeNet-5 checkpoint (default docrec/weights/lenet5.pt if "
+                        "present); way 2 the way-1 weights (default OUT/sdnn-way1.pt)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/way{1,2}.ckpt")
+    p.add_argument("--install", default=None, metavar="NAME",
+                   help="copy the best weights to docrec/weights/NAME.pt and write NAME.json")
+    p.add_argument("--no_bar", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def _val_accuracy(count: int, seed: int):
+    """Validation string accuracy on zip codes made of held-out MNIST training digits."""
+    from data.synth import SynthConfig, field_rng, synthesize_one
+    from docrec.recognizers.sdnn import SDNNRecognizer
+    from docrec.training.sdnn_train import split_pools
+
+    _, val_pool = split_pools()
+    fields = [synthesize_one("zip", val_pool, field_rng(seed, i), SynthConfig(spacing="normal"))
+              for i in range(count)]
+
+    def evaluate(lenet5) -> float:
+        rec = SDNNRecognizer(model=lenet5)
+        out = rec.recognize([f.image for f in fields], grammar="zip")
+        return sum(r.text == f.text for r, f in zip(out, fields)) / max(1, len(fields))
+
+    return evaluate
+
+
+def run(args: argparse.Namespace) -> int:
+    from docrec.training.sdnn_train import SDNNTrainConfig, train_way1, train_way2
+
+    out = Path(args.out)
+    if args.epochs is not None and args.epochs < 1:
+        print("[docrec train sdnn] --epochs must be >= 1", file=sys.stderr)
+        return 2
+    if args.way == 1:
+        init = args.init
+        if init is None and (WEIGHTS_DIR / "lenet5.pt").is_file():
+            init = str(WEIGHTS_DIR / "lenet5.pt")
+        cfg = SDNNTrainConfig(way=1, epochs=args.epochs or 4, lr=args.lr or 1e-3, batch_size=args.batch_size or 64,
+                              fields=args.fields, val_fields=args.val_fields, init=init, seed=args.seed,
+                              threads=args.threads)
+        result = train_way1(cfg, out, resume=args.resume, bar=not args.no_bar)
+        produced = out / "sdnn-way1.pt"
+    else:
+        init = args.init or str(out / "sdnn-way1.pt")
+        if not Path(init).is_file():
+            print(f"[docrec train sdnn] way 2 needs way-1 weights; not found: {init}", file=sys.stderr)
+            return 2
+        cfg = SDNNTrainConfig(way=2, epochs=args.epochs or 3, lr=args.lr or 1e-4, batch_size=args.batch_size or 16,
+                              steps=args.steps, val_fields=args.val_fields, init=init, seed=args.seed,
+                              threads=args.threads)
+        result = train_way2(cfg, out, resume=args.resume, bar=not args.no_bar,
+                            evaluate=_val_accuracy(args.val_fields, args.seed + 5000))
+        produced = out / "sdnn-way2.pt"
+    print(json.dumps({k: v for k, v in result.items() if k != "history"}))
+    if args.install:
+        WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(produced, WEIGHTS_DIR / f"{args.install}.pt")
+        card = {"name": args.install, "system": "sdnn", "way": args.way, "init": init,
+                "command": "docrec train sdnn " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "",
+                "data": "MNIST training digits 0..54999 (55,000); validation: digits 55000..59999",
+                "history": result["history"]}
+        (WEIGHTS_DIR / f"{args.install}.json").write_text(json.dumps(card, indent=1) + "\n")
+        print(f"installed {WEIGHTS_DIR / (args.install + '.pt')}")
+    return 0

@@ -1,0 +1,234 @@
+"""The SDNN field recogniser (PAPER.md Sec. VII): no segmentation heuristics at all.
+
+Pipeline, per batch of field images (uint8 ``(H, W)``, white paper, dark ink):
+
+1. height normalisation (:func:`data.sdnn_samples.normalize_field`): Otsu ink map, body rows from the
+   ink-mass quantiles scaled to 20 px, centred in a 32-row strip, 12 blank columns each side;
+2. the SDNN (LeNet-5 replicated over the width, shared weights): the strips of a batch are padded
+   to the widest with paper, ``(B, 1, 32, W) -> (B, T, 17)`` penalties; field ``b`` uses its first
+   ``T_b = (W_b - 32) // 4 + 1`` frames (frame t reads strip columns ``[4 t, 4 t + 32)``, so padding
+   never reaches a valid frame);
+3. frame graph -> character model (:class:`decoders.CharacterModel`) -> grammar -> Viterbi, batched
+   (:class:`docrec.recognizers.sdnn_decode.ProductDecoder`, equal to :func:`decoders.decode_frames`);
+   confidence = posterior of the text, ``exp(F_all - F_text)``; n-best alternatives come from
+   :func:`decoders.decode_frames`;
+4. boxes: the frames read as a character give a strip x-range (their centres +- 10 px), mapped back
+   to the image and tightened to the ink inside it.
+
+``SDNNRecognizer()`` loads the bundled ``docrec/weights/sdnn.pt``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from data.sdnn_samples import STRIDE, STRIP_H, FieldTransform, normalize_field, normalize_field_ink
+from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
+from docrec.recognizers.sdnn_net import build_sdnn, load_weights
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+#: Half width (strip px) of a character box around its frames' centres.
+BOX_HALF = 8
+
+
+class SDNNRecognizer:
+    """Field images -> :class:`Recognition` with the SDNN (module docstring).
+
+    Args:
+        weights: a weights file or a bundled name (``sdnn``, ``sdnn-way1``); default ``sdnn``.
+        model: a 17-class LeNet-5 to use instead of a weights file (e.g. during training).
+        batch_size: fields per SDNN batch.
+        reject_threshold: results with a confidence below it are marked rejected (0: never).
+        max_pixels: input size limit (:func:`check_field_image`).
+        charmodel: options for :class:`decoders.CharacterModelConfig` (default: the weights file's).
+    """
+
+    name = "sdnn"
+
+    def __init__(self, weights: str | os.PathLike | None = None, *, model: torch.nn.Module | None = None,
+                 batch_size: int = 256, reject_threshold: float = 0.0, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 charmodel: dict | None = None):
+        from decoders import CharacterModel, CharacterModelConfig
+
+        self.meta: dict = {}
+        cm_opts: dict = {}
+        if model is None:
+            path = Path(weights) if weights is not None else WEIGHTS_DIR / "sdnn.pt"
+            if weights is not None and not path.suffix and not path.exists():
+                path = WEIGHTS_DIR / f"{weights}.pt"
+            model, cm_opts, self.meta = load_weights(path)
+        if getattr(model, "num_classes", 17) != 17:
+            raise ValueError(f"[docrec.SDNNRecognizer] needs a 17-class LeNet-5, got {model.num_classes} classes")
+        if not 0.0 <= reject_threshold <= 1.0:
+            raise ValueError(f"[docrec.SDNNRecognizer] reject_threshold must be in [0, 1], got {reject_threshold}")
+        if batch_size < 1:
+            raise ValueError(f"[docrec.SDNNRecognizer] batch_size must be >= 1, got {batch_size}")
+        self.lenet = model.eval()
+        self.sdnn = build_sdnn(self.lenet).eval()
+        self.charmodel = CharacterModel(config=CharacterModelConfig(**{**cm_opts, **(charmodel or {})}))
+        self.batch_size = int(batch_size)
+        self.reject_threshold = float(reject_threshold)
+        self.max_pixels = int(max_pixels)
+        self._decoders: dict = {}
+
+    # ------------------------------------------------------------------ pieces
+    def _grammar(self, grammar):
+        from docrec.recognizers import resolve_grammar
+
+        if grammar is None or isinstance(grammar, str):
+            return resolve_grammar(grammar)
+        return grammar
+
+    def _decoder(self, grammar):
+        from docrec.recognizers.sdnn_decode import ProductDecoder
+
+        key = id(grammar)
+        if key not in self._decoders:
+            self._decoders[key] = (grammar, ProductDecoder(grammar, self.charmodel))
+        return self._decoders[key][1]
+
+    @torch.inference_mode()
+    def frame_penalties(self, strips: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised strips (float32 ``(32, W_b)``) -> ``(B, T, 17)`` penalties and ``(B,)`` frame counts."""
+        from lenet.models import BACKGROUND
+
+        width = max(s.shape[1] for s in strips)
+        x = torch.full((len(strips), 1, STRIP_H, width), BACKGROUND, dtype=torch.float32)
+        for b, s in enumerate(strips):
+            x[b, 0, :, : s.shape[1]] = torch.from_numpy(s)
+        frames = torch.tensor([(s.shape[1] - STRIP_H) // STRIDE + 1 for s in strips], dtype=torch.long)
+        return self.sdnn(x), frames
+
+    def _box(self, image_ink: np.ndarray, tf: FieldTransform, start: int, end: int) -> tuple[int, int, int, int]:
+        H, W = tf.image_shape
+        c0 = STRIDE * start + STRIP_H / 2 - BOX_HALF
+        c1 = STRIDE * (end - 1) + STRIP_H / 2 + BOX_HALF
+        x0 = int(np.clip(np.floor(tf.to_image_x(c0)), 0, W - 1))
+        x1 = int(np.clip(np.ceil(tf.to_image_x(c1)), x0 + 1, W))
+        sub = image_ink[:, x0:x1] > 0.5
+        cols = np.flatnonzero(sub.any(axis=0))
+        rows = np.flatnonzero(sub.any(axis=1))
+        if cols.size == 0:
+            half = STRIP_H / 2 / tf.scale
+            return x0, int(max(0, tf.y_mid - half)), x1, int(min(H, tf.y_mid + half))
+        return x0 + int(cols[0]), int(rows[0]), x0 + int(cols[-1]) + 1, int(rows[-1]) + 1
+
+    # ------------------------------------------------------------------ API
+    def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1,
+                  reject_threshold: float | None = None) -> list[Recognition]:
+        """Read field images: uint8 ``(H, W)`` each -> one :class:`Recognition` each (same order).
+
+        Args:
+            images: field images (greyscale or colour arrays; see :func:`check_field_image`).
+            grammar: a ``decoders.Grammar``, a CLI spec (``zip``, ``amount``, ``digits``, a pattern) or
+                ``None`` (any string).
+            n_best: also report up to ``n_best - 1`` alternatives (slower: per-field decoding).
+            reject_threshold: override of the constructor's threshold.
+
+        Returns:
+            Recognitions; an image without ink or with no reading allowed by the grammar gives a
+            rejected result with the reason. A malformed array raises ``ValueError``.
+        """
+        if n_best < 1:
+            raise ValueError(f"[docrec.SDNNRecognizer.recognize] n_best must be >= 1, got {n_best}")
+        thr = self.reject_threshold if reject_threshold is None else float(reject_threshold)
+        grammar = self._grammar(grammar)
+        dec = self._decoder(grammar)
+        imgs = [check_field_image(im, max_pixels=self.max_pixels, where="docrec.SDNNRecognizer") for im in images]
+        norm = [normalize_field_ink(im) for im in imgs]
+        results: list[Recognition | None] = [None] * len(imgs)
+        todo = [i for i, n in enumerate(norm) if n is not None]
+        for i, n in enumerate(norm):
+            if n is None:
+                results[i] = Recognition.reject("no ink found in the image")
+        todo.sort(key=lambda i: norm[i][0].shape[1])  # similar widths together: little padding
+        for s in range(0, len(todo), self.batch_size):
+            chunk = todo[s: s + self.batch_size]
+            pen, frames = self.frame_penalties([norm[i][0] for i in chunk])
+            best, spans = dec.viterbi(pen, frames)
+            texts = [[sp.label for sp in spl] for spl in spans]
+            f_all = dec.forward_all(pen, frames)
+            f_txt = dec.forward_text(pen, frames, texts)
+            for k, i in enumerate(chunk):
+                results[i] = self._result(norm[i][2], norm[i][1], float(best[k]), spans[k], float(f_all[k]),
+                                          float(f_txt[k]), thr, grammar, pen[k, : int(frames[k])], n_best)
+        return results  # type: ignore[return-value]
+
+    def _result(self, ink, tf, penalty, spans, f_all, f_txt, thr, grammar, pen, n_best) -> Recognition:
+        if not np.isfinite(penalty):
+            desc = grammar.description if grammar is not None else "any text"
+            return Recognition.reject(f"no interpretation allowed by the grammar ({desc})")
+        text = self.charmodel.alphabet.decode([sp.label for sp in spans])
+        conf = float(min(1.0, np.exp(f_all - f_txt))) if np.isfinite(f_txt) else 0.0
+        boxes = [self._box(ink, tf, sp.start, sp.end) for sp in spans]
+        alts: list[tuple[str, float]] = []
+        if n_best > 1:
+            from decoders import decode_frames
+
+            alts = [(r.text, r.penalty) for r in decode_frames(pen.double(), grammar, n_best, model=self.charmodel)[1:]
+                    if not r.rejected]
+        rejected = conf < thr
+        reason = f"confidence {conf:.3f} below threshold {thr:.3f}" if rejected else ""
+        return Recognition(text=text, confidence=conf, rejected=rejected, boxes=boxes, penalty=penalty,
+                           reason=reason, alternatives=alts)
+
+    def draw(self, image: np.ndarray, result: Recognition, out_png: str | os.PathLike) -> None:
+        """Write a PNG: the image with the decoded boxes, and below it the per-frame penalties of the
+        SDNN as a heat map (17 classes x T frames, aligned with the image's x axis, like the paper's SDNN
+        figures) with the decoded path's frames marked.
+
+        Raises:
+            ValueError: an image without ink.
+        """
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        img = check_field_image(image, max_pixels=self.max_pixels, where="docrec.SDNNRecognizer.draw")
+        norm = normalize_field(img)
+        if norm is None:
+            raise ValueError("[docrec.SDNNRecognizer.draw] no ink found in the image")
+        strip, tf = norm
+        pen, frames = self.frame_penalties([strip])
+        pen = pen[0, : int(frames[0])].numpy()  # (T, C)
+        H, W = img.shape
+        centres = tf.to_image_x(STRIDE * np.arange(pen.shape[0]) + STRIP_H / 2)
+        step = STRIDE / tf.scale
+        fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(max(6.0, W / 25.0), 6.5), sharex=True,
+                                       gridspec_kw={"height_ratios": [1.0, 1.6]})
+        ax0.imshow(img, cmap="gray", vmin=0, vmax=255, extent=(0, W, H, 0), aspect="auto")
+        for (x0, y0, x1, y1), ch in zip(result.boxes, result.text):
+            ax0.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="red", lw=1.2))
+            ax0.text((x0 + x1) / 2, y0, ch, color="red", ha="center", va="bottom", fontsize=11)
+        status = "rejected" if result.rejected else "accepted"
+        ax0.set_title(f"SDNN: {result.text!r}  confidence {result.confidence:.3f} ({status})")
+        ax0.set_xlim(min(0.0, centres[0] - step / 2), max(W, centres[-1] + step / 2))
+        labels = list(self.charmodel.alphabet.characters) + ["none"]
+        labels = labels[: pen.shape[1]]
+        im = ax1.imshow(pen.T, aspect="auto", cmap="viridis_r", interpolation="nearest", vmin=0.0,
+                        vmax=float(np.percentile(pen, 50)),
+                        extent=(centres[0] - step / 2, centres[-1] + step / 2, pen.shape[1] - 0.5, -0.5))
+        best = pen.argmin(1)
+        ax1.plot(centres, best, "w.", ms=4, label="best class per frame")
+        dec = self._decoder(self._grammar(None))
+        _, spans = dec.viterbi(torch.from_numpy(pen)[None], torch.tensor([pen.shape[0]]))
+        for x0, x1, lab in [(sp.start, sp.end, sp.label) for sp in spans[0]]:
+            ax1.plot(centres[x0:x1], [lab] * (x1 - x0), "r-", lw=3)
+        ax1.set_yticks(range(len(labels)))
+        ax1.set_yticklabels(labels, fontsize=7)
+        ax1.set_xlabel("image x (pixels); one column per SDNN frame (stride 4 in the 32-px strip)")
+        ax1.set_title("per-frame penalties (bright = low); red: decoded path without grammar")
+        fig.colorbar(im, ax=ax1, fraction=0.03, pad=0.01, label="penalty")
+        fig.tight_layout()
+        Path(out_png).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out_png, dpi=110)
+        plt.close(fig)
+
+
+__all__ = ["SDNNRecognizer"]

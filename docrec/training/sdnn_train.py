@@ -1,0 +1,320 @@
+"""Training the SDNN recogniser, two ways (issue 7; PAPER.md Sec. VII and VI).
+
+* **Way 1 (the paper's)**: single-character classification of 32x32 windows
+  (:func:`data.sdnn_samples.make_windows`: a centred character with random neighbours, ink gaps of
+  -1..4 px, plus 'none' windows), 10% salt-and-pepper noise on half of the windows, MAP loss of eq. 9
+  (:func:`lenet.losses.map_loss`), starting from the MNIST LeNet-5 weights when given. Because the
+  SDNN shares LeNet-5's weights, training LeNet-5 on windows trains the SDNN.
+* **Way 2 (global)**: whole synthetic training fields (zip codes, digit strings, amounts), strip ->
+  SDNN -> frame graph -> character model (:meth:`decoders.CharacterModel.compose_frames`) -> the
+  discriminative forward criterion ``F(constrained by the true text) - F(all)`` computed with
+  :func:`gtn.compose` and :func:`gtn.forward_penalty` (PAPER.md Sec. VI), starting from way 1.
+
+Model selection uses a validation split carved from MNIST *training* digits (the last
+:data:`VAL_DIGITS` of the 60,000); MNIST test digits are never seen here. Checkpoints are written
+atomically after every epoch and ``resume=True`` continues from the last one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from data.sdnn_samples import WindowConfig, make_windows, normalize_field, salt_and_pepper
+from data.synth import DigitPool, SynthConfig, field_rng, synthesize_one
+from docrec.recognizers.sdnn_net import build_sdnn, new_lenet5, save_weights
+
+#: MNIST training digits held out for validation (the last ones of the 60,000).
+VAL_DIGITS = 5000
+
+
+@dataclass
+class SDNNTrainConfig:
+    """One SDNN training run (both ways).
+
+    Attributes:
+        way: 1 (windows, MAP loss) or 2 (global, discriminative forward criterion).
+        epochs: passes (way 1: over the window set; way 2: ``steps`` batches each).
+        lr: Adam's base rate (cosine decay to 0 over the run).
+        batch_size: windows (way 1) or fields (way 2) per step.
+        fields: rendered training fields for way 1's windows (about 8 windows each).
+        noise: salt-and-pepper fraction; noisy_share: share of windows that get it (way 1).
+        steps: batches per epoch (way 2).
+        val_fields: validation fields (way 1: windows of them; way 2: strings read).
+        init: LeNet-5 checkpoint to start from (way 1: MNIST weights; way 2: way-1 weights).
+        seed: every random choice derives from it.
+        threads: ``torch.set_num_threads``.
+    """
+
+    way: int = 1
+    epochs: int = 4
+    lr: float = 1e-3
+    batch_size: int = 64
+    fields: int = 20000
+    noise: float = 0.1
+    noisy_share: float = 0.5
+    steps: int = 300
+    val_fields: int = 300
+    init: str | None = None
+    seed: int = 0
+    threads: int = 1
+    window: WindowConfig = field(default_factory=WindowConfig)
+
+
+def split_pools(root=None) -> tuple[DigitPool, DigitPool]:
+    """MNIST training digits split into (train, validation) pools (the last VAL_DIGITS validate)."""
+    full = DigitPool.load("train", root)
+    n = full.images.shape[0] - VAL_DIGITS
+    return (DigitPool(full.images[:n], full.labels[:n], "train"),
+            DigitPool(full.images[n:], full.labels[n:], "train"))
+
+
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _set_lr(opt: torch.optim.Optimizer, base: float, progress: float) -> float:
+    lr = base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    for g in opt.param_groups:
+        g["lr"] = lr
+    return lr
+
+
+def window_sets(cfg: SDNNTrainConfig, out_dir: Path, *, progress=None):
+    """Way-1 training and validation windows (cached as ``.npz`` in ``out_dir``)."""
+    cache = out_dir / f"windows_s{cfg.seed}_f{cfg.fields}_v{cfg.val_fields}.npz"
+    if cache.is_file():
+        z = np.load(cache)
+        return (z["xt"], z["yt"]), (z["xv"], z["yv"])
+    train_pool, val_pool = split_pools()
+    chunks, step = [], 500
+    for s in range(0, cfg.fields, step):
+        chunks.append(make_windows(min(step, cfg.fields - s), seed=cfg.seed, start=s, pool=train_pool,
+                                   config=cfg.window))
+        if progress:
+            progress(f"windows {s + step}/{cfg.fields} fields")
+    xt = np.concatenate([c[0] for c in chunks])
+    yt = np.concatenate([c[1] for c in chunks])
+    xv, yv = make_windows(cfg.val_fields, seed=cfg.seed + 1000, pool=val_pool, config=cfg.window)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / (cache.name + ".tmp.npz")
+    np.savez(tmp, xt=xt.astype(np.float16), yt=yt, xv=xv.astype(np.float16), yv=yv)
+    os.replace(tmp, cache)
+    return (xt, yt), (xv, yv)
+
+
+@torch.no_grad()
+def window_error(net, x: np.ndarray, y: np.ndarray, batch: int = 512) -> float:
+    """Fraction of misclassified windows (argmin penalty != label)."""
+    net.eval()
+    wrong = 0
+    for i in range(0, len(y), batch):
+        p = net(torch.from_numpy(np.asarray(x[i:i + batch], np.float32)))
+        wrong += int((p.argmin(1).numpy() != y[i:i + batch]).sum())
+    net.train()
+    return wrong / max(1, len(y))
+
+
+def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
+               log=print, bar: bool = True) -> dict:
+    """Way 1: window classification with the MAP loss. Returns the history (also in the checkpoint).
+
+    Writes ``out_dir/way1.ckpt`` (atomic, every epoch) and ``out_dir/sdnn-way1.pt`` (recogniser
+    weights of the epoch with the lowest validation window error).
+    """
+    from lenet.losses import map_loss
+
+    torch.set_num_threads(cfg.threads)
+    out = Path(out_dir)
+    (xt, yt), (xv, yv) = window_sets(cfg, out, progress=log)
+    log(f"way 1: {len(yt)} training windows, {len(yv)} validation windows "
+        f"(none share {float(np.mean(yt == 16)):.2f})")
+    net = new_lenet5(cfg.init)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    ckpt_path = out / "way1.ckpt"
+    history, start_epoch, best = [], 0, math.inf
+    if resume and ckpt_path.is_file():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optim"])
+        history, start_epoch, best = json.loads(ck["history"]), int(ck["epoch"]), float(ck["best"])
+        log(f"resumed after epoch {start_epoch}")
+    if not history:
+        history.append({"epoch": 0, "val_window_error": window_error(net, xv, yv)})
+        log(f"epoch 0: val window error {history[-1]['val_window_error']:.4f}")
+    rng = np.random.default_rng([cfg.seed, 11])
+    n = len(yt)
+    steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
+    for epoch in range(start_epoch, cfg.epochs):
+        erng = np.random.default_rng([cfg.seed, 12, epoch])
+        order = erng.permutation(n)
+        it = range(steps_per_epoch)
+        if bar:
+            from tqdm import tqdm
+
+            it = tqdm(it, desc=f"way1 epoch {epoch + 1}/{cfg.epochs}", mininterval=5.0)
+        t0, total = time.time(), 0.0
+        for s in it:
+            _set_lr(opt, cfg.lr, (epoch + s / steps_per_epoch) / cfg.epochs)
+            idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+            xb = np.asarray(xt[idx], np.float32)
+            noisy = erng.random(len(idx)) < cfg.noisy_share
+            if noisy.any() and cfg.noise > 0:
+                xb[noisy] = salt_and_pepper(xb[noisy], erng, fraction=cfg.noise)
+            loss = map_loss(net(torch.from_numpy(xb)), torch.from_numpy(yt[idx]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach())
+        verr = window_error(net, xv, yv)
+        history.append({"epoch": epoch + 1, "train_loss": total / steps_per_epoch, "val_window_error": verr,
+                        "seconds": time.time() - t0})
+        log(f"epoch {epoch + 1}: loss {total / steps_per_epoch:.4f} val window error {verr:.4f}")
+        if verr < best:
+            best = verr
+            save_weights(out / "sdnn-way1.pt", net, {}, {"way": 1, "epoch": epoch + 1,
+                                                         "val_window_error": verr,
+                                                         "config": json.dumps(asdict(cfg))})
+        _atomic_save({"model": net.state_dict(), "optim": opt.state_dict(), "epoch": epoch + 1,
+                      "best": best, "history": json.dumps(history)}, ckpt_path)
+    del rng
+    return {"history": history, "best_val_window_error": best}
+
+
+# ---------------------------------------------------------------------------------------------- way 2
+
+#: Field kinds and spacing presets way 2 trains on (equal shares, drawn per field).
+WAY2_KINDS = ("zip", "digits", "amount")
+WAY2_SPACINGS = ("wide", "normal", "tight", "touching")
+
+
+def render_field(kind_index: int, pool: DigitPool, rng: np.random.Generator):
+    """A random training field: kind and spacing drawn from :data:`WAY2_KINDS` / :data:`WAY2_SPACINGS`."""
+    kind = WAY2_KINDS[kind_index % len(WAY2_KINDS)]
+    spacing = WAY2_SPACINGS[int(rng.integers(len(WAY2_SPACINGS)))]
+    return synthesize_one(kind, pool, rng, SynthConfig(spacing=spacing, min_len=3, max_len=8))
+
+
+def strips_batch(images) -> tuple[torch.Tensor, torch.Tensor, list]:
+    """Normalise and pad field images: ``(B, 1, 32, W_max)``, frame counts ``(B,)``, transforms.
+
+    Raises:
+        ValueError: an image without ink.
+    """
+    from lenet.models import BACKGROUND
+
+    outs = [normalize_field(im) for im in images]
+    if any(o is None for o in outs):
+        raise ValueError("[docrec.sdnn] a field image has no ink")
+    width = max(o[0].shape[1] for o in outs)
+    x = torch.full((len(outs), 1, 32, width), BACKGROUND, dtype=torch.float32)
+    for b, (strip, _) in enumerate(outs):
+        x[b, 0, :, : strip.shape[1]] = torch.from_numpy(strip)
+    frames = torch.tensor([o[1].frames for o in outs], dtype=torch.long)
+    return x, frames, [o[1] for o in outs]
+
+
+def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets: list[list[int]]) -> torch.Tensor:
+    """The discriminative forward criterion (PAPER.md Sec. VI), mean over the batch:
+
+    ``F(frames o model o target) - F(frames o model)``, F = :func:`gtn.forward_penalty`.
+    ``x (B, 1, 32, W)``, ``frames (B,)``, ``targets``: label lists -> scalar.
+    """
+    import gtn
+    from gtn.builders import string_graph
+
+    pen = sdnn(x)  # (B, T, C)
+    g_all, _ = charmodel.compose_frames(pen, lengths=frames)
+    tgt = gtn.batch([string_graph(t, penalty_dtype=pen.dtype) for t in targets])
+    g_con, _ = gtn.compose(g_all, tgt)
+    f_con = gtn.forward_penalty(g_con)
+    f_all = gtn.forward_penalty(g_all)
+    return (f_con - f_all).mean()
+
+
+def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
+               log=print, bar: bool = True, evaluate=None) -> dict:
+    """Way 2: global training on whole training fields. ``cfg.init``: the way-1 weights (required).
+
+    ``evaluate(lenet5) -> float`` (validation string accuracy, higher is better) selects the best
+    epoch; writes ``out_dir/way2.ckpt`` every epoch and ``out_dir/sdnn-way2.pt`` for the best epoch.
+    """
+    from decoders import CharacterModel
+    from docrec.recognizers.sdnn_net import load_weights
+
+    if cfg.init is None:
+        raise ValueError("[docrec.train_sdnn] way 2 starts from way-1 weights: give --init sdnn-way1.pt")
+    torch.set_num_threads(cfg.threads)
+    out = Path(out_dir)
+    net, _, _ = load_weights(cfg.init)
+    sdnn = build_sdnn(net)
+    charmodel = CharacterModel()
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    train_pool, _ = split_pools()
+    ckpt_path = out / "way2.ckpt"
+    history, start_epoch, best = [], 0, -math.inf
+    if resume and ckpt_path.is_file():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optim"])
+        history, start_epoch, best = json.loads(ck["history"]), int(ck["epoch"]), float(ck["best"])
+        log(f"resumed after epoch {start_epoch}")
+    if not history and evaluate is not None:
+        history.append({"epoch": 0, "val_string_accuracy": evaluate(net)})
+        best = history[-1]["val_string_accuracy"]
+        log(f"epoch 0: val string accuracy {best:.4f}")
+        save_weights(out / "sdnn-way2.pt", net, {}, {"way": 2, "epoch": 0, "val_string_accuracy": best})
+    alphabet = charmodel.alphabet
+    for epoch in range(start_epoch, cfg.epochs):
+        it = range(cfg.steps)
+        if bar:
+            from tqdm import tqdm
+
+            it = tqdm(it, desc=f"way2 epoch {epoch + 1}/{cfg.epochs}", mininterval=5.0)
+        t0, total = time.time(), 0.0
+        for s in it:
+            _set_lr(opt, cfg.lr, (epoch + s / cfg.steps) / cfg.epochs)
+            base = (epoch * cfg.steps + s) * cfg.batch_size
+            fields = [render_field(base + i, train_pool, field_rng(cfg.seed + 2, base + i))
+                      for i in range(cfg.batch_size)]
+            x, frames, _ = strips_batch([f.image for f in fields])
+            targets = [alphabet.encode(f.text) for f in fields]
+            loss = global_loss(sdnn, charmodel, x, frames, targets)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach())
+        rec = {"epoch": epoch + 1, "train_loss": total / cfg.steps, "seconds": time.time() - t0}
+        if evaluate is not None:
+            rec["val_string_accuracy"] = evaluate(net)
+        history.append(rec)
+        log(json.dumps(rec))
+        score = rec.get("val_string_accuracy", -total)
+        if score > best or evaluate is None:
+            best = score
+            save_weights(out / "sdnn-way2.pt", net, {}, {"way": 2, "epoch": epoch + 1,
+                                                         "val_string_accuracy": rec.get("val_string_accuracy", -1.0),
+                                                         "config": json.dumps(asdict(cfg))})
+        _atomic_save({"model": net.state_dict(), "optim": opt.state_dict(), "epoch": epoch + 1,
+                      "best": best, "history": json.dumps(history)}, ckpt_path)
+    return {"history": history, "best_val_string_accuracy": best}
+
+
+__all__ = ["SDNNTrainConfig", "VAL_DIGITS", "global_loss", "render_field", "split_pools", "strips_batch",
+           "train_way1", "train_way2", "window_error", "window_sets"]

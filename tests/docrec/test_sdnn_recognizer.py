@@ -1,0 +1,177 @@
+"""The SDNN recogniser (PAPER.md Sec. VII) on real data: strings built from MNIST TEST digits read with
+the bundled weights; the batched decoder against gtn composition; batch consistency; drawing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import gtn
+from data.synth import DigitPool, SynthConfig, synthesize
+from decoders import CharacterModel, Grammar
+from docrec.recognizers import get_recognizer
+from docrec.recognizers.sdnn import WEIGHTS_DIR, SDNNRecognizer
+from docrec.recognizers.sdnn_decode import ProductDecoder
+from docrec.recognizers.sdnn_net import build_sdnn, new_lenet5
+
+#: Measured string accuracies of the bundled weights are in README / benchmarks/results/strings.json;
+#: these floors sit well below them and only catch a broken pipeline or broken weights.
+ZIP_NORMAL_FLOOR = 0.40
+
+
+@pytest.fixture(scope="module")
+def test_pool(mnist_test):
+    return DigitPool(mnist_test[0], mnist_test[1], "test")
+
+
+@pytest.fixture(scope="module")
+def rec():
+    torch.set_num_threads(1)
+    if not (WEIGHTS_DIR / "sdnn.pt").is_file():
+        pytest.fail("bundled weights docrec/weights/sdnn.pt missing")
+    return get_recognizer("sdnn")
+
+
+def test_reads_mnist_test_zip_codes(rec, test_pool):
+    fields = synthesize("zip", 80, split="test", seed=71, pool=test_pool,
+                        config=SynthConfig(spacing="normal", zip_plus4=0.0))
+    out = rec.recognize([f.image for f in fields], grammar="zip")
+    acc = np.mean([o.text == f.text for o, f in zip(out, fields)])
+    assert acc >= ZIP_NORMAL_FLOOR, f"string accuracy {acc:.3f}"
+    for o, f in zip(out, fields):
+        assert Grammar.zip_code().accepts(o.text) and 0.0 <= o.confidence <= 1.0
+        assert len(o.boxes) == len(o.text)
+        H, W = f.image.shape
+        assert all(0 <= x0 < x1 <= W and 0 <= y0 < y1 <= H for x0, y0, x1, y1 in o.boxes)
+    # boxes of correct readings cover the true characters' centres, left to right
+    hits = []
+    for o, f in zip(out, fields):
+        if o.text == f.text:
+            for (x0, _, x1, _), tb in zip(o.boxes, f.boxes):
+                hits.append(x0 <= (tb[0] + tb[2]) / 2 <= x1)
+    assert np.mean(hits) > 0.95
+    # confidence is informative: correct readings are more confident on average
+    conf_ok = [o.confidence for o, f in zip(out, fields) if o.text == f.text]
+    conf_bad = [o.confidence for o, f in zip(out, fields) if o.text != f.text]
+    if conf_bad:
+        assert np.mean(conf_ok) > np.mean(conf_bad)
+
+
+def test_batch_equals_single(rec, test_pool):
+    fields = synthesize("amount", 3, split="test", seed=72, pool=test_pool)
+    images = [f.image for f in fields]
+    batched = rec.recognize(images, grammar="amount")
+    for img, b in zip(images, batched):
+        (s,) = rec.recognize([img], grammar="amount")
+        assert s.text == b.text and s.boxes == b.boxes
+        assert s.confidence == pytest.approx(b.confidence, rel=1e-4, abs=1e-6)
+        assert s.penalty == pytest.approx(b.penalty, rel=1e-5, abs=1e-4)
+    (one,) = rec.recognize(images[:1], grammar="amount")
+    assert one.text == batched[0].text
+
+
+def test_rejections_and_bad_input(rec):
+    blank = np.full((32, 90), 255, np.uint8)
+    (r,) = rec.recognize([blank], grammar="zip")
+    assert r.rejected and "no ink" in r.reason
+    with pytest.raises(ValueError, match="docrec"):
+        rec.recognize([np.zeros((3, 4, 5, 6), np.uint8)])
+    (t,) = rec.recognize([blank], grammar="zip", reject_threshold=1.0)
+    assert t.rejected
+
+
+def test_threshold_rejects_low_confidence(rec, test_pool):
+    f = synthesize("zip", 4, split="test", seed=73, pool=test_pool)
+    out = rec.recognize([x.image for x in f], grammar="zip", reject_threshold=1.0)
+    assert all(o.rejected == (o.confidence < 1.0) for o in out)
+
+
+def test_sdnn_column_is_lenet_on_window():
+    """Weight sharing is real: frame t of the SDNN equals LeNet-5 on the window at x = 4t."""
+    torch.manual_seed(0)
+    net = new_lenet5()
+    sdnn = build_sdnn(net)
+    x = torch.randn(2, 1, 32, 70)
+    out = sdnn(x)
+    assert out.shape == (2, (70 - 32) // 4 + 1, 17)
+    for t in range(out.shape[1]):
+        torch.testing.assert_close(out[:, t], net(x[:, :, :, 4 * t: 4 * t + 32]), atol=1e-4, rtol=1e-4)
+    with torch.no_grad():
+        net.c1.weight.mul_(0.5)
+    torch.testing.assert_close(sdnn(x)[:, 0], net(x[:, :, :, :32]), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("spec", ["zip", "amount", None])
+def test_product_decoder_matches_graph_composition(spec):
+    """Viterbi / forward penalties and the text posterior equal those of gtn.compose(frames o model,
+    grammar) (the decoders' definition), on random frame penalties with variable lengths."""
+    cm = CharacterModel()
+    g = Grammar.zip_code() if spec == "zip" else Grammar.amount() if spec == "amount" else None
+    dec = ProductDecoder(g, cm)
+    torch.manual_seed(1)
+    pen = torch.rand(3, 12, 17, dtype=torch.float64) * 12
+    pen[:, :, 16] -= 3
+    lengths = torch.tensor([12, 7, 10])
+    best, spans = dec.viterbi(pen, lengths)
+    f_all = dec.forward_all(pen, lengths)
+    texts = [[s.label for s in sp] for sp in spans]
+    f_txt = dec.forward_text(pen, lengths, texts)
+    gram = (g or Grammar.any_text()).graph(dtype=torch.float64)
+    for b in range(3):
+        inter, _ = cm.compose_frames(pen[b, : lengths[b]])
+        con, _ = gtn.compose(inter, gram)
+        assert float(best[b]) == pytest.approx(float(gtn.viterbi_penalty(con)[0]), abs=1e-6)
+        assert float(f_all[b]) == pytest.approx(float(gtn.forward_penalty(con)[0]), abs=1e-6)
+        if texts[b]:
+            lex = Grammar.lexicon([cm.alphabet.decode(texts[b])]).graph(dtype=torch.float64)
+            only, _ = gtn.compose(con, lex)
+            assert float(f_txt[b]) == pytest.approx(float(gtn.forward_penalty(only)[0]), abs=1e-6)
+            # the decoded text's spans are ordered, disjoint frame ranges inside the field
+            ends = [(s.start, s.end) for s in spans[b]]
+            assert all(0 <= a < e <= int(lengths[b]) for a, e in ends)
+            assert all(e1 <= a2 for (_, e1), (a2, _) in zip(ends, ends[1:]))
+
+
+def test_product_decoder_brute_force_tiny():
+    """Brute force over every frame labelling of a 4-frame, 3-class input (digits '0', '1', none)."""
+    import itertools
+
+    from decoders import Alphabet
+
+    alpha = Alphabet(symbols=("0", "1", "<none>"), none_symbol="<none>")
+    cm = CharacterModel(alpha)
+    dec = ProductDecoder(None, cm)
+    torch.manual_seed(2)
+    pen = torch.rand(1, 4, 3, dtype=torch.float64) * 3
+    best, spans = dec.viterbi(pen)
+    scores = {}
+    for lab in itertools.product(range(3), repeat=4):
+        text, prev = [], 2
+        for c in lab:  # CTC collapse with 'none' (2) as blank
+            if c != 2 and c != prev:
+                text.append(c)
+            prev = c
+        p = float(sum(pen[0, t, c] for t, c in enumerate(lab)))
+        scores.setdefault(tuple(text), []).append(p)
+    allowed = scores  # any_text accepts every string, the empty one included
+    best_text = min(allowed, key=lambda k: min(allowed[k]))
+    assert tuple(s.label for s in spans[0]) == best_text
+    assert float(best[0]) == pytest.approx(min(allowed[best_text]), abs=1e-9)
+    f_all = -np.log(sum(np.exp(-np.array(v)).sum() for v in allowed.values()))
+    assert float(dec.forward_all(pen)[0]) == pytest.approx(f_all, abs=1e-9)
+
+
+def test_draw_writes_png(rec, test_pool, tmp_path):
+    f = synthesize("zip", 1, split="test", seed=74, pool=test_pool)[0]
+    (r,) = rec.recognize([f.image], grammar="zip")
+    out = tmp_path / "sdnn.png"
+    rec.draw(f.image, r, out)
+    assert out.is_file() and out.stat().st_size > 5000
+    with pytest.raises(ValueError, match="no ink"):
+        rec.draw(np.full((32, 64), 255, np.uint8), r, tmp_path / "x.png")
+
+
+def test_missing_weights_file_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="SDNN weights"):
+        SDNNRecognizer(tmp_path / "nope.pt")
