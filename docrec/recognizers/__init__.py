@@ -36,7 +36,8 @@ def get_recognizer(system: str, **kwargs) -> Recognizer:
 def resolve_grammar(spec: str | None, alphabet=None):
     """Turn a CLI grammar spec into a ``decoders.Grammar``.
 
-    ``zip``, ``amount``, ``digits`` (1-20 digits), ``digits:M-N``, ``none`` (no constraint) or any
+    ``zip`` (``ddddd`` or ``ddddd-dddd``), ``amount`` (cheque amounts, US or European
+    separators, optional ``$`` and ``*`` fill), ``digits`` (1-20 digits), ``digits:M-N``, ``none`` (no constraint) or any
     other string, taken as a ``decoders.Grammar.pattern`` expression such as ``\\d{5}``.
     """
     from decoders import Grammar
@@ -46,8 +47,8 @@ def resolve_grammar(spec: str | None, alphabet=None):
     kwargs = {} if alphabet is None else {"alphabet": alphabet}
     if spec == "zip":
         return Grammar.zip_code(**kwargs)
-    if spec == "amount":
-        return Grammar.amount(**kwargs)
+    if spec == "amount":  # both separator conventions, leading and trailing '*' fill (data.texts)
+        return Grammar.amount(separators="both", fill="both", **kwargs)
     if spec == "digits":
         return Grammar.digits(1, 20, **kwargs)
     if spec.startswith("digits:"):

@@ -1,0 +1,123 @@
+"""``docrec eval strings --system seg|sdnn DIR``: string-level metrics on a labelled folder.
+
+``DIR`` holds images and ``labels.csv`` (``path,text``; e.g. made by ``docrec synth``). Reported:
+string accuracy (exact text, rejected counts as wrong), character error rate (Levenshtein distance
+/ true length, summed over fields; a rejected field counts its whole truth as errors), and the
+accuracy at 1% error with rejection: fields sorted by confidence, the largest accepted set whose
+errors are at most 1% of all fields (PAPER.md Sec. X reports check reading this way). On a folder
+that threshold is chosen *on the folder itself* (an optimistic figure, flagged as such);
+``benchmarks/strings.py`` chooses it on a validation set instead.
+
+The metric helpers here are shared with ``benchmarks/strings.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance between two strings (unit insert/delete/substitute costs)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def threshold_at_error(confidences: Sequence[float], correct: Sequence[bool], *, max_error: float = 0.01
+                       ) -> float:
+    """The lowest confidence threshold whose accepted errors are at most ``max_error`` of all fields
+    (accept ``confidence >= threshold``); ``inf`` if even the single most confident field is wrong
+    beyond the budget."""
+    conf = np.asarray(confidences, np.float64)
+    ok = np.asarray(correct, bool)
+    n = len(conf)
+    if n == 0:
+        return float("inf")
+    order = np.argsort(-conf, kind="stable")
+    errors = np.cumsum(~ok[order])
+    best = float("inf")
+    for k in range(n):  # accept the k+1 most confident; only cut between distinct confidences
+        if errors[k] > max_error * n:
+            break
+        if k + 1 == n or conf[order[k + 1]] < conf[order[k]]:
+            best = float(conf[order[k]])
+    return best
+
+
+def at_threshold(confidences, correct, threshold: float) -> dict:
+    """Accuracy, error and rejection rates (fractions of all fields) when accepting
+    ``confidence >= threshold``."""
+    conf = np.asarray(confidences, np.float64)
+    ok = np.asarray(correct, bool)
+    acc = conf >= threshold
+    n = max(len(conf), 1)
+    return {"threshold": float(threshold), "accuracy": float((acc & ok).sum() / n),
+            "error": float((acc & ~ok).sum() / n), "rejected": float((~acc).sum() / n)}
+
+
+def string_metrics(texts: Sequence[str | None], truths: Sequence[str], confidences: Sequence[float]) -> dict:
+    """String accuracy and CER; ``texts[i] = None`` for a rejected or failed field."""
+    n = len(truths)
+    correct = [t is not None and t == g for t, g in zip(texts, truths)]
+    dist = sum(levenshtein(t or "", g) for t, g in zip(texts, truths))
+    chars = sum(len(g) for g in truths)
+    return {"fields": n, "string_accuracy": sum(correct) / max(n, 1), "cer": dist / max(chars, 1),
+            "correct": correct}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from docrec.recognizers import SYSTEMS
+
+    p = subparsers.add_parser("strings", help="string accuracy, CER and accuracy at 1%% error on a labelled folder")
+    p.add_argument("folder", type=Path, help="folder with images and labels.csv")
+    p.add_argument("--system", choices=sorted(SYSTEMS), default="seg")
+    p.add_argument("--grammar", default="digits", help="grammar spec as for `docrec recognize` (default digits)")
+    p.add_argument("--weights", type=Path, default=None)
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N fields")
+    p.add_argument("--json", type=Path, default=None, help="also write the metrics to this JSON file")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from data.folder import FieldFolder
+    from docrec.recognizers import get_recognizer, resolve_grammar
+
+    try:
+        folder = FieldFolder(args.folder)
+        grammar = resolve_grammar(args.grammar)
+        kwargs = {} if args.weights is None else {"weights": args.weights}
+        rec = get_recognizer(args.system, **kwargs)
+    except (OSError, ValueError, ImportError) as exc:
+        print(f"docrec eval strings: error: {exc}", file=sys.stderr)
+        return 1
+    n = len(folder) if args.limit is None else min(args.limit, len(folder))
+    items = [folder[i] for i in range(n)]
+    images = [img for img, _ in items]
+    truths = [t for _, t in items]
+    t0 = time.perf_counter()
+    results = rec.recognize(images, grammar=grammar)
+    seconds = time.perf_counter() - t0
+    texts = [None if r.rejected and not r.text else r.text for r in results]
+    conf = [r.confidence for r in results]
+    m = string_metrics(texts, truths, conf)
+    thr = threshold_at_error(conf, m["correct"])
+    out = {"folder": str(args.folder), "system": args.system, "grammar": args.grammar, "fields": n,
+           "string_accuracy": m["string_accuracy"], "cer": m["cer"],
+           "at_1pct_error_oracle": at_threshold(conf, m["correct"], thr), "strings_per_s": n / seconds}
+    print(f"{n} fields  string accuracy {100 * m['string_accuracy']:.2f}%  CER {100 * m['cer']:.2f}%  "
+          f"accuracy at 1% error {100 * out['at_1pct_error_oracle']['accuracy']:.2f}% "
+          f"(threshold chosen on this folder)  {out['strings_per_s']:.1f} strings/s")
+    if args.json is not None:
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
+    return 0

@@ -1,0 +1,155 @@
+"""``docrec train seg STAGE``: train the segmentation recogniser's LeNet-5 (PAPER.md Sec. VI, X).
+
+Stages (each reads the previous one's output from ``--work``):
+
+* ``pieces``: cut labelled pieces (correct characters, 'none' halves/pairs/fragments) from synthetic
+  strings of MNIST *training* digits -> ``WORK/pieces.npz`` (:mod:`docrec.training.seg_data`).
+* ``local``: train the 17-class LeNet-5 on those pieces plus MNIST training digits with the MAP loss
+  -> ``WORK/local.pt`` (checkpoint every epoch; starts from ``docrec/weights/lenet5.pt`` when it
+  exists, else from scratch).
+* ``global``: fine-tune through the whole graph with the discriminative forward (or Viterbi)
+  criterion on whole training strings -> ``WORK/global-{forward,viterbi}.pt``
+  (:mod:`docrec.training.seg_global`).
+* ``export``: copy a checkpoint's weights to ``docrec/weights/seg-lenet5.pt`` with its JSON card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("seg", help="train the segmentation-based recogniser (stages: pieces, local, "
+                                           "global, export)")
+    p.add_argument("stage", choices=("pieces", "local", "global", "export"))
+    p.add_argument("--work", type=Path, default=Path("runs/seg"), help="work folder (default runs/seg)")
+    p.add_argument("--fields", type=int, default=3000, help="training fields for pieces/global (default 3000)")
+    p.add_argument("--val-fields", type=int, default=300, help="validation fields (default 300)")
+    p.add_argument("--epochs", type=int, default=3, help="epochs (default 3)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: stage's own)")
+    p.add_argument("--criterion", choices=("forward", "viterbi"), default="forward",
+                   help="global training criterion (default forward)")
+    p.add_argument("--init", type=Path, default=None, help="checkpoint to start from (global: WORK/local.pt)")
+    p.add_argument("--checkpoint", type=Path, default=None, help="export: checkpoint to export")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--mnist-dir", type=Path, default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def _load_state(path: Path) -> dict:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state["model"] if isinstance(state, dict) and "model" in state else state
+
+
+def _initial_model(args):
+    from lenet.models import LeNet5, lenet5_with_classes
+
+    if args.init is not None:
+        model = LeNet5(17)
+        model.load_state_dict(_load_state(args.init))
+        return model, str(args.init)
+    mnist = WEIGHTS_DIR / "lenet5.pt"
+    if mnist.is_file():
+        return lenet5_with_classes(_load_state(mnist), 17), str(mnist)
+    torch.manual_seed(args.seed)
+    return LeNet5(17), "scratch"
+
+
+def run(args: argparse.Namespace) -> int:
+    torch.set_num_threads(max(1, args.threads))
+    args.work.mkdir(parents=True, exist_ok=True)
+    try:
+        return {"pieces": _pieces, "local": _local, "global": _global, "export": _export}[args.stage](args)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"docrec train seg: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _pieces(args) -> int:
+    from docrec.training.seg_data import PieceDataConfig, make_pieces, train_pools
+
+    train_pool, val_pool = train_pools(args.mnist_dir)
+    cfg = PieceDataConfig()
+    t0 = time.time()
+    x, y, stats = make_pieces(args.fields, seed=args.seed, pool=train_pool, config=cfg, progress=not args.quiet)
+    vx, vy, vstats = make_pieces(args.val_fields, seed=args.seed + 1000, pool=val_pool, config=cfg,
+                                 progress=not args.quiet)
+    out = args.work / "pieces.npz"
+    tmp = args.work / "pieces.tmp.npz"
+    np.savez_compressed(tmp, x=x, y=y, val_x=vx, val_y=vy)
+    tmp.replace(out)
+    info = {"train": stats, "val": vstats, "config": cfg.to_dict(), "seconds": time.time() - t0}
+    (args.work / "pieces.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps(info))
+    return 0
+
+
+def _local(args) -> int:
+    from docrec.training.seg_data import mnist_pieces, train_pools
+    from docrec.training.seg_local import LocalTrainConfig, train_local
+
+    data = np.load(args.work / "pieces.npz")
+    train_pool, _ = train_pools(args.mnist_dir)
+    mx, my = mnist_pieces(train_pool)
+    x = np.concatenate([data["x"], mx])
+    y = np.concatenate([data["y"], my])
+    model, init = _initial_model(args)
+    cfg = LocalTrainConfig(epochs=args.epochs, lr=args.lr or 1e-3, seed=args.seed)
+    print(f"local training: {len(y)} pieces ({len(data['y'])} from strings, {len(my)} MNIST), init {init}")
+    hist = train_local(model, x, y, cfg, val=(data["val_x"], data["val_y"]), checkpoint=args.work / "local.pt",
+                       progress=not args.quiet)
+    (args.work / "local.json").write_text(json.dumps({"init": init, "history": hist}, indent=2) + "\n")
+    return 0
+
+
+def _global(args) -> int:
+    from docrec.training.seg_global import GlobalTrainConfig, train_global
+
+    init = args.init or (args.work / "local.pt")
+    args.init = init
+    model, _ = _initial_model(args)
+    cfg = GlobalTrainConfig(criterion=args.criterion, epochs=args.epochs, fields=args.fields,
+                            val_fields=args.val_fields, lr=args.lr or GlobalTrainConfig.lr, seed=args.seed)
+    out = args.work / f"global-{args.criterion}.pt"
+    hist = train_global(model, cfg, checkpoint=out, mnist_dir=args.mnist_dir, progress=not args.quiet)
+    (args.work / f"global-{args.criterion}.json").write_text(
+        json.dumps({"init": str(init), "history": hist}, indent=2) + "\n")
+    return 0
+
+
+def _export(args) -> int:
+    from docrec.training.seg_local import save_atomic, write_card
+    from lenet.models import LeNet5
+
+    ckpt = args.checkpoint or (args.work / "global-forward.pt")
+    full = torch.load(ckpt, map_location="cpu", weights_only=True)
+    model = LeNet5(17)
+    model.load_state_dict(full["model"] if "model" in full else full)
+    dest = save_atomic(model.state_dict(), WEIGHTS_DIR / "seg-lenet5.pt")
+    card = {
+        "model": "LeNet-5, 17 classes (0-9 , . - $ * / none), Euclidean RBF, MAP-normalised penalties",
+        "used_by": "docrec.recognizers.seg.SegmentationRecognizer (docrec recognize --system seg)",
+        "data": "MNIST training digits 0..54999 (strings and plain digits); validation: strings of "
+                "training digits 55000..59999; MNIST test digits never used",
+        "recipe": "stage local: MAP loss on correct + 'none' pieces cut by the segmenter from synthetic "
+                  "strings, plus plain digits; stage global: discriminative forward criterion through the "
+                  "segmentation graph and grammar (PAPER.md Sec. VI)",
+        "checkpoint": str(ckpt),
+        "history": full.get("history") if isinstance(full, dict) else None,
+        "commands": ["docrec train seg pieces", "docrec train seg local",
+                     "docrec train seg global --criterion forward", "docrec train seg export"],
+    }
+    write_card(WEIGHTS_DIR / "seg-lenet5.json", card)
+    print(f"wrote {dest} and its card")
+    return 0

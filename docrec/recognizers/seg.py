@@ -1,0 +1,270 @@
+"""The segmentation-based recogniser (PAPER.md Sec. V, VI, VIII, X: the heuristic over-segmentation
+check reader).
+
+Pipeline for one field image ``(H, W)`` uint8:
+
+1. :func:`segmenter.graph.segment` -> segmentation graph: ``K`` cuts, ``A`` arcs, each arc a
+   candidate character piece ``(1, 32, 32)`` with a small geometric penalty (Sec. V, Fig. 18).
+2. Recognition transformer (Sec. VIII, Fig. 19): LeNet-5 (17 classes: 16 characters + 'none')
+   reads every piece; each segmentation arc becomes 16 interpretation arcs, one per character
+   ``c``, with penalty ``seg_weight * p_seg + y'_c`` where ``y'_c = y_c + log(e^{-j} + sum_i e^{-y_i})``
+   is the MAP-normalised RBF penalty (eq. 9's competition term; ``-log`` of the piece's posterior
+   for ``c``, so a mis-segmented piece, which the net reads as 'none', is expensive for every
+   character). The 'none' class itself gets no arc: a grammar never emits it.
+3. Composition with a ``decoders.Grammar`` and decoding (Viterbi, confidence = posterior of the
+   text among all interpretations the grammar allows, Sec. VI) -> text, per-character boxes.
+
+All pieces of a batch of images go through LeNet-5 in one tensor, so recognising many fields is
+one network call per ``batch_pieces`` pieces.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
+
+#: Bundled weights of the 17-class LeNet-5 used by this recogniser.
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "seg-lenet5.pt"
+#: Number of classes of the shared charset (16 characters + 'none').
+NUM_CLASSES = 17
+NONE_ID = 16
+
+
+@dataclass
+class SegRecognizerConfig:
+    """Settings of :class:`SegmentationRecognizer`.
+
+    Attributes:
+        map_j: eq. 9's ``j``: the constant 'rubbish' competitor of the normalisation.
+        normalize: use MAP-normalised penalties (see module docstring); raw RBF penalties otherwise.
+        seg_weight: multiplier of the segmenter's geometric arc penalties.
+        reject_threshold: results whose confidence is below this are rejected (0 = never).
+        batch_pieces: pieces per LeNet-5 call.
+        max_pixels: larger images are refused (per-image error, not an exception for the batch).
+    """
+
+    map_j: float = 16.0
+    normalize: bool = True
+    seg_weight: float = 1.0
+    reject_threshold: float = 0.0
+    batch_pieces: int = 4096
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+def load_seg_model(path: str | os.PathLike | None = None):
+    """Load the 17-class LeNet-5 of the recogniser from a state-dict file (``weights_only``).
+
+    Raises:
+        FileNotFoundError: no weights file (train with ``docrec train seg``).
+        ValueError: the file is not a 17-class LeNet-5 state dict.
+    """
+    from lenet.models import LeNet5
+
+    path = Path(path) if path is not None else DEFAULT_WEIGHTS
+    if not path.is_file():
+        raise FileNotFoundError(f"[docrec.SegmentationRecognizer] no weights at {path}; "
+                                f"train them with `docrec train seg`")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "model" in state:
+        state = state["model"]
+    model = LeNet5(NUM_CLASSES)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"[docrec.SegmentationRecognizer] {path} is not a 17-class LeNet-5 state dict: {exc}"
+                         ) from None
+    return model.eval()
+
+
+def normalized_penalties(raw: torch.Tensor, *, j: float) -> torch.Tensor:
+    """``(P, C) -> (P, C)``: ``y_c + log(e^{-j} + sum_i e^{-y_i})`` (PAPER.md eq. 9), i.e. minus the
+    log-posterior of class ``c`` with a constant rubbish competitor at penalty ``j``."""
+    rubbish = raw.new_full((raw.shape[0], 1), -float(j))
+    return raw + torch.logsumexp(torch.cat([rubbish, -raw], dim=1), dim=1, keepdim=True)
+
+
+def recognition_transformer(seg_graph, piece_penalties: torch.Tensor, *, seg_weight: float = 1.0,
+                            classes: Sequence[int] = tuple(range(NONE_ID))):
+    """The recognition transformer of Sec. VIII: segmentation graph -> interpretation graph.
+
+    Every segmentation arc ``a`` (``i -> j``, piece image, penalty ``p_a``) becomes one arc per class
+    ``c`` in ``classes`` with label ``c`` and penalty ``seg_weight * p_a + piece_penalties[a, c]``.
+
+    Args:
+        seg_graph: one ``gtn.Graph`` acceptor with ``A`` arcs.
+        piece_penalties: ``(A, C)`` recogniser penalties of each arc's piece (may require grad).
+        seg_weight: weight of the segmenter's penalties.
+        classes: the class ids that get arcs (default: the 16 characters, not 'none').
+
+    Returns:
+        ``(graph, arc_map)``: the interpretation graph with ``A * len(classes)`` arcs (arc
+        ``a * len(classes) + k`` reads class ``classes[k]`` on segmentation arc ``a``) and
+        ``arc_map`` int64 ``(A * len(classes),)``, the segmentation arc of each arc.
+    """
+    from gtn import Graph
+
+    A = seg_graph.num_arcs
+    if piece_penalties.shape[0] != A:
+        raise ValueError(f"[docrec.recognition_transformer] {piece_penalties.shape[0]} piece penalty rows "
+                         f"for a segmentation graph of {A} arcs")
+    cls = torch.as_tensor(list(classes), dtype=torch.long)
+    K = cls.numel()
+    arc_map = torch.arange(A).repeat_interleave(K)  # (A*K,)
+    labels = cls.repeat(A)  # (A*K,)
+    pen = piece_penalties[:, cls]  # (A, K)
+    seg_pen = seg_graph.penalty.to(pen.dtype).reshape(A, 1)
+    pen = (pen + seg_weight * seg_pen).reshape(-1)
+    g = Graph(seg_graph.src[arc_map], seg_graph.dst[arc_map], labels, penalty=pen,
+              num_nodes=seg_graph.num_nodes, start=int(seg_graph.starts[0]), final=int(seg_graph.finals[0]),
+              validate=False)
+    return g, arc_map
+
+
+@dataclass
+class SegDetail:
+    """Everything behind one recognition (for drawing and training): the segmentation, the
+    interpretation graph with its map to segmentation arcs, and the decoded result."""
+
+    segmentation: object
+    graph: object | None
+    arc_map: torch.Tensor | None
+    decoded: list = field(default_factory=list)
+
+
+class SegmentationRecognizer:
+    """Heuristic over-segmentation + LeNet-5 recognition transformer + grammar (PAPER.md Sec. V-X).
+
+    Args:
+        weights: path of a 17-class LeNet-5 state dict (default: the bundled ``seg-lenet5.pt``).
+        model: an already built 17-class LeNet-5 (overrides ``weights``; used by training).
+        config: :class:`SegRecognizerConfig`.
+        segmenter_config: ``segmenter.config.SegmenterConfig`` (defaults when None).
+        reject_threshold: shortcut for ``config.reject_threshold``.
+
+    Shapes: images ``(H, W)`` uint8 -> pieces ``(P, 1, 32, 32)`` -> penalties ``(P, 17)``.
+    """
+
+    name = "seg"
+
+    def __init__(self, *, weights: str | os.PathLike | None = None, model=None,
+                 config: SegRecognizerConfig | None = None, segmenter_config=None,
+                 reject_threshold: float | None = None, max_pixels: int | None = None):
+        self.config = config or SegRecognizerConfig()
+        if reject_threshold is not None:
+            if not 0.0 <= float(reject_threshold) <= 1.0:
+                raise ValueError(f"[docrec.SegmentationRecognizer] reject_threshold={reject_threshold} "
+                                 f"must lie in [0, 1]")
+            self.config.reject_threshold = float(reject_threshold)
+        if max_pixels is not None:
+            self.config.max_pixels = int(max_pixels)
+        self.model = model if model is not None else load_seg_model(weights)
+        from segmenter.config import SegmenterConfig
+
+        self.segmenter_config = segmenter_config or SegmenterConfig()
+
+    # ------------------------------------------------------------------ building blocks
+    def segment(self, images: Sequence[np.ndarray]) -> list:
+        """Segment every image (``segmenter.graph.segment``); list of ``Segmentation``."""
+        from segmenter.graph import segment
+
+        return [segment(img, config=self.segmenter_config) for img in images]
+
+    def piece_penalties(self, segs: Sequence, *, grad: bool = False) -> list[torch.Tensor]:
+        """Run LeNet-5 on every piece of every segmentation: list of ``(A_i, 17)`` penalties
+        (MAP-normalised if ``config.normalize``). One batched network call per ``batch_pieces``."""
+        counts = [s.num_arcs for s in segs]
+        pieces = [s.graph.data for s in segs if s.num_arcs]
+        if not pieces:
+            return [torch.zeros(0, NUM_CLASSES) for _ in segs]
+        x = torch.cat(pieces).float()  # (P, 1, 32, 32)
+        outs = []
+        with torch.set_grad_enabled(grad):
+            for k in range(0, x.shape[0], self.config.batch_pieces):
+                outs.append(self.model(x[k: k + self.config.batch_pieces]))
+            raw = torch.cat(outs)  # (P, 17)
+            pen = normalized_penalties(raw, j=self.config.map_j) if self.config.normalize else raw
+        return list(torch.split(pen, counts))
+
+    def interpretation_graphs(self, segs: Sequence, *, grad: bool = False) -> list[tuple]:
+        """``[(graph, arc_map)]`` per segmentation (``(None, None)`` for an empty one)."""
+        out = []
+        for s, pen in zip(segs, self.piece_penalties(segs, grad=grad)):
+            if s.num_arcs == 0:
+                out.append((None, None))
+            else:
+                out.append(recognition_transformer(s.graph, pen, seg_weight=self.config.seg_weight))
+        return out
+
+    # ------------------------------------------------------------------ recognition
+    def recognize_detailed(self, images: Sequence[np.ndarray], *, grammar=None, n: int = 1
+                           ) -> list[tuple[Recognition, SegDetail | None]]:
+        """Like :meth:`recognize`, also returning each image's :class:`SegDetail`."""
+        from decoders import decode
+
+        checked: list = []
+        results: list = [None] * len(images)
+        for k, img in enumerate(images):
+            try:
+                checked.append((k, check_field_image(img, max_pixels=self.config.max_pixels,
+                                                     where="docrec.SegmentationRecognizer")))
+            except ValueError as exc:
+                results[k] = (Recognition.reject(str(exc)), None)
+        segs = self.segment([img for _, img in checked])
+        graphs = self.interpretation_graphs(segs)
+        for (k, _), seg, (g, amap) in zip(checked, segs, graphs):
+            detail = SegDetail(segmentation=seg, graph=g, arc_map=amap)
+            if g is None:
+                results[k] = (Recognition.reject("no ink in the image"), detail)
+                continue
+            decoded = decode(g, grammar, n=max(1, n))
+            detail.decoded = decoded
+            results[k] = (self._to_recognition(decoded, seg, amap), detail)
+        return results
+
+    def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n: int = 1) -> list[Recognition]:
+        """Read a batch of field images.
+
+        Args:
+            images: uint8 ``(H, W)`` fields (white paper, dark ink); colour/float accepted.
+            grammar: a ``decoders.Grammar`` (None: any string of the 16 characters).
+            n: number of distinct readings to compute (the extra ones go to ``alternatives``).
+
+        Returns:
+            One :class:`Recognition` per image; images that fail the input checks or hold no ink
+            give a rejected result with the reason (the batch goes on).
+        """
+        return [r for r, _ in self.recognize_detailed(images, grammar=grammar, n=n)]
+
+    def _to_recognition(self, decoded, seg, amap) -> Recognition:
+        best = decoded[0]
+        if best.rejected:
+            return Recognition.reject(best.reason)
+        boxes = []
+        for span in best.spans:
+            seg_arcs = [int(amap[a]) for a in span.arcs]
+            b = seg.boxes[seg_arcs]
+            boxes.append((int(b[:, 0].min()), int(b[:, 1].min()), int(b[:, 2].max()), int(b[:, 3].max())))
+        conf = float(best.confidence)
+        rejected = conf < self.config.reject_threshold
+        return Recognition(text=best.text, confidence=conf, rejected=rejected, boxes=boxes,
+                           penalty=float(best.penalty),
+                           reason=(f"confidence {conf:.3f} below the threshold "
+                                   f"{self.config.reject_threshold:.3f}") if rejected else "",
+                           alternatives=[(d.text, float(d.penalty)) for d in decoded[1:] if not d.rejected])
+
+    # ------------------------------------------------------------------ drawing
+    def draw(self, image: np.ndarray, result: Recognition, out_png: str | os.PathLike) -> Path:
+        """Write a picture of a recognition: the cuts and the chosen pieces over the image (top),
+        the interpretation graph (bottom: per segmentation arc its two best characters, the
+        chosen path in red). See :mod:`docrec.recognizers.seg_draw`."""
+        from docrec.recognizers.seg_draw import draw_recognition
+
+        return draw_recognition(self, image, result, out_png)

@@ -1,0 +1,215 @@
+"""Stage 2: global training of the segmentation recogniser through the whole graph (PAPER.md Sec. VI).
+
+For a training field with true text ``t``: segmentation graph -> recognition transformer with the
+current LeNet-5 -> interpretation graph ``G`` (all 16 characters on every piece). The constrained
+graph ``G_c = G o lexicon({t})`` keeps only the paths spelling ``t``. Criteria:
+
+* discriminative forward (Sec. VI-D, eq. 25): ``E = F(G_c) - F(G)``, F = forward penalty
+  (``-log sum exp(-path penalties)``); it is ``-log P(t | field)`` and pushes up every wrong
+  interpretation in proportion to its posterior;
+* discriminative Viterbi (Sec. VI-B): ``E = V(G_c) - V(G)``, V = best path penalty; zero (no
+  gradient) once the best path is correct, so it only fixes errors.
+
+Both are back-propagated through ``gtn.forward_penalty`` / ``gtn.viterbi_penalty`` (exact
+gradients), the recognition transformer's gather and LeNet-5. Fields whose true segmentation is not
+a path of the graph give ``F(G_c) = inf`` and are skipped (counted).
+
+Training strings come from MNIST *training* digits ``[0, 55000)``; validation (model selection)
+from training digits ``[55000, 60000)`` (:func:`docrec.training.seg_data.train_pools`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+#: Grammar spec (``docrec.recognizers.resolve_grammar``) used for each synthetic field kind.
+KIND_GRAMMARS = {"zip": "zip", "digits": "digits:3-8", "amount": "amount"}
+
+
+@dataclass
+class GlobalTrainConfig:
+    """Configuration of :func:`train_global`.
+
+    Attributes:
+        criterion: ``"forward"`` or ``"viterbi"``.
+        epochs, lr, batch_fields: Adam schedule; one step per ``batch_fields`` fields.
+        fields, val_fields: training and validation field counts.
+        seed: field and shuffling seed.
+    """
+
+    criterion: str = "forward"
+    epochs: int = 3
+    lr: float = 1e-4
+    batch_fields: int = 8
+    fields: int = 2000
+    val_fields: int = 300
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.criterion not in ("forward", "viterbi"):
+            raise ValueError(f"[docrec.GlobalTrainConfig] criterion={self.criterion!r}; use forward or viterbi")
+
+
+@dataclass
+class CachedField:
+    """A segmented training field kept in memory: pieces uint8 ``(A, 1, 32, 32)`` and the
+    segmentation graph's arcs."""
+
+    text: str
+    kind: str
+    pieces: np.ndarray
+    src: torch.Tensor
+    dst: torch.Tensor
+    penalty: torch.Tensor
+    num_nodes: int
+
+    def graph(self):
+        from gtn import EPSILON, Graph
+
+        return Graph(self.src, self.dst, torch.full_like(self.src, EPSILON), penalty=self.penalty,
+                     num_nodes=self.num_nodes, validate=False)
+
+
+def make_fields(count: int, *, seed: int, pool, segmenter_config=None, progress: bool = False,
+                spacings=("wide", "normal", "normal", "tight", "touching", "overlapping"),
+                kinds=(("zip", 0.4), ("digits", 0.3), ("amount", 0.3))) -> list[CachedField]:
+    """Synthesise and segment ``count`` fields from ``pool`` (kinds and spacings drawn at random)."""
+    from tqdm import tqdm
+
+    from data.synth import SynthConfig, field_rng, synthesize_one
+    from docrec.training.seg_data import quantize
+    from segmenter.graph import segment
+
+    rng = np.random.default_rng([seed, 11])
+    names = [k for k, _ in kinds]
+    probs = np.asarray([p for _, p in kinds], np.float64)
+    probs /= probs.sum()
+    out = []
+    for i in tqdm(range(count), disable=not progress, desc="segment fields", unit="field"):
+        kind = names[int(rng.choice(len(names), p=probs))]
+        cfg = SynthConfig(spacing=spacings[int(rng.integers(len(spacings)))], min_len=3, max_len=8)
+        f = synthesize_one(kind, pool, field_rng(seed, i), cfg)
+        seg = segment(f.image, config=segmenter_config)
+        if seg.num_arcs == 0:
+            continue
+        g = seg.graph
+        out.append(CachedField(f.text, kind, quantize(g.data), g.src.clone(), g.dst.clone(),
+                               g.penalty.detach().float().clone(), g.num_nodes))
+    return out
+
+
+def field_losses(recognizer, fields: list[CachedField], *, criterion: str) -> tuple[torch.Tensor, int]:
+    """Sum of the criterion over ``fields`` (differentiable w.r.t. the recogniser's LeNet-5) and the
+    number of fields used (those whose true text is readable from the graph)."""
+    import gtn
+    from decoders import Grammar
+    from docrec.recognizers.seg import normalized_penalties, recognition_transformer
+    from docrec.training.seg_data import dequantize
+
+    x = dequantize(np.concatenate([f.pieces for f in fields]))  # (P, 1, 32, 32)
+    raw = recognizer.model(x)  # (P, 17)
+    cfg = recognizer.config
+    pen = normalized_penalties(raw, j=cfg.map_j) if cfg.normalize else raw
+    score = gtn.forward_penalty if criterion == "forward" else gtn.viterbi_penalty
+    total = pen.new_zeros(())
+    used = 0
+    for f, p in zip(fields, torch.split(pen, [len(f.pieces) for f in fields])):
+        g, _ = recognition_transformer(f.graph(), p, seg_weight=cfg.seg_weight)
+        gc, _ = gtn.compose(g, Grammar.lexicon([f.text]).graph(dtype=p.dtype))
+        if gc.num_arcs == 0:
+            continue
+        constrained = score(gc)[0]
+        if not math.isfinite(float(constrained)):
+            continue
+        total = total + constrained - score(g)[0]
+        used += 1
+    return total, used
+
+
+def string_accuracy(recognizer, fields: list[CachedField]) -> float:
+    """Fraction of cached fields read exactly (grammar of each field's kind, :data:`KIND_GRAMMARS`)."""
+    from decoders import decode
+    from docrec.recognizers import resolve_grammar
+    from docrec.recognizers.seg import recognition_transformer
+
+    grammars = {k: resolve_grammar(v) for k, v in KIND_GRAMMARS.items()}
+    from docrec.training.seg_data import dequantize
+
+    recognizer.model.eval()
+    ok = 0
+    with torch.no_grad():
+        for f in fields:
+            from docrec.recognizers.seg import normalized_penalties
+
+            raw = recognizer.model(dequantize(f.pieces))
+            pen = normalized_penalties(raw, j=recognizer.config.map_j) if recognizer.config.normalize else raw
+            g, _ = recognition_transformer(f.graph(), pen, seg_weight=recognizer.config.seg_weight)
+            res = decode(g, grammars[f.kind])[0]
+            ok += (not res.rejected) and res.text == f.text
+    return ok / max(len(fields), 1)
+
+
+def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathLike | None = None,
+                 mnist_dir=None, progress: bool = True, log=print,
+                 fields: list[CachedField] | None = None, val: list[CachedField] | None = None) -> list[dict]:
+    """Fine-tune ``model`` (17-class LeNet-5) with the global criterion; checkpoint every epoch.
+
+    The checkpoint holds the weights of the epoch with the best validation string accuracy
+    (epoch 0 = the starting weights), the full history and the config.
+
+    Returns:
+        One dict per epoch (0 = before training): mean loss, fields used, validation accuracy.
+    """
+    from tqdm import tqdm
+
+    from docrec.recognizers.seg import SegmentationRecognizer
+    from docrec.training.seg_data import train_pools
+    from docrec.training.seg_local import save_atomic
+
+    if fields is None or val is None:
+        train_pool, val_pool = train_pools(mnist_dir)
+        fields = fields if fields is not None else make_fields(config.fields, seed=config.seed, pool=train_pool,
+                                                               progress=progress)
+        val = val if val is not None else make_fields(config.val_fields, seed=config.seed + 1000, pool=val_pool,
+                                                      progress=progress)
+    rec = SegmentationRecognizer(model=model)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    gen = torch.Generator().manual_seed(config.seed)
+    history = [{"epoch": 0, "val_string_accuracy": string_accuracy(rec, val)}]
+    log(json.dumps(history[-1]))
+    best = (history[0]["val_string_accuracy"], {k: v.clone() for k, v in model.state_dict().items()})
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = torch.randperm(len(fields), generator=gen).tolist()
+        total, used = 0.0, 0
+        bar = tqdm(range(0, len(order), config.batch_fields), disable=not progress,
+                   desc=f"global ({config.criterion}) epoch {epoch}", unit="batch")
+        for k in bar:
+            batch = [fields[i] for i in order[k: k + config.batch_fields]]
+            loss, n = field_losses(rec, batch, criterion=config.criterion)
+            if n == 0:
+                continue
+            opt.zero_grad()
+            (loss / n).backward()
+            opt.step()
+            total += float(loss.detach())
+            used += n
+            bar.set_postfix(loss=f"{total / max(used, 1):.3f}")
+        acc = string_accuracy(rec, val)
+        history.append({"epoch": epoch, "loss": total / max(used, 1), "fields_used": used,
+                        "fields": len(fields), "val_string_accuracy": acc})
+        log(json.dumps(history[-1]))
+        if acc > best[0]:
+            best = (acc, {k: v.clone() for k, v in model.state_dict().items()})
+        if checkpoint is not None:
+            save_atomic({"model": best[1], "history": history, "config": asdict(config),
+                         "best_val_string_accuracy": best[0]}, checkpoint)
+    model.load_state_dict(best[1])
+    model.eval()
+    return history

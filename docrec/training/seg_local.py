@@ -1,0 +1,115 @@
+"""Stage 1 of the segmentation recogniser's training: LeNet-5 with 17 outputs trained on single
+pieces (correct characters and 'none' pieces from :mod:`docrec.training.seg_data`, plus plain MNIST
+training digits) with the MAP criterion (PAPER.md eq. 9). Checkpoints are written atomically.
+
+Optimiser: Adam (the project's SDLM is the faithful choice for the MNIST benchmark; here a short
+fine-tuning run on a shared CPU matters more, and Adam converges in fewer epochs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+@dataclass
+class LocalTrainConfig:
+    """Configuration of :func:`train_local`.
+
+    Attributes:
+        epochs, batch_size, lr: Adam schedule (lr halves every epoch after the first).
+        map_j: eq. 9's ``j``.
+        seed: shuffling seed.
+    """
+
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 1e-3
+    map_j: float = 16.0
+    seed: int = 0
+
+
+def save_atomic(obj, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temp file next to ``path``, then ``os.replace`` (never a torn file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def write_card(path: str | os.PathLike, card: dict) -> Path:
+    """Write a JSON weights card atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def piece_error(model, x_q: np.ndarray, y: np.ndarray, *, batch: int = 1024) -> float:
+    """Error rate of ``model`` on uint8 pieces ``(N, 1, 32, 32)`` with labels ``(N,)``."""
+    from docrec.training.seg_data import dequantize
+
+    if len(y) == 0:
+        return float("nan")
+    wrong = 0
+    model.eval()
+    with torch.no_grad():
+        for k in range(0, len(y), batch):
+            pred = model(dequantize(x_q[k: k + batch])).argmin(1).numpy()
+            wrong += int((pred != y[k: k + batch]).sum())
+    return wrong / len(y)
+
+
+def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig, *,
+                val: tuple[np.ndarray, np.ndarray] | None = None, checkpoint: str | os.PathLike | None = None,
+                progress: bool = True, log=print) -> list[dict]:
+    """Train ``model`` ``(B, 1, 32, 32) -> (B, 17)`` on uint8 pieces with the MAP loss.
+
+    Returns:
+        One dict per epoch (loss, train piece error of the last batches, validation piece error).
+    """
+    from tqdm import tqdm
+
+    from docrec.training.seg_data import dequantize
+    from lenet.losses import map_loss
+
+    g = torch.Generator().manual_seed(config.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    yt = torch.from_numpy(y)
+    history = []
+    for epoch in range(config.epochs):
+        for group in opt.param_groups:
+            group["lr"] = config.lr * (0.5 ** epoch)
+        model.train()
+        order = torch.randperm(len(y), generator=g)
+        total, seen = 0.0, 0
+        bar = tqdm(range(0, len(y), config.batch_size), disable=not progress, desc=f"local epoch {epoch + 1}",
+                   unit="batch")
+        for k in bar:
+            idx = order[k: k + config.batch_size]
+            xb = dequantize(x_q[idx.numpy()])
+            loss = map_loss(model(xb), yt[idx], j=config.map_j)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+            seen += len(idx)
+            if (k // config.batch_size) % 50 == 0:
+                bar.set_postfix(loss=f"{total / seen:.3f}")
+        rec = {"epoch": epoch + 1, "loss": total / max(seen, 1)}
+        if val is not None:
+            rec["val_piece_error"] = piece_error(model, *val)
+        history.append(rec)
+        log(json.dumps(rec))
+        if checkpoint is not None:
+            save_atomic({"model": model.state_dict(), "history": history, "config": asdict(config)}, checkpoint)
+    model.eval()
+    return history
