@@ -101,6 +101,9 @@ def make_pieces(count: int, *, seed: int, pool, config: PieceDataConfig | None =
     from segmenter.synthtruth import render_with_char_map
     from segmenter.truth import arc_targets
 
+    from docrec.recognizers.seg import default_segmenter_config
+
+    segmenter_config = segmenter_config or default_segmenter_config()
     cfg = config or PieceDataConfig()
     rng = np.random.default_rng([seed, 7])
     xs, ys = [], []

@@ -86,6 +86,9 @@ def make_fields(count: int, *, seed: int, pool, segmenter_config=None, progress:
     from docrec.training.seg_data import quantize
     from segmenter.graph import segment
 
+    from docrec.recognizers.seg import default_segmenter_config
+
+    segmenter_config = segmenter_config or default_segmenter_config()
     rng = np.random.default_rng([seed, 11])
     names = [k for k, _ in kinds]
     probs = np.asarray([p for _, p in kinds], np.float64)
