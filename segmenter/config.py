@@ -1,0 +1,191 @@
+"""Every knob of the heuristic over-segmenter (PAPER.md Sec. V) in one dataclass.
+
+Lengths are mostly given *relative* to a height so that the same configuration works on a 32-pixel
+field and on a 300-pixel scan: ``image height`` is the height of the input image, ``character
+height`` (``char_height``) is estimated from the ink after preprocessing (see
+:func:`segmenter.preprocess.estimate_char_height`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+#: Binarisation methods understood by :func:`segmenter.preprocess.binarize`.
+BINARIZE_METHODS = ("fixed", "otsu", "adaptive", "sauvola", "bgnorm")
+
+
+@dataclass
+class SegmenterConfig:
+    """Configuration of :func:`segmenter.segment`.
+
+    Preprocessing (:mod:`segmenter.preprocess`):
+
+    Attributes:
+        binarize: one of ``BINARIZE_METHODS``; ``"bgnorm"`` (background-normalised Otsu) was chosen
+            by measurement, see README "segmenter" and ``benchmarks/segmenter.py``.
+        fixed_threshold: grey level under which a pixel is ink for ``"fixed"``.
+        window_rel: local window of ``adaptive``/``sauvola``/``bgnorm``, relative to the image height.
+        adaptive_offset: ``adaptive`` marks a pixel ink when darker than its local mean minus this.
+        sauvola_k, sauvola_r: Sauvola's ``T = m (1 + k (s / R - 1))``.
+        min_contrast: a pixel is ink only if at least this many grey levels darker than the local
+            background estimate (all methods); guards flat or white images against noise ink.
+        remove_lines: remove long horizontal guide lines / underlines (morphological opening with
+            a long horizontal kernel), then restore the strokes that cross them.
+        line_min_rel: minimum length of a guide line, relative to the image height.
+        line_min_px: ... and never shorter than this many pixels.
+        remove_borders: remove vertical frame lines close to the left/right edge.
+        border_min_rel: a vertical frame line spans at least this fraction of the image height.
+        border_margin_rel: ... and lies within this distance (relative to the image height) of an edge.
+        speck_rel_area: connected components smaller than ``speck_rel_area * image_height**2``
+            pixels (at least ``speck_min_px``) are removed as noise.
+        speck_min_px: lower bound of the speck area threshold.
+        deslant: shear the ink upright (slant from second-order moments) before cutting; piece boxes
+            are still reported in the coordinates of the input image.
+        max_slant: absolute shear never exceeds this (dx per dy).
+        max_pixels: images with more pixels are refused with a ValueError (memory guard).
+
+    Cut candidates (:mod:`segmenter.cuts`):
+
+    Attributes:
+        cut_gaps: cut at the middle of every column gap between ink.
+        cut_component_gaps: cut between horizontally adjacent connected components whose column
+            extents overlap only a little (slanted but separate neighbours).
+        cut_projection: cut at local minima of the smoothed vertical projection profile.
+        cut_contour: cut at local minima of the upper/lower contour distance.
+        cut_paths: inside wide connected components, cut at the cheapest path of every window of
+            anchor columns (:func:`segmenter.cuts.dense_path_cuts`).
+        path_max_rel: such a path may sever at most this many ink connections per pixel of
+            character height.
+        dense_wide_rel: components wider than this (relative to the character height) get them.
+        dense_step_rel: window width, relative to the character height.
+        dense_per_char: at most this many such cuts per character height of component width,
+            the best by ``(cost + score_eps) / min(ink left, ink right)`` (cheap and balanced).
+        score_eps: see ``dense_per_char``.
+        min_side_rel: the path must leave at least this many pixels (times char_height**2) of ink
+            on each side within one character height.
+        projection_max_rel: projection minima are kept only when the column holds at most this
+            fraction of the profile's maximum (relative depth).
+        contour_max_rel: contour-distance minima are kept only when the distance is at most this
+            fraction of the character height.
+        smooth_px: width of the moving average applied to the profiles before taking minima.
+        min_cut_sep_rel: cuts whose anchors are closer than this (relative to the character
+            height, at least ``min_cut_sep_px``) are merged.
+        min_cut_sep_px: absolute lower bound of the merge distance.
+        min_piece_rel: cuts with fewer than ``min_piece_rel * char_height**2`` ink pixels between
+            their paths are merged too.
+        cut_slopes: slopes (dx/dy, negative leans right) of the lines cut paths follow; the
+            cheapest is used. ``(0.0,)`` gives vertical cuts only.
+        cut_band_rel: a cut's path may stray this far (relative to the character height) from its
+            line to find the thinnest crossing (0 = straight cuts).
+        step_cost, stray_cost: path costs of a sideways step between two rows, and per row and
+            pixel of distance from the line (in units of severed ink connections).
+        sever_fraction, sever_rel: ink ownership rule; a cut through a connected component of
+            ``n`` pixels splits it only when both sides hold at least
+            ``min(sever_fraction * n, sever_rel * char_height**2)`` of them, otherwise the whole
+            component goes to the side holding most of it (see :mod:`segmenter.pieces`).
+
+    Segmentation graph (:mod:`segmenter.graph`):
+
+    Attributes:
+        max_merge: an arc merges at most this many consecutive elementary pieces.
+        max_width_rel: a merged arc (2 or more pieces) is created only if its ink is at most this wide
+            (relative to the character height); single pieces always exist so the graph stays connected.
+        typical_width_rel: ``(lo, hi)`` range of typical character widths relative to the character
+            height; widths outside it are penalised.
+        width_penalty: penalty per unit of relative width outside ``typical_width_rel``.
+        merge_penalty: penalty per merged piece beyond the first (small; favours fewer cuts when
+            the recogniser is indifferent).
+        min_rel_height: normalisation: pieces at least this tall (relative to the character
+            height) are fitted into 20x20 exactly like MNIST; smaller ones (punctuation, fragments)
+            keep the scale of a piece this tall so their smallness stays visible.
+        fit_box: side of the box the piece is fitted into (MNIST: 20).
+        frame: side of the frame the centre of mass is centred in (MNIST: 28).
+        pad: padding around the frame (LeNet-5: 2, giving 32x32).
+    """
+
+    # preprocessing
+    binarize: str = "bgnorm"
+    fixed_threshold: int = 128
+    window_rel: float = 0.75
+    adaptive_offset: float = 12.0
+    sauvola_k: float = 0.2
+    sauvola_r: float = 128.0
+    min_contrast: float = 40.0
+    remove_lines: bool = True
+    line_min_rel: float = 2.0
+    line_min_px: int = 24
+    remove_borders: bool = True
+    border_min_rel: float = 0.85
+    border_margin_rel: float = 0.25
+    speck_rel_area: float = 0.003
+    speck_min_px: int = 3
+    deslant: bool = False
+    max_slant: float = 1.0
+    max_pixels: int = 20_000_000
+    # cuts
+    cut_gaps: bool = True
+    cut_component_gaps: bool = True
+    cut_projection: bool = True
+    cut_contour: bool = True
+    cut_paths: bool = True
+    path_max_rel: float = 1.0
+    dense_wide_rel: float = 0.8
+    dense_step_rel: float = 0.0
+    dense_per_char: float = 3.0
+    score_eps: float = 0.5
+    min_side_rel: float = 0.02
+    projection_max_rel: float = 1.0
+    contour_max_rel: float = 0.5
+    smooth_px: int = 3
+    min_cut_sep_rel: float = 0.08
+    min_cut_sep_px: int = 2
+    min_piece_rel: float = 0.01
+    cut_slopes: tuple[float, ...] = (-1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5)
+    cut_band_rel: float = 0.0
+    step_cost: float = 0.05
+    stray_cost: float = 0.02
+    sever_fraction: float = 0.15
+    sever_rel: float = 0.04
+    # graph
+    max_merge: int = 6
+    max_width_rel: float = 1.6
+    typical_width_rel: tuple[float, float] = (0.1, 1.1)
+    width_penalty: float = 1.0
+    merge_penalty: float = 0.0
+    # normalisation
+    min_rel_height: float = 0.5
+    fit_box: int = 20
+    frame: int = 28
+    pad: int = 2
+
+    def __post_init__(self) -> None:
+        if self.binarize not in BINARIZE_METHODS:
+            raise ValueError(
+                f"[segmenter.SegmenterConfig] binarize={self.binarize!r}; expected one of "
+                f"{', '.join(BINARIZE_METHODS)}"
+            )
+        if self.max_merge < 1:
+            raise ValueError(f"[segmenter.SegmenterConfig] max_merge={self.max_merge} must be >= 1")
+        if not 0.0 <= self.sever_fraction <= 0.5:
+            raise ValueError(
+                f"[segmenter.SegmenterConfig] sever_fraction={self.sever_fraction} must lie in [0, 0.5]"
+            )
+        if not (0 < self.fit_box <= self.frame):
+            raise ValueError(
+                f"[segmenter.SegmenterConfig] need 0 < fit_box ({self.fit_box}) <= frame ({self.frame})"
+            )
+        lo, hi = self.typical_width_rel
+        if not 0 <= lo <= hi:
+            raise ValueError(f"[segmenter.SegmenterConfig] typical_width_rel={self.typical_width_rel}")
+        if self.max_pixels <= 0 or self.window_rel <= 0:
+            raise ValueError("[segmenter.SegmenterConfig] max_pixels and window_rel must be positive")
+
+    def replace(self, **changes) -> "SegmenterConfig":
+        """A copy with some fields changed (unknown names raise ValueError)."""
+        names = {f.name for f in fields(self)}
+        bad = sorted(set(changes) - names)
+        if bad:
+            raise ValueError(f"[segmenter.SegmenterConfig] unknown field(s): {', '.join(bad)}")
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return SegmenterConfig(**values)

@@ -1,0 +1,213 @@
+"""The segmentation graph (PAPER.md Sec. V, Fig. 18) and :func:`segment`.
+
+Nodes are the cuts, left to right (node 0 = the left end of the ink, the last node = the right
+end; nodes are numbered in a topological order of compatibility, :mod:`segmenter.pieces`). An arc
+``i -> j`` joins two compatible cuts and holds the ink between them (right of ``i``, not right of
+``j``, by the component-ownership rule of :mod:`segmenter.pieces`), normalised to LeNet-5's input
+(:mod:`segmenter.normalize`). Every path from the first to the last node is one segmentation of
+the field, and its pieces partition the ink. Candidate cuts may cross; crossing cuts are never on
+the same path, so the graph holds alternative segmentations, not just one chain of cuts.
+
+Arcs: an *elementary* arc (no compatible cut in between splits its piece) always exists, so every
+node that has ink on its right can reach the last node. A merged arc (its piece is the union of
+``n >= 2`` elementary pieces along some chain of compatible cuts; ``n`` = the longest such chain)
+exists only if ``n <= max_merge`` and its ink is at most ``max_width_rel * char_height`` wide.
+Nodes on no complete path are trimmed.
+
+Arc penalties (PAPER.md Sec. V allows the segmenter to score its own pieces), small and geometric:
+``width_penalty * dist(w, typical_width_rel) + merge_penalty * (pieces - 1)``, where ``w`` is the
+piece's ink width over the character height and ``dist`` is how far ``w`` lies outside the typical
+range ``[lo, hi]`` (0 inside). There is no hard minimum width: a '1' or a '.' is narrow but valid;
+narrow pieces are only penalised when below ``lo``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from gtn import EPSILON, Graph
+from segmenter.config import SegmenterConfig
+from segmenter.cuts import Cuts, find_cuts
+from segmenter.normalize import normalize_pieces
+from segmenter.pieces import compatibility, cut_sides, ink_pixels, longest_chains, select_cuts
+from segmenter.preprocess import Preprocessed, preprocess
+
+#: Columns of :attr:`Segmentation.features` (all lengths relative to the character height).
+FEATURE_NAMES = ("width", "height", "top", "bottom", "pieces", "ink")
+
+
+@dataclass
+class Segmentation:
+    """What :func:`segment` returns: the graph plus everything needed to interpret and draw it.
+
+    ``A`` arcs, ``K`` cuts (= graph nodes), ``P`` ink pixels.
+
+    Attributes:
+        graph: ``gtn.Graph`` acceptor, ``K`` nodes, start 0, final ``K - 1``; labels ``gtn.EPSILON``
+            (the recognition transformer replaces them by classes); ``penalty`` float32 ``(A,)``
+            geometric penalties; ``data`` float32 ``(A, 1, 32, 32)`` normalised pieces.
+        boxes: int64 ``(A, 4)`` ink bounding box ``(x0, y0, x1, y1)`` of each arc's piece in *input
+            image* coordinates, ``x1``/``y1`` exclusive. Follow a ``gtn`` op's ``arc_map`` to get the
+            box of a derived arc: ``boxes[arc_map]``.
+        features: float32 ``(A, F)`` geometric features, columns :data:`FEATURE_NAMES` (width,
+            height, top and bottom relative to the ink band's top, pieces merged, ink pixels /
+            char_height**2), e.g. for trainable segmentation penalties.
+        cuts: :class:`segmenter.cuts.Cuts`, one per node, in node order (working coordinates; see
+            :meth:`cut_lines` for input coordinates).
+        ink_yx: int64 ``(P, 2)`` ink pixels ``(y, x)`` in working coordinates.
+        sides: bool ``(K, P)``: pixel ``p`` lies right of cut ``k`` (ownership rule applied).
+        prep: the :class:`segmenter.preprocess.Preprocessed` field.
+        char_height: estimated character height in pixels (0 for an empty field).
+    """
+
+    graph: Graph
+    boxes: np.ndarray
+    features: np.ndarray
+    cuts: Cuts
+    ink_yx: np.ndarray
+    sides: np.ndarray
+    prep: Preprocessed
+    char_height: float
+
+    @property
+    def num_arcs(self) -> int:
+        """``A``."""
+        return int(self.boxes.shape[0])
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the field holds no ink (a one-node graph without arcs)."""
+        return self.num_arcs == 0
+
+    def arc_mask(self, arc: int) -> np.ndarray:
+        """bool ``(P,)``: the ink pixels of one arc."""
+        i, j = int(self.graph.src[arc]), int(self.graph.dst[arc])
+        return self.sides[i] & ~self.sides[j]
+
+    def arc_pixels(self, arc: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(ys, xs)`` of the ink of one arc in input image coordinates."""
+        m = self.arc_mask(arc)
+        ys, xs = self.ink_yx[m, 0], self.ink_yx[m, 1]
+        return ys, xs - self.prep.shift[ys]
+
+    def cut_lines(self) -> list[np.ndarray]:
+        """Each cut as its column per image row in input coordinates: list of int64 ``(H,)``."""
+        return [path - self.prep.shift for path in self.cuts.paths]
+
+
+def _empty(prep: Preprocessed, cfg: SegmenterConfig) -> Segmentation:
+    side = cfg.frame + 2 * cfg.pad
+    graph = Graph([], [], [], penalty=torch.zeros(0), num_nodes=1, start=0, final=0,
+                  data=torch.zeros((0, 1, side, side)))
+    return Segmentation(graph=graph, boxes=np.zeros((0, 4), np.int64),
+                        features=np.zeros((0, len(FEATURE_NAMES)), np.float32),
+                        cuts=Cuts.empty(prep.ink.shape[0]), ink_yx=np.zeros((0, 2), np.int64),
+                        sides=np.zeros((0, 0), bool), prep=prep, char_height=0.0)
+
+
+def _trim(edge_ok: np.ndarray) -> np.ndarray:
+    """Nodes on some path from node 0 to the last node of the DAG ``edge_ok (K, K)``."""
+    k = edge_ok.shape[0]
+    fwd = np.zeros(k, bool)
+    fwd[0] = True
+    for j in range(1, k):
+        fwd[j] = bool((fwd & edge_ok[:, j]).any())
+    bwd = np.zeros(k, bool)
+    bwd[-1] = True
+    for i in range(k - 2, -1, -1):
+        bwd[i] = bool((bwd & edge_ok[i, :]).any())
+    return fwd & bwd
+
+
+def build_graph(prep: Preprocessed, cuts: Cuts, ink_yx: np.ndarray, sides: np.ndarray,
+                config: SegmenterConfig) -> Segmentation:
+    """Arcs, pieces, boxes, features and penalties from selected, ordered cuts (module docstring)."""
+    cfg = config
+    ch = max(prep.char_height, 1.0)
+    edge, _ = compatibility(sides)
+    chain = longest_chains(edge)
+    ys, xs = ink_yx[:, 0], ink_yx[:, 1]
+    means = cuts.paths.mean(axis=1)
+    reach = (cfg.max_width_rel + 1.0) * ch
+    ii, jj = np.nonzero(edge)
+    n = chain[ii, jj]
+    near = (n == 1) | ((n <= cfg.max_merge) & (means[jj] - means[ii] <= reach))
+    ii, jj, n = ii[near], jj[near], n[near]
+    masks_all = sides[ii] & ~sides[jj]  # (E, P) ink of each candidate arc
+    big = np.iinfo(np.int64).max
+    x0 = np.where(masks_all, xs[None, :], big).min(axis=1)
+    x1 = np.where(masks_all, xs[None, :], -1).max(axis=1) + 1
+    keep = (n == 1) | ((x1 - x0) / ch <= cfg.max_width_rel)
+    ii, jj, n, masks_all = ii[keep], jj[keep], n[keep], masks_all[keep]
+    ok = np.zeros_like(edge)
+    ok[ii, jj] = True
+    alive = _trim(ok)
+    new_id = np.cumsum(alive) - 1
+    live = alive[ii] & alive[jj]
+    ii, jj, n, masks_all = ii[live], jj[live], n[live], masks_all[live]
+    band_top = float(ys.min())
+    src, dst, masks, boxes, feats = [], [], [], [], []
+    for i, j, k, m in zip(ii, jj, n, masks_all):
+        py, px = ys[m], xs[m]
+        x0, x1 = int(px.min()), int(px.max()) + 1
+        y0, y1 = int(py.min()), int(py.max()) + 1
+        crop = np.zeros((y1 - y0, x1 - x0), bool)
+        crop[py - y0, px - x0] = True
+        qx = px - prep.shift[py]  # input image coordinates
+        src.append(int(new_id[i]))
+        dst.append(int(new_id[j]))
+        masks.append(crop)
+        boxes.append((int(qx.min()), y0, int(qx.max()) + 1, y1))
+        feats.append(((x1 - x0) / ch, (y1 - y0) / ch, (y0 - band_top) / ch, (y1 - band_top) / ch,
+                      float(k), int(m.sum()) / (ch * ch)))
+    feats_a = np.asarray(feats, np.float32).reshape(-1, len(FEATURE_NAMES))
+    lo, hi = cfg.typical_width_rel
+    w = feats_a[:, 0]
+    outside = np.maximum(0.0, lo - w) + np.maximum(0.0, w - hi)
+    penalty = cfg.width_penalty * outside + cfg.merge_penalty * (feats_a[:, 4] - 1.0)
+    data = normalize_pieces(masks, char_height=prep.char_height, config=cfg)
+    order = np.lexsort((np.asarray(dst, np.int64), np.asarray(src, np.int64)))
+    keep_nodes = np.flatnonzero(alive)
+    graph = Graph(np.asarray(src)[order], np.asarray(dst)[order], [EPSILON] * len(src),
+                  penalty=torch.from_numpy(penalty[order].astype(np.float32)),
+                  num_nodes=int(keep_nodes.size), data=data[torch.from_numpy(order)])
+    return Segmentation(graph=graph, boxes=np.asarray(boxes, np.int64).reshape(-1, 4)[order],
+                        features=feats_a[order], cuts=cuts.subset(keep_nodes), ink_yx=ink_yx,
+                        sides=sides[keep_nodes], prep=prep, char_height=prep.char_height)
+
+
+def segment(image, *, config: SegmenterConfig | None = None) -> Segmentation:
+    """Heuristically over-segment a field image into a segmentation graph (PAPER.md Sec. V).
+
+    Pipeline: :func:`segmenter.preprocess.preprocess` (binarise, remove lines and specks, optional
+    deslant) -> :func:`segmenter.cuts.find_cuts` (candidate cut paths) ->
+    :func:`segmenter.pieces.cut_sides` (component ownership) -> :func:`segmenter.pieces.select_cuts`
+    (near-duplicates dropped, topological order) -> :func:`build_graph`.
+
+    Args:
+        image: field image ``(H, W)`` uint8 (white paper, dark ink), or RGB, float or bool; see
+            :func:`segmenter.preprocess.to_grey`.
+        config: :class:`SegmenterConfig` (defaults when None).
+
+    Returns:
+        :class:`Segmentation` with ``graph.data`` float32 ``(A, 1, 32, 32)``. A field without ink
+        (all white, a blank 1x1 image) gives an empty segmentation: a one-node graph, no arcs.
+
+    Raises:
+        ValueError: ``"[segmenter.preprocess] ..."`` for an empty (zero-size) or malformed image or
+            one larger than ``config.max_pixels``.
+    """
+    cfg = config or SegmenterConfig()
+    prep = preprocess(image, cfg)
+    if not prep.ink.any():
+        return _empty(prep, cfg)
+    ch = max(prep.char_height, 1.0)
+    ys, xs, comp = ink_pixels(prep.ink)
+    cuts = find_cuts(prep.ink, prep.char_height, cfg)
+    sides = cut_sides(ys, xs, comp, cuts.paths, sever_fraction=cfg.sever_fraction,
+                      sever_px=cfg.sever_rel * ch * ch)
+    cuts, sides = select_cuts(cuts, sides, min_between=max(1.0, cfg.min_piece_rel * ch * ch))
+    return build_graph(prep, cuts, np.stack([ys, xs], axis=1), sides, cfg)
