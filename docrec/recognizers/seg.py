@@ -58,6 +58,9 @@ class SegRecognizerConfig:
         normalize: use MAP-normalised penalties (see module docstring); raw RBF penalties otherwise.
         seg_weight: multiplier of the segmenter's geometric arc penalties.
         reject_threshold: results whose confidence is below this are rejected (0 = never).
+        temperature: penalties are divided by this before the confidence (posterior) is computed;
+            the best path is unchanged. > 1 softens over-confident posteriors (calibration on
+            validation strings, see README).
         batch_pieces: pieces per LeNet-5 call.
         max_pixels: larger images are refused (per-image error, not an exception for the batch).
     """
@@ -66,6 +69,7 @@ class SegRecognizerConfig:
     normalize: bool = True
     seg_weight: float = 1.0
     reject_threshold: float = 0.0
+    temperature: float = 1.0
     batch_pieces: int = 4096
     max_pixels: int = DEFAULT_MAX_PIXELS
 
@@ -167,7 +171,8 @@ class SegmentationRecognizer:
 
     def __init__(self, *, weights: str | os.PathLike | None = None, model=None,
                  config: SegRecognizerConfig | None = None, segmenter_config=None,
-                 reject_threshold: float | None = None, max_pixels: int | None = None):
+                 reject_threshold: float | None = None, max_pixels: int | None = None,
+                 temperature: float | None = None):
         self.config = config or SegRecognizerConfig()
         if reject_threshold is not None:
             if not 0.0 <= float(reject_threshold) <= 1.0:
@@ -176,6 +181,10 @@ class SegmentationRecognizer:
             self.config.reject_threshold = float(reject_threshold)
         if max_pixels is not None:
             self.config.max_pixels = int(max_pixels)
+        if temperature is not None:
+            if not float(temperature) > 0:
+                raise ValueError(f"[docrec.SegmentationRecognizer] temperature={temperature} must be > 0")
+            self.config.temperature = float(temperature)
         self.model = model if model is not None else load_seg_model(weights)
         self.segmenter_config = segmenter_config or default_segmenter_config()
 
@@ -233,6 +242,8 @@ class SegmentationRecognizer:
             if g is None:
                 results[k] = (Recognition.reject("no ink in the image"), detail)
                 continue
+            if self.config.temperature != 1.0:
+                g = g.with_penalty(g.penalty / self.config.temperature)
             decoded = decode(g, grammar, n=max(1, n))
             detail.decoded = decoded
             results[k] = (self._to_recognition(decoded, seg, amap), detail)
@@ -264,7 +275,7 @@ class SegmentationRecognizer:
         conf = float(best.confidence)
         rejected = conf < self.config.reject_threshold
         return Recognition(text=best.text, confidence=conf, rejected=rejected, boxes=boxes,
-                           penalty=float(best.penalty),
+                           penalty=float(best.penalty) * self.config.temperature,
                            reason=(f"confidence {conf:.3f} below the threshold "
                                    f"{self.config.reject_threshold:.3f}") if rejected else "",
                            alternatives=[(d.text, float(d.penalty)) for d in decoded[1:] if not d.rejected])

@@ -1,0 +1,92 @@
+"""``docrec recognize`` and ``docrec eval strings``: JSON lines, per-file errors, folders, --draw."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from docrec.cli import main
+from docrec.recognizers.seg import DEFAULT_WEIGHTS
+
+pytestmark = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="bundled seg-lenet5.pt missing")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, mnist_dir):
+    from data.folder import write_labels
+    from data.synth import DigitPool, SynthConfig, synthesize
+
+    d = tmp_path_factory.mktemp("fields")
+    fields = synthesize("zip", 4, split="test", seed=5, config=SynthConfig(zip_plus4=0.0),
+                        pool=DigitPool.load("test", mnist_dir))
+    rows = []
+    for i, f in enumerate(fields):
+        cv2.imwrite(str(d / f"z{i}.png"), f.image)
+        rows.append((f"z{i}.png", f.text))
+    write_labels(d / "labels.csv", rows)
+    return d, [t for _, t in rows]
+
+
+def _json_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.strip().splitlines()]
+
+
+def test_json_output_with_bad_files(folder, tmp_path, capsys):
+    d, texts = folder
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"not a png at all")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), np.full((200, 300), 255, np.uint8))
+    missing = tmp_path / "missing.png"
+    code = main(["recognize", str(d / "z0.png"), str(corrupt), str(empty), str(missing), str(big),
+                 str(d / "z1.png"), "--grammar", "zip", "--json", "--max-pixels", "50000"])
+    entries = _json_lines(capsys.readouterr().out)
+    assert code == 1
+    assert [e["path"] for e in entries] == [str(d / "z0.png"), str(corrupt), str(empty), str(missing), str(big),
+                                            str(d / "z1.png")]
+    for e in entries:
+        assert {"path", "text", "confidence", "rejected", "boxes"} <= set(e)
+    assert "cannot decode" in entries[1]["error"]
+    assert "cannot decode" in entries[2]["error"]
+    assert "no such image file" in entries[3]["error"]
+    assert "exceeds the limit of 50000 pixels" in entries[4]["error"]
+    good = [entries[0], entries[5]]
+    assert all("error" not in e for e in good)
+    # the two good fields are read (bundled weights; both are clean normal-spacing zip codes)
+    assert sum(e["text"] == t for e, t in zip(good, texts[:2])) >= 1
+    for e in good:
+        assert len(e["boxes"]) == len(e["text"]) and 0 <= e["confidence"] <= 1
+
+
+def test_folder_plain_output_draw_and_blank(folder, tmp_path, capsys):
+    d, texts = folder
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((32, 80), 255, np.uint8))
+    code = main(["recognize", str(d), str(blank), "--grammar", "zip", "--draw", str(tmp_path / "pic.png"),
+                 "--reject-threshold", "0.5"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 0
+    assert len(lines) == 5
+    assert lines[-1].startswith(str(blank)) and "rejected" in lines[-1]
+    for i in range(4):
+        assert (tmp_path / f"pic-z{i}.png").is_file()
+
+
+def test_bad_options(folder, capsys):
+    d, _ = folder
+    assert main(["recognize", str(d), "--grammar", "(", "--json"]) == 2
+    assert "bad --grammar" in capsys.readouterr().err
+    assert main(["recognize", str(d), "--reject-threshold", "2"]) == 2
+
+
+def test_eval_strings(folder, tmp_path, capsys):
+    d, _ = folder
+    out = tmp_path / "m.json"
+    assert main(["eval", "strings", str(d), "--system", "seg", "--grammar", "zip", "--json", str(out)]) == 0
+    m = json.loads(out.read_text())
+    assert m["fields"] == 4 and 0 <= m["string_accuracy"] <= 1 and m["cer"] >= 0
