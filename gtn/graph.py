@@ -251,10 +251,10 @@ class Graph:
 
     # ------------------------------------------------------------------ conversions (delegating)
     @classmethod
-    def from_str(cls, text: str, *, acyclic: bool = True) -> "Graph":
+    def from_str(cls, text: str, *, acyclic: bool = True, dtype: torch.dtype | None = None) -> "Graph":
         """Parse the gtn text format (see :mod:`gtn.textio`)."""
         from gtn.textio import graph_from_str
-        return graph_from_str(text, acyclic=acyclic)
+        return graph_from_str(text, acyclic=acyclic, dtype=dtype)
 
     def to_str(self) -> str:
         """Write the gtn text format (see :mod:`gtn.textio`)."""
