@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 #: Binarisation methods understood by :func:`segmenter.preprocess.binarize`.
-BINARIZE_METHODS = ("fixed", "otsu", "adaptive", "sauvola", "bgnorm")
+BINARIZE_METHODS = ("fixed", "otsu", "adaptive", "sauvola", "bgnorm", "midpoint")
 
 
 @dataclass
@@ -21,8 +21,9 @@ class SegmenterConfig:
     Preprocessing (:mod:`segmenter.preprocess`):
 
     Attributes:
-        binarize: one of ``BINARIZE_METHODS``; ``"bgnorm"`` (background-normalised Otsu) was chosen
-            by measurement, see README "segmenter" and ``benchmarks/segmenter.py``.
+        binarize: one of ``BINARIZE_METHODS``; ``"midpoint"`` (background-normalised local
+            midpoint) was chosen by measurement, see README "segmenter" and
+            ``benchmarks/segmentation.py``.
         fixed_threshold: grey level under which a pixel is ink for ``"fixed"``.
         window_rel: local window of ``adaptive``/``sauvola``/``bgnorm``, relative to the image height.
         adaptive_offset: ``adaptive`` marks a pixel ink when darker than its local mean minus this.
@@ -32,13 +33,17 @@ class SegmenterConfig:
         remove_lines: remove long horizontal guide lines / underlines (morphological opening with
             a long horizontal kernel), then restore the strokes that cross them.
         line_min_rel: minimum length of a guide line, relative to the image height.
-        line_min_px: ... and never shorter than this many pixels.
+        line_min_px: ... and never shorter than this many pixels,
+        line_span_rel: ... except that a run spanning this fraction of the image width is always
+            a line (frame lines of a short field).
         remove_borders: remove vertical frame lines close to the left/right edge.
         border_min_rel: a vertical frame line spans at least this fraction of the image height.
         border_margin_rel: ... and lies within this distance (relative to the image height) of an edge.
         speck_rel_area: connected components smaller than ``speck_rel_area * image_height**2``
             pixels (at least ``speck_min_px``) are removed as noise.
         speck_min_px: lower bound of the speck area threshold.
+        remnant_rel_area: components smaller than ``remnant_rel_area * image_height**2`` lying
+            mostly along a removed line (line stubs) are removed too.
         deslant: shear the ink upright (slant from second-order moments) before cutting; piece boxes
             are still reported in the coordinates of the input image.
         max_slant: absolute shear never exceeds this (dx per dy).
@@ -104,7 +109,7 @@ class SegmenterConfig:
     """
 
     # preprocessing
-    binarize: str = "bgnorm"
+    binarize: str = "midpoint"
     fixed_threshold: int = 128
     window_rel: float = 0.75
     adaptive_offset: float = 12.0
@@ -114,11 +119,13 @@ class SegmenterConfig:
     remove_lines: bool = True
     line_min_rel: float = 2.0
     line_min_px: int = 24
+    line_span_rel: float = 0.8
     remove_borders: bool = True
     border_min_rel: float = 0.85
     border_margin_rel: float = 0.25
     speck_rel_area: float = 0.003
     speck_min_px: int = 3
+    remnant_rel_area: float = 0.02
     deslant: bool = False
     max_slant: float = 1.0
     max_pixels: int = 20_000_000

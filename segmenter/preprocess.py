@@ -14,6 +14,10 @@ Binarisation methods (``SegmenterConfig.binarize``), all returning True where th
   keeps the paper's slowly varying level and its light texture envelope; the image divided by it
   is flat paper (about 1) with ink (well below 1) and faint texture (a little below 1), which
   Otsu separates well.
+- ``midpoint``: background normalisation, then a *local midpoint*: a pixel is ink when darker than
+  half-way between the paper (1) and the darkest normalised level within the window. Under the
+  usual compositing model ``grey = paper (1 - a) + ink a`` this is exactly "ink coverage
+  ``a > 0.5``", whatever the paper level, the pen's darkness or its local strength.
 
 Every method except ``fixed`` also requires the pixel to be at least ``min_contrast`` grey levels
 darker than the closing background, so a white or faintly textured field yields no ink at all
@@ -142,6 +146,10 @@ def binarize(grey: np.ndarray, config: SegmenterConfig | None = None, *, method:
     elif method == "bgnorm":
         norm = 255.0 * g / np.maximum(bg, 1.0)
         mask = norm <= _otsu(norm)
+    elif method == "midpoint":
+        norm = g / np.maximum(bg, 1.0)  # paper about 1, ink below
+        darkest = cv2.erode(norm, np.ones((win, win), np.uint8), borderType=cv2.BORDER_REPLICATE)
+        mask = norm < 0.5 * (1.0 + darkest)
     else:
         raise ValueError(f"[segmenter.binarize] unknown method {method!r}")
     return mask & contrast
@@ -205,6 +213,21 @@ def remove_borders(ink: np.ndarray, *, min_length: int, margin: int) -> tuple[np
     return ink & ~line, line
 
 
+def remove_remnants(ink: np.ndarray, removed: np.ndarray, *, max_area: int) -> np.ndarray:
+    """Drop small components lying mostly along removed lines (stubs left by an interrupted or
+    slightly thicker line): components of fewer than ``max_area`` pixels with at least half of
+    them within one pixel of a removed line pixel. bool ``(H, W) -> (H, W)``."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return ink.copy()
+    near = cv2.dilate(removed.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    area = stats[:, cv2.CC_STAT_AREA]
+    close = np.bincount(labels[near & ink], minlength=n)
+    drop = (area < max_area) & (2 * close >= area)
+    drop[0] = False
+    return ink & ~drop[labels]
+
+
 def remove_specks(ink: np.ndarray, *, min_area: int) -> np.ndarray:
     """Drop 8-connected components of fewer than ``min_area`` pixels: bool ``(H, W) -> (H, W)``."""
     if min_area <= 1 or not ink.any():
@@ -265,8 +288,9 @@ def deslant(ink: np.ndarray, slant: float) -> tuple[np.ndarray, np.ndarray]:
 def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
     """Turn a field image into a clean ink mask (PAPER.md Sec. V's input).
 
-    Steps: greyscale; binarise (``config.binarize``); remove horizontal guide lines (then restore
-    crossing strokes) and vertical borders; drop specks; optionally deslant.
+    Steps: greyscale; binarise (``config.binarize``); remove vertical frame lines near the left and
+    right edges, then horizontal guide lines (restoring crossing strokes); drop specks; optionally
+    deslant.
 
     Args:
         image: field image ``(H, W)`` (see :func:`to_grey` for accepted types).
@@ -290,15 +314,18 @@ def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
     h, w = grey.shape
     ink = binarize(grey, cfg)
     removed = np.zeros_like(ink)
-    if cfg.remove_lines:
-        length = max(cfg.line_min_px, int(round(cfg.line_min_rel * h)))
-        ink, gone = remove_guide_lines(ink, min_length=length)
-        removed |= gone
-    if cfg.remove_borders:
+    if cfg.remove_borders:  # first, so a frame's corners do not shorten its sides
         length = max(3, int(round(cfg.border_min_rel * h)))
         margin = int(round(cfg.border_margin_rel * h))
         ink, gone = remove_borders(ink, min_length=length, margin=margin)
         removed |= gone
+    if cfg.remove_lines:
+        length = max(cfg.line_min_px, int(round(cfg.line_min_rel * h)))
+        length = min(length, max(3, int(round(cfg.line_span_rel * w))))
+        ink, gone = remove_guide_lines(ink, min_length=length)
+        removed |= gone
+    if removed.any() and cfg.remnant_rel_area > 0:
+        ink = remove_remnants(ink, removed, max_area=int(round(cfg.remnant_rel_area * h * h)))
     min_area = max(cfg.speck_min_px, int(round(cfg.speck_rel_area * h * h)))
     ink = remove_specks(ink, min_area=min_area)
     shift = np.zeros(h, np.int64)

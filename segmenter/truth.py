@@ -8,8 +8,10 @@ elsewhere. An arc *matches* character ``c`` when both
 - recall: the arc holds at least ``tol`` of character ``c``'s ink that survived preprocessing, and
 - precision: at least ``tol`` of the arc's ink belongs to character ``c``.
 
-The true segmentation is *in the graph* when a path from the first to the last node has exactly
-one arc per character, the ``k``-th matching character ``k``. This is the quantity the recogniser
+The true segmentation is *in the graph* when a path from the first to the last node has one arc
+per character, the ``k``-th matching character ``k``, plus (with ``allow_junk``) any number of
+*junk* arcs: arcs holding at least ``tol`` of non-character ink (noise specks, remnants of a
+printed line); the recogniser has to call those 'none' (PAPER.md Sec. IX's rubbish class). This is the quantity the recogniser
 needs (PAPER.md Sec. V: the right segmentation must be among the candidates). Also used to pick
 mis-segmented pieces (arcs matching nothing) as 'none' training examples.
 """
@@ -65,7 +67,8 @@ def arc_targets(seg: Segmentation, char_map: np.ndarray, *, tol: float = 0.9) ->
     return np.where(ok, best, -1)
 
 
-def true_path(seg: Segmentation, char_map: np.ndarray, *, tol: float = 0.9) -> list[int] | None:
+def true_path(seg: Segmentation, char_map: np.ndarray, *, tol: float = 0.9,
+              allow_junk: bool = True) -> list[int] | None:
     """Arc indices of the true segmentation if it is a path of the graph, else None.
 
     Characters whose ink vanished entirely in preprocessing cannot be matched, so the answer is
@@ -75,19 +78,31 @@ def true_path(seg: Segmentation, char_map: np.ndarray, *, tol: float = 0.9) -> l
     if seg.is_empty:
         return [] if nchar <= 0 else None
     target = arc_targets(seg, char_map, tol=tol)
+    if allow_junk:
+        counts = arc_char_counts(seg, char_map)
+        junk = counts[:, -1] >= tol * np.maximum(counts.sum(axis=1), 1)
+    else:
+        junk = np.zeros(target.shape, bool)
     src = seg.graph.src.numpy()
     dst = seg.graph.dst.numpy()
     n = seg.graph.num_nodes
     back: dict[tuple[int, int], int] = {(0, 0): -1}  # (node, chars matched) -> arc used to get there
     for arc in np.argsort(src, kind="stable"):  # nodes are topologically numbered
+        a, b = int(src[arc]), int(dst[arc])
         t = int(target[arc])
-        if t >= 0 and (int(src[arc]), t) in back and (int(dst[arc]), t + 1) not in back:
-            back[(int(dst[arc]), t + 1)] = int(arc)
+        if t >= 0 and (a, t) in back and (b, t + 1) not in back:
+            back[(b, t + 1)] = int(arc)
+        if junk[arc]:
+            for k in range(nchar + 1):
+                if (a, k) in back and (b, k) not in back:
+                    back[(b, k)] = int(arc)
     if (n - 1, nchar) not in back:
         return None
     path, node, k = [], n - 1, nchar
-    while k > 0:
+    while node != 0:
         arc = back[(node, k)]
         path.append(arc)
-        node, k = int(src[arc]), k - 1
+        if not (junk[arc] and target[arc] < 0):
+            k -= 1
+        node = int(src[arc])
     return path[::-1]
