@@ -35,6 +35,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+_SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+if _SHARED_MNIST.is_dir() and not os.environ.get("DOCREC_MNIST_DIR"):
+    os.environ["DOCREC_MNIST_DIR"] = str(_SHARED_MNIST)  # the development copy, as tests/conftest.py
 
 SPACINGS = ("wide", "normal", "tight", "touching", "overlapping")
 #: name -> (field kind, spacing, grammar spec, test seed)

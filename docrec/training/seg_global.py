@@ -128,7 +128,7 @@ def field_losses(recognizer, fields: list[CachedField], *, criterion: str) -> tu
         if gc.num_arcs == 0:
             continue
         constrained = score(gc)[0]
-        if not math.isfinite(float(constrained)):
+        if not math.isfinite(float(constrained.detach())):
             continue
         total = total + constrained - score(g)[0]
         used += 1
