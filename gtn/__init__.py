@@ -28,3 +28,7 @@ from gtn.recognize import recognize
 __all__ += ["concat", "connect", "intersect", "project", "prune", "trim", "union", "constrain",
             "discriminative_forward_loss", "discriminative_viterbi_loss", "forward_loss", "viterbi_loss",
             "recognize"]
+from gtn.openfst import from_openfst, parse_symbol_table, symbol_table, to_openfst
+from gtn.draw import draw, to_dot, to_networkx
+
+__all__ += ["from_openfst", "parse_symbol_table", "symbol_table", "to_openfst", "draw", "to_dot", "to_networkx"]

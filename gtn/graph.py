@@ -261,6 +261,32 @@ class Graph:
         from gtn.textio import graph_to_str
         return graph_to_str(self)
 
+    def to_networkx(self):
+        """See :func:`gtn.to_networkx`."""
+        from gtn.draw import to_networkx
+        return to_networkx(self)
+
+    def to_dot(self, **kwargs) -> str:
+        """See :func:`gtn.to_dot`."""
+        from gtn.draw import to_dot
+        return to_dot(self, **kwargs)
+
+    def draw(self, path, **kwargs):
+        """Write a PNG drawing; see :func:`gtn.draw`."""
+        from gtn.draw import draw
+        return draw(self, path, **kwargs)
+
+    def to_openfst(self, **kwargs) -> str:
+        """AT&T text; see :func:`gtn.to_openfst`."""
+        from gtn.openfst import to_openfst
+        return to_openfst(self, **kwargs)
+
+    @classmethod
+    def from_openfst(cls, text: str, **kwargs) -> "Graph":
+        """Read AT&T text; see :func:`gtn.from_openfst`."""
+        from gtn.openfst import from_openfst
+        return from_openfst(text, **kwargs)
+
     def __repr__(self) -> str:
         kind = "acceptor" if self.is_acceptor else "transducer"
         cyc = "" if self.acyclic else ", cyclic allowed"
