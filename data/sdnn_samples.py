@@ -23,8 +23,9 @@ gaps of -1..4 natural pixels (some touch), normalised as above, then 32x32 windo
 
 * centred on a character (centre jittered by up to :data:`CENTRE_JITTER` px, i.e. the worst
   misalignment with stride 4) and labelled with it; the neighbours are whatever the field holds;
-* centred between two characters, or left of the first / right of the last, at least
-  :data:`NONE_CLEARANCE` px from every character centre, labelled 'none' (id 16).
+* centred between two characters, 4-8 px left or right of a character's centre (off-centre views
+  of it), or left of the first / right of the last, at least :data:`NONE_CLEARANCE` px from every
+  character centre, labelled 'none' (id 16).
 
 Salt-and-pepper noise (10% of the pixels set to ink or paper at random) is applied at training time
 by :func:`salt_and_pepper` so that every epoch sees fresh noise.
@@ -53,8 +54,10 @@ PAD_PX = 12
 INK_FLOOR = 0.15
 #: Largest offset (px) between a character-labelled window's centre and the character's centre.
 CENTRE_JITTER = 2
-#: Smallest distance (px) between a 'none' window's centre and any character centre.
-NONE_CLEARANCE = 7
+#: Smallest distance (px) between a 'none' window's centre and any character centre. With stride 4
+#: some frame is always within 2 px of a character's centre; frames 4 px or more away must say
+#: 'none', or the character model reads the character twice.
+NONE_CLEARANCE = 4
 #: The character set of the SDNN (HELPERS.md shared contract); 'none' is id 16.
 CHARSET = "0123456789,.-$*/"
 NONE_ID = 16
@@ -201,7 +204,7 @@ class WindowConfig:
     min_len: int = 3
     max_len: int = 7
     punctuation: float = 0.12
-    none_fraction: float = 0.4
+    none_fraction: float = 0.5
 
 
 def _field_text(rng: np.random.Generator, cfg: WindowConfig) -> str:
@@ -251,6 +254,7 @@ def make_windows(count_fields: int, *, split: str = "train", seed: int = 0, conf
             ys.append(CHARSET.index(ch))
         cand = [(a + b) / 2.0 for a, b in zip(centres[:-1], centres[1:])]
         cand += [centres[0] - rng.uniform(10, 18), centres[-1] + rng.uniform(10, 18)]
+        cand += [c + side * rng.uniform(4, 8) for c in centres for side in (-1.0, 1.0)]
         for c in cand:
             c = c + rng.uniform(-1.5, 1.5)
             if np.min(np.abs(centres - c)) >= NONE_CLEARANCE:

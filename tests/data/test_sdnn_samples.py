@@ -89,7 +89,7 @@ def test_windows_labels_and_determinism(train_pool):
     assert x.shape[1:] == (1, 32, 32) and x.dtype == np.float32
     assert set(np.unique(y)) <= set(range(17))
     share = float(np.mean(y == NONE_ID))
-    assert 0.25 < share < 0.5  # config target 0.4 (fewer if not enough clear gaps)
+    assert 0.35 < share <= 0.55  # config target 0.5
     # a character window has ink in its central columns; digits and punctuation both occur
     centre = x[y != NONE_ID, 0, :, 12:20].max(axis=(1, 2))
     assert np.mean(centre > 0.5) > 0.95

@@ -1,0 +1,103 @@
+"""SDNN training (docrec.training.sdnn_train): the global criterion (value vs CTC, gradcheck, batch
+consistency) and tiny end-to-end runs of both ways with checkpoints and resume."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from decoders import CharacterModel
+from docrec.recognizers.sdnn import SDNNRecognizer
+from docrec.training import sdnn_train
+from docrec.training.sdnn_train import SDNNTrainConfig, global_loss, train_way1, train_way2
+
+
+class _Frames(torch.nn.Module):
+    """Stand-in SDNN returning fixed (trainable) frame penalties: (B, 1, 32, W) -> (B, T, C)."""
+
+    def __init__(self, pen):
+        super().__init__()
+        self.pen = pen
+
+    def forward(self, x):
+        return self.pen
+
+
+def test_global_loss_is_ctc_for_the_default_character_model():
+    """With the CTC-like character model the discriminative forward criterion equals CTC on the
+    normalised scores softmax(-penalties), 'none' as the blank (PAPER.md Sec. VI)."""
+    torch.manual_seed(0)
+    pen = torch.rand(2, 9, 17, dtype=torch.float64) * 5
+    targets = [[3, 3, 1], [7, 12]]
+    frames = torch.tensor([9, 6])
+    loss = global_loss(_Frames(pen), CharacterModel(), None, frames, targets)
+    lp = F.log_softmax(-pen, dim=-1).transpose(0, 1)  # (T, B, C)
+    tgt = torch.tensor([3, 3, 1, 7, 12])
+    ref = F.ctc_loss(lp, tgt, frames, torch.tensor([3, 2]), blank=16, reduction="sum") / 2
+    assert float(loss) == pytest.approx(float(ref), rel=1e-9)
+
+
+def test_global_loss_gradcheck():
+    from decoders import Alphabet
+
+    cm = CharacterModel(Alphabet(symbols=("0", "1", "2", "<none>"), none_symbol="<none>"))
+    torch.manual_seed(1)
+    pen = (torch.rand(2, 4, 4, dtype=torch.float64) * 3).requires_grad_(True)
+    frames = torch.tensor([4, 3])
+    torch.autograd.gradcheck(lambda p: global_loss(_Frames(p), cm, None, frames, [[2, 1], [1]]), (pen,),
+                             fast_mode=True)
+
+
+def test_global_loss_batch_consistency():
+    torch.manual_seed(2)
+    pen = torch.rand(3, 7, 17, dtype=torch.float64) * 4
+    frames = torch.tensor([7, 5, 6])
+    targets = [[1, 2], [4], [0, 0, 9]]
+    cm = CharacterModel()
+    batched = global_loss(_Frames(pen), cm, None, frames, targets)
+    singles = [global_loss(_Frames(pen[b: b + 1, : int(frames[b])]), cm, None, frames[b: b + 1], [targets[b]])
+               for b in range(3)]
+    assert float(batched) == pytest.approx(float(sum(singles)) / 3, rel=1e-9)
+
+
+@pytest.fixture()
+def small_pools(monkeypatch, mnist_train):
+    from data.synth import DigitPool
+
+    imgs, labs = mnist_train
+    pools = (DigitPool(imgs[:3000], labs[:3000], "train"), DigitPool(imgs[-1000:], labs[-1000:], "train"))
+    monkeypatch.setattr(sdnn_train, "split_pools", lambda root=None: pools)
+    return pools
+
+
+def test_tiny_runs_of_both_ways_checkpoint_and_resume(tmp_path, small_pools):
+    cfg = SDNNTrainConfig(way=1, epochs=1, fields=40, val_fields=10, batch_size=32, seed=3)
+    out1 = train_way1(cfg, tmp_path, bar=False, log=lambda *a: None)
+    assert len(out1["history"]) == 2 and (tmp_path / "way1.ckpt").is_file()
+    first = torch.load(tmp_path / "way1.ckpt", weights_only=True)
+    cfg.epochs = 2
+    out2 = train_way1(cfg, tmp_path, resume=True, bar=False, log=lambda *a: None)
+    assert [h["epoch"] for h in out2["history"]] == [0, 1, 2]
+    assert json.loads(first["history"])[1] == out2["history"][1]  # epoch 1 was not redone
+    rec = SDNNRecognizer(tmp_path / "sdnn-way1.pt")
+    from data.synth import synthesize
+
+    f = synthesize("zip", 2, split="train", seed=0, pool=small_pools[1])
+    assert len(rec.recognize([x.image for x in f], grammar="zip")) == 2
+
+    cfg2 = SDNNTrainConfig(way=2, epochs=1, steps=2, batch_size=2, init=str(tmp_path / "sdnn-way1.pt"), seed=3)
+    before = torch.load(tmp_path / "sdnn-way1.pt", weights_only=True)["model"]
+    out3 = train_way2(cfg2, tmp_path, bar=False, log=lambda *a: None, evaluate=lambda net: 0.5)
+    assert (tmp_path / "way2.ckpt").is_file() and (tmp_path / "sdnn-way2.pt").is_file()
+    assert np.isfinite(out3["history"][-1]["train_loss"])
+    after = torch.load(tmp_path / "way2.ckpt", weights_only=True)["model"]
+    assert not torch.equal(before["c1.weight"], after["c1.weight"])  # the global loss moved LeNet-5
+
+
+def test_way2_needs_init(tmp_path):
+    with pytest.raises(ValueError, match="way-1 weights"):
+        train_way2(SDNNTrainConfig(way=2), tmp_path)
