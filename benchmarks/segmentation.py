@@ -65,7 +65,7 @@ def binarisation(pool: DigitPool, n: int, seed: int) -> list[dict]:
                 full.append(f1(p.ink, gt))
                 kept.append(float((p.ink & gt).sum()) / max(float((b & gt).sum()), 1.0))
                 line = b & (paper < 200)  # binarised pixels of printed lines and frames
-                if line.sum() > 0:
+                if cond in ("lined", "form") and line.sum() > 0:
                     line_gone.append(float((line & ~p.ink).sum()) / float(line.sum()))
             rows.append({"condition": cond, "method": method, "f1_raw": float(np.mean(raw)),
                          "f1_preprocessed": float(np.mean(full)),

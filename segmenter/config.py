@@ -36,12 +36,17 @@ class SegmenterConfig:
         line_min_px: ... and never shorter than this many pixels,
         line_span_rel: ... except that a run spanning this fraction of the image width is always
             a line (frame lines of a short field).
-        remove_borders: remove vertical frame lines close to the left/right edge.
+        remove_borders: remove vertical frame lines close to the left/right edge, and components
+            lying entirely within ``edge_band_rel * image_height`` rows of the top or bottom edge
+            (pieces of a broken frame line; a mark that small right at the edge is lost too).
+        edge_band_rel: see ``remove_borders``.
         border_min_rel: a vertical frame line spans at least this fraction of the image height.
         border_margin_rel: ... and lies within this distance (relative to the image height) of an edge.
         speck_rel_area: connected components smaller than ``speck_rel_area * image_height**2``
             pixels (at least ``speck_min_px``) are removed as noise.
         speck_min_px: lower bound of the speck area threshold.
+        min_char_rel: the character height used for every relative length is at least this
+            fraction of the image height (a field holding only a dot or a dash).
         remnant_rel_area: components smaller than ``remnant_rel_area * image_height**2`` lying
             mostly along a removed line (line stubs) are removed too.
         deslant: shear the ink upright (slant from second-order moments) before cutting; piece boxes
@@ -73,11 +78,9 @@ class SegmenterConfig:
         contour_max_rel: contour-distance minima are kept only when the distance is at most this
             fraction of the character height.
         smooth_px: width of the moving average applied to the profiles before taking minima.
-        min_cut_sep_rel: cuts whose anchors are closer than this (relative to the character
-            height, at least ``min_cut_sep_px``) are merged.
-        min_cut_sep_px: absolute lower bound of the merge distance.
-        min_piece_rel: cuts with fewer than ``min_piece_rel * char_height**2`` ink pixels between
-            their paths are merged too.
+        min_piece_rel, min_piece_px: two cuts are merged (the cheaper path kept) when fewer than
+            ``max(min_piece_px, min_piece_rel * char_height**2)`` ink pixels lie on different sides
+            of them (cuts "closer than a few pixels", measured in ink).
         cut_slopes: slopes (dx/dy, negative leans right) of the lines cut paths follow; the
             cheapest is used. ``(0.0,)`` gives vertical cuts only.
         cut_band_rel: a cut's path may stray this far (relative to the character height) from its
@@ -123,8 +126,10 @@ class SegmenterConfig:
     remove_borders: bool = True
     border_min_rel: float = 0.85
     border_margin_rel: float = 0.25
+    edge_band_rel: float = 0.12
     speck_rel_area: float = 0.003
     speck_min_px: int = 3
+    min_char_rel: float = 0.25
     remnant_rel_area: float = 0.02
     deslant: bool = False
     max_slant: float = 1.0
@@ -144,9 +149,8 @@ class SegmenterConfig:
     projection_max_rel: float = 1.0
     contour_max_rel: float = 0.5
     smooth_px: int = 3
-    min_cut_sep_rel: float = 0.08
-    min_cut_sep_px: int = 2
     min_piece_rel: float = 0.01
+    min_piece_px: int = 3
     cut_slopes: tuple[float, ...] = (-1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5)
     cut_band_rel: float = 0.0
     step_cost: float = 0.05

@@ -209,5 +209,6 @@ def segment(image, *, config: SegmenterConfig | None = None) -> Segmentation:
     cuts = find_cuts(prep.ink, prep.char_height, cfg)
     sides = cut_sides(ys, xs, comp, cuts.paths, sever_fraction=cfg.sever_fraction,
                       sever_px=cfg.sever_rel * ch * ch)
-    cuts, sides = select_cuts(cuts, sides, min_between=max(1.0, cfg.min_piece_rel * ch * ch))
+    cuts, sides = select_cuts(cuts, sides,
+                              min_between=max(1.0, cfg.min_piece_px, cfg.min_piece_rel * ch * ch))
     return build_graph(prep, cuts, np.stack([ys, xs], axis=1), sides, cfg)

@@ -44,7 +44,8 @@ class Preprocessed:
         shift: int64 ``(H,)`` per-row horizontal shift applied by deslanting: working ``x`` =
             input ``x + shift[y]`` (all zeros when not deslanted).
         slant: the shear that was removed (dx per dy; 0.0 when not deslanted).
-        char_height: estimated character height in pixels (0 for an empty field).
+        char_height: estimated character height in pixels, at least ``min_char_rel * H`` (0 for
+            an empty field).
         lines: bool ``(H, W)`` pixels removed as guide lines or borders (input coordinates).
     """
 
@@ -228,6 +229,21 @@ def remove_remnants(ink: np.ndarray, removed: np.ndarray, *, max_area: int) -> n
     return ink & ~drop[labels]
 
 
+def remove_edge_bands(ink: np.ndarray, *, band: int) -> tuple[np.ndarray, np.ndarray]:
+    """Drop components lying entirely within ``band`` rows of the top or bottom edge (fragments of
+    a faint frame line): bool ``(H, W) -> (cleaned, removed)``."""
+    h = ink.shape[0]
+    if band <= 0 or 2 * band >= h or not ink.any():
+        return ink.copy(), np.zeros_like(ink)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    top = stats[:, cv2.CC_STAT_TOP]
+    bottom = top + stats[:, cv2.CC_STAT_HEIGHT]
+    drop = (bottom <= band) | (top >= h - band)
+    drop[0] = False
+    gone = drop[labels] & ink
+    return ink & ~gone, gone
+
+
 def remove_specks(ink: np.ndarray, *, min_area: int) -> np.ndarray:
     """Drop 8-connected components of fewer than ``min_area`` pixels: bool ``(H, W) -> (H, W)``."""
     if min_area <= 1 or not ink.any():
@@ -289,8 +305,9 @@ def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
     """Turn a field image into a clean ink mask (PAPER.md Sec. V's input).
 
     Steps: greyscale; binarise (``config.binarize``); remove vertical frame lines near the left and
-    right edges, then horizontal guide lines (restoring crossing strokes); drop specks; optionally
-    deslant.
+    right edges, then horizontal guide lines (restoring crossing strokes), then whatever lies
+    entirely within the top/bottom edge bands (broken frame lines) and small stubs along removed
+    lines; drop specks; optionally deslant.
 
     Args:
         image: field image ``(H, W)`` (see :func:`to_grey` for accepted types).
@@ -324,6 +341,9 @@ def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
         length = min(length, max(3, int(round(cfg.line_span_rel * w))))
         ink, gone = remove_guide_lines(ink, min_length=length)
         removed |= gone
+    if cfg.remove_borders:
+        ink, gone = remove_edge_bands(ink, band=int(round(cfg.edge_band_rel * h)))
+        removed |= gone
     if removed.any() and cfg.remnant_rel_area > 0:
         ink = remove_remnants(ink, removed, max_area=int(round(cfg.remnant_rel_area * h * h)))
     min_area = max(cfg.speck_min_px, int(round(cfg.speck_rel_area * h * h)))
@@ -333,5 +353,8 @@ def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
     if cfg.deslant and ink.any():
         slant = float(np.clip(estimate_slant(ink), -cfg.max_slant, cfg.max_slant))
         ink, shift = deslant(ink, slant)
-    return Preprocessed(grey=grey, ink=ink, shift=shift, slant=slant,
-                        char_height=estimate_char_height(ink), lines=removed)
+    char_height = estimate_char_height(ink)
+    if char_height > 0:
+        char_height = max(char_height, cfg.min_char_rel * h)
+    return Preprocessed(grey=grey, ink=ink, shift=shift, slant=slant, char_height=char_height,
+                        lines=removed)
