@@ -169,6 +169,11 @@ def main(argv=None) -> int:
                  "at_1pct_error": at_threshold(m["confidence"], m["correct"], thr),
                  "validation": thresholds[kind]}
             results[(system, label, name)] = r
+            if args.out.is_file():  # another run (e.g. another system) may have written meanwhile
+                for q in json.loads(args.out.read_text()).get("results", []):
+                    key = (q["system"], q["variant"], q["condition"])
+                    if key[:2] != (system, label):
+                        results[key] = q
             print(f"{system} ({label}) {name}: acc {100 * r['string_accuracy']:.1f}%  CER {100 * r['cer']:.2f}%  "
                   f"acc@1% {100 * r['at_1pct_error']['accuracy']:.1f}% (err {100 * r['at_1pct_error']['error']:.1f}%)  "
                   f"{r['strings_per_s']:.1f}/s", flush=True)
