@@ -187,9 +187,18 @@ def viterbi_arcs(plan: _Plan, penalty: torch.Tensor) -> tuple[np.ndarray, list[n
 
 def _backtrack(plan: _Plan, bp: np.ndarray, ok: np.ndarray) -> list[np.ndarray]:
     """Follow back-pointers from the finals of the graphs with ``ok``; arcs of each path in order."""
+    if ok.size <= 4:  # few long paths: walk each one (one cheap step per path position)
+        out = []
+        for b in range(ok.size):
+            arcs, node, start = [], int(plan.finals[b]), int(plan.starts[b])
+            while ok[b] and node != start:
+                arcs.append(int(bp[node]))
+                node = int(plan.src_all[arcs[-1]])
+            out.append(np.array(arcs[::-1], dtype=np.int64))
+        return out
     cur = plan.finals.copy()
     active = ok & (cur != plan.starts)
-    steps = []
+    steps = []  # many paths: one vectorised step per path position over the whole batch
     while active.any():
         arc = np.where(active, bp[cur], -1)
         steps.append(arc)

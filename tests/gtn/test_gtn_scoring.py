@@ -105,3 +105,16 @@ def test_viterbi_path_penalty_gradient_is_indicator():
     assert path.labels() == [2, 3] and path.penalty.item() == 0.75
     path.penalty.backward()
     assert p.grad.tolist() == [0.0, 1.0, 1.0, 0.0]
+
+
+def test_viterbi_path_large_batch_uses_same_paths_as_singles():
+    # batches above 4 graphs backtrack with one vectorised step per path position
+    rng = np.random.default_rng(20)
+    gs = [rand_graph(rng, 8, 18, 3) for _ in range(6)]
+    big = gtn.viterbi_path(gtn.batch(gs))
+    for k, g in enumerate(gs):
+        one = gtn.viterbi_path(g)[0]
+        assert big[k].arcs.tolist() == one.arcs.tolist()
+        assert big[k].penalty.item() == pytest.approx(brute_viterbi(g), abs=1e-12)
+    p = gtn.batch(gs).penalty.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda p: gtn.viterbi_penalty(gtn.batch(gs).with_penalty(p)), (p,))
