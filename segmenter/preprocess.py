@@ -268,20 +268,30 @@ def estimate_char_height(ink: np.ndarray) -> float:
 
 
 def estimate_slant(ink: np.ndarray) -> float:
-    """Slant ``dx/dy`` of the ink from its second-order central moments ``mu11 / mu02``.
+    """Slant ``dx/dy`` of the ink: the mass-weighted mean over the taller connected components of
+    their second-order central moment ratio ``-mu11 / mu02`` (per component, so the layout of a
+    whole line, e.g. a drifting baseline, does not count as slant).
 
-    Positive means the tops lean right (as in right-slanted handwriting).
+    Positive means the tops lean right (as in right-slanted handwriting); 0.0 for no ink.
     """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return 0.0
+    heights = stats[1:, cv2.CC_STAT_HEIGHT]
     ys, xs = np.nonzero(ink)
-    if ys.size < 2:
-        return 0.0
-    dy = ys - ys.mean()
-    dx = xs - xs.mean()
-    mu02 = float((dy * dy).sum())
-    if mu02 <= 0:
-        return 0.0
-    # image y grows downwards: a top leaning right has x decreasing with y
-    return -float((dx * dy).sum()) / mu02
+    lab = labels[ys, xs] - 1
+    tall = heights >= 0.5 * heights.max()
+    num = den = 0.0
+    for c in np.flatnonzero(tall):
+        sel = lab == c
+        dy = ys[sel] - ys[sel].mean()
+        dx = xs[sel] - xs[sel].mean()
+        mu02 = float((dy * dy).sum())
+        if mu02 > 0:
+            # image y grows downwards: a top leaning right has x decreasing with y
+            num += -float((dx * dy).sum())
+            den += mu02
+    return num / den if den > 0 else 0.0
 
 
 def deslant(ink: np.ndarray, slant: float) -> tuple[np.ndarray, np.ndarray]:
