@@ -25,7 +25,8 @@ class SegmenterConfig:
             midpoint) was chosen by measurement, see README "segmenter" and
             ``benchmarks/segmentation.py``.
         fixed_threshold: grey level under which a pixel is ink for ``"fixed"``.
-        window_rel: local window of ``adaptive``/``sauvola``/``bgnorm``, relative to the image height.
+        window_rel: local window of ``adaptive``/``sauvola``/``midpoint``, relative to the image
+            height.
         adaptive_offset: ``adaptive`` marks a pixel ink when darker than its local mean minus this.
         sauvola_k, sauvola_r: Sauvola's ``T = m (1 + k (s / R - 1))``.
         min_contrast: a pixel is ink only if at least this many grey levels darker than the local
@@ -62,12 +63,13 @@ class SegmenterConfig:
             extents overlap only a little (slanted but separate neighbours).
         cut_projection: cut at local minima of the smoothed vertical projection profile.
         cut_contour: cut at local minima of the upper/lower contour distance.
-        cut_paths: inside wide connected components, cut at the cheapest path of every window of
-            anchor columns (:func:`segmenter.cuts.dense_path_cuts`).
+        cut_paths: inside wide connected components, add the best slanted cut paths
+            (:func:`segmenter.cuts.path_cuts`).
         path_max_rel: such a path may sever at most this many ink connections per pixel of
             character height.
         dense_wide_rel: components wider than this (relative to the character height) get them.
-        dense_step_rel: window width, relative to the character height.
+        dense_step_rel: if > 0, only paths whose score is the lowest within this window (relative
+            to the character height, per slope) are eligible; 0 = all.
         dense_per_char: at most this many such cuts per character height of component width,
             the best by ``(cost + score_eps) / min(ink left, ink right)`` (cheap and balanced).
         score_eps: see ``dense_per_char``.
@@ -82,7 +84,8 @@ class SegmenterConfig:
             ``max(min_piece_px, min_piece_rel * char_height**2)`` ink pixels lie on different sides
             of them (cuts "closer than a few pixels", measured in ink).
         cut_slopes: slopes (dx/dy, negative leans right) of the lines cut paths follow; the
-            cheapest is used. ``(0.0,)`` gives vertical cuts only.
+            heuristics' columns take the cheapest, wide components may get several. ``(0.0,)``
+            gives vertical cuts only.
         cut_band_rel: a cut's path may stray this far (relative to the character height) from its
             line to find the thinnest crossing (0 = straight cuts).
         step_cost, stray_cost: path costs of a sideways step between two rows, and per row and
@@ -95,9 +98,11 @@ class SegmenterConfig:
     Segmentation graph (:mod:`segmenter.graph`):
 
     Attributes:
-        max_merge: an arc merges at most this many consecutive elementary pieces.
+        max_merge: an arc merges at most this many elementary pieces (the longest chain of
+            compatible cuts between its two ends).
         max_width_rel: a merged arc (2 or more pieces) is created only if its ink is at most this wide
-            (relative to the character height); single pieces always exist so the graph stays connected.
+            (relative to the character height); elementary arcs always exist so the graph stays
+            connected.
         typical_width_rel: ``(lo, hi)`` range of typical character widths relative to the character
             height; widths outside it are penalised.
         width_penalty: penalty per unit of relative width outside ``typical_width_rel``.

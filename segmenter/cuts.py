@@ -12,22 +12,22 @@ the paper's heuristics, each switchable in :class:`SegmenterConfig`:
 - ``contour``: local minima of the smoothed distance between the upper and lower contours (last
   minus first ink row of each column) at most ``contour_max_rel`` of the character height.
 - ``path`` (our addition, for touching characters): inside connected components wider than
-  ``dense_wide_rel * char_height``, the cheapest path (below) of every window of
-  ``dense_step_rel * char_height`` anchor columns, if it leaves enough ink on both sides
-  (:func:`dense_path_cuts`).
+  ``dense_wide_rel * char_height``, the best slanted lines by ``(severed connections + score_eps)
+  / min(ink left, ink right)``, at most ``dense_per_char`` per character height of component width
+  (:func:`path_cuts`).
 
-The path of an anchor (our refinement of the paper's straight cuts; see README): within
-``+-cut_band_rel * char_height`` of the anchor column, dynamic programming finds the top-to-bottom
-boundary that severs the fewest 4-connections between ink pixels, with a small cost for each
-sideways step and for straying from the anchor. Between separate but slanted or overlapping
-characters it finds the white channel between them (cost 0); through touching characters it
-crosses at the thinnest connection.
+Every candidate is a path (our refinement of the paper's vertical cuts; see README): the straight
+line through its anchor at one of ``cut_slopes`` (dx/dy) that severs the fewest 4-connections
+between ink pixels; with ``cut_band_rel > 0`` the path may bend within a band around that line
+(dynamic programming over rows, small costs per sideways step and per pixel of straying). A column
+proposed by the paper's heuristics takes its cheapest slope; wide components may get several
+slopes at one anchor.
 
 Candidates may cross each other: crossing cuts are alternatives that never appear in the same
 segmentation (:mod:`segmenter.pieces`). Near-duplicates (cuts moving fewer than
-``min_piece_rel * char_height**2`` ink pixels from one side to the other) are merged there, once
-the ownership of the ink is known, keeping the cheapest path. The first and last cuts are straight
-lines at the left and right ends of the ink.
+``max(min_piece_px, min_piece_rel * char_height**2)`` ink pixels from one side to the other) are
+merged there, once the ownership of the ink is known, keeping the cheapest path. The first and
+last cuts are straight vertical lines at the left and right ends of the ink.
 """
 
 from __future__ import annotations
