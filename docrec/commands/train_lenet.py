@@ -1,0 +1,213 @@
+"""``docrec train lenet``: train a LeNet-family network on MNIST (PAPER.md Sec. III).
+
+Writes, next to ``--out PATH`` (the checkpoint, rewritten atomically after every epoch):
+``PATH.json`` (recipe and per-epoch train/validation/test error, timings) and ``PATH.png``
+(error curves like the paper's Fig. 5). ``--resume`` continues from ``PATH``.
+
+Model selection never looks at the test set: the result is the last epoch's network. Test errors
+are recorded per epoch for the curve only. ``--val-size N`` carves the last N training digits off
+as a validation split (0 = train on all 60,000, as the paper did).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from lenet.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from lenet.models import ARCHITECTURES, build_model
+from lenet.train import Split, TrainConfig, make_optimizer, train_model
+
+ARCH_DEFAULTS = {
+    # arch: (optimizer, batch size, loss)
+    "lenet5": ("sdlm", 32, "mse"),
+    "lenet1": ("sdlm", 32, "mse"),
+    "lenet4": ("sdlm", 32, "mse"),
+    "boosted-lenet4": ("sdlm", 32, "mse"),
+    "modern": ("adam", 64, "mse"),
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("lenet", help="train LeNet-5/1/4, boosted LeNet-4 or a modern CNN on MNIST",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", choices=sorted(ARCHITECTURES), default="lenet5")
+    p.add_argument("--out", required=True, type=Path, help="checkpoint path (e.g. runs/lenet5.pt)")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--optimizer", choices=["sdlm", "sgd", "adam"], default=None,
+                   help="default: sdlm for the paper's nets, adam for modern")
+    p.add_argument("--loss", choices=["mse", "map"], default=None, help="default: mse")
+    p.add_argument("--batch_size", "--batch-size", type=int, default=None,
+                   help="1 = the paper's pattern-by-pattern SDLM (slow); default 32 (64 for modern)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="sgd/adam base rate; for sdlm a fixed multiplier of the paper's eta")
+    p.add_argument("--distort", action="store_true", help="random affine distortions on the fly")
+    p.add_argument("--elastic", action="store_true", help="add elastic distortions (implies --distort)")
+    p.add_argument("--weight_decay", "--weight-decay", type=float, default=0.0)
+    p.add_argument("--val_size", "--val-size", type=int, default=0,
+                   help="training digits held out for validation (taken from the end)")
+    p.add_argument("--train_limit", "--train-limit", type=int, default=None,
+                   help="use only the first N training digits (quick runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--mnist", type=Path, default=None, help="MNIST directory (default: $DOCREC_MNIST_DIR)")
+    p.add_argument("--resume", action="store_true", help="continue from --out")
+    p.add_argument("--no_bar", "--no-bar", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def load_splits(mnist: Path | None, *, val_size: int, train_limit: int | None) -> tuple[Split, Split | None, Split]:
+    """MNIST as LeNet inputs: (train, validation or None, test)."""
+    from data import load_mnist, to_lenet_input
+
+    images, labels = load_mnist("train", root=mnist)
+    if train_limit:
+        images, labels = images[:train_limit], labels[:train_limit]
+    if not 0 <= val_size < len(labels):
+        raise ValueError(f"[docrec train lenet] --val-size {val_size} must be in 0..{len(labels) - 1}")
+    x, y = to_lenet_input(images), torch.from_numpy(labels)
+    cut = len(labels) - val_size
+    train = Split(x[:cut], y[:cut])
+    val = Split(x[cut:], y[cut:]) if val_size else None
+    ti, tl = load_mnist("test", root=mnist)
+    return train, val, Split(to_lenet_input(ti), torch.from_numpy(tl))
+
+
+def plot_curves(history: list[dict], path: Path, title: str) -> None:
+    """Training/validation/test error per epoch (percent), like the paper's Fig. 5."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    epochs = [r["epoch"] for r in history]
+    for key, label, style in (("train_error", "training set", "-o"), ("val_error", "validation", "-s"),
+                              ("test_error", "test set", "-^")):
+        vals = [r.get(key) for r in history]
+        if any(v is not None for v in vals):
+            ax.plot(epochs, [100 * v if v is not None else float("nan") for v in vals], style,
+                    label=label, markersize=3)
+    ax.set_xlabel("training set iterations (passes)")
+    ax.set_ylabel("error rate (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    where = "docrec train lenet"
+    torch.set_num_threads(max(1, args.threads))
+    opt_default, batch_default, loss_default = ARCH_DEFAULTS[args.arch]
+    config = TrainConfig(epochs=args.epochs, optimizer=args.optimizer or opt_default,
+                         loss=args.loss or loss_default, batch_size=args.batch_size or batch_default,
+                         lr=args.lr, distort=args.distort or args.elastic,
+                         weight_decay=args.weight_decay, seed=args.seed)
+    config.distortion.elastic = args.elastic
+    if config.epochs < 1 or config.batch_size < 1:
+        print(f"[{where}] --epochs and --batch-size must be positive", file=sys.stderr)
+        return 2
+    out: Path = args.out
+    try:
+        train, val, test = load_splits(args.mnist, val_size=args.val_size, train_limit=args.train_limit)
+    except (OSError, RuntimeError, ValueError) as exc:
+        print(f"[{where}] cannot load MNIST: {exc}", file=sys.stderr)
+        return 2
+
+    start_epoch, history, optimizer = 0, [], None
+    torch.manual_seed(config.seed)
+    if args.resume and out.exists():
+        try:
+            payload = load_checkpoint(out)
+            model = model_from_checkpoint(payload, source=str(out), arch=args.arch)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"[{where}] cannot resume: {exc}", file=sys.stderr)
+            return 2
+        config = TrainConfig.from_dict(payload["meta"]["train_config"])
+        config.epochs = args.epochs
+        start_epoch = int(payload.get("epoch", 0))
+        history = list(payload.get("history", []))
+        optimizer = make_optimizer(model, config)
+        if "optimizer" in payload:
+            optimizer.load_state_dict(payload["optimizer"])
+        print(f"[{where}] resuming {out} after epoch {start_epoch}", file=sys.stderr)
+    else:
+        model = build_model(args.arch)
+    if args.arch == "boosted-lenet4":
+        from lenet.boost import train_boosted
+
+        return train_boosted_cli(model, train, val, test, config, args, out)
+
+    bar = None
+    if not args.no_bar:
+        from tqdm import tqdm
+
+        bar = tqdm(total=train.y.shape[0], unit="digit", dynamic_ncols=True, file=sys.stderr)
+
+    def on_batch(seen: int, total: int, loss: float) -> None:
+        if bar is not None:
+            bar.n = seen
+            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            bar.update(0)
+
+    started = time.time()
+
+    def on_epoch_end(epoch: int, hist: list[dict], opt: torch.optim.Optimizer) -> None:
+        rec = hist[-1]
+        meta = recipe_meta(args, config, train, val, test)
+        save_checkpoint(out, model, meta=meta, optimizer=opt.state_dict(), epoch=epoch, history=hist)
+        _write_json(out.with_suffix(".json"), {"meta": meta, "history": hist})
+        plot_curves(hist, out.with_suffix(".png"), f"{args.arch}{' distorted' if config.distort else ''}")
+        fmt = lambda v: "-" if v is None else f"{100 * v:.2f}%"  # noqa: E731
+        msg = (f"epoch {epoch}/{config.epochs}: loss {rec['train_loss']:.3f} train {fmt(rec['train_error'])} "
+               f"val {fmt(rec['val_error'])} test {fmt(rec['test_error'])} "
+               f"({rec['train_seconds']:.0f}s, {rec['samples_per_second']:.0f} digits/s)")
+        if bar is not None:
+            bar.write(msg)
+            bar.reset()
+        else:
+            print(msg, file=sys.stderr, flush=True)
+
+    try:
+        history = train_model(model, train, config, val=val, test=test, start_epoch=start_epoch, history=history,
+                    optimizer=optimizer, on_batch=on_batch, on_epoch_end=on_epoch_end)
+    except (ValueError, FloatingPointError) as exc:
+        print(f"[{where}] {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if bar is not None:
+            bar.close()
+    print(json.dumps({"out": str(out), "epochs": config.epochs,
+                      "test_error": history[-1]["test_error"] if history else None,
+                      "wall_seconds": round(time.time() - started, 1)}))
+    return 0
+
+
+def recipe_meta(args: argparse.Namespace, config: TrainConfig, train: Split, val: Split | None,
+                test: Split) -> dict:
+    """What a weight card needs to know about how the network was trained."""
+    return {"arch": args.arch, "train_config": config.to_dict(),
+            "data": {"train": int(train.y.shape[0]), "val": int(val.y.shape[0]) if val else 0,
+                     "test": int(test.y.shape[0]), "source": "MNIST (genuine IDX files)"},
+            "command": "docrec train lenet " + " ".join(sys.argv[3:] if sys.argv[1:3] == ["train", "lenet"]
+                                                         else sys.argv[1:])}
+
+
+def train_boosted_cli(model, train, val, test, config, args, out) -> int:  # pragma: no cover - stub
+    raise NotImplementedError
