@@ -143,16 +143,18 @@ def run(args: argparse.Namespace) -> int:
         config.epochs = args.epochs
         start_epoch = int(payload.get("epoch", 0))
         history = list(payload.get("history", []))
-        optimizer = make_optimizer(model, config)
-        if "optimizer" in payload:
+        optimizer = make_optimizer(model, config) if args.arch != "boosted-lenet4" else None
+        if optimizer is not None and "optimizer" in payload:
             optimizer.load_state_dict(payload["optimizer"])
         print(f"[{where}] resuming {out} after epoch {start_epoch}", file=sys.stderr)
     else:
         model = build_model(args.arch)
     if args.arch == "boosted-lenet4":
-        from lenet.boost import train_boosted
-
-        return train_boosted_cli(model, train, val, test, config, args, out)
+        member, records = 0, []
+        if args.resume and out.exists():
+            payload = load_checkpoint(out)
+            member, records = int(payload.get("boost_member", 0)), list(payload.get("boost_records", []))
+        return train_boosted_cli(model, train, val, test, config, args, out, member, records)
 
     bar = None
     if not args.no_bar:
@@ -209,5 +211,44 @@ def recipe_meta(args: argparse.Namespace, config: TrainConfig, train: Split, val
                                                          else sys.argv[1:])}
 
 
-def train_boosted_cli(model, train, val, test, config, args, out) -> int:  # pragma: no cover - stub
-    raise NotImplementedError
+def train_boosted_cli(model, train: Split, val: Split | None, test: Split, config: TrainConfig,
+                      args: argparse.Namespace, out: Path, start_member: int = 0,
+                      records: list[dict] | None = None) -> int:
+    """Boosted LeNet-4: members trained in turn by the filtering scheme; checkpoint per member."""
+    from lenet.boost import train_boosted
+
+    where = "docrec train lenet"
+    records = list(records or [])
+    started = time.time()
+
+    def on_member_end(member: int, rec: dict) -> None:
+        records.append(rec)
+        meta = recipe_meta(args, config, train, val, test)
+        hist = [dict(r, epoch=i + 1) for i, r in enumerate(_flatten(records))]
+        save_checkpoint(out, model, meta=meta, boost_member=member, boost_records=records, history=hist)
+        _write_json(out.with_suffix(".json"), {"meta": meta, "members": records, "history": hist})
+        plot_curves(hist, out.with_suffix(".png"), "boosted LeNet-4 (members trained in turn)")
+        fmt = lambda v: "-" if v is None else f"{100 * v:.2f}%"  # noqa: E731
+        print(f"member {member}/3 on {rec['patterns']} patterns: ensemble val {fmt(rec.get('val_error'))} "
+              f"test {fmt(rec.get('test_error'))} ({rec['train_seconds']:.0f}s) filter {rec['filter']}",
+              file=sys.stderr, flush=True)
+
+    try:
+        train_boosted(model, train, config, val=val, test=test, start_member=start_member,
+                      on_member_end=on_member_end)
+    except (ValueError, RuntimeError, FloatingPointError) as exc:
+        print(f"[{where}] {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"out": str(out), "members": len(records),
+                      "test_error": records[-1].get("test_error") if records else None,
+                      "wall_seconds": round(time.time() - started, 1)}))
+    return 0
+
+
+def _flatten(records: list[dict]) -> list[dict]:
+    """Per-epoch rows of all members in order (for the JSON and the curve)."""
+    rows = []
+    for rec in records:
+        for r in rec["history"]:
+            rows.append({**r, "member": rec["member"]})
+    return rows

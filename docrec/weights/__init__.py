@@ -24,8 +24,22 @@ WEIGHTS_DIR = Path(__file__).resolve().parent
 
 
 def available() -> list[str]:
-    """Names of the bundled LeNet-family weights (those with a ``.pt`` and a card)."""
-    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt") if p.with_suffix(".json").exists())
+    """Names of the bundled LeNet-family weights (a ``.pt`` whose card names a lenet architecture).
+
+    Other systems' weights in this directory (e.g. the SDNN recogniser's) are not listed.
+    """
+    from lenet.models import ARCHITECTURES
+
+    names = []
+    for pt in sorted(WEIGHTS_DIR.glob("*.pt")):
+        card = pt.with_suffix(".json")
+        try:
+            arch = json.loads(card.read_text()).get("arch") if card.is_file() else None
+        except (OSError, ValueError):
+            arch = None
+        if arch in ARCHITECTURES:
+            names.append(pt.stem)
+    return names
 
 
 def resolve(name_or_path: str | os.PathLike) -> Path:
@@ -42,7 +56,8 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
     if path.is_file():
         return path
     raise FileNotFoundError(
-        f"[docrec.load_model] {text!r} is neither a bundled model ({', '.join(available()) or 'none'}) "
+        f"[docrec.load_model] {text!r} is neither a bundled LeNet model "
+        f"({', '.join(available()) or 'none'}) "
         f"nor an existing checkpoint file"
     )
 
