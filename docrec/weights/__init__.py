@@ -101,4 +101,53 @@ def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike, card: 
     return out
 
 
-__all__ = ["WEIGHTS_DIR", "available", "export_weights", "load_card", "load_model", "resolve"]
+ARCH_DESCRIPTIONS = {
+    "lenet5": "LeNet-5 exactly as in the paper (Sec. II-B): C1-S2-C3(Table I)-S4-C5-F6-Euclidean RBF with "
+              "fixed 7x12 codes, scaled tanh, trainable subsampling, 60,000 trainable parameters",
+    "lenet1": "LeNet-1 (Sec. III-C.6): input downsampled to a 16x16 box in 28x28, C1 4@24x24, S2, C3 12@8x8 "
+              "(20 kernels), S4, 10 squashed outputs with 1-of-N RBF codes; 2,578 parameters",
+    "lenet4": "LeNet-4 (Sec. III-C.7): C1 4@28x28, S2 8@14x14 (pairs), C3 16@10x10 (2 maps each), S4, "
+              "120 units (5x5, 5 maps each), 10 squashed outputs with 1-of-N RBF codes; 17,298 parameters",
+    "boosted-lenet4": "three LeNet-4 (17,298 parameters each), penalties added; members trained by the "
+                      "paper's filtering scheme (Sec. III-C.9)",
+    "modern": "modern CNN of LeNet's size class: conv5x5 32-BN-ReLU-maxpool-conv3x3 64-BN-ReLU-maxpool-"
+              "conv3x3 64-BN-ReLU-dropout 0.25-linear, softmax; 72,426 parameters",
+}
+
+
+def build_card(run_json: str | os.PathLike, name: str, *, test_error: float, notes: str = "") -> dict:
+    """A weight card from the ``PATH.json`` that ``docrec train lenet`` writes beside a checkpoint.
+
+    ``test_error`` is measured on the bundled file (``docrec eval mnist``), never chosen by it.
+    """
+    run = json.loads(Path(run_json).read_text())
+    meta, hist = run["meta"], run["history"]
+    cfg = meta["train_config"]
+    train_s = sum(r.get("train_seconds", 0) + r.get("hessian_seconds", 0) for r in hist)
+    rates = sorted(r["samples_per_second"] for r in hist if "samples_per_second" in r)
+    recipe = (f"{cfg['optimizer']}, batch {cfg['batch_size']}, loss {cfg['loss']}, {cfg['epochs']} passes"
+              + (", random affine distortions on the fly (p=%.1f)" % cfg["distortion"]["probability"]
+                 if cfg["distort"] else "")
+              + (" + elastic" if cfg["distortion"].get("elastic") else "")
+              + ("; SDLM: paper's eta schedule, mu=%g, Hessian on %d patterns before each pass, "
+                 "minibatch step min(B*eta, %g)/(mu+h), pass 1 at eta with a %d-pattern warm-up at eta/10"
+                 % (cfg["mu"], cfg["hessian_samples"], cfg["sdlm_step_cap"], cfg["sdlm_warmup"])
+                 if cfg["optimizer"] == "sdlm" else
+                 "; base lr %s, cosine decay, weight decay %g" % (cfg["lr"], cfg["weight_decay"])))
+    return {
+        "name": name, "format": "docrec-lenet", "arch": meta["arch"],
+        "architecture": ARCH_DESCRIPTIONS.get(meta["arch"], meta["arch"]),
+        "data": f"MNIST: trained on {meta['data']['train']} training digits"
+                + (f", validation {meta['data']['val']}" if meta["data"]["val"] else
+                   " (all of them; no validation split, the last epoch is kept, no model selection)")
+                + "; the 10,000 test digits are used only to measure",
+        "recipe": recipe, "command": meta["command"], "epochs": len(hist),
+        "test_error": test_error, "final_train_error": hist[-1].get("train_error"),
+        "train_wall_seconds": round(train_s, 1),
+        "train_samples_per_second": round(rates[len(rates) // 2], 1) if rates else None,
+        "per_epoch_test_error_recorded_not_used": [r.get("test_error") for r in hist],
+        "notes": notes,
+    }
+
+
+__all__ = ["ARCH_DESCRIPTIONS", "build_card", "WEIGHTS_DIR", "available", "export_weights", "load_card", "load_model", "resolve"]
