@@ -12,8 +12,11 @@ The paper only draws its ASCII bitmaps (Fig. 3); the bitmaps below are our own, 
 Design choices (documented because the paper leaves them open):
 
 * Similar shapes get similar codes, as the paper asks, so that a later linguistic stage can fix
-  their confusions: ``,`` and ``.`` differ by 2 bits, ``8``/``0``/``6``/``9`` share their round
-  parts, ``5`` and ``$`` share their S-shaped stroke, ``1``/``7``/``/`` share their strokes.
+  their confusions (Hamming distances out of 84 bits): ``,``/``.`` 2, ``-``/``.`` 14,
+  ``8``/``6`` 16, ``8``/``0`` 17, ``0``/``6`` and ``0``/``9`` 19, ``7``/``/`` 21, ``5``/``$`` 22,
+  ``3``/``8`` 22; dissimilar pairs are 35-45 apart (e.g. ``0``/``1`` 43). The nearest two digit
+  codes are 16 bits apart (squared Euclidean distance 64), which sets the MAP constant ``j``
+  (:mod:`lenet.losses`).
 * ``<none>`` (rubbish, "no character centred here") is a checkerboard. It is not the image of any
   character and it sits at a roughly equal Hamming distance (about 40 of 84 bits) from every
   character code, so rejecting a piece never favours one particular character. A blank code would

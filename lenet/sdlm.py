@@ -20,10 +20,20 @@ Two modes (see :class:`SDLM`):
 
 * pattern-by-pattern (``batch_size = 1``, the paper): one update per pattern with ``eps_k``;
 * minibatch: one update per batch of B patterns with the *mean* gradient and step
-  ``lr_scale * eps_k``. With ``lr_scale = B`` the expected change per pass is that of the online
-  method (B online steps of ``eps_k g_p`` are replaced by one step of ``B eps_k mean(g_p)``); the
-  difference is that the B gradients are all taken at the same point, which is what makes batching
-  fast and slightly less sample-efficient per pass.
+  ``lr_scale * eps_k``. With ``lr_scale = B`` the expected change per pass would be that of the
+  online method (B online steps of ``eps_k g_p`` replaced by one step of ``B eps_k mean(g_p)``),
+  but all B gradients are taken at the same point, so large per-step rates overshoot where online
+  updates would have corrected themselves. :func:`lenet.train.sdlm_lr_scale` therefore caps the
+  per-step rate (``min(B eta, cap)``), with the cap measured on a validation split.
+
+Measured facts worth knowing (MNIST, LeNet-5 with the paper's +-2.4/F_i initialisation): at that
+initialisation every activation is small, the estimates ``h_kk`` are far below ``mu`` and nearly all
+rates sit at the cap ``eta / mu = 0.025``; the first few hundred updates (all pushing F6 towards
+the mean code through C5 and F6 at once) then overshoot and saturate the network, even pattern by
+pattern with the paper's eta. A warm-up at a tenth of the rate (:func:`lenet.train._sdlm_warmup`)
+fixes that in minibatch mode; after it, the per-parameter rates range from about 9e-5 to 0.025,
+close to the paper's 7e-5 to 0.016. Pattern by pattern, the paper's eta kept diverging in our runs
+even later in training; a tenth of it trains (:func:`lenet.train.sdlm_lr_scale`).
 """
 
 from __future__ import annotations
