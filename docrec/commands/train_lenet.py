@@ -93,6 +93,9 @@ def plot_curves(history: list[dict], path: Path, title: str) -> None:
         if any(v is not None for v in vals):
             ax.plot(epochs, [100 * v if v is not None else float("nan") for v in vals], style,
                     label=label, markersize=3)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("training set iterations (passes)")
     ax.set_ylabel("error rate (%)")
     ax.set_title(title)
