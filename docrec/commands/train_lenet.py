@@ -46,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="1 = the paper's pattern-by-pattern SDLM (slow); default 32 (64 for modern)")
     p.add_argument("--lr", type=float, default=None,
                    help="sgd/adam base rate; for sdlm a fixed multiplier of the paper's eta")
+    p.add_argument("--sdlm_step_cap", "--sdlm-step-cap", type=float, default=None,
+                   help="minibatch SDLM: cap of the per-step rate min(B*eta, cap) (default 2e-3)")
     p.add_argument("--distort", action="store_true", help="random affine distortions on the fly")
     p.add_argument("--elastic", action="store_true", help="add elastic distortions (implies --distort)")
     p.add_argument("--weight_decay", "--weight-decay", type=float, default=0.0)
@@ -123,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
                          lr=args.lr, distort=args.distort or args.elastic,
                          weight_decay=args.weight_decay, seed=args.seed)
     config.distortion.elastic = args.elastic
+    if args.sdlm_step_cap is not None:
+        config.sdlm_step_cap = args.sdlm_step_cap
     if config.epochs < 1 or config.batch_size < 1:
         print(f"[{where}] --epochs and --batch-size must be positive", file=sys.stderr)
         return 2
