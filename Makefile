@@ -6,7 +6,7 @@ STAMP := $(VENV)/.docrec-installed
 
 .PHONY: test demo bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py gtn/_kernels.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned, so that no other (CUDA) build is ever pulled in
@@ -25,3 +25,4 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -f gtn/_kernels*.so gtn/_kernels*.pyd

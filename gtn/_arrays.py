@@ -1,12 +1,15 @@
 """Private vectorised array helpers shared by the gtn modules (numpy, no Python loop over arcs).
 
 Everything here works on plain ``numpy`` int64 arrays describing arcs ``src -> dst`` over ``n`` nodes.
-The loops that remain run once per *frontier* (graph depth), never once per arc.
+The loops that remain run once per *frontier* (graph depth), never once per arc (except in the
+optional compiled kernel, see gtn/_backend.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from gtn import _backend
 
 
 def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -71,7 +74,13 @@ def longest_path_levels(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     Returns:
         int64 ``(n,)``: 0 for nodes without incoming arcs, else 1 + max level of a predecessor;
         ``-1`` for nodes on or after a cycle (so ``(levels < 0).any()`` means the graph is cyclic).
+        The compiled kernel (gtn/_backend.py), when built, gives the same levels in one sweep.
     """
+    kernel = _backend.KERNEL
+    if kernel is not None:
+        level = np.empty(int(n), dtype=np.int64)
+        kernel.longest_path(np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64), level)
+        return level
     order, indptr = csr(src, n)
     dst_sorted = dst[order]
     indeg = np.bincount(dst, minlength=n)

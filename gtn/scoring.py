@@ -15,18 +15,33 @@ are written out:
 
 Unreached nodes hold the finite sentinel ``-1e30`` instead of ``-inf`` so that no level needs a guard
 against ``-inf - (-inf)``; a graph whose final node keeps the sentinel has penalty ``inf``.
+
+Kernel: when the optional C extension ``gtn._kernels`` is built (``gtn/_kernels.c``, compiled by
+``pip install``), the same sweeps run as compiled loops over the plan's arcs, with the same arithmetic
+in the same order (so results agree with the numpy levels to rounding of exp/log, and Viterbi ties
+break identically). Per-level numpy calls (~1 us each) then vanish, which is what matters for deep
+narrow graphs. ``DOCREC_GTN_KERNEL=numpy`` forces the numpy levels, ``=c`` requires the kernel;
+the choice is made once, at import (gtn/_backend.py; :func:`backend` says which one runs).
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
+from gtn import _backend
 from gtn._arrays import csr, longest_path_levels, stable_argsort
 from gtn.graph import Graph
 
 _UNREACHED = -1e30
 _NO_PATH = -1e29  # final scores below this mean "no path"
+
+
+def backend() -> str:
+    """Which implementation scores graphs: ``"c"`` (the compiled ``gtn._kernels``) or ``"numpy"``."""
+    return _backend.backend()
 
 
 class _Plan:
@@ -38,7 +53,9 @@ class _Plan:
         src, dst = g.numpy_arcs()
         n = g.num_nodes
         self.n, self.num_arcs = n, src.size
-        self.starts, self.finals = g.starts.numpy(), g.finals.numpy()
+        self.starts = np.ascontiguousarray(g.starts.numpy(), dtype=np.int64)
+        self.finals = np.ascontiguousarray(g.finals.numpy(), dtype=np.int64)
+        src, dst = np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64)
         self.src_all = src
         # arcs into a start or out of a final can never lie on a start -> final path (acyclic)
         drop = np.zeros(n, dtype=bool)
@@ -62,16 +79,24 @@ class _Plan:
         self.reads, self.writes = src[self.perm], dst[self.perm]
         num_levels = int(arc_level.max(initial=0))
         bounds = np.searchsorted(arc_level[order], np.arange(1, num_levels + 2))
+        self.bounds = bounds.astype(np.int64)  # (K + 1,) arc offsets of the levels, for the kernel
         # local index of every node inside its level, so a level's segment ids are local[writes]
         node_order, node_ptr = csr(np.maximum(level, 0), num_levels + 1)
         local = np.empty(n, dtype=np.int64)
         local[node_order] = np.arange(n) - np.repeat(node_ptr[:-1], np.diff(node_ptr))
-        seg = local[self.writes]
-        self.levels = []
-        for li in range(num_levels):
-            lo, hi = int(bounds[li]), int(bounds[li + 1])
+        self._seg, self._node_order, self._node_ptr = local[self.writes], node_order, node_ptr
+
+    @functools.cached_property
+    def levels(self) -> list[tuple]:
+        """Per level ``(lo, hi, reads, writes, seg, nodes, d)``: arc slice, local segment ids of the
+        arcs' destinations, the level's ``d`` nodes (built on first use: the kernel does not need it)."""
+        out = []
+        b, seg, node_order, node_ptr = self.bounds, self._seg, self._node_order, self._node_ptr
+        for li in range(b.size - 1):
+            lo, hi = int(b[li]), int(b[li + 1])
             nodes = node_order[node_ptr[li + 1]:node_ptr[li + 2]]
-            self.levels.append((lo, hi, self.reads[lo:hi], self.writes[lo:hi], seg[lo:hi], nodes, nodes.size))
+            out.append((lo, hi, self.reads[lo:hi], self.writes[lo:hi], seg[lo:hi], nodes, nodes.size))
+        return out
 
     def forward_scores(self, p: np.ndarray, *, tropical: bool) -> np.ndarray:
         """Node scores ``(N,)``: max (``tropical``) or log-sum-exp over paths from the start of -penalty.
@@ -79,8 +104,14 @@ class _Plan:
         Args:
             p: float64 penalties of the plan's arcs, in ``perm`` order.
         """
+        kernel = _backend.KERNEL
+        if kernel is not None and tropical:
+            return self.viterbi_scores(p)[0]
         score = np.full(self.n, _UNREACHED)
         score[self.starts] = 0.0
+        if kernel is not None:
+            kernel.lse_forward(self.reads, self.writes, p, self.bounds, score)
+            return score
         for lo, hi, reads, _, seg, nodes, d in self.levels:
             v = score[reads] - p[lo:hi]
             m = np.full(d, -np.inf)
@@ -92,16 +123,46 @@ class _Plan:
                 score[nodes] = m + np.log(s)
         return score
 
+    def viterbi_scores(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tropical node scores ``(N,)`` and back-pointers ``(N,)``: the first (lowest arc id) tight arc
+        into each written node (global arc id), ``-1`` for the starts and nodes without incoming arcs."""
+        kernel = _backend.KERNEL
+        if kernel is not None:
+            score = np.full(self.n, _UNREACHED)
+            score[self.starts] = 0.0
+            bp = np.full(self.n, -1, dtype=np.int64)
+            kernel.max_forward(self.reads, self.writes, p, self.perm, score, bp)
+            return score, bp
+        score = self.forward_scores(p, tropical=True)
+        tight = np.flatnonzero(score[self.reads] - p == score[self.writes])
+        first = np.full(self.n, self.perm.size, dtype=np.int64)
+        np.minimum.at(first, self.writes[tight], tight)
+        bp = np.full(self.n, -1, dtype=np.int64)
+        has = first < self.perm.size
+        bp[has] = self.perm[first[has]]
+        return score, bp
+
     def backward_scores_tropical(self, p: np.ndarray) -> np.ndarray:
         """Node scores ``(N,)``: max over paths from each node to its final of -penalty."""
         score = np.full(self.n, _UNREACHED)
         score[self.finals] = 0.0
+        kernel = _backend.KERNEL
+        if kernel is not None:
+            kernel.max_backward(self.reads, self.writes, p, score)
+            return score
         for lo, hi, reads, writes, _, _, _ in reversed(self.levels):
             np.maximum.at(score, reads, score[writes] - p[lo:hi])
         return score
 
     def posteriors(self, p: np.ndarray, alpha: np.ndarray, gamma_final: np.ndarray) -> np.ndarray:
         """Arc posteriors (in ``perm`` order) scaled by ``gamma_final (B,)`` at each graph's final node."""
+        kernel = _backend.KERNEL
+        if kernel is not None:
+            gamma = np.zeros(self.n)
+            gamma[self.finals] = gamma_final
+            post = np.empty(self.perm.size)
+            kernel.posteriors(self.reads, self.writes, p, alpha, self.bounds, gamma, post)
+            return post
         w = np.exp(alpha[self.reads] - p - alpha[self.writes])
         gamma = np.zeros(self.n)
         gamma[self.finals] = gamma_final
@@ -172,21 +233,22 @@ class _ViterbiPenalty(torch.autograd.Function):
 def viterbi_arcs(plan: _Plan, penalty: torch.Tensor) -> tuple[np.ndarray, list[np.ndarray]]:
     """Best score per graph ``(B,)`` (``-inf`` without a path) and each graph's best-path arcs (global ids)."""
     p = _perm_penalty(plan, penalty)
-    score = plan.forward_scores(p, tropical=True)
+    score, bp = plan.viterbi_scores(p)  # back-pointer: the first (lowest arc id) tight arc into each node
     best = score[plan.finals]
     ok = best > _NO_PATH
-    # back-pointer: the first (lowest arc id) tight arc into each node
-    tight = np.flatnonzero(score[plan.reads] - p == score[plan.writes])
-    first = np.full(plan.n, plan.perm.size, dtype=np.int64)
-    np.minimum.at(first, plan.writes[tight], tight)
-    bp = np.full(plan.n, -1, dtype=np.int64)
-    has = first < plan.perm.size
-    bp[has] = plan.perm[first[has]]
     return np.where(ok, best, -np.inf), _backtrack(plan, bp, ok)
 
 
 def _backtrack(plan: _Plan, bp: np.ndarray, ok: np.ndarray) -> list[np.ndarray]:
     """Follow back-pointers from the finals of the graphs with ``ok``; arcs of each path in order."""
+    kernel = _backend.KERNEL
+    if kernel is not None:
+        out = np.empty(plan.n, dtype=np.int64)
+        lens = np.empty(ok.size, dtype=np.int64)
+        kernel.backtrack(bp, plan.src_all, plan.starts, plan.finals, ok.astype(np.int64), out, lens)
+        if ok.size == 1:
+            return [out[:int(lens[0])].copy()]
+        return np.split(out[:int(lens.sum())], np.cumsum(lens)[:-1])
     if ok.size <= 4:  # few long paths: walk each one (one cheap step per path position)
         out = []
         for b in range(ok.size):

@@ -1,0 +1,429 @@
+/* gtn._kernels: compiled inner loops of the scoring dynamic programmes (gtn/scoring.py) and of the
+ * longest-path layering that builds a scoring plan (gtn/_arrays.py).
+ *
+ * Every function works on the arcs of a scoring plan (gtn.scoring._Plan) in its `perm` order: arcs
+ * sorted by the level of their destination node, then by arc id. `reads[k]` / `writes[k]` are the
+ * source / destination node of the k-th arc, `p[k]` its float64 penalty, `bounds` the (K + 1,) arc
+ * offsets of the K levels. Because the plan is a valid layering, every arc of a level reads only nodes
+ * of earlier levels, so one sweep in plan order (or its reverse) sees final values. The caller
+ * allocates and initialises the output arrays (numpy) and passes them as writable buffers; the
+ * functions only loop, with the GIL released. The arithmetic mirrors the numpy level steps of
+ * gtn/scoring.py operation for operation (same operands, same summation order), so both paths agree
+ * to the last bit except where numpy's and libm's exp/log differ by an ulp.
+ *
+ * Only Python.h and the buffer protocol are used (no numpy headers at build time).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- buffers ------------------------------------------------------------------------------------ */
+
+typedef struct {
+    Py_buffer view;
+    Py_ssize_t len; /* number of items */
+    int held;
+} Buf;
+
+/* Get a C-contiguous 1-d buffer of 8-byte items: kind 'd' (float64) or 'q' (int64). */
+static int get_buf(PyObject *obj, Buf *b, char kind, int writable, const char *name) {
+    int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+    b->held = 0;
+    if (PyObject_GetBuffer(obj, &b->view, flags) < 0) {
+        PyErr_Format(PyExc_TypeError, "[gtn._kernels] %s: expected a contiguous%s 1-d array",
+                     name, writable ? " writable" : "");
+        return -1;
+    }
+    b->held = 1;
+    const char *f = b->view.format ? b->view.format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    int ok = b->view.itemsize == 8 && b->view.ndim <= 1 && f[1] == '\0' &&
+             (kind == 'd' ? f[0] == 'd' : (f[0] == 'q' || f[0] == 'l'));
+    if (!ok) {
+        PyErr_Format(PyExc_TypeError, "[gtn._kernels] %s: expected a 1-d %s array, got format '%s' itemsize %zd",
+                     name, kind == 'd' ? "float64" : "int64", b->view.format ? b->view.format : "B",
+                     b->view.itemsize);
+        PyBuffer_Release(&b->view);
+        b->held = 0;
+        return -1;
+    }
+    b->len = b->view.len / 8;
+    return 0;
+}
+
+static void release(Buf *bufs, int count) {
+    for (int i = 0; i < count; i++)
+        if (bufs[i].held) PyBuffer_Release(&bufs[i].view);
+}
+
+/* Parse the positional arguments of `fn` into buffers, one spec letter each: 'd' float64, 'q' int64,
+ * upper case = must be writable; `names` is a NULL-terminated list for the error messages. */
+static int parse_bufs(PyObject *args, const char *fn, const char *spec, const char *const *names, Buf *b) {
+    Py_ssize_t k = (Py_ssize_t)strlen(spec);
+    memset(b, 0, (size_t)k * sizeof(Buf));
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != k) {
+        PyErr_Format(PyExc_TypeError, "[gtn._kernels.%s] takes %zd arrays", fn, k);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < k; i++) {
+        int writable = spec[i] == 'D' || spec[i] == 'Q';
+        char kind = (spec[i] == 'd' || spec[i] == 'D') ? 'd' : 'q';
+        if (get_buf(PyTuple_GET_ITEM(args, i), &b[i], kind, writable, names[i]) < 0) {
+            release(b, (int)i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Release the buffers and return None (ok) or NULL (an exception is set). */
+static PyObject *finish(Buf *b, int count, int ok) {
+    release(b, count);
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
+}
+
+#define D(b) ((double *)(b).view.buf)
+#define I(b) ((int64_t *)(b).view.buf)
+
+/* Check the shared arc arrays: reads, writes, p of one length A, node ids in [0, n). */
+static int check_arcs(const Buf *reads, const Buf *writes, const Buf *p, Py_ssize_t n, const char *fn) {
+    Py_ssize_t a = reads->len;
+    if (writes->len != a || p->len != a) {
+        PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] reads, writes, p have lengths %zd, %zd, %zd",
+                     fn, a, writes->len, p->len);
+        return -1;
+    }
+    const int64_t *r = (const int64_t *)reads->view.buf, *w = (const int64_t *)writes->view.buf;
+    for (Py_ssize_t k = 0; k < a; k++) {
+        if ((uint64_t)r[k] >= (uint64_t)n || (uint64_t)w[k] >= (uint64_t)n) {
+            PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] arc %zd (%lld -> %lld) has a node outside [0, %zd)",
+                         fn, k, (long long)r[k], (long long)w[k], n);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_bounds(const Buf *bounds, Py_ssize_t a, const char *fn) {
+    const int64_t *bd = I(*bounds);
+    Py_ssize_t nb = bounds->len;
+    if (nb < 1 || bd[0] != 0 || bd[nb - 1] != a) {
+        PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] bounds must run from 0 to the number of arcs %zd", fn, a);
+        return -1;
+    }
+    for (Py_ssize_t i = 1; i < nb; i++) {
+        if (bd[i] < bd[i - 1]) {
+            PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] bounds decrease at level %zd", fn, i - 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* --- forward log-sum-exp ------------------------------------------------------------------------ */
+
+static const char lse_doc[] =
+    "lse_forward(reads, writes, p, bounds, score)\n\n"
+    "Forward log-scores in place: for each level, score[d] = m + log(sum exp(score[src] - p - m)) over\n"
+    "the arcs into d, m their max. `score` (N,) float64 comes initialised (sentinel, 0 at the starts).";
+
+static PyObject *lse_forward(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"reads", "writes", "p", "bounds", "score", NULL};
+    Buf b[5];
+    if (parse_bufs(args, "lse_forward", "qqdqD", names, b)) return NULL;
+    Py_ssize_t n = b[4].len, a = b[0].len;
+    if (check_arcs(&b[0], &b[1], &b[2], n, "lse_forward") || check_bounds(&b[3], a, "lse_forward")) goto fail;
+    double *sum = (double *)calloc(n ? (size_t)n : 1, sizeof(double));
+    if (!sum) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    {
+        const int64_t *r = I(b[0]), *w = I(b[1]), *bd = I(b[3]);
+        const double *p = D(b[2]);
+        double *score = D(b[4]);
+        Py_ssize_t levels = b[3].len - 1;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t k = 0; k < a; k++) score[w[k]] = -INFINITY; /* written nodes: max starts at -inf */
+        for (Py_ssize_t li = 0; li < levels; li++) {
+            Py_ssize_t lo = bd[li], hi = bd[li + 1];
+            for (Py_ssize_t k = lo; k < hi; k++) { /* segmented max (np.maximum.at semantics: NaN sticks) */
+                double v = score[r[k]] - p[k];
+                double m = score[w[k]];
+                if (v > m || v != v) score[w[k]] = v;
+            }
+            for (Py_ssize_t k = lo; k < hi; k++) /* segmented sum, in arc order (np.bincount) */
+                sum[w[k]] += exp(score[r[k]] - p[k] - score[w[k]]);
+            for (Py_ssize_t k = lo; k < hi; k++) { /* finish each node once; sum >= 1 marks "pending" */
+                double s = sum[w[k]];
+                if (s != 0.0) {
+                    score[w[k]] = score[w[k]] + log(s);
+                    sum[w[k]] = 0.0;
+                }
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    free(sum);
+    return finish(b, 5, 1);
+fail:
+    return finish(b, 5, 0);
+}
+
+/* --- tropical forward with back-pointers --------------------------------------------------------- */
+
+static const char max_doc[] =
+    "max_forward(reads, writes, p, perm, score, bp)\n\n"
+    "Viterbi scores in place: score[d] = max over arcs into d of score[src] - p, and bp[d] = perm[k] of\n"
+    "the first (lowest plan position, i.e. lowest arc id) arc reaching the max. `score` (N,) comes\n"
+    "initialised (sentinel, 0 at the starts), `bp` (N,) int64 filled with -1.";
+
+static PyObject *max_forward(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"reads", "writes", "p", "perm", "score", "bp", NULL};
+    Buf b[6];
+    if (parse_bufs(args, "max_forward", "qqdqDQ", names, b)) return NULL;
+    Py_ssize_t n = b[4].len, a = b[0].len;
+    if (check_arcs(&b[0], &b[1], &b[2], n, "max_forward")) goto fail;
+    if (b[3].len != a || b[5].len != n) {
+        PyErr_Format(PyExc_ValueError, "[gtn._kernels.max_forward] perm has %zd entries for %zd arcs, bp %zd for %zd nodes",
+                     b[3].len, a, b[5].len, n);
+        goto fail;
+    }
+    {
+        const int64_t *r = I(b[0]), *w = I(b[1]), *perm = I(b[3]);
+        const double *p = D(b[2]);
+        double *score = D(b[4]);
+        int64_t *bp = I(b[5]);
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t k = 0; k < a; k++) score[w[k]] = -INFINITY;
+        /* arcs into one node are contiguous-by-level and in arc-id order: a strict '>' keeps the first
+           arc attaining the max, the numpy rule "lowest arc id among the tight arcs" */
+        for (Py_ssize_t k = 0; k < a; k++) {
+            double v = score[r[k]] - p[k];
+            if (v > score[w[k]] || (v != v && score[w[k]] == score[w[k]])) {
+                score[w[k]] = v;
+                bp[w[k]] = (v == v) ? perm[k] : -1;
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    return finish(b, 6, 1);
+fail:
+    return finish(b, 6, 0);
+}
+
+/* --- tropical backward (best score from each node to its final) ---------------------------------- */
+
+static const char maxb_doc[] =
+    "max_backward(reads, writes, p, score)\n\n"
+    "score[src] = max(score[src], score[dst] - p) over the arcs in reverse plan order, in place;\n"
+    "`score` (N,) comes initialised (sentinel, 0 at the finals).";
+
+static PyObject *max_backward(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"reads", "writes", "p", "score", NULL};
+    Buf b[4];
+    if (parse_bufs(args, "max_backward", "qqdD", names, b)) return NULL;
+    Py_ssize_t n = b[3].len, a = b[0].len;
+    if (check_arcs(&b[0], &b[1], &b[2], n, "max_backward")) goto fail;
+    {
+        const int64_t *r = I(b[0]), *w = I(b[1]);
+        const double *p = D(b[2]);
+        double *score = D(b[3]);
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t k = a - 1; k >= 0; k--) {
+            double v = score[w[k]] - p[k];
+            if (v > score[r[k]] || v != v) score[r[k]] = v;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    return finish(b, 4, 1);
+fail:
+    return finish(b, 4, 0);
+}
+
+/* --- arc posteriors ------------------------------------------------------------------------------ */
+
+static const char post_doc[] =
+    "posteriors(reads, writes, p, alpha, bounds, gamma, post)\n\n"
+    "Arc posteriors: levels in reverse, arcs of a level in order, post[k] = gamma[dst] *\n"
+    "exp(alpha[src] - p - alpha[dst]) and gamma[src] += post[k]. `gamma` (N,) comes initialised\n"
+    "(0, the final nodes' weights at the finals); `post` (A,) float64 is written.";
+
+static PyObject *posteriors(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"reads", "writes", "p", "alpha", "bounds", "gamma", "post", NULL};
+    Buf b[7];
+    if (parse_bufs(args, "posteriors", "qqddqDD", names, b)) return NULL;
+    Py_ssize_t n = b[5].len, a = b[0].len;
+    if (check_arcs(&b[0], &b[1], &b[2], n, "posteriors") || check_bounds(&b[4], a, "posteriors")) goto fail;
+    if (b[3].len != n || b[6].len != a) {
+        PyErr_Format(PyExc_ValueError, "[gtn._kernels.posteriors] alpha has %zd entries for %zd nodes, post %zd for %zd arcs",
+                     b[3].len, n, b[6].len, a);
+        goto fail;
+    }
+    {
+        const int64_t *r = I(b[0]), *w = I(b[1]), *bd = I(b[4]);
+        const double *p = D(b[2]), *alpha = D(b[3]);
+        double *gamma = D(b[5]), *post = D(b[6]);
+        Py_ssize_t levels = b[4].len - 1;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t li = levels - 1; li >= 0; li--) {
+            for (Py_ssize_t k = bd[li]; k < bd[li + 1]; k++) {
+                double x = gamma[w[k]] * exp(alpha[r[k]] - p[k] - alpha[w[k]]);
+                post[k] = x;
+                gamma[r[k]] += x;
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    return finish(b, 7, 1);
+fail:
+    return finish(b, 7, 0);
+}
+
+/* --- back-tracking ------------------------------------------------------------------------------- */
+
+static const char back_doc[] =
+    "backtrack(bp, src, starts, finals, ok, out, lens)\n\n"
+    "Follow back-pointers bp (N,) (global arc ids) through src (A,) from finals[b] to starts[b] for the\n"
+    "graphs with ok[b] != 0 (int64). Writes each path's arcs in path order into out (N,), one after the\n"
+    "other, and its length into lens (B,); graphs without ok get length 0.";
+
+static PyObject *backtrack(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"bp", "src", "starts", "finals", "ok", "out", "lens", NULL};
+    Buf b[7];
+    if (parse_bufs(args, "backtrack", "qqqqqQQ", names, b)) return NULL;
+    Py_ssize_t n = b[0].len, a = b[1].len, nb = b[2].len;
+    if (b[3].len != nb || b[4].len != nb || b[6].len != nb || b[5].len < n) {
+        PyErr_SetString(PyExc_ValueError, "[gtn._kernels.backtrack] starts, finals, ok, lens must have one entry per graph, out N");
+        goto fail;
+    }
+    {
+        const int64_t *bp = I(b[0]), *src = I(b[1]), *starts = I(b[2]), *finals = I(b[3]), *ok = I(b[4]);
+        int64_t *out = I(b[5]), *lens = I(b[6]);
+        Py_ssize_t pos = 0;
+        int bad = 0;
+        Py_ssize_t bad_graph = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t g = 0; g < nb && !bad; g++) {
+            Py_ssize_t begin = pos;
+            int64_t node = finals[g];
+            if (ok[g]) {
+                while (node != starts[g]) {
+                    if ((uint64_t)node >= (uint64_t)n || pos >= n) { bad = 1; break; }
+                    int64_t arc = bp[node];
+                    if ((uint64_t)arc >= (uint64_t)a) { bad = 1; break; }
+                    out[pos++] = arc;
+                    node = src[arc];
+                }
+            }
+            if (bad) { bad_graph = g; break; }
+            for (Py_ssize_t i = begin, j = pos - 1; i < j; i++, j--) { /* reverse into path order */
+                int64_t t = out[i];
+                out[i] = out[j];
+                out[j] = t;
+            }
+            lens[g] = pos - begin;
+        }
+        Py_END_ALLOW_THREADS
+        if (bad) {
+            PyErr_Format(PyExc_ValueError, "[gtn._kernels.backtrack] graph %zd: the back-pointers do not lead to its start",
+                         bad_graph);
+            goto fail;
+        }
+    }
+    return finish(b, 7, 1);
+fail:
+    return finish(b, 7, 0);
+}
+
+/* --- longest-path layering (Kahn) ------------------------------------------------------------- */
+
+static const char lp_doc[] =
+    "longest_path(src, dst, level)\n\n"
+    "Longest-path depth of every node from the nodes without incoming arcs (Kahn's algorithm), into\n"
+    "level (N,) int64: 0 for sources, 1 + max over predecessors, -1 on or after a cycle.";
+
+static PyObject *longest_path(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"src", "dst", "level", NULL};
+    Buf b[3];
+    if (parse_bufs(args, "longest_path", "qqQ", names, b)) return NULL;
+    Py_ssize_t n = b[2].len, a = b[0].len;
+    if (b[1].len != a) {
+        PyErr_Format(PyExc_ValueError, "[gtn._kernels.longest_path] src has %zd entries, dst %zd", a, b[1].len);
+        goto fail;
+    }
+    const int64_t *src = I(b[0]), *dst = I(b[1]);
+    for (Py_ssize_t k = 0; k < a; k++) {
+        if ((uint64_t)src[k] >= (uint64_t)n || (uint64_t)dst[k] >= (uint64_t)n) {
+            PyErr_Format(PyExc_ValueError, "[gtn._kernels.longest_path] arc %zd (%lld -> %lld) has a node outside [0, %zd)",
+                         k, (long long)src[k], (long long)dst[k], n);
+            goto fail;
+        }
+    }
+    /* one block: out-arc offsets (n + 1), out-arc targets (a), in-degrees (n), queue (n), tentative (n) */
+    int64_t *mem = (int64_t *)calloc((size_t)(4 * n + a + 1), sizeof(int64_t));
+    if (!mem) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    {
+        int64_t *ptr = mem, *adj = mem + n + 1, *indeg = adj + a, *queue = indeg + n, *tent = queue + n;
+        int64_t *level = I(b[2]);
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t k = 0; k < a; k++) {
+            ptr[src[k] + 1]++;
+            indeg[dst[k]]++;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) ptr[i + 1] += ptr[i];
+        for (Py_ssize_t k = 0; k < a; k++) adj[tent[src[k]]++ + ptr[src[k]]] = dst[k]; /* tent: fill counter */
+        Py_ssize_t head = 0, tail = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            tent[i] = 0;
+            level[i] = -1;
+            if (indeg[i] == 0) {
+                level[i] = 0;
+                queue[tail++] = i;
+            }
+        }
+        while (head < tail) {
+            int64_t u = queue[head++], next = level[u] + 1;
+            for (int64_t e = ptr[u]; e < ptr[u + 1]; e++) {
+                int64_t d = adj[e];
+                if (next > tent[d]) tent[d] = next;
+                if (--indeg[d] == 0) {
+                    level[d] = tent[d];
+                    queue[tail++] = d;
+                }
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    free(mem);
+    return finish(b, 3, 1);
+fail:
+    return finish(b, 3, 0);
+}
+
+/* --- module -------------------------------------------------------------------------------------- */
+
+static PyMethodDef methods[] = {
+    {"lse_forward", lse_forward, METH_VARARGS, lse_doc},
+    {"max_forward", max_forward, METH_VARARGS, max_doc},
+    {"max_backward", max_backward, METH_VARARGS, maxb_doc},
+    {"posteriors", posteriors, METH_VARARGS, post_doc},
+    {"backtrack", backtrack, METH_VARARGS, back_doc},
+    {"longest_path", longest_path, METH_VARARGS, lp_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "gtn._kernels",
+    "Compiled loops of gtn's scoring dynamic programmes (forward, Viterbi, posteriors); see gtn/scoring.py.",
+    -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
