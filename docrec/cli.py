@@ -20,9 +20,26 @@ COMMAND_MODULES = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose long options accept both spellings: every
+    ``--snake_case`` option also answers to ``--kebab-case`` and the other way round (so
+    ``--val_fields`` and ``--val-fields`` are the same flag in every subcommand). Subparsers
+    inherit the class."""
+
+    def add_argument(self, *names, **kwargs):
+        spelled = list(names)
+        for name in names:
+            if isinstance(name, str) and name.startswith("--"):
+                body = name[2:]
+                for other in ("--" + body.replace("_", "-"), "--" + body.replace("-", "_")):
+                    if other not in spelled:
+                        spelled.append(other)
+        return super().add_argument(*spelled, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every available subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="docrec",
         description="Document recognition with graph transformer networks "
         "(LeCun, Bottou, Bengio, Haffner 1998) on PyTorch.",

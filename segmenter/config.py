@@ -111,6 +111,12 @@ class SegmenterConfig:
         min_rel_height: normalisation: pieces at least this tall (relative to the character
             height) are fitted into 20x20 exactly like MNIST; smaller ones (punctuation, fragments)
             keep the scale of a piece this tall so their smallness stays visible.
+        grey_pieces: pieces carry grey levels like MNIST (the ink's darkness, plus the faint
+            anti-aliased fringe of non-ink pixels touching the piece, see
+            :func:`segmenter.preprocess.darkness`) instead of the binary ink mask.
+        fringe_max: darkness cap of the fringe pixels (they are below the ink threshold).
+        fit_core: a grey piece is fitted into ``fit_box`` by its core (darkness >= 0.5) rather
+            than by all its grey pixels.
         fit_box: side of the box the piece is fitted into (MNIST: 20).
         frame: side of the frame the centre of mass is centred in (MNIST: 28).
         pad: padding around the frame (LeNet-5: 2, giving 32x32).
@@ -170,6 +176,9 @@ class SegmenterConfig:
     merge_penalty: float = 0.0
     # normalisation
     min_rel_height: float = 0.5
+    grey_pieces: bool = True
+    fringe_max: float = 0.5
+    fit_core: bool = True
     fit_box: int = 20
     frame: int = 28
     pad: int = 2

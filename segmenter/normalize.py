@@ -29,7 +29,10 @@ def normalize_frame(mask: np.ndarray, *, char_height: float = 0.0,
                     config: SegmenterConfig | None = None) -> np.ndarray:
     """Scale and centre one piece: bool/float ``(h, w)`` ink mask -> uint8 ``(F, F)`` frame, F = 28.
 
-    ``mask`` is cropped to its ink first; 255 = ink, 0 = background (MNIST's polarity).
+    ``mask`` is cropped to its ink first; 255 = ink, 0 = background (MNIST's polarity). A grey
+    mask (values in [0, 1]) is fitted by its *core* (values >= 0.5, the binary character, as NIST's
+    binary images were) when ``config.fit_core``, its fainter fringe scaled along and kept around
+    it; otherwise by all of its grey pixels.
 
     Raises:
         ValueError: if the mask holds no ink.
@@ -44,11 +47,18 @@ def normalize_frame(mask: np.ndarray, *, char_height: float = 0.0,
         raise ValueError("[segmenter.normalize_frame] the piece holds no ink")
     m = m[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
     h, w = m.shape
-    scale = cfg.fit_box / max(h, w)
+    core = m >= (0.5 if cfg.fit_core else 1e-6)
+    if core.any():
+        core_h = int(np.ptp(np.flatnonzero(core.any(axis=1)))) + 1
+        core_w = int(np.ptp(np.flatnonzero(core.any(axis=0)))) + 1
+    else:
+        core_h, core_w = h, w
+    scale = cfg.fit_box / max(core_h, core_w)
     if cfg.min_rel_height > 0 and char_height > 0:
         scale = min(scale, cfg.fit_box / (cfg.min_rel_height * char_height))
-    nh = int(min(cfg.fit_box, max(1, round(h * scale))))
-    nw = int(min(cfg.fit_box, max(1, round(w * scale))))
+    limit = cfg.frame if (core_h, core_w) != (h, w) else cfg.fit_box
+    nh = int(min(limit, max(1, round(h * scale))))
+    nw = int(min(limit, max(1, round(w * scale))))
     interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
     small = cv2.resize(m * 255.0, (nw, nh), interpolation=interp)
     small = np.clip(small, 0.0, 255.0)

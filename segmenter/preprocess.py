@@ -47,6 +47,9 @@ class Preprocessed:
         char_height: estimated character height in pixels, at least ``min_char_rel * H`` (0 for
             an empty field).
         lines: bool ``(H, W)`` pixels removed as guide lines or borders (input coordinates).
+        darkness: float32 ``(H, W2)`` in working coordinates: how dark each pixel is between the
+            local paper level (0) and the darkest ink nearby (1), see :func:`darkness`; 0 on
+            removed lines. Grey-level pieces (``SegmenterConfig.grey_pieces``) are drawn from it.
     """
 
     grey: np.ndarray
@@ -55,6 +58,7 @@ class Preprocessed:
     slant: float
     char_height: float
     lines: np.ndarray
+    darkness: np.ndarray | None = None
 
 
 def to_grey(image, *, where: str = "segmenter.preprocess") -> np.ndarray:
@@ -104,6 +108,36 @@ def background(grey: np.ndarray, *, kernel: int) -> np.ndarray:
     """Paper level estimated by a grey closing (max then min filter): ``(H, W) -> (H, W)`` float."""
     se = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel, kernel))
     return cv2.morphologyEx(grey, cv2.MORPH_CLOSE, se, borderType=cv2.BORDER_REPLICATE).astype(np.float64)
+
+
+def darkness(grey: np.ndarray, config: SegmenterConfig | None = None) -> np.ndarray:
+    """Per-pixel ink darkness: uint8 ``(H, W) -> float32 (H, W)`` in [0, 1].
+
+    The grey level is divided by the paper's level (:func:`background`, which erases strokes), so a
+    textured or unevenly lit paper reads about 1; ``1 - that`` is scaled by the same quantity at the
+    darkest pixel within a window of ``window_rel`` image heights (at least 0.2, so a blank window
+    does not turn paper noise into ink). A pale pen and a black pen thus both reach 1 in the middle
+    of their strokes, and anti-aliased stroke edges keep their fractional coverage, like MNIST's
+    grey levels. The ``midpoint`` binarisation is exactly ``darkness > 0.5``.
+    """
+    cfg = config or SegmenterConfig()
+    h = grey.shape[0]
+    g = grey.astype(np.float64)
+    bg = background(grey, kernel=_odd(max(h, 8) * 0.2))
+    norm = np.minimum(g / np.maximum(bg, 1.0), 1.0)
+    win = _odd(cfg.window_rel * h)
+    darkest = cv2.erode(norm, np.ones((win, win), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    return np.clip((1.0 - norm) / np.maximum(1.0 - darkest, 0.2), 0.0, 1.0).astype(np.float32)
+
+
+def shift_rows(arr: np.ndarray, shift: np.ndarray, width: int) -> np.ndarray:
+    """Move row ``y`` of ``arr`` ``(H, W)`` right by ``shift[y]`` into a zero ``(H, width)`` array
+    (the deslanting transform of :func:`deslant`, for any dtype)."""
+    h, w = arr.shape
+    out = np.zeros((h, width), arr.dtype)
+    for y in range(h):
+        out[y, shift[y]: shift[y] + w] = arr[y]
+    return out
 
 
 def _otsu(values: np.ndarray) -> float:
@@ -305,10 +339,7 @@ def deslant(ink: np.ndarray, slant: float) -> tuple[np.ndarray, np.ndarray]:
     yc = (h - 1) / 2.0
     raw = np.rint(slant * (ys - yc)).astype(np.int64)  # tops (small y) lean right -> move left
     shift = raw - raw.min()
-    out = np.zeros((h, w + int(shift.max())), bool)
-    for y in range(h):
-        out[y, shift[y]: shift[y] + w] = ink[y]
-    return out, shift
+    return shift_rows(ink.astype(bool), shift, w + int(shift.max())), shift
 
 
 def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
@@ -366,5 +397,10 @@ def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
     char_height = estimate_char_height(ink)
     if char_height > 0:
         char_height = max(char_height, cfg.min_char_rel * h)
+    dark = None
+    if cfg.grey_pieces:
+        dark = np.where(removed, 0.0, darkness(grey, cfg)).astype(np.float32)
+        if shift.any():
+            dark = shift_rows(dark, shift, ink.shape[1])
     return Preprocessed(grey=grey, ink=ink, shift=shift, slant=slant, char_height=char_height,
-                        lines=removed)
+                        lines=removed, darkness=dark)

@@ -4,9 +4,10 @@ Stages (each reads the previous one's output from ``--work``):
 
 * ``pieces``: cut labelled pieces (correct characters, 'none' halves/pairs/fragments) from synthetic
   strings of MNIST *training* digits -> ``WORK/pieces.npz`` (:mod:`docrec.training.seg_data`).
-* ``local``: train the 17-class LeNet-5 on those pieces plus MNIST training digits with the MAP loss
-  -> ``WORK/local.pt`` (checkpoint every epoch; starts from ``docrec/weights/lenet5.pt`` when it
-  exists, else from scratch).
+* ``local``: train the 17-class LeNet-5 on those pieces plus MNIST training digits (passed through
+  the segmenter's piece normaliser) with the MAP loss and random affine distortions
+  -> ``WORK/local.pt`` (checkpoint every epoch; starts from ``--init``, a 10- or 17-class LeNet-5,
+  by default the bundled MNIST weights ``docrec/weights/lenet5-distorted.pt``, else from scratch).
 * ``global``: fine-tune through the whole graph with the discriminative forward (or Viterbi)
   criterion on whole training strings -> ``WORK/global-{forward,viterbi}.pt``
   (:mod:`docrec.training.seg_global`).
@@ -16,6 +17,7 @@ Stages (each reads the previous one's output from ``--work``):
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 import json
 import sys
 import time
@@ -38,7 +40,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: stage's own)")
     p.add_argument("--criterion", choices=("forward", "viterbi"), default="forward",
                    help="global training criterion (default forward)")
-    p.add_argument("--init", type=Path, default=None, help="checkpoint to start from (global: WORK/local.pt)")
+    p.add_argument("--init", type=Path, default=None,
+                   help="LeNet-5 checkpoint (10 or 17 classes) to start from (local: the bundled "
+                        "lenet5-distorted weights; global: WORK/local.pt)")
+    p.add_argument("--distort", type=float, default=0.5,
+                   help="local: share of patterns given a random affine distortion (default 0.5)")
+    p.add_argument("--mnist-grey", action="store_true",
+                   help="local: feed the extra MNIST digits with their own grey levels instead of "
+                        "through the segmenter's binarised piece normaliser")
     p.add_argument("--checkpoint", type=Path, default=None, help="export: checkpoint to export")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -48,18 +57,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _load_state(path: Path) -> dict:
+    """The LeNet-5 state dict inside a checkpoint: a bare state dict, a training checkpoint
+    (``{"model": ...}``) or a bundled docrec-lenet file (``{"state_dict": ...}``)."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    return state["model"] if isinstance(state, dict) and "model" in state else state
+    for key in ("model", "state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            return state[key]
+    return state
 
 
 def _initial_model(args):
     from lenet.models import LeNet5, lenet5_with_classes
 
     if args.init is not None:
-        model = LeNet5(17)
-        model.load_state_dict(_load_state(args.init))
-        return model, str(args.init)
-    mnist = WEIGHTS_DIR / "lenet5.pt"
+        if not Path(args.init).is_file():
+            raise ValueError(f"--init {args.init}: no such checkpoint")
+        return lenet5_with_classes(_load_state(args.init), 17), str(args.init)
+    mnist = WEIGHTS_DIR / "lenet5-distorted.pt"
     if mnist.is_file():
         return lenet5_with_classes(_load_state(mnist), 17), str(mnist)
     torch.manual_seed(args.seed)
@@ -101,15 +115,17 @@ def _local(args) -> int:
 
     data = np.load(args.work / "pieces.npz")
     train_pool, _ = train_pools(args.mnist_dir)
-    mx, my = mnist_pieces(train_pool)
+    mx, my = mnist_pieces(train_pool, renormalize=not args.mnist_grey)
     x = np.concatenate([data["x"], mx])
     y = np.concatenate([data["y"], my])
     model, init = _initial_model(args)
-    cfg = LocalTrainConfig(epochs=args.epochs, lr=args.lr or 1e-3, seed=args.seed)
+    cfg = LocalTrainConfig(epochs=args.epochs, lr=args.lr or 3e-4, seed=args.seed, distort=args.distort)
     print(f"local training: {len(y)} pieces ({len(data['y'])} from strings, {len(my)} MNIST), init {init}")
     hist = train_local(model, x, y, cfg, val=(data["val_x"], data["val_y"]), checkpoint=args.work / "local.pt",
                        progress=not args.quiet)
-    (args.work / "local.json").write_text(json.dumps({"init": init, "history": hist}, indent=2) + "\n")
+    (args.work / "local.json").write_text(json.dumps({"init": init, "config": asdict(cfg), "history": hist,
+                                                      "pieces": int(len(data["y"])), "mnist_digits": int(len(my))},
+                                                     indent=2) + "\n")
     return 0
 
 

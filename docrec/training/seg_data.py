@@ -137,11 +137,40 @@ def make_pieces(count: int, *, seed: int, pool, config: PieceDataConfig | None =
     return x, y, stats
 
 
-def mnist_pieces(pool, *, limit: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The pool's plain MNIST digits as uint8 LeNet pieces and labels (extra correct examples)."""
+def mnist_pieces(pool, *, limit: int | None = None, seed: int = 0, renormalize: bool = True,
+                 ink_threshold: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """The pool's plain MNIST digits as uint8 LeNet pieces and labels (extra correct examples).
+
+    Args:
+        pool: a ``data.DigitPool`` (training digits only: the caller's responsibility).
+        limit: at most this many digits (a seeded random subset).
+        seed: seed of that subset.
+        renormalize: pass every digit through the segmenter's piece normaliser
+            (:func:`segmenter.normalize.normalize_pieces`) as the recogniser's segmenter config
+            does it (grey pieces: the digit's grey levels, fitted by its core; binary pieces: the
+            ink mask ``image >= ink_threshold``), so the extra digits look like the pieces the
+            recogniser reads in a field; ``False`` gives :func:`data.to_lenet_input`.
+        ink_threshold: grey level (0..255) at or above which an MNIST pixel is ink (binary pieces).
+
+    Returns:
+        ``(x, y)``: uint8 ``(N, 1, 32, 32)`` (:func:`quantize`) and int64 ``(N,)``.
+    """
     from data import to_lenet_input
 
     idx = np.arange(len(pool.labels))
     if limit is not None and limit < idx.size:
         idx = np.random.default_rng(seed).choice(idx, limit, replace=False)
-    return quantize(to_lenet_input(pool.images[idx])), pool.labels[idx].astype(np.int64)
+    if not renormalize:
+        return quantize(to_lenet_input(pool.images[idx])), pool.labels[idx].astype(np.int64)
+    from segmenter.normalize import normalize_pieces
+
+    from docrec.recognizers.seg import default_segmenter_config
+
+    cfg = default_segmenter_config()
+    if cfg.grey_pieces:
+        masks = [pool.images[i].astype(np.float32) / 255.0 for i in idx]
+    else:
+        masks = [pool.images[i] >= ink_threshold for i in idx]
+    keep = np.asarray([m.any() for m in masks])
+    x = normalize_pieces([m for m, k in zip(masks, keep) if k], config=cfg)  # (N, 1, 32, 32)
+    return quantize(x), pool.labels[idx[keep]].astype(np.int64)

@@ -3,7 +3,10 @@ pieces (correct characters and 'none' pieces from :mod:`docrec.training.seg_data
 training digits) with the MAP criterion (PAPER.md eq. 9). Checkpoints are written atomically.
 
 Optimiser: Adam (the project's SDLM is the faithful choice for the MNIST benchmark; here a short
-fine-tuning run on a shared CPU matters more, and Adam converges in fewer epochs).
+fine-tuning run from the MNIST weights matters more, and Adam converges in fewer epochs).
+Optionally a share of every batch gets a fresh random planar affine distortion
+(:func:`lenet.distort.distort`, PAPER.md Sec. III-C), milder than the MNIST recipe's because the
+pieces are already normalised by the segmenter.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ class LocalTrainConfig:
     Attributes:
         epochs, batch_size, lr: Adam schedule (lr halves every epoch after the first).
         map_j: eq. 9's ``j``.
-        seed: shuffling seed.
+        seed: shuffling and distortion seed.
+        distort: share of the patterns of each batch that get a random affine distortion (0 = none).
+        max_shift, max_shear, scale: the distortion ranges (``lenet.distort.DistortionConfig``).
     """
 
     epochs: int = 3
@@ -32,6 +37,26 @@ class LocalTrainConfig:
     lr: float = 1e-3
     map_j: float = 16.0
     seed: int = 0
+    distort: float = 0.0
+    max_shift: float = 1.5
+    max_shear: float = 0.2
+    scale: tuple[float, float] = (0.92, 1.08)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.distort <= 1.0:
+            raise ValueError(f"[docrec.LocalTrainConfig] distort={self.distort} must lie in [0, 1]")
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
+            raise ValueError(f"[docrec.LocalTrainConfig] epochs={self.epochs}, batch_size={self.batch_size}, "
+                             f"lr={self.lr}: need epochs >= 1, batch_size >= 1, lr > 0")
+
+    def distortion(self):
+        """The ``lenet.distort.DistortionConfig`` of :attr:`distort` (None when 0)."""
+        from lenet.distort import DistortionConfig
+
+        if self.distort <= 0:
+            return None
+        return DistortionConfig(max_shift=self.max_shift, scale=tuple(self.scale), squeeze=(0.9, 1.1),
+                                max_shear=self.max_shear, probability=self.distort)
 
 
 def save_atomic(obj, path: str | os.PathLike) -> Path:
@@ -79,9 +104,11 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
     from tqdm import tqdm
 
     from docrec.training.seg_data import dequantize
+    from lenet.distort import distort
     from lenet.losses import map_loss
 
     g = torch.Generator().manual_seed(config.seed)
+    dcfg = config.distortion()
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     yt = torch.from_numpy(y)
     history = []
@@ -96,7 +123,10 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
         for k in bar:
             idx = order[k: k + config.batch_size]
             xb = dequantize(x_q[idx.numpy()])
-            loss = map_loss(model(xb), yt[idx], j=config.map_j)
+            yb = yt[idx]
+            if dcfg is not None:
+                xb = distort(xb, dcfg, generator=g)
+            loss = map_loss(model(xb), yb, j=config.map_j)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -123,9 +123,17 @@ def test_bad_inputs_give_rejections_and_the_batch_goes_on(rec, zips):
 
 @needs_weights
 def test_reject_threshold_and_draw(rec, zips, tmp_path):
-    strict = SegmentationRecognizer(reject_threshold=1.0)
-    r = strict.recognize([zips[1].image], grammar=resolve_grammar("zip"))[0]
-    assert r.confidence < 1.0 and r.rejected and r.text  # text kept, flagged as rejected
+    plain = rec.recognize([z.image for z in zips], grammar=resolve_grammar("zip"))
+    conf = sorted(r.confidence for r in plain)
+    assert conf[0] < conf[-1], conf  # 30 real fields are not all read with one confidence
+    threshold = conf[-1]  # the most confident field passes, the least confident is rejected
+    strict = SegmentationRecognizer(reject_threshold=threshold)
+    again = strict.recognize([z.image for z in zips], grammar=resolve_grammar("zip"))
+    for r, p in zip(again, plain):
+        assert r.text == p.text and r.confidence == pytest.approx(p.confidence)  # text kept
+        assert r.rejected == (r.confidence < threshold)
+        assert ("below the threshold" in r.reason) == r.rejected
+    assert any(r.rejected for r in again) and not all(r.rejected for r in again)
     with pytest.raises(ValueError, match="reject_threshold"):
         SegmentationRecognizer(reject_threshold=1.5)
     res = rec.recognize([zips[2].image], grammar=resolve_grammar("zip"))[0]

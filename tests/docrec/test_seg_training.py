@@ -54,6 +54,43 @@ def test_local_training_step_and_atomic_checkpoint(pools, tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_mnist_pieces_renormalized_like_field_pieces(pools):
+    from docrec.training.seg_data import mnist_pieces
+
+    train_pool, _ = pools
+    x, y = mnist_pieces(train_pool, limit=50, seed=1)
+    xg, yg = mnist_pieces(train_pool, limit=50, seed=1, renormalize=False)
+    assert x.shape == xg.shape == (50, 1, 32, 32) and np.array_equal(y, yg)
+    assert not np.array_equal(x, xg)  # passed through the segmenter's normaliser
+    t = dequantize(x)
+    assert float(t.min()) >= -0.1 - 1e-6 and float(t.max()) <= 1.175 + 1e-6
+    rows = (t[:, 0] > 0).any(dim=2).float().sum(1)  # ink rows of every piece
+    assert float(rows.max()) <= 28 and float(rows.min()) >= 12  # fitted into the 20x20 box (+ fringe)
+
+
+def test_local_distortion_config_and_errors():
+    from docrec.training.seg_local import LocalTrainConfig
+
+    assert LocalTrainConfig().distortion() is None
+    d = LocalTrainConfig(distort=0.5).distortion()
+    assert d.probability == 0.5 and d.max_shift == 1.5
+    with pytest.raises(ValueError, match="distort"):
+        LocalTrainConfig(distort=1.5)
+    with pytest.raises(ValueError, match="epochs"):
+        LocalTrainConfig(epochs=0)
+
+
+def test_cli_flags_accept_both_spellings():
+    from docrec.cli import build_parser
+
+    parser = build_parser()
+    for flag in ("--val-fields", "--val_fields"):
+        args = parser.parse_args(["train", "seg", "local", flag, "7", "--distort", "0.25"])
+        assert args.val_fields == 7 and args.distort == 0.25
+    args = parser.parse_args(["train", "lenet", "--out", "x.pt", "--batch-size", "5"])
+    assert args.batch_size == 5
+
+
 @pytest.mark.parametrize("criterion", ["forward", "viterbi"])
 def test_global_criteria_nonnegative_and_trainable(pools, criterion):
     from docrec.recognizers.seg import SegmentationRecognizer
