@@ -13,6 +13,7 @@ import argparse
 import json
 import shutil
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -28,10 +29,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch_size", type=int, default=None, help="windows (way 1, 64) or fields (way 2, 16)")
     p.add_argument("--fields", type=int, default=20000, help="way 1: rendered fields for the windows")
     p.add_argument("--steps", type=int, default=300, help="way 2: batches per epoch")
+    p.add_argument("--map_weight", type=float, default=0.0,
+                   help="way 2: add this times way 1's MAP loss on 64 windows per step (default 0: global only; "
+                        "the windows of --fields fields are made or read from OUT's cache)")
     p.add_argument("--val_fields", type=int, default=300, help="validation fields (MNIST train hold-out)")
     p.add_argument("--init", default=None,
-                   help="start weights: way 1 an MNIST LeNet-5 checkpoint (default docrec/weights/lenet5.pt if "
-                        "present); way 2 the way-1 weights (default OUT/sdnn-way1.pt)")
+                   help="start weights: way 1 an MNIST LeNet-5 checkpoint (default docrec/weights/lenet5-distorted.pt, "
+                        "else lenet5.pt, if present); way 2 the way-1 weights (default OUT/sdnn-way1.pt)")
+    p.add_argument("--window_spacing", type=int, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="way 1: ink-gap range (natural px) of the fields the windows are cut from (default -1 4)")
+    p.add_argument("--none_fraction", type=float, default=None,
+                   help="way 1: share of 'none' windows (default 0.5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/way{1,2}.ckpt")
@@ -66,14 +74,26 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs is not None and args.epochs < 1:
         print("[docrec train sdnn] --epochs must be >= 1", file=sys.stderr)
         return 2
+    if args.none_fraction is not None and not 0.0 <= args.none_fraction < 1.0:
+        print(f"[docrec train sdnn] --none_fraction must be in [0, 1), got {args.none_fraction}", file=sys.stderr)
+        return 2
     if args.way == 1:
+        from data.sdnn_samples import WindowConfig
+
         init = args.init
-        if init is None and (WEIGHTS_DIR / "lenet5.pt").is_file():
-            init = str(WEIGHTS_DIR / "lenet5.pt")
+        for name in ("lenet5-distorted.pt", "lenet5.pt"):
+            if init is None and (WEIGHTS_DIR / name).is_file():
+                init = str(WEIGHTS_DIR / name)
+        window = WindowConfig()
+        if args.window_spacing is not None:
+            window.spacing = tuple(args.window_spacing)
+        if args.none_fraction is not None:
+            window.none_fraction = args.none_fraction
         cfg = SDNNTrainConfig(way=1, epochs=args.epochs or 4, lr=args.lr or 1e-3, batch_size=args.batch_size or 64,
                               fields=args.fields, val_fields=args.val_fields, init=init, seed=args.seed,
-                              threads=args.threads)
-        result = train_way1(cfg, out, resume=args.resume, bar=not args.no_bar)
+                              threads=args.threads, window=window)
+        result = train_way1(cfg, out, resume=args.resume, bar=not args.no_bar,
+                            evaluate=_val_accuracy(args.val_fields, args.seed + 5000))
         produced = out / "sdnn-way1.pt"
     else:
         init = args.init or str(out / "sdnn-way1.pt")
@@ -82,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         cfg = SDNNTrainConfig(way=2, epochs=args.epochs or 3, lr=args.lr or 1e-4, batch_size=args.batch_size or 16,
                               steps=args.steps, val_fields=args.val_fields, init=init, seed=args.seed,
-                              threads=args.threads)
+                              threads=args.threads, fields=args.fields, map_weight=args.map_weight)
         result = train_way2(cfg, out, resume=args.resume, bar=not args.no_bar,
                             evaluate=_val_accuracy(args.val_fields, args.seed + 5000))
         produced = out / "sdnn-way2.pt"
@@ -93,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         card = {"name": args.install, "system": "sdnn", "way": args.way, "init": init,
                 "command": "docrec train sdnn " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "",
                 "data": "MNIST training digits 0..54999 (55,000); validation: digits 55000..59999",
+                "config": asdict(cfg), **{k: v for k, v in result.items() if k != "history"},
                 "history": result["history"]}
         (WEIGHTS_DIR / f"{args.install}.json").write_text(json.dumps(card, indent=1) + "\n")
         print(f"installed {WEIGHTS_DIR / (args.install + '.pt')}")

@@ -10,8 +10,11 @@ Pipeline, per batch of field images (uint8 ``(H, W)``, white paper, dark ink):
    never reaches a valid frame);
 3. frame graph -> character model (:class:`decoders.CharacterModel`) -> grammar -> Viterbi, batched
    (:class:`docrec.recognizers.sdnn_decode.ProductDecoder`, equal to :func:`decoders.decode_frames`);
-   confidence = posterior of the text, ``exp(F_all - F_text)``; n-best alternatives come from
-   :func:`decoders.decode_frames`;
+   confidence = posterior of the text, ``exp(F_all - F_text)``, computed on the frame penalties
+   divided by a calibration temperature ``tau`` (the weights file's ``meta["confidence_temperature"]``,
+   chosen on validation strings by ``benchmarks/sdnn_validation.py --calibrate``; 1 = the raw
+   posterior, which the large RBF penalties make nearly 0 or 1); the text itself is the Viterbi
+   reading of the unscaled penalties; n-best alternatives come from :func:`decoders.decode_frames`;
 4. boxes: the frames read as a character give a strip x-range (their centres +- 10 px), mapped back
    to the image and tightened to the ink inside it.
 
@@ -46,13 +49,15 @@ class SDNNRecognizer:
         reject_threshold: results with a confidence below it are marked rejected (0: never).
         max_pixels: input size limit (:func:`check_field_image`).
         charmodel: options for :class:`decoders.CharacterModelConfig` (default: the weights file's).
+        confidence_temperature: ``tau`` of the confidence (module docstring, step 3); default the
+            weights file's ``meta["confidence_temperature"]``, else 1.
     """
 
     name = "sdnn"
 
     def __init__(self, weights: str | os.PathLike | None = None, *, model: torch.nn.Module | None = None,
                  batch_size: int = 256, reject_threshold: float = 0.0, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 charmodel: dict | None = None):
+                 charmodel: dict | None = None, confidence_temperature: float | None = None):
         from decoders import CharacterModel, CharacterModelConfig
 
         self.meta: dict = {}
@@ -74,23 +79,27 @@ class SDNNRecognizer:
         self.batch_size = int(batch_size)
         self.reject_threshold = float(reject_threshold)
         self.max_pixels = int(max_pixels)
+        tau = confidence_temperature if confidence_temperature is not None else self.meta.get(
+            "confidence_temperature", 1.0)
+        if not (isinstance(tau, (int, float)) and np.isfinite(tau) and tau > 0):
+            raise ValueError(f"[docrec.SDNNRecognizer] confidence_temperature must be finite and > 0, got {tau!r}")
+        self.confidence_temperature = float(tau)
         self._decoders: dict = {}
 
     # ------------------------------------------------------------------ pieces
-    def _grammar(self, grammar):
+    def _grammar_and_decoder(self, grammar):
+        """``(decoders.Grammar or None, ProductDecoder)`` for a grammar or CLI spec, cached: by the spec
+        string (each ``resolve_grammar`` call builds a new Grammar object) or by the object itself."""
         from docrec.recognizers import resolve_grammar
-
-        if grammar is None or isinstance(grammar, str):
-            return resolve_grammar(grammar)
-        return grammar
-
-    def _decoder(self, grammar):
         from docrec.recognizers.sdnn_decode import ProductDecoder
 
-        key = id(grammar)
+        key = ("spec", grammar) if grammar is None or isinstance(grammar, str) else ("object", id(grammar))
         if key not in self._decoders:
-            self._decoders[key] = (grammar, ProductDecoder(grammar, self.charmodel))
-        return self._decoders[key][1]
+            if len(self._decoders) >= 32:  # callers passing many Grammar objects: bounded cache
+                self._decoders.pop(next(iter(self._decoders)))
+            g = resolve_grammar(grammar) if key[0] == "spec" else grammar
+            self._decoders[key] = (g, ProductDecoder(g, self.charmodel))  # holds g, so its id stays unique
+        return self._decoders[key]
 
     @torch.inference_mode()
     def frame_penalties(self, strips: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,19 +113,42 @@ class SDNNRecognizer:
         frames = torch.tensor([(s.shape[1] - STRIP_H) // STRIDE + 1 for s in strips], dtype=torch.long)
         return self.sdnn(x), frames
 
-    def _box(self, image_ink: np.ndarray, tf: FieldTransform, start: int, end: int) -> tuple[int, int, int, int]:
+    @staticmethod
+    def _boxes(image_ink: np.ndarray, tf: FieldTransform, spans) -> list[tuple[int, int, int, int]]:
+        """Image boxes ``(x0, y0, x1, y1)`` of the decoded characters (module docstring, step 4).
+
+        A span's frames give the image column range ``[x0, x1)`` (their centres +- BOX_HALF strip px);
+        the box is tightened to the ink (> 0.5) inside that range, or spans the strip's rows when the
+        range has no ink. All spans of a field at once: ``image_ink (H, W)``, K spans -> K boxes.
+        """
+        if not spans:
+            return []
         H, W = tf.image_shape
-        c0 = STRIDE * start + STRIP_H / 2 - BOX_HALF
-        c1 = STRIDE * (end - 1) + STRIP_H / 2 + BOX_HALF
-        x0 = int(np.clip(np.floor(tf.to_image_x(c0)), 0, W - 1))
-        x1 = int(np.clip(np.ceil(tf.to_image_x(c1)), x0 + 1, W))
-        sub = image_ink[:, x0:x1] > 0.5
-        cols = np.flatnonzero(sub.any(axis=0))
-        rows = np.flatnonzero(sub.any(axis=1))
-        if cols.size == 0:
-            half = STRIP_H / 2 / tf.scale
-            return x0, int(max(0, tf.y_mid - half)), x1, int(min(H, tf.y_mid + half))
-        return x0 + int(cols[0]), int(rows[0]), x0 + int(cols[-1]) + 1, int(rows[-1]) + 1
+        starts = np.array([sp.start for sp in spans], np.float64)
+        ends = np.array([sp.end for sp in spans], np.float64)
+        c0 = tf.to_image_x(STRIDE * starts + STRIP_H / 2 - BOX_HALF)
+        c1 = tf.to_image_x(STRIDE * (ends - 1) + STRIP_H / 2 + BOX_HALF)
+        x0 = np.clip(np.floor(c0), 0, W - 1).astype(np.int64)  # (K,)
+        x1 = np.clip(np.ceil(c1), x0 + 1, W).astype(np.int64)
+        ink = image_ink > 0.5  # (H, W)
+        cum = np.zeros((H, W + 1), np.int32)
+        np.cumsum(ink, axis=1, out=cum[:, 1:])
+        rows = (cum[:, x1] - cum[:, x0]) > 0  # (H, K): row has ink inside the box's columns
+        has = rows.any(axis=0)  # (K,)
+        top = rows.argmax(axis=0)
+        bottom = H - rows[::-1].argmax(axis=0)
+        ink_cols = np.flatnonzero(ink.any(axis=0))
+        first = ink_cols[np.minimum(np.searchsorted(ink_cols, x0), len(ink_cols) - 1)] if len(ink_cols) else x0
+        last = ink_cols[np.maximum(np.searchsorted(ink_cols, x1) - 1, 0)] + 1 if len(ink_cols) else x1
+        half = STRIP_H / 2 / tf.scale
+        empty_top, empty_bottom = int(max(0, tf.y_mid - half)), int(min(H, tf.y_mid + half))
+        out = []
+        for k in range(len(spans)):
+            if has[k]:
+                out.append((int(first[k]), int(top[k]), int(last[k]), int(bottom[k])))
+            else:
+                out.append((int(x0[k]), empty_top, int(x1[k]), empty_bottom))
+        return out
 
     # ------------------------------------------------------------------ API
     def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1,
@@ -137,8 +169,7 @@ class SDNNRecognizer:
         if n_best < 1:
             raise ValueError(f"[docrec.SDNNRecognizer.recognize] n_best must be >= 1, got {n_best}")
         thr = self.reject_threshold if reject_threshold is None else float(reject_threshold)
-        grammar = self._grammar(grammar)
-        dec = self._decoder(grammar)
+        grammar, dec = self._grammar_and_decoder(grammar)
         imgs = [check_field_image(im, max_pixels=self.max_pixels, where="docrec.SDNNRecognizer") for im in images]
         norm = [normalize_field_ink(im) for im in imgs]
         results: list[Recognition | None] = [None] * len(imgs)
@@ -157,8 +188,9 @@ class SDNNRecognizer:
             try:
                 best, spans = dec.viterbi(pen, frames)
                 texts = [[sp.label for sp in spl] for spl in spans]
-                f_all = dec.forward_all(pen, frames)
-                f_txt = dec.forward_text(pen, frames, texts)
+                scaled = pen / self.confidence_temperature
+                f_all = dec.forward_all(scaled, frames)
+                f_txt = dec.forward_text(scaled, frames, texts)
             finally:
                 torch.set_num_threads(threads)
             for k, i in enumerate(chunk):
@@ -172,7 +204,7 @@ class SDNNRecognizer:
             return Recognition.reject(f"no interpretation allowed by the grammar ({desc})")
         text = self.charmodel.alphabet.decode([sp.label for sp in spans])
         conf = float(min(1.0, np.exp(f_all - f_txt))) if np.isfinite(f_txt) else 0.0
-        boxes = [self._box(ink, tf, sp.start, sp.end) for sp in spans]
+        boxes = self._boxes(ink, tf, spans)
         alts: list[tuple[str, float]] = []
         if n_best > 1:
             from decoders import decode_frames
@@ -223,7 +255,7 @@ class SDNNRecognizer:
                         extent=(centres[0] - step / 2, centres[-1] + step / 2, pen.shape[1] - 0.5, -0.5))
         best = pen.argmin(1)
         ax1.plot(centres, best, "w.", ms=4, label="best class per frame")
-        dec = self._decoder(self._grammar(None))
+        _, dec = self._grammar_and_decoder(None)
         _, spans = dec.viterbi(torch.from_numpy(pen)[None], torch.tensor([pen.shape[0]]))
         for x0, x1, lab in [(sp.start, sp.end, sp.label) for sp in spans[0]]:
             ax1.plot(centres[x0:x1], [lab] * (x1 - x0), "r-", lw=3)

@@ -150,8 +150,12 @@ class ProductDecoder:
         bps = torch.zeros((T, B, N), dtype=torch.int16 if self.in_arc.shape[1] < 32000 else torch.long)
         emis = pen[:, :, self.state_cls]  # (B, T, N): frame penalty of entering each state
         in_pen = self.in_pen.to(pen.dtype)
+        in_src = self.in_src.reshape(-1)  # (N * D,)
+        D = self.in_src.shape[1]
         for t in range(T):
-            new, arg = (score[:, self.in_src] + in_pen).min(dim=2)  # (B, N, D) -> (B, N)
+            cand = score.index_select(1, in_src).view(B, N, D)  # (B, N, D); index_select + in-place add:
+            cand.add_(in_pen)  # several times faster than score[:, in_src] + in_pen (measured)
+            new, arg = cand.min(dim=2)  # (B, N)
             new = new + emis[:, t]
             active = (t < lengths)[:, None]
             score = torch.where(active, new, score)

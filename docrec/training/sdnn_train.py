@@ -48,6 +48,10 @@ class SDNNTrainConfig:
         fields: rendered training fields for way 1's windows (about 8 windows each).
         noise: salt-and-pepper fraction; noisy_share: share of windows that get it (way 1).
         steps: batches per epoch (way 2).
+        map_weight: way 2: weight of way 1's MAP loss on ``batch_size_windows`` windows per step added
+            to the global criterion (0: the global criterion alone). The windows are way 1's
+            (``fields`` rendered fields, cached in the output directory).
+        batch_size_windows: way 2: windows per step for the MAP term.
         val_fields: validation fields (way 1: windows of them; way 2: strings read).
         init: LeNet-5 checkpoint to start from (way 1: MNIST weights; way 2: way-1 weights).
         seed: every random choice derives from it.
@@ -62,6 +66,8 @@ class SDNNTrainConfig:
     noise: float = 0.1
     noisy_share: float = 0.5
     steps: int = 300
+    map_weight: float = 0.0
+    batch_size_windows: int = 64
     val_fields: int = 300
     init: str | None = None
     seed: int = 0
@@ -98,7 +104,10 @@ def _set_lr(opt: torch.optim.Optimizer, base: float, progress: float) -> float:
 
 def window_sets(cfg: SDNNTrainConfig, out_dir: Path, *, progress=None):
     """Way-1 training and validation windows (cached as ``.npz`` in ``out_dir``)."""
-    cache = out_dir / f"windows_s{cfg.seed}_f{cfg.fields}_v{cfg.val_fields}.npz"
+    w = cfg.window
+    tag = "" if w == WindowConfig() else (f"_g{w.spacing[0]}..{w.spacing[1]}_l{w.min_len}-{w.max_len}"
+                                          f"_p{w.punctuation}_n{w.none_fraction}")
+    cache = out_dir / f"windows_s{cfg.seed}_f{cfg.fields}_v{cfg.val_fields}{tag}.npz"
     if cache.is_file():
         z = np.load(cache)
         return (z["xt"], z["yt"]), (z["xv"], z["yv"])
@@ -119,6 +128,15 @@ def window_sets(cfg: SDNNTrainConfig, out_dir: Path, *, progress=None):
     return (xt, yt), (xv, yv)
 
 
+def _noisy_windows(xt: np.ndarray, idx: np.ndarray, cfg: SDNNTrainConfig, rng: np.random.Generator) -> np.ndarray:
+    """Windows ``xt[idx]`` as float32 ``(n, 1, 32, 32)``, ``cfg.noisy_share`` of them with salt-and-pepper noise."""
+    xb = np.asarray(xt[idx], np.float32)
+    noisy = rng.random(len(idx)) < cfg.noisy_share
+    if noisy.any() and cfg.noise > 0:
+        xb[noisy] = salt_and_pepper(xb[noisy], rng, fraction=cfg.noise)
+    return xb
+
+
 @torch.no_grad()
 def window_error(net, x: np.ndarray, y: np.ndarray, batch: int = 512) -> float:
     """Fraction of misclassified windows (argmin penalty != label)."""
@@ -132,13 +150,20 @@ def window_error(net, x: np.ndarray, y: np.ndarray, batch: int = 512) -> float:
 
 
 def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
-               log=print, bar: bool = True) -> dict:
+               log=print, bar: bool = True, evaluate=None) -> dict:
     """Way 1: window classification with the MAP loss. Returns the history (also in the checkpoint).
 
-    Writes ``out_dir/way1.ckpt`` (atomic, every epoch) and ``out_dir/sdnn-way1.pt`` (recogniser
-    weights of the epoch with the lowest validation window error).
+    ``evaluate(lenet5) -> float`` (validation string accuracy, higher is better), when given, is
+    recorded every epoch and selects the epoch (ties: lower window error); otherwise the lowest
+    validation window error does. Writes ``out_dir/way1.ckpt`` (atomic, every epoch) and
+    ``out_dir/sdnn-way1.pt`` (recogniser weights of the selected epoch).
     """
     from lenet.losses import map_loss
+
+    def _score(h: dict) -> float:  # model selection, lower is better
+        if evaluate is None:
+            return h["val_window_error"]
+        return -h["val_string_accuracy"] + 1e-3 * h["val_window_error"]
 
     torch.set_num_threads(cfg.threads)
     out = Path(out_dir)
@@ -157,7 +182,9 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         log(f"resumed after epoch {start_epoch}")
     if not history:
         history.append({"epoch": 0, "val_window_error": window_error(net, xv, yv)})
-        log(f"epoch 0: val window error {history[-1]['val_window_error']:.4f}")
+        if evaluate is not None:
+            history[-1]["val_string_accuracy"] = evaluate(net)
+        log(f"epoch 0: {json.dumps(history[-1])}")
     rng = np.random.default_rng([cfg.seed, 11])
     n = len(yt)
     steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
@@ -173,31 +200,43 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         for s in it:
             _set_lr(opt, cfg.lr, (epoch + s / steps_per_epoch) / cfg.epochs)
             idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
-            xb = np.asarray(xt[idx], np.float32)
-            noisy = erng.random(len(idx)) < cfg.noisy_share
-            if noisy.any() and cfg.noise > 0:
-                xb[noisy] = salt_and_pepper(xb[noisy], erng, fraction=cfg.noise)
+            xb = _noisy_windows(xt, idx, cfg, erng)
             loss = map_loss(net(torch.from_numpy(xb)), torch.from_numpy(yt[idx]))
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += float(loss.detach())
         verr = window_error(net, xv, yv)
-        history.append({"epoch": epoch + 1, "train_loss": total / steps_per_epoch, "val_window_error": verr,
-                        "seconds": time.time() - t0})
-        log(f"epoch {epoch + 1}: loss {total / steps_per_epoch:.4f} val window error {verr:.4f}")
-        if verr < best:
-            best = verr
-            save_weights(out / "sdnn-way1.pt", net, {}, {"way": 1, "epoch": epoch + 1,
-                                                         "val_window_error": verr,
-                                                         "config": json.dumps(asdict(cfg))})
+        rec = {"epoch": epoch + 1, "train_loss": total / steps_per_epoch, "val_window_error": verr,
+               "seconds": time.time() - t0}
+        meta = {"way": 1, "epoch": epoch + 1, "val_window_error": verr, "config": json.dumps(asdict(cfg))}
+        if evaluate is not None:
+            rec["val_string_accuracy"] = meta["val_string_accuracy"] = evaluate(net)
+        history.append(rec)
+        log(f"epoch {epoch + 1}: {json.dumps(rec)}")
+        if _score(rec) < best:
+            best = _score(rec)
+            save_weights(out / "sdnn-way1.pt", net, {}, meta)
         _atomic_save({"model": net.state_dict(), "optim": opt.state_dict(), "epoch": epoch + 1,
                       "best": best, "history": json.dumps(history)}, ckpt_path)
     del rng
-    return {"history": history, "best_val_window_error": best}
+    chosen = min((h for h in history if h["epoch"] > 0), key=_score, default=history[0])
+    return {"history": history, "best_epoch": chosen["epoch"],
+            "best_val_window_error": chosen["val_window_error"],
+            **({"best_val_string_accuracy": chosen["val_string_accuracy"]} if evaluate is not None else {})}
 
 
 # ---------------------------------------------------------------------------------------------- way 2
+
+def _window_map_loss(net, windows, cfg: SDNNTrainConfig, rng: np.random.Generator) -> torch.Tensor:
+    """Way 1's MAP loss on ``cfg.batch_size_windows`` random training windows (with way 1's noise)."""
+    from lenet.losses import map_loss
+
+    xt, yt = windows
+    idx = np.sort(rng.integers(len(yt), size=cfg.batch_size_windows))
+    xb = _noisy_windows(xt, idx, cfg, rng)
+    return map_loss(net(torch.from_numpy(xb)), torch.from_numpy(yt[idx]))
+
 
 #: Field kinds and spacing presets way 2 trains on (equal shares, drawn per field).
 WAY2_KINDS = ("zip", "digits", "amount")
@@ -259,7 +298,8 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
     """Way 2: global training on whole training fields. ``cfg.init``: the way-1 weights (required).
 
     ``evaluate(lenet5) -> float`` (validation string accuracy, higher is better) selects the best
-    epoch; writes ``out_dir/way2.ckpt`` every epoch and ``out_dir/sdnn-way2.pt`` for the best epoch.
+    epoch; writes ``out_dir/way2.ckpt`` every epoch, ``out_dir/sdnn-way2.pt`` for the best epoch (epoch 0,
+    the way-1 weights, when no epoch beats them) and ``out_dir/sdnn-way2-last.pt`` for the last one.
     """
     from decoders import CharacterModel
     from docrec.recognizers.sdnn_net import load_weights
@@ -273,6 +313,9 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
     charmodel = CharacterModel()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     train_pool, _ = split_pools()
+    if cfg.map_weight < 0:
+        raise ValueError(f"[docrec.train_sdnn] map_weight must be >= 0, got {cfg.map_weight}")
+    windows = window_sets(cfg, out, progress=log)[0] if cfg.map_weight > 0 else None
     ckpt_path = out / "way2.ckpt"
     history, start_epoch, best = [], 0, -math.inf
     if resume and ckpt_path.is_file():
@@ -293,7 +336,8 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
             from tqdm import tqdm
 
             it = tqdm(it, desc=f"way2 epoch {epoch + 1}/{cfg.epochs}", mininterval=5.0)
-        t0, total = time.time(), 0.0
+        t0, total, total_map = time.time(), 0.0, 0.0
+        wrng = np.random.default_rng([cfg.seed, 22, epoch])
         for s in it:
             _set_lr(opt, cfg.lr, (epoch + s / cfg.steps) / cfg.epochs)
             base = (epoch * cfg.steps + s) * cfg.batch_size
@@ -302,11 +346,17 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
             x, frames, _ = strips_batch([f.image for f in fields])
             targets = [alphabet.encode(f.text) for f in fields]
             loss = global_loss(sdnn, charmodel, x, frames, targets)
+            total += float(loss.detach())
+            if windows is not None:
+                m = _window_map_loss(net, windows, cfg, wrng)
+                total_map += float(m.detach())
+                loss = loss + cfg.map_weight * m
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss.detach())
         rec = {"epoch": epoch + 1, "train_loss": total / cfg.steps, "seconds": time.time() - t0}
+        if windows is not None:
+            rec["train_map_loss"] = total_map / cfg.steps
         if evaluate is not None:
             rec["val_string_accuracy"] = evaluate(net)
         history.append(rec)
@@ -317,6 +367,9 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
             save_weights(out / "sdnn-way2.pt", net, {}, {"way": 2, "epoch": epoch + 1,
                                                          "val_string_accuracy": rec.get("val_string_accuracy", -1.0),
                                                          "config": json.dumps(asdict(cfg))})
+        save_weights(out / "sdnn-way2-last.pt", net, {}, {"way": 2, "epoch": epoch + 1,
+                                                          "val_string_accuracy": rec.get("val_string_accuracy", -1.0),
+                                                          "config": json.dumps(asdict(cfg))})
         _atomic_save({"model": net.state_dict(), "optim": opt.state_dict(), "epoch": epoch + 1,
                       "best": best, "history": json.dumps(history)}, ckpt_path)
     return {"history": history, "best_val_string_accuracy": best}

@@ -101,3 +101,15 @@ def test_tiny_runs_of_both_ways_checkpoint_and_resume(tmp_path, small_pools):
 def test_way2_needs_init(tmp_path):
     with pytest.raises(ValueError, match="way-1 weights"):
         train_way2(SDNNTrainConfig(way=2), tmp_path)
+
+
+def test_way1_selects_by_validation_string_accuracy(tmp_path, small_pools):
+    """With ``evaluate`` way 1 records the validation string accuracy every epoch and keeps the epoch
+    where it is highest (not the lowest window error)."""
+    scores = iter([0.1, 0.6, 0.3])  # epochs 0, 1, 2
+    cfg = SDNNTrainConfig(way=1, epochs=2, fields=30, val_fields=8, batch_size=32, seed=4)
+    out = train_way1(cfg, tmp_path, bar=False, log=lambda *a: None, evaluate=lambda net: next(scores))
+    assert [h["val_string_accuracy"] for h in out["history"]] == [0.1, 0.6, 0.3]
+    assert out["best_epoch"] == 1 and out["best_val_string_accuracy"] == 0.6
+    meta = torch.load(tmp_path / "sdnn-way1.pt", weights_only=True)["meta"]
+    assert meta["epoch"] == 1 and meta["val_string_accuracy"] == 0.6
