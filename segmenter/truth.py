@@ -51,8 +51,16 @@ def char_totals(seg: Segmentation, char_map: np.ndarray) -> np.ndarray:
     return np.bincount(ch[ch >= 0], minlength=nchar)[:nchar]
 
 
-def arc_targets(seg: Segmentation, char_map: np.ndarray, *, tol: float = 0.9) -> np.ndarray:
-    """int64 ``(A,)``: the character each arc matches (see module docstring), -1 for none."""
+def arc_targets(seg: Segmentation, char_map: np.ndarray, *, tol: float = 0.9,
+                other_tol: float | None = None) -> np.ndarray:
+    """int64 ``(A,)``: the character each arc matches (see module docstring), -1 for none.
+
+    Args:
+        tol: recall and precision needed for a match.
+        other_tol: if given, an arc also must not hold ``other_tol`` or more of any *other*
+            character's own ink. Precision is measured in ink, so without this an arc holding a
+            digit and a whole small decimal point (a few percent of the ink) still matches the digit.
+    """
     counts = arc_char_counts(seg, char_map)
     if counts.shape[0] == 0:
         return np.zeros(0, np.int64)
@@ -64,7 +72,22 @@ def arc_targets(seg: Segmentation, char_map: np.ndarray, *, tol: float = 0.9) ->
     hit = counts[np.arange(counts.shape[0]), best]
     size = counts.sum(axis=1)
     ok = (hit >= tol * np.maximum(totals[best], 1)) & (hit >= tol * np.maximum(size, 1)) & (hit > 0)
+    if other_tol is not None:
+        held = counts[:, :nchar] >= other_tol * np.maximum(totals, 1)[None, :]  # (A, C)
+        held &= counts[:, :nchar] > 0
+        held[np.arange(counts.shape[0]), best] = False
+        ok &= ~held.any(axis=1)
     return np.where(ok, best, -1)
+
+
+def whole_chars_held(seg: Segmentation, char_map: np.ndarray, *, tol: float = 0.5) -> np.ndarray:
+    """int64 ``(A,)``: how many characters have at least ``tol`` of their ink in each arc (2 or more:
+    the arc merges characters, whatever their sizes)."""
+    counts = arc_char_counts(seg, char_map)
+    if counts.shape[0] == 0 or counts.shape[1] == 1:
+        return np.zeros(counts.shape[0], np.int64)
+    totals = char_totals(seg, char_map)
+    return ((counts[:, :-1] >= tol * np.maximum(totals, 1)[None, :]) & (counts[:, :-1] > 0)).sum(axis=1)
 
 
 def true_path(seg: Segmentation, char_map: np.ndarray, *, tol: float = 0.9,

@@ -5,10 +5,13 @@ labelled 'rubbish').
 Synthetic TRAINING strings (MNIST training digits of :func:`train_pools`' training part only,
 drawn punctuation) are over-segmented by :func:`segmenter.graph.segment`; the character map of each
 field (:mod:`segmenter.synthtruth`) says which arc is a true character
-(:func:`segmenter.truth.arc_targets` with ``tol=pos_tol``): those pieces get the character's
-label. Arcs that match no character even loosely (``tol=none_tol``) are halves, pairs and
-fragments: label 'none' (16). Arcs in between (e.g. a digit missing a small stroke) are ambiguous
-and left out. At most ``max_none_per_field`` 'none' pieces are kept per field.
+(:func:`segmenter.truth.arc_targets` with ``tol=pos_tol`` and no more than ``other_tol`` of any
+other character's ink: a digit with a whole decimal point glued to it is *not* that digit): those
+pieces get the character's label. Arcs that match no character even loosely (``tol=none_tol``),
+and arcs holding at least half of two or more characters (pairs, a digit plus its comma), are
+halves, pairs and fragments: label 'none' (16). Arcs in between (e.g. a digit missing a small
+stroke) are ambiguous and left out. At most ``max_none_per_field`` 'none' pieces are kept per
+field.
 
 Pieces are stored as uint8 (``(x + 0.1) / 1.275 * 255``) to keep memory small.
 """
@@ -46,6 +49,7 @@ class PieceDataConfig:
         kinds: field kinds and their probabilities.
         spacings: spacing presets (``data.SPACING_PRESETS``), chosen uniformly per field.
         pos_tol: ``arc_targets`` tolerance for a correct piece.
+        other_tol: a correct piece holds less than this share of any other character's ink.
         none_tol: arcs matching no character at this looser tolerance are 'none'.
         max_none_per_field: cap on 'none' pieces per field.
     """
@@ -53,6 +57,7 @@ class PieceDataConfig:
     kinds: dict = field(default_factory=lambda: {"zip": 0.4, "digits": 0.3, "amount": 0.3})
     spacings: tuple[str, ...] = ("wide", "normal", "normal", "tight", "touching", "overlapping")
     pos_tol: float = 0.9
+    other_tol: float = 0.3
     none_tol: float = 0.6
     max_none_per_field: int = 10
 
@@ -99,7 +104,7 @@ def make_pieces(count: int, *, seed: int, pool, config: PieceDataConfig | None =
     from data.texts import sample_text
     from segmenter.graph import segment
     from segmenter.synthtruth import render_with_char_map
-    from segmenter.truth import arc_targets
+    from segmenter.truth import arc_targets, whole_chars_held
 
     from docrec.recognizers.seg import default_segmenter_config
 
@@ -117,13 +122,16 @@ def make_pieces(count: int, *, seed: int, pool, config: PieceDataConfig | None =
         stats["fields"] += 1
         if seg.num_arcs == 0:
             continue
-        strict = arc_targets(seg, cmap, tol=cfg.pos_tol)
+        strict = arc_targets(seg, cmap, tol=cfg.pos_tol, other_tol=cfg.other_tol)
         loose = arc_targets(seg, cmap, tol=cfg.none_tol)
+        rubbish = (loose < 0) | (whole_chars_held(seg, cmap) >= 2)
         pos = np.flatnonzero(strict >= 0)
-        neg = np.flatnonzero(loose < 0)
-        stats["ambiguous"] += int(((strict < 0) & (loose >= 0)).sum())
-        if neg.size > cfg.max_none_per_field:
-            neg = rng.choice(neg, cfg.max_none_per_field, replace=False)
+        stats["ambiguous"] += int(((strict < 0) & ~rubbish).sum())
+        # the confusing 'none' pieces first: those that loosely look like one character
+        # (a digit with a glued comma), then the others, at random, up to the cap
+        confusing = rng.permutation(np.flatnonzero(rubbish & (loose >= 0)))
+        other = rng.permutation(np.flatnonzero(rubbish & (loose < 0)))
+        neg = np.concatenate([confusing, other])[: cfg.max_none_per_field].astype(np.int64)
         labels = np.concatenate([[CHARS.index(text[int(c)]) for c in strict[pos]],
                                  np.full(neg.size, NONE_ID)]).astype(np.int64)
         arcs = np.concatenate([pos, neg]).astype(np.int64)

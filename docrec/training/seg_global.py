@@ -11,8 +11,15 @@ graph ``G_c = G o lexicon({t})`` keeps only the paths spelling ``t``. Criteria:
   gradient) once the best path is correct, so it only fixes errors.
 
 Both are back-propagated through ``gtn.forward_penalty`` / ``gtn.viterbi_penalty`` (exact
-gradients), the recognition transformer's gather and LeNet-5. Fields whose true segmentation is not
-a path of the graph give ``F(G_c) = inf`` and are skipped (counted).
+gradients), the recognition transformer's gather and LeNet-5. Fields whose text cannot be read
+from the graph at all give ``F(G_c) = inf`` and are skipped (counted).
+
+Training fields whose *true segmentation* is not a path of the graph (touching or overlapping
+digits the segmenter cannot separate; known from the synthetic character maps,
+:func:`segmenter.truth.true_path`) are left out by default (``require_true_path``): in them the
+only paths spelling the text read halves and pairs of digits as characters, and the criterion
+would teach LeNet-5 exactly that, against its 'none' class (measured: with them, validation
+zip-code accuracy at normal spacing fell from 0.947 to 0.900 in 3 epochs).
 
 Training strings come from MNIST *training* digits ``[0, 55000)``; validation (model selection)
 from training digits ``[55000, 60000)`` (:func:`docrec.training.seg_data.train_pools`).
@@ -39,7 +46,10 @@ class GlobalTrainConfig:
     Attributes:
         criterion: ``"forward"`` or ``"viterbi"``.
         epochs, lr, batch_fields: Adam schedule; one step per ``batch_fields`` fields.
-        fields, val_fields: training and validation field counts.
+        fields, val_fields: training and validation field counts (training fields are drawn until
+            ``fields`` are kept).
+        require_true_path: keep only training fields whose true segmentation is a path of the
+            segmentation graph (at ``truth_tol``); validation fields are never filtered.
         seed: field and shuffling seed.
     """
 
@@ -49,6 +59,8 @@ class GlobalTrainConfig:
     batch_fields: int = 8
     fields: int = 2000
     val_fields: int = 300
+    require_true_path: bool = True
+    truth_tol: float = 0.85
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -78,13 +90,23 @@ class CachedField:
 
 def make_fields(count: int, *, seed: int, pool, segmenter_config=None, progress: bool = False,
                 spacings=("wide", "normal", "normal", "tight", "touching", "overlapping"),
-                kinds=(("zip", 0.4), ("digits", 0.3), ("amount", 0.3))) -> list[CachedField]:
-    """Synthesise and segment ``count`` fields from ``pool`` (kinds and spacings drawn at random)."""
+                kinds=(("zip", 0.4), ("digits", 0.3), ("amount", 0.3)),
+                require_true_path: bool = False, truth_tol: float = 0.85,
+                stats: dict | None = None) -> list[CachedField]:
+    """Synthesise and segment fields from ``pool`` (kinds and spacings drawn at random).
+
+    Without ``require_true_path``: fields ``0 .. count - 1`` (those with ink). With it: fields are
+    drawn until ``count`` are kept whose true segmentation is a path of the graph (at most
+    ``10 * count`` draws); ``stats`` (if given) receives the numbers drawn and kept.
+    """
     from tqdm import tqdm
 
-    from data.synth import SynthConfig, field_rng, synthesize_one
+    from data.synth import SynthConfig, field_rng
+    from data.texts import sample_text
     from docrec.training.seg_data import quantize
     from segmenter.graph import segment
+    from segmenter.synthtruth import render_with_char_map
+    from segmenter.truth import true_path
 
     from docrec.recognizers.seg import default_segmenter_config
 
@@ -93,17 +115,28 @@ def make_fields(count: int, *, seed: int, pool, segmenter_config=None, progress:
     names = [k for k, _ in kinds]
     probs = np.asarray([p for _, p in kinds], np.float64)
     probs /= probs.sum()
-    out = []
-    for i in tqdm(range(count), disable=not progress, desc="segment fields", unit="field"):
+    out: list[CachedField] = []
+    drawn = 0
+    bar = tqdm(total=count, disable=not progress, desc="segment fields", unit="field")
+    while len(out) < count and drawn < (10 * count if require_true_path else count):
         kind = names[int(rng.choice(len(names), p=probs))]
         cfg = SynthConfig(spacing=spacings[int(rng.integers(len(spacings)))], min_len=3, max_len=8)
-        f = synthesize_one(kind, pool, field_rng(seed, i), cfg)
+        frng = field_rng(seed, drawn)
+        drawn += 1
+        text = sample_text(kind, frng, min_len=cfg.min_len, max_len=cfg.max_len, zip_plus4=cfg.zip_plus4)
+        f, cmap = render_with_char_map(text, pool, frng, cfg)
         seg = segment(f.image, config=segmenter_config)
         if seg.num_arcs == 0:
+            continue
+        if require_true_path and true_path(seg, cmap, tol=truth_tol) is None:
             continue
         g = seg.graph
         out.append(CachedField(f.text, kind, quantize(g.data), g.src.clone(), g.dst.clone(),
                                g.penalty.detach().float().clone(), g.num_nodes))
+        bar.update(1)
+    bar.close()
+    if stats is not None:
+        stats.update(drawn=drawn, kept=len(out))
     return out
 
 
@@ -177,8 +210,12 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
 
     if fields is None or val is None:
         train_pool, val_pool = train_pools(mnist_dir)
-        fields = fields if fields is not None else make_fields(config.fields, seed=config.seed, pool=train_pool,
-                                                               progress=progress)
+        drawn: dict = {}
+        fields = fields if fields is not None else make_fields(
+            config.fields, seed=config.seed, pool=train_pool, progress=progress,
+            require_true_path=config.require_true_path, truth_tol=config.truth_tol, stats=drawn)
+        if drawn:
+            log(json.dumps({"training_fields": drawn}))
         val = val if val is not None else make_fields(config.val_fields, seed=config.seed + 1000, pool=val_pool,
                                                       progress=progress)
     rec = SegmentationRecognizer(model=model)

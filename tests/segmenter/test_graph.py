@@ -146,3 +146,26 @@ def test_drawings_and_batching(train_pool):
     assert both.batch_size == 2 and both.data.shape[0] == seg.num_arcs + seg2.num_arcs
     targets = arc_targets(seg, cmap, tol=0.85)
     assert targets.shape == (seg.num_arcs,) and set(targets.tolist()) >= set(range(len(f.text)))
+
+
+def test_arc_with_a_glued_dot_is_not_the_digit(mnist_train):
+    """Precision in ink lets a digit + whole decimal point pass as the digit; ``other_tol`` and
+    ``whole_chars_held`` see the second character."""
+    from segmenter.truth import whole_chars_held
+
+    images, _ = mnist_train
+    digit = images[1]  # a '0'
+    field = np.full((40, 44), 255, np.uint8)
+    field[4:32, 4:32] = 255 - digit
+    cmap = np.full(field.shape, -1, np.int64)
+    cmap[4:32, 4:32][digit > 0] = 0
+    ys, xs = np.nonzero(digit > 128)
+    by, bx = 4 + int(ys.max()) - 2, 4 + int(xs.max()) + 1  # a 3x3 dot touching the digit's lower right
+    field[by: by + 3, bx: bx + 3] = 0
+    cmap[by: by + 3, bx: bx + 3] = 1
+    seg = segment(field, config=SegmenterConfig())
+    whole = int(np.argmax(seg.features[:, 0]))  # the arc holding all the ink
+    assert arc_targets(seg, cmap, tol=0.9)[whole] == 0  # ink precision alone: "a 0"
+    assert arc_targets(seg, cmap, tol=0.9, other_tol=0.3)[whole] == -1
+    held = whole_chars_held(seg, cmap)
+    assert held[whole] == 2 and held.max() == 2
