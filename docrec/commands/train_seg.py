@@ -11,7 +11,10 @@ Stages (each reads the previous one's output from ``--work``):
 * ``global``: fine-tune through the whole graph with the discriminative forward (or Viterbi)
   criterion on whole training strings -> ``WORK/global-{forward,viterbi}.pt``
   (:mod:`docrec.training.seg_global`).
-* ``export``: copy a checkpoint's weights to ``docrec/weights/seg-lenet5.pt`` with its JSON card.
+* ``calibrate``: choose the confidence temperature on validation strings of training digits
+  55000..59999 (:mod:`docrec.training.seg_calibrate`) -> ``WORK/calibration.json``.
+* ``export``: write a checkpoint's weights (with the calibrated temperature) to
+  ``docrec/weights/seg-lenet5.pt`` and its JSON card (built from the stages' JSON records).
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("seg", help="train the segmentation-based recogniser (stages: pieces, local, "
-                                           "global, export)")
-    p.add_argument("stage", choices=("pieces", "local", "global", "export"))
+                                           "global, calibrate, export)")
+    p.add_argument("stage", choices=("pieces", "local", "global", "calibrate", "export"))
     p.add_argument("--work", type=Path, default=Path("runs/seg"), help="work folder (default runs/seg)")
     p.add_argument("--fields", type=int, default=3000, help="training fields for pieces/global (default 3000)")
     p.add_argument("--val-fields", type=int, default=300, help="validation fields (default 300)")
@@ -48,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mnist-grey", action="store_true",
                    help="local: feed the extra MNIST digits with their own grey levels instead of "
                         "through the segmenter's binarised piece normaliser")
-    p.add_argument("--checkpoint", type=Path, default=None, help="export: checkpoint to export")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="calibrate/export: checkpoint to use (default WORK/global-forward.pt)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--mnist-dir", type=Path, default=None)
@@ -84,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     args.work.mkdir(parents=True, exist_ok=True)
     try:
-        return {"pieces": _pieces, "local": _local, "global": _global, "export": _export}[args.stage](args)
+        stages = {"pieces": _pieces, "local": _local, "global": _global, "calibrate": _calibrate, "export": _export}
+        return stages[args.stage](args)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"docrec train seg: error: {exc}", file=sys.stderr)
         return 1
@@ -144,27 +149,70 @@ def _global(args) -> int:
     return 0
 
 
-def _export(args) -> int:
-    from docrec.training.seg_local import save_atomic, write_card
-    from lenet.models import LeNet5
+def _calibrate(args) -> int:
+    from docrec.recognizers import resolve_grammar
+    from docrec.recognizers.seg import SegmentationRecognizer
+    from docrec.training.seg_calibrate import choose_temperature
+    from docrec.training.seg_data import train_pools
+    from docrec.training.seg_global import KIND_GRAMMARS, make_fields
 
     ckpt = args.checkpoint or (args.work / "global-forward.pt")
-    full = torch.load(ckpt, map_location="cpu", weights_only=True)
+    model = lenet5_from(ckpt)
+    _, val_pool = train_pools(args.mnist_dir)
+    fields = make_fields(args.val_fields, seed=args.seed + 2000, pool=val_pool, progress=not args.quiet)
+    grammars = {k: resolve_grammar(v) for k, v in KIND_GRAMMARS.items()}
+    result = choose_temperature(SegmentationRecognizer(model=model, temperature=1.0), fields, grammars=grammars)
+    result.update(checkpoint=str(ckpt), seed=args.seed + 2000,
+                  data="validation strings of MNIST training digits 55000..59999 (all spacings)")
+    (args.work / "calibration.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "grid"}))
+    return 0
+
+
+def lenet5_from(ckpt: Path):
+    """A 17-class LeNet-5 from a stage checkpoint or a weights file."""
+    from lenet.models import LeNet5
+
+    if not Path(ckpt).is_file():
+        raise ValueError(f"no checkpoint at {ckpt}")
     model = LeNet5(17)
-    model.load_state_dict(full["model"] if "model" in full else full)
-    dest = save_atomic(model.state_dict(), WEIGHTS_DIR / "seg-lenet5.pt")
+    model.load_state_dict(_load_state(ckpt))
+    return model.eval()
+
+
+def _read_json(path: Path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _export(args) -> int:
+    from docrec.training.seg_local import save_atomic, write_card
+
+    ckpt = args.checkpoint or (args.work / "global-forward.pt")
+    model = lenet5_from(ckpt)
+    full = torch.load(ckpt, map_location="cpu", weights_only=True)
+    calib = _read_json(args.work / "calibration.json")
+    meta = {"temperature": float(calib["temperature"])} if calib else {}
+    dest = save_atomic({"model": model.state_dict(), "meta": meta}, WEIGHTS_DIR / "seg-lenet5.pt")
     card = {
         "model": "LeNet-5, 17 classes (0-9 , . - $ * / none), Euclidean RBF, MAP-normalised penalties",
         "used_by": "docrec.recognizers.seg.SegmentationRecognizer (docrec recognize --system seg)",
         "data": "MNIST training digits 0..54999 (strings and plain digits); validation: strings of "
                 "training digits 55000..59999; MNIST test digits never used",
         "recipe": "stage local: MAP loss on correct + 'none' pieces cut by the segmenter from synthetic "
-                  "strings, plus plain digits; stage global: discriminative forward criterion through the "
-                  "segmentation graph and grammar (PAPER.md Sec. VI)",
+                  "strings, plus plain digits through the piece normaliser, random affine distortions, "
+                  "starting from the bundled MNIST LeNet-5; stage global: discriminative forward "
+                  "criterion through the segmentation graph (PAPER.md Sec. VI) on training strings whose "
+                  "true segmentation is a path of the graph; confidence temperature chosen on validation",
         "checkpoint": str(ckpt),
-        "history": full.get("history") if isinstance(full, dict) else None,
-        "commands": ["docrec train seg pieces", "docrec train seg local",
-                     "docrec train seg global --criterion forward", "docrec train seg export"],
+        "meta": meta,
+        "pieces": _read_json(args.work / "pieces.json"),
+        "local_stage": _read_json(args.work / "local.json"),
+        "global_stage": full.get("history") if isinstance(full, dict) else None,
+        "global_config": full.get("config") if isinstance(full, dict) else None,
+        "calibration": calib,
+        "commands": [f"docrec train seg {stage} --work {args.work}" for stage in
+                     ("pieces", "local", "global", "calibrate", "export")],
+        "test_results": "benchmarks/results/strings.json (system seg)",
     }
     write_card(WEIGHTS_DIR / "seg-lenet5.json", card)
     print(f"wrote {dest} and its card")

@@ -59,8 +59,9 @@ class SegRecognizerConfig:
         seg_weight: multiplier of the segmenter's geometric arc penalties.
         reject_threshold: results whose confidence is below this are rejected (0 = never).
         temperature: penalties are divided by this before the confidence (posterior) is computed;
-            the best path is unchanged. > 1 softens over-confident posteriors (calibration on
-            validation strings, see README).
+            the best path is unchanged. > 1 softens over-confident posteriors. None: the weights
+            file's ``meta["temperature"]`` (chosen on validation strings by ``docrec train seg
+            calibrate``), else 1.
         batch_pieces: pieces per LeNet-5 call.
         max_pixels: larger images are refused (per-image error, not an exception for the batch).
     """
@@ -69,17 +70,23 @@ class SegRecognizerConfig:
     normalize: bool = True
     seg_weight: float = 1.0
     reject_threshold: float = 0.0
-    temperature: float = 1.0
+    temperature: float | None = None
     batch_pieces: int = 4096
     max_pixels: int = DEFAULT_MAX_PIXELS
 
 
-def load_seg_model(path: str | os.PathLike | None = None):
-    """Load the 17-class LeNet-5 of the recogniser from a state-dict file (``weights_only``).
+def load_seg_weights(path: str | os.PathLike | None = None):
+    """Load the recogniser's 17-class LeNet-5 and its metadata (``weights_only``).
+
+    The file holds a state dict, or ``{"model": state dict, "meta": {...}}`` (``meta`` may carry
+    the calibrated ``temperature``).
+
+    Returns:
+        ``(model, meta)``.
 
     Raises:
         FileNotFoundError: no weights file (train with ``docrec train seg``).
-        ValueError: the file is not a 17-class LeNet-5 state dict.
+        ValueError: the file is unreadable or not a 17-class LeNet-5 state dict.
     """
     from lenet.models import LeNet5
 
@@ -87,16 +94,27 @@ def load_seg_model(path: str | os.PathLike | None = None):
     if not path.is_file():
         raise FileNotFoundError(f"[docrec.SegmentationRecognizer] no weights at {path}; "
                                 f"train them with `docrec train seg`")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt or foreign files
+        raise ValueError(f"[docrec.SegmentationRecognizer] cannot read {path} (corrupt or not a "
+                         f"weights file?): {exc}") from None
+    meta = {}
     if isinstance(state, dict) and "model" in state:
+        meta = dict(state.get("meta") or {})
         state = state["model"]
     model = LeNet5(NUM_CLASSES)
     try:
         model.load_state_dict(state)
-    except (RuntimeError, TypeError) as exc:
+    except (RuntimeError, TypeError, AttributeError) as exc:
         raise ValueError(f"[docrec.SegmentationRecognizer] {path} is not a 17-class LeNet-5 state dict: {exc}"
                          ) from None
-    return model.eval()
+    return model.eval(), meta
+
+
+def load_seg_model(path: str | os.PathLike | None = None):
+    """The 17-class LeNet-5 of :func:`load_seg_weights` (without its metadata)."""
+    return load_seg_weights(path)[0]
 
 
 def normalized_penalties(raw: torch.Tensor, *, j: float) -> torch.Tensor:
@@ -182,10 +200,18 @@ class SegmentationRecognizer:
         if max_pixels is not None:
             self.config.max_pixels = int(max_pixels)
         if temperature is not None:
-            if not float(temperature) > 0:
-                raise ValueError(f"[docrec.SegmentationRecognizer] temperature={temperature} must be > 0")
             self.config.temperature = float(temperature)
-        self.model = model if model is not None else load_seg_model(weights)
+        meta: dict = {}
+        if model is not None:
+            self.model = model
+        else:
+            self.model, meta = load_seg_weights(weights)
+        if self.config.temperature is None:
+            self.config.temperature = float(meta.get("temperature", 1.0))
+        if not (math.isfinite(self.config.temperature) and self.config.temperature > 0):
+            raise ValueError(f"[docrec.SegmentationRecognizer] temperature={self.config.temperature} must be "
+                             f"finite and > 0")
+        self.meta = meta
         self.segmenter_config = segmenter_config or default_segmenter_config()
 
     # ------------------------------------------------------------------ building blocks

@@ -160,3 +160,53 @@ def test_global_fields_can_require_the_true_segmentation(pools):
     assert stats["kept"] == len(kept) <= 3 and stats["drawn"] > stats["kept"]
     plain = make_fields(3, seed=5, pool=train_pool, spacings=("overlapping",), kinds=(("zip", 1.0),))
     assert len(plain) == 3  # without the filter every drawn field is kept
+
+
+def test_reading_nll_and_temperature_choice(pools):
+    from docrec.recognizers import resolve_grammar
+    from docrec.recognizers.seg import SegmentationRecognizer
+    from docrec.training.seg_calibrate import TAUS, choose_temperature, reading_nll
+    from docrec.training.seg_global import KIND_GRAMMARS, make_fields, string_accuracy
+
+    assert reading_nll([True, False], [0.8, 0.3]) == pytest.approx(-(np.log(0.8) + np.log(0.7)) / 2)
+    assert reading_nll([True], [1.0]) < 1e-5 and reading_nll([False], [1.0]) > 10  # clipped, finite
+    train_pool, _ = pools
+    fields = make_fields(5, seed=12, pool=train_pool, spacings=("normal",))
+    torch.manual_seed(2)
+    from lenet.models import LeNet5
+
+    rec = SegmentationRecognizer(model=LeNet5(17), temperature=1.0)
+    grammars = {k: resolve_grammar(v) for k, v in KIND_GRAMMARS.items()}
+    out = choose_temperature(rec, fields, grammars=grammars, taus=(1.0, 4.0))
+    assert out["temperature"] in (1.0, 4.0) and out["fields"] == 5 and len(out["grid"]) == 2
+    assert out["string_accuracy"] == pytest.approx(string_accuracy(rec, fields))
+    best = min(out["grid"], key=lambda r: r["nll"])
+    assert best["tau"] == out["temperature"]
+    assert set(TAUS) >= {1.0, 4.0}
+    with pytest.raises(ValueError, match="finite and > 0"):
+        choose_temperature(rec, fields, grammars=grammars, taus=(0.0,))
+
+
+def test_seg_weights_carry_their_temperature(tmp_path):
+    from docrec.recognizers.seg import SegmentationRecognizer, load_seg_weights
+    from lenet.models import LeNet5
+
+    path = tmp_path / "w.pt"
+    torch.save({"model": LeNet5(17).state_dict(), "meta": {"temperature": 3.0}}, path)
+    model, meta = load_seg_weights(path)
+    assert meta == {"temperature": 3.0}
+    assert SegmentationRecognizer(weights=path).config.temperature == 3.0
+    assert SegmentationRecognizer(weights=path, temperature=1.5).config.temperature == 1.5
+    with pytest.raises(ValueError, match="temperature"):
+        SegmentationRecognizer(weights=path, temperature=0.0)
+    bare = tmp_path / "bare.pt"
+    torch.save(LeNet5(17).state_dict(), bare)
+    assert SegmentationRecognizer(weights=bare).config.temperature == 1.0
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot read"):
+        load_seg_weights(junk)
+    wrong = tmp_path / "ten.pt"
+    torch.save(LeNet5(10).state_dict(), wrong)
+    with pytest.raises(ValueError, match="17-class"):
+        load_seg_weights(wrong)
