@@ -126,18 +126,25 @@ def normalize_field(image: np.ndarray) -> tuple[np.ndarray, FieldTransform] | No
     return None if out is None else out[:2]
 
 
-def normalize_field_ink(image: np.ndarray) -> tuple[np.ndarray, FieldTransform, np.ndarray] | None:
+def normalize_field_ink(image: np.ndarray, *, ink: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, FieldTransform, np.ndarray] | None:
     """Height-normalise a field image for the SDNN (module docstring).
 
     Args:
         image: uint8 ``(H, W)``, white paper and dark ink.
+        ink: the image's ink map float32 ``(H, W)`` in [0, 1] if the caller has cleaned it (e.g.
+            printed lines removed); default :func:`ink_map` of ``image``.
 
     Returns:
         ``(strip, transform, ink)``: float32 ``(32, W')`` at LeNet levels (-0.1 paper, 1.175 ink) with
         ``W' = 32 + 4 k``, the :class:`FieldTransform` back to the image, and the image's ink map
         (:func:`ink_map`); ``None`` if the image has no ink.
     """
-    ink = ink_map(image)
+    if ink is None:
+        ink = ink_map(image)
+    elif ink.shape != np.asarray(image).shape[:2]:
+        raise ValueError(f"[data.sdnn_samples.normalize_field_ink] ink map {ink.shape} for an image "
+                         f"{np.asarray(image).shape}")
     rows_mass = ink.sum(axis=1)
     total = float(rows_mass.sum())
     if total <= 0.0:

@@ -342,6 +342,40 @@ def deslant(ink: np.ndarray, slant: float) -> tuple[np.ndarray, np.ndarray]:
     return shift_rows(ink.astype(bool), shift, w + int(shift.max())), shift
 
 
+def remove_printed_lines(ink: np.ndarray, config: SegmenterConfig | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """The line cleaning of :func:`preprocess` on a binary ink mask: vertical frame lines near the
+    left/right edges, long horizontal guide and frame lines (restoring crossing strokes), whatever
+    lies entirely inside the top/bottom edge bands, and small stubs along the removed lines.
+
+    Args:
+        ink: bool ``(H, W)``.
+        config: ``remove_borders``, ``remove_lines`` and the lengths (relative to ``H``).
+
+    Returns:
+        ``(cleaned ink, removed pixels)``, both bool ``(H, W)``.
+    """
+    cfg = config or SegmenterConfig()
+    h, w = ink.shape
+    removed = np.zeros_like(ink)
+    if cfg.remove_borders:  # first, so a frame's corners do not shorten its sides
+        length = max(3, int(round(cfg.border_min_rel * h)))
+        margin = int(round(cfg.border_margin_rel * h))
+        ink, gone = remove_borders(ink, min_length=length, margin=margin)
+        removed |= gone
+    if cfg.remove_lines:
+        length = max(cfg.line_min_px, int(round(cfg.line_min_rel * h)))
+        length = min(length, max(3, int(round(cfg.line_span_rel * w))))
+        ink, gone = remove_guide_lines(ink, min_length=length)
+        removed |= gone
+    if cfg.remove_borders:
+        ink, gone = remove_edge_bands(ink, band=int(round(cfg.edge_band_rel * h)))
+        removed |= gone
+    if removed.any() and cfg.remnant_rel_area > 0:
+        ink = remove_remnants(ink, removed, max_area=int(round(cfg.remnant_rel_area * h * h)))
+    return ink, removed
+
+
 def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
     """Turn a field image into a clean ink mask (PAPER.md Sec. V's input).
 
@@ -370,23 +404,7 @@ def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
         )
     grey = to_grey(image, where="segmenter.preprocess")
     h, w = grey.shape
-    ink = binarize(grey, cfg)
-    removed = np.zeros_like(ink)
-    if cfg.remove_borders:  # first, so a frame's corners do not shorten its sides
-        length = max(3, int(round(cfg.border_min_rel * h)))
-        margin = int(round(cfg.border_margin_rel * h))
-        ink, gone = remove_borders(ink, min_length=length, margin=margin)
-        removed |= gone
-    if cfg.remove_lines:
-        length = max(cfg.line_min_px, int(round(cfg.line_min_rel * h)))
-        length = min(length, max(3, int(round(cfg.line_span_rel * w))))
-        ink, gone = remove_guide_lines(ink, min_length=length)
-        removed |= gone
-    if cfg.remove_borders:
-        ink, gone = remove_edge_bands(ink, band=int(round(cfg.edge_band_rel * h)))
-        removed |= gone
-    if removed.any() and cfg.remnant_rel_area > 0:
-        ink = remove_remnants(ink, removed, max_area=int(round(cfg.remnant_rel_area * h * h)))
+    ink, removed = remove_printed_lines(binarize(grey, cfg), cfg)
     min_area = max(cfg.speck_min_px, int(round(cfg.speck_rel_area * h * h)))
     ink = remove_specks(ink, min_area=min_area)
     shift = np.zeros(h, np.int64)

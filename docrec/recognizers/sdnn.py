@@ -2,7 +2,8 @@
 
 Pipeline, per batch of field images (uint8 ``(H, W)``, white paper, dark ink):
 
-1. height normalisation (:func:`data.sdnn_samples.normalize_field`): Otsu ink map, body rows from the
+1. height normalisation (:func:`data.sdnn_samples.normalize_field_ink`): Otsu ink map with printed
+   frame and guide lines removed (:func:`line_free_ink`), body rows from the
    ink-mass quantiles scaled to 20 px, centred in a 32-row strip, 12 blank columns each side;
 2. the SDNN (LeNet-5 replicated over the width, shared weights): the strips of a batch are padded
    to the widest with paper, ``(B, 1, 32, W) -> (B, T, 17)`` penalties; field ``b`` uses its first
@@ -27,16 +28,37 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import cv2
 import numpy as np
 import torch
 
-from data.sdnn_samples import STRIDE, STRIP_H, FieldTransform, normalize_field, normalize_field_ink
+from data.sdnn_samples import STRIDE, STRIP_H, FieldTransform, ink_map, normalize_field_ink
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
 from docrec.recognizers.sdnn_net import build_sdnn, load_weights
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 #: Half width (strip px) of a character box around its frames' centres.
 BOX_HALF = 8
+
+
+def line_free_ink(image: np.ndarray) -> np.ndarray:
+    """The SDNN's ink map (:func:`data.sdnn_samples.ink_map`) of a uint8 ``(H, W)`` field with printed
+    frame and guide lines removed (:func:`segmenter.preprocess.remove_printed_lines` on the map's
+    ink >= 0.2, their anti-aliased edges included), so a cheque box's frame does not pass for the
+    writing's height: float32 ``(H, W)``."""
+    from segmenter.preprocess import remove_printed_lines
+
+    ink = ink_map(image)
+    mask = ink >= 0.2  # printed lines are often paler than the writing
+    if not mask.any():
+        return ink
+    kept, removed = remove_printed_lines(mask)
+    if not removed.any():
+        return ink
+    zone = cv2.dilate(removed.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~kept
+    out = ink.copy()
+    out[zone] = 0.0
+    return out
 
 
 class SDNNRecognizer:
@@ -171,7 +193,7 @@ class SDNNRecognizer:
         thr = self.reject_threshold if reject_threshold is None else float(reject_threshold)
         grammar, dec = self._grammar_and_decoder(grammar)
         imgs = [check_field_image(im, max_pixels=self.max_pixels, where="docrec.SDNNRecognizer") for im in images]
-        norm = [normalize_field_ink(im) for im in imgs]
+        norm = [normalize_field_ink(im, ink=line_free_ink(im)) for im in imgs]
         results: list[Recognition | None] = [None] * len(imgs)
         todo = [i for i, n in enumerate(norm) if n is not None]
         for i, n in enumerate(norm):
@@ -230,10 +252,10 @@ class SDNNRecognizer:
         import matplotlib.pyplot as plt
 
         img = check_field_image(image, max_pixels=self.max_pixels, where="docrec.SDNNRecognizer.draw")
-        norm = normalize_field(img)
+        norm = normalize_field_ink(img, ink=line_free_ink(img))
         if norm is None:
             raise ValueError("[docrec.SDNNRecognizer.draw] no ink found in the image")
-        strip, tf = norm
+        strip, tf, _ = norm
         pen, frames = self.frame_penalties([strip])
         pen = pen[0, : int(frames[0])].numpy()  # (T, C)
         H, W = img.shape

@@ -201,3 +201,29 @@ def test_draw_writes_png(rec, test_pool, tmp_path):
 def test_missing_weights_file_is_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="SDNN weights"):
         SDNNRecognizer(tmp_path / "nope.pt")
+
+
+def test_printed_frame_and_guide_line_do_not_pass_for_the_writing(rec, test_pool):
+    """A cheque box's frame (and a guide line) must not set the SDNN's height normalisation: with
+    ``line_free_ink`` the framed field normalises like the bare one, and reads the same."""
+    from data.sdnn_samples import normalize_field_ink
+    from docrec.recognizers.sdnn import line_free_ink
+
+    fields = synthesize("zip", 12, split="test", seed=73, pool=test_pool,
+                        config=SynthConfig(spacing="normal", zip_plus4=0.0, height=None))
+    same = 0
+    for f in fields:
+        bare = f.image
+        framed = np.pad(bare, 6, constant_values=255)
+        H, W = framed.shape
+        framed[1:3, 1:W - 1] = framed[H - 3:H - 1, 1:W - 1] = 90  # frame, 2 px, mid grey
+        framed[1:H - 1, 1:3] = framed[1:H - 1, W - 3:W - 1] = 90
+        framed[H - 9, 4:W - 4] = np.minimum(framed[H - 9, 4:W - 4], 150)  # a pale guide line
+        _, tf_bare, _ = normalize_field_ink(bare)
+        _, tf_raw, _ = normalize_field_ink(framed)
+        _, tf_clean, _ = normalize_field_ink(framed, ink=line_free_ink(framed))
+        assert tf_raw.scale < 0.85 * tf_bare.scale  # the frame alone shrinks the writing
+        assert tf_clean.scale == pytest.approx(tf_bare.scale, rel=0.1)
+        a, b = rec.recognize([bare, framed], grammar="zip")
+        same += a.text == b.text
+    assert same >= 10, same
