@@ -116,7 +116,7 @@ def test_global_criteria_nonnegative_and_trainable(pools, criterion):
             opt.step()
         after, _ = field_losses(rec, fields, criterion=criterion)
         first = field_losses(SegmentationRecognizer(model=_fresh()), fields, criterion=criterion)[0]
-        assert float(after) < float(first)
+        assert float(after.detach()) < float(first.detach())
 
 
 def _fresh():
