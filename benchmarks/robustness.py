@@ -22,11 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-_SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
-if _SHARED_MNIST.is_dir() and not os.environ.get("DOCREC_MNIST_DIR"):
-    os.environ["DOCREC_MNIST_DIR"] = str(_SHARED_MNIST)
+from _bench import ROOT  # noqa: E402  (repository on sys.path, development MNIST)
 
 #: name -> (SynthConfig overrides, seed)
 CONDITIONS = {

@@ -1,0 +1,16 @@
+"""Shared set-up of the benchmark scripts (run as ``python benchmarks/NAME.py``): the repository on
+``sys.path`` and, when ``$DOCREC_MNIST_DIR`` is unset, the development MNIST copy beside the
+repository (``../shared/data/mnist``, as tests/conftest.py does). The product never needs it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+_SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+if _SHARED_MNIST.is_dir() and not os.environ.get("DOCREC_MNIST_DIR"):
+    os.environ["DOCREC_MNIST_DIR"] = str(_SHARED_MNIST)
