@@ -49,8 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--distort", type=float, default=0.5,
                    help="local: share of patterns given a random affine distortion (default 0.5)")
     p.add_argument("--mnist-grey", action="store_true",
-                   help="local: feed the extra MNIST digits with their own grey levels instead of "
-                        "through the segmenter's binarised piece normaliser")
+                   help="local: feed the extra MNIST digits as data.to_lenet_input renders them instead "
+                        "of through the segmenter's piece normaliser")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="calibrate/export: checkpoint to use (default WORK/global-forward.pt)")
     p.add_argument("--seed", type=int, default=0)
@@ -60,28 +60,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _load_state(path: Path) -> dict:
-    """The LeNet-5 state dict inside a checkpoint: a bare state dict, a training checkpoint
-    (``{"model": ...}``) or a bundled docrec-lenet file (``{"state_dict": ...}``)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("model", "state_dict"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            return state[key]
-    return state
-
-
 def _initial_model(args):
-    from lenet.models import LeNet5, lenet5_with_classes
+    from docrec.recognizers.sdnn_net import new_lenet5
 
     if args.init is not None:
         if not Path(args.init).is_file():
             raise ValueError(f"--init {args.init}: no such checkpoint")
-        return lenet5_with_classes(_load_state(args.init), 17), str(args.init)
+        return new_lenet5(args.init), str(args.init)
     mnist = WEIGHTS_DIR / "lenet5-distorted.pt"
     if mnist.is_file():
-        return lenet5_with_classes(_load_state(mnist), 17), str(mnist)
+        return new_lenet5(mnist), str(mnist)
     torch.manual_seed(args.seed)
-    return LeNet5(17), "scratch"
+    return new_lenet5(None), "scratch"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,14 +160,12 @@ def _calibrate(args) -> int:
 
 
 def lenet5_from(ckpt: Path):
-    """A 17-class LeNet-5 from a stage checkpoint or a weights file."""
-    from lenet.models import LeNet5
+    """A 17-class LeNet-5 (eval mode) from a stage checkpoint or a weights file."""
+    from docrec.recognizers.sdnn_net import new_lenet5
 
     if not Path(ckpt).is_file():
         raise ValueError(f"no checkpoint at {ckpt}")
-    model = LeNet5(17)
-    model.load_state_dict(_load_state(ckpt))
-    return model.eval()
+    return new_lenet5(ckpt).eval()
 
 
 def _read_json(path: Path):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -191,7 +191,7 @@ class SegmentationRecognizer:
                  config: SegRecognizerConfig | None = None, segmenter_config=None,
                  reject_threshold: float | None = None, max_pixels: int | None = None,
                  temperature: float | None = None):
-        self.config = config or SegRecognizerConfig()
+        self.config = replace(config) if config is not None else SegRecognizerConfig()  # the caller's stays as given
         if reject_threshold is not None:
             if not 0.0 <= float(reject_threshold) <= 1.0:
                 raise ValueError(f"[docrec.SegmentationRecognizer] reject_threshold={reject_threshold} "

@@ -42,23 +42,18 @@ def choose_temperature(recognizer, fields, *, grammars: dict, taus=TAUS) -> dict
         "mean_confidence"}]}``.
     """
     from decoders import decode
-    from docrec.recognizers.seg import normalized_penalties, recognition_transformer
-    from docrec.training.seg_data import dequantize
+    from docrec.training.seg_global import interpretation_graphs
 
     if not fields:
         raise ValueError("[docrec.choose_temperature] no validation fields")
     bad = [t for t in taus if not (math.isfinite(t) and t > 0)]
     if bad:
         raise ValueError(f"[docrec.choose_temperature] temperatures must be finite and > 0, got {bad}")
-    cfg = recognizer.config
     recognizer.model.eval()
     conf = {t: [] for t in taus}
     correct = []
     with torch.no_grad():
-        for f in fields:
-            raw = recognizer.model(dequantize(f.pieces))  # (A, 17)
-            pen = normalized_penalties(raw, j=cfg.map_j) if cfg.normalize else raw
-            g, _ = recognition_transformer(f.graph(), pen, seg_weight=cfg.seg_weight)
+        for f, g in zip(fields, interpretation_graphs(recognizer, fields)):
             ok = None
             for t in taus:
                 res = decode(g.with_penalty(g.penalty / t), grammars[f.kind])[0]

@@ -140,24 +140,35 @@ def make_fields(count: int, *, seed: int, pool, segmenter_config=None, progress:
     return out
 
 
+def interpretation_graphs(recognizer, fields: list[CachedField], *, batch_fields: int = 64) -> list:
+    """The interpretation graph of every cached field under the recogniser's current LeNet-5
+    (MAP-normalised penalties and ``seg_weight`` as in :class:`SegmentationRecognizer`), one network
+    call per ``batch_fields`` fields; differentiable when gradients are enabled."""
+    from docrec.recognizers.seg import normalized_penalties, recognition_transformer
+    from docrec.training.seg_data import dequantize
+
+    cfg = recognizer.config
+    out = []
+    for s in range(0, len(fields), batch_fields):
+        chunk = fields[s: s + batch_fields]
+        raw = recognizer.model(dequantize(np.concatenate([f.pieces for f in chunk])))  # (P, 17)
+        pen = normalized_penalties(raw, j=cfg.map_j) if cfg.normalize else raw
+        for f, p in zip(chunk, torch.split(pen, [len(f.pieces) for f in chunk])):
+            out.append(recognition_transformer(f.graph(), p, seg_weight=cfg.seg_weight)[0])
+    return out
+
+
 def field_losses(recognizer, fields: list[CachedField], *, criterion: str) -> tuple[torch.Tensor, int]:
     """Sum of the criterion over ``fields`` (differentiable w.r.t. the recogniser's LeNet-5) and the
     number of fields used (those whose true text is readable from the graph)."""
     import gtn
     from decoders import Grammar
-    from docrec.recognizers.seg import normalized_penalties, recognition_transformer
-    from docrec.training.seg_data import dequantize
 
-    x = dequantize(np.concatenate([f.pieces for f in fields]))  # (P, 1, 32, 32)
-    raw = recognizer.model(x)  # (P, 17)
-    cfg = recognizer.config
-    pen = normalized_penalties(raw, j=cfg.map_j) if cfg.normalize else raw
     score = gtn.forward_penalty if criterion == "forward" else gtn.viterbi_penalty
-    total = pen.new_zeros(())
+    total = torch.zeros(())
     used = 0
-    for f, p in zip(fields, torch.split(pen, [len(f.pieces) for f in fields])):
-        g, _ = recognition_transformer(f.graph(), p, seg_weight=cfg.seg_weight)
-        gc, _ = gtn.compose(g, Grammar.lexicon([f.text]).graph(dtype=p.dtype))
+    for f, g in zip(fields, interpretation_graphs(recognizer, fields, batch_fields=max(1, len(fields)))):
+        gc, _ = gtn.compose(g, Grammar.lexicon([f.text]).graph(dtype=g.penalty.dtype))
         if gc.num_arcs == 0:
             continue
         constrained = score(gc)[0]
@@ -172,20 +183,12 @@ def string_accuracy(recognizer, fields: list[CachedField]) -> float:
     """Fraction of cached fields read exactly (grammar of each field's kind, :data:`KIND_GRAMMARS`)."""
     from decoders import decode
     from docrec.recognizers import resolve_grammar
-    from docrec.recognizers.seg import recognition_transformer
 
     grammars = {k: resolve_grammar(v) for k, v in KIND_GRAMMARS.items()}
-    from docrec.training.seg_data import dequantize
-
     recognizer.model.eval()
     ok = 0
     with torch.no_grad():
-        for f in fields:
-            from docrec.recognizers.seg import normalized_penalties
-
-            raw = recognizer.model(dequantize(f.pieces))
-            pen = normalized_penalties(raw, j=recognizer.config.map_j) if recognizer.config.normalize else raw
-            g, _ = recognition_transformer(f.graph(), pen, seg_weight=recognizer.config.seg_weight)
+        for f, g in zip(fields, interpretation_graphs(recognizer, fields)):
             res = decode(g, grammars[f.kind])[0]
             ok += (not res.rejected) and res.text == f.text
     return ok / max(len(fields), 1)

@@ -118,3 +118,17 @@ def test_viterbi_path_large_batch_uses_same_paths_as_singles():
         assert big[k].penalty.item() == pytest.approx(brute_viterbi(g), abs=1e-12)
     p = gtn.batch(gs).penalty.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda p: gtn.viterbi_penalty(gtn.batch(gs).with_penalty(p)), (p,))
+
+
+def test_kernel_is_built_wherever_a_compiler_is():
+    """The C kernel is optional for users without a compiler, but on a machine with one (CI, this
+    project's machines) a silently failed build would skip the kernel tests and lose its speed."""
+    import os
+    import shutil
+
+    from gtn.scoring import backend
+
+    if os.environ.get("DOCREC_GTN_KERNEL", "auto") == "numpy":
+        return  # the numpy path was asked for
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert backend() == "c", "a C compiler is present but gtn._kernels did not build or import"
