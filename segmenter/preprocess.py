@@ -121,13 +121,17 @@ def darkness(grey: np.ndarray, config: SegmenterConfig | None = None) -> np.ndar
     grey levels. The ``midpoint`` binarisation is exactly ``darkness > 0.5``.
     """
     cfg = config or SegmenterConfig()
-    h = grey.shape[0]
-    g = grey.astype(np.float64)
-    bg = background(grey, kernel=_odd(max(h, 8) * 0.2))
-    norm = np.minimum(g / np.maximum(bg, 1.0), 1.0)
-    win = _odd(cfg.window_rel * h)
-    darkest = cv2.erode(norm, np.ones((win, win), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    bg = background(grey, kernel=_odd(max(grey.shape[0], 8) * 0.2))
+    norm, darkest = _paper_ratio(grey, bg, cfg)
     return np.clip((1.0 - norm) / np.maximum(1.0 - darkest, 0.2), 0.0, 1.0).astype(np.float32)
+
+
+def _paper_ratio(grey: np.ndarray, bg: np.ndarray, cfg: SegmenterConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``grey / paper`` (<= 1: the closing ``bg`` is never darker than the image) and its minimum
+    within a window of ``window_rel`` image heights: float64 ``(H, W)`` each."""
+    norm = grey.astype(np.float64) / np.maximum(bg, 1.0)
+    win = _odd(cfg.window_rel * grey.shape[0])
+    return norm, cv2.erode(norm, np.ones((win, win), np.uint8), borderType=cv2.BORDER_REPLICATE)
 
 
 def shift_rows(arr: np.ndarray, shift: np.ndarray, width: int) -> np.ndarray:
@@ -182,8 +186,7 @@ def binarize(grey: np.ndarray, config: SegmenterConfig | None = None, *, method:
         norm = 255.0 * g / np.maximum(bg, 1.0)
         mask = norm <= _otsu(norm)
     elif method == "midpoint":
-        norm = g / np.maximum(bg, 1.0)  # paper about 1, ink below
-        darkest = cv2.erode(norm, np.ones((win, win), np.uint8), borderType=cv2.BORDER_REPLICATE)
+        norm, darkest = _paper_ratio(grey, bg, cfg)  # paper about 1, ink below
         mask = norm < 0.5 * (1.0 + darkest)
     else:
         raise ValueError(f"[segmenter.binarize] unknown method {method!r}")
