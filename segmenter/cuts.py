@@ -23,6 +23,10 @@ between ink pixels; with ``cut_band_rel > 0`` the path may bend within a band ar
 proposed by the paper's heuristics takes its cheapest slope; wide components may get several
 slopes at one anchor.
 
+A path gives every row one boundary column, so it cannot follow the valley between touching
+characters when a stroke of one reaches under the other; :mod:`segmenter.splits` adds *split cuts*
+defined by ink connectivity for that case (:func:`segmenter.segment` merges both kinds).
+
 Candidates may cross each other: crossing cuts are alternatives that never appear in the same
 segmentation (:mod:`segmenter.pieces`). Near-duplicates (cuts moving fewer than
 ``max(min_piece_px, min_piece_rel * char_height**2)`` ink pixels from one side to the other) are
@@ -40,7 +44,7 @@ import numpy as np
 from segmenter.config import SegmenterConfig
 
 #: Kinds of cut, strongest first (the order breaks ties in a merge).
-CUT_KINDS = ("end", "gap", "component", "projection", "contour", "path")
+CUT_KINDS = ("end", "gap", "component", "projection", "contour", "path", "split")
 
 
 @dataclass
@@ -69,6 +73,12 @@ class Cuts:
     def subset(self, keep: np.ndarray) -> "Cuts":
         """The cuts selected by an index or bool array."""
         return Cuts(self.x[keep], self.kind[keep], self.paths[keep], self.cost[keep])
+
+    def concat(self, other: "Cuts") -> "Cuts":
+        """These cuts followed by ``other``'s."""
+        return Cuts(x=np.concatenate([self.x, other.x]), kind=np.concatenate([self.kind, other.kind]),
+                    paths=np.concatenate([self.paths, other.paths]),
+                    cost=np.concatenate([self.cost, other.cost]))
 
     @staticmethod
     def empty(height: int) -> "Cuts":

@@ -17,6 +17,7 @@ CUT_COLOURS = {  # by cut kind (segmenter.cuts.CUT_KINDS)
     3: (220, 0, 0),      # projection
     4: (230, 120, 0),    # contour
     5: (150, 0, 200),    # path
+    6: (0, 90, 255),     # split
 }
 INK = (40, 40, 160)
 LINES = (255, 170, 230)

@@ -35,6 +35,7 @@ from segmenter.cuts import Cuts, find_cuts
 from segmenter.normalize import normalize_pieces
 from segmenter.pieces import compatibility, cut_sides, ink_pixels, longest_chains, select_cuts
 from segmenter.preprocess import Preprocessed, preprocess
+from segmenter.splits import split_cuts
 
 #: Columns of :attr:`Segmentation.features` (all lengths relative to the character height).
 FEATURE_NAMES = ("width", "height", "top", "bottom", "pieces", "ink")
@@ -237,8 +238,15 @@ def segment(image, *, config: SegmenterConfig | None = None) -> Segmentation:
     ch = max(prep.char_height, 1.0)
     ys, xs, comp = ink_pixels(prep.ink)
     cuts = find_cuts(prep.ink, prep.char_height, cfg)
-    sides = cut_sides(ys, xs, comp, cuts.paths, sever_fraction=cfg.sever_fraction,
-                      sever_px=cfg.sever_rel * ch * ch)
+    def owner(paths: np.ndarray) -> np.ndarray:
+        return cut_sides(ys, xs, comp, paths, sever_fraction=cfg.sever_fraction,
+                         sever_px=cfg.sever_rel * ch * ch)
+
+    sides = owner(cuts.paths)
+    if cfg.split_cuts:
+        extra, extra_sides = split_cuts(prep.ink, ys, xs, comp, owner, prep.char_height, cfg)
+        cuts = cuts.concat(extra)
+        sides = np.concatenate([sides, extra_sides])
     cuts, sides = select_cuts(cuts, sides,
                               min_between=max(1.0, cfg.min_piece_px, cfg.min_piece_rel * ch * ch))
     return build_graph(prep, cuts, np.stack([ys, xs], axis=1), sides, cfg)

@@ -1,0 +1,160 @@
+"""Split cuts: separate touching characters at their few touching pixels (minimum vertex cuts).
+
+A cut path (:mod:`segmenter.cuts`) gives every row one boundary column, so it cannot follow the
+valley between two touching digits when a stroke of one reaches under the other. A *split cut*
+is defined by ink connectivity instead. Inside a connected component wider than
+``split_wide_rel * char_height``, for an anchor column ``a``, the component's pixels left of
+``a - r`` are the left seed and those at or right of ``a + r`` the right seed
+(``r = split_reach_rel * char_height``). The fewest pixels of the window ``[a - r, a + r)`` whose
+removal disconnects the seeds (8-connectivity; a maximum flow with unit vertex capacities,
+:func:`scipy.sparse.csgraph.maximum_flow`) are the touching point(s). Window pixels still
+connected to the left seed go left, the rest right, each removed pixel to the side holding more of
+its 8-neighbours (ties left);
+the other components are owned as for a vertical cut path at ``a``
+(:func:`segmenter.pieces.cut_sides`). Cuts severing more than ``split_max_rel * char_height``
+pixels, or leaving less than ``min_side_rel * char_height**2`` ink on a side within one character
+height, are dropped; of the rest, the ``ceil(dense_per_char * width / char_height)`` cheapest per
+component (by severed pixels over side balance, as for path cuts) are kept, identical splits once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import breadth_first_order, maximum_flow
+
+from segmenter.config import SegmenterConfig
+from segmenter.cuts import CUT_KINDS, Cuts
+
+_NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+_BIG = 1 << 20
+
+
+def min_vertex_split(ys: np.ndarray, xs: np.ndarray, left_seed: np.ndarray, right_seed: np.ndarray
+                     ) -> tuple[int, np.ndarray, np.ndarray]:
+    """Fewest pixels separating two seed sets of one pixel set (8-connectivity).
+
+    Args:
+        ys, xs: int ``(N,)`` pixel coordinates (distinct).
+        left_seed, right_seed: bool ``(N,)``, disjoint; seeds are never removed.
+
+    Returns:
+        ``(count, left, removed)``: the number of removed pixels (``>= _BIG`` when the seeds touch
+        directly); bool ``(N,)`` pixels still connected to the left seed; bool ``(N,)`` the removed
+        pixels.
+    """
+    n = ys.size
+    y0, x0 = int(ys.min()), int(xs.min())
+    grid = np.full((int(ys.max()) - y0 + 3, int(xs.max()) - x0 + 3), -1, np.int64)
+    grid[ys - y0 + 1, xs - x0 + 1] = np.arange(n)
+    # nodes: 2 i = pixel i "in", 2 i + 1 = pixel i "out", 2 n = source, 2 n + 1 = sink
+    src, snk = 2 * n, 2 * n + 1
+    free = left_seed | right_seed
+    pix = np.arange(n)
+    rows, cols, caps = [2 * pix], [2 * pix + 1], [np.where(free, _BIG, 1)]
+    for dy, dx in _NEIGHBOURS:
+        j = grid[ys - y0 + 1 + dy, xs - x0 + 1 + dx]
+        has = j >= 0
+        rows.append(2 * pix[has] + 1)
+        cols.append(2 * j[has])
+        caps.append(np.full(int(has.sum()), _BIG))
+    seeds_l, seeds_r = np.flatnonzero(left_seed), np.flatnonzero(right_seed)
+    rows += [np.full(seeds_l.size, src), 2 * seeds_r + 1]
+    cols += [2 * seeds_l, np.full(seeds_r.size, snk)]
+    caps += [np.full(seeds_l.size + seeds_r.size, _BIG)]
+    cap = csr_array((np.concatenate(caps).astype(np.int32), (np.concatenate(rows), np.concatenate(cols))),
+                    shape=(2 * n + 2, 2 * n + 2))
+    cap.sum_duplicates()
+    result = maximum_flow(cap, src, snk)
+    count = int(result.flow_value)
+    residual = (cap.toarray().astype(np.int64) - result.flow.toarray()) > 0
+    reach = np.zeros(2 * n + 2, bool)
+    reach[breadth_first_order(csr_array(residual), src, directed=True, return_predecessors=False)] = True
+    left = reach[1: 2 * n: 2]  # "out" node reachable: the pixel stays connected to the left
+    removed = reach[0: 2 * n: 2] & ~left
+    return count, left, removed
+
+
+def _neighbour_votes(ys: np.ndarray, xs: np.ndarray, left: np.ndarray, removed: np.ndarray) -> np.ndarray:
+    """bool ``(N,)``: removed pixels with at least as many 8-neighbours left as right."""
+    y0, x0 = int(ys.min()), int(xs.min())
+    side = np.zeros((int(ys.max()) - y0 + 3, int(xs.max()) - x0 + 3), np.int64)
+    side[ys - y0 + 1, xs - x0 + 1] = np.where(removed, 0, np.where(left, 1, -1))
+    votes = sum(side[ys - y0 + 1 + dy, xs - x0 + 1 + dx] for dy, dx in _NEIGHBOURS)
+    return removed & (votes >= 0)
+
+
+def split_cuts(ink: np.ndarray, ys: np.ndarray, xs: np.ndarray, comp: np.ndarray, base_sides,
+               char_height: float, config: SegmenterConfig) -> tuple[Cuts, np.ndarray]:
+    """Split cuts of every wide component (module docstring).
+
+    Args:
+        ink: bool ``(H, W)``; ys, xs, comp: its pixels and 8-connected component labels
+            (:func:`segmenter.pieces.ink_pixels`).
+        base_sides: callable ``paths (K, H) -> bool (K, P)``, the ownership rule of path cuts.
+        char_height: estimated character height (pixels).
+
+    Returns:
+        ``(cuts, sides)``: :class:`Cuts` (kind ``"split"``, paths = per row the first column owned
+        by the right side, for drawing and ordering; cost = removed pixels) and bool ``(K, P)``.
+    """
+    cfg = config
+    h = ink.shape[0]
+    ch = max(char_height, 1.0)
+    empty = (Cuts(x=np.zeros(0, np.int64), kind=np.zeros(0, np.int64), paths=np.zeros((0, h), np.int64),
+                  cost=np.zeros(0)), np.zeros((0, ys.size), bool))
+    if ys.size == 0 or not cfg.split_cuts:
+        return empty
+    r = max(1, int(round(cfg.split_reach_rel * ch)))
+    step = max(1, int(cfg.split_step_px))
+    reach = int(round(ch))
+    need = cfg.min_side_rel * ch ** 2
+    out_x, out_paths, out_cost, out_sides = [], [], [], []
+    for c in range(1, int(comp.max()) + 1):
+        mine = comp == c
+        cx, cy = xs[mine], ys[mine]
+        x0, x1 = int(cx.min()), int(cx.max()) + 1
+        width = x1 - x0
+        if width <= cfg.split_wide_rel * ch:
+            continue
+        found: list[tuple[float, int, np.ndarray, int]] = []
+        seen: set[bytes] = set()
+        for a in range(x0 + r, x1 - r + 1, step):
+            lseed, rseed = cx < a - r, cx >= a + r
+            win = ~lseed & ~rseed
+            # the window plus the seed pixels next to it (seeds further away add nothing)
+            near = win | (lseed & (cx >= a - r - 1)) | (rseed & (cx < a + r + 1))
+            if not (lseed.any() and rseed.any()):
+                continue
+            count, left_w, removed_w = min_vertex_split(cy[near], cx[near], lseed[near], rseed[near])
+            if count > cfg.split_max_rel * ch:
+                continue
+            left = lseed.copy()
+            left[near] |= left_w | _neighbour_votes(cy[near], cx[near], left_w, removed_w)
+            nl = int((left & (cx >= a - reach)).sum())
+            nr = int((~left & (cx < a + reach)).sum())
+            if min(nl, nr) < need:
+                continue
+            key = np.packbits(left).tobytes()
+            if key in seen:
+                continue
+            seen.add(key)
+            found.append(((count + cfg.score_eps) / max(min(nl, nr), 1), a, left, count))
+        budget = int(np.ceil(cfg.dense_per_char * width / ch))
+        for _, a, left, count in sorted(found, key=lambda t: (t[0], t[1]))[:budget]:
+            path = np.full(h, a, np.int64)
+            sides = base_sides(path[None, :])[0].copy()
+            sides[mine] = ~left
+            # drawing/ordering proxy: per row, the first column the right side owns (else a)
+            first = np.full(h, np.iinfo(np.int64).max)
+            np.minimum.at(first, cy[~left], cx[~left])
+            path = np.where(first < np.iinfo(np.int64).max, np.minimum(first, a + r), a)
+            out_x.append(a)
+            out_paths.append(path)
+            out_cost.append(float(count))
+            out_sides.append(sides)
+    if not out_x:
+        return empty
+    cuts = Cuts(x=np.asarray(out_x, np.int64), kind=np.full(len(out_x), CUT_KINDS.index("split"), np.int64),
+                paths=np.stack(out_paths), cost=np.asarray(out_cost))
+    return cuts, np.stack(out_sides)
