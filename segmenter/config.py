@@ -95,6 +95,9 @@ class SegmenterConfig:
             ``min(sever_fraction * n, sever_rel * char_height**2)`` of them, otherwise the whole
             component goes to the side holding most of it (see :mod:`segmenter.pieces`).
 
+        component_order_cuts: also cut between connected components in the order of their centres
+            of mass, owning ink by component (a dot under a neighbour's stroke), see
+            :mod:`segmenter.splits`.
         split_cuts: inside wide components, also add *split cuts*: the fewest pixels whose removal
             separates the ink left and right of a window (touching characters; a stroke of one may
             reach under the other, which no row-wise path follows), see :mod:`segmenter.splits`.
@@ -173,6 +176,7 @@ class SegmenterConfig:
     min_piece_px: int = 3
     cut_slopes: tuple[float, ...] = (-1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5)
     cut_band_rel: float = 0.0
+    component_order_cuts: bool = True
     split_cuts: bool = True
     split_reach_rel: float = 0.35
     split_wide_rel: float = 1.2

@@ -35,7 +35,7 @@ from segmenter.cuts import Cuts, find_cuts
 from segmenter.normalize import normalize_pieces
 from segmenter.pieces import compatibility, cut_sides, ink_pixels, longest_chains, select_cuts
 from segmenter.preprocess import Preprocessed, preprocess
-from segmenter.splits import split_cuts
+from segmenter.splits import component_order_cuts, split_cuts
 
 #: Columns of :attr:`Segmentation.features` (all lengths relative to the character height).
 FEATURE_NAMES = ("width", "height", "top", "bottom", "pieces", "ink")
@@ -243,8 +243,12 @@ def segment(image, *, config: SegmenterConfig | None = None) -> Segmentation:
                          sever_px=cfg.sever_rel * ch * ch)
 
     sides = owner(cuts.paths)
+    extras = []
+    if cfg.component_order_cuts:
+        extras.append(component_order_cuts(ys, xs, comp, prep.ink.shape[0]))
     if cfg.split_cuts:
-        extra, extra_sides = split_cuts(prep.ink, ys, xs, comp, owner, prep.char_height, cfg)
+        extras.append(split_cuts(prep.ink, ys, xs, comp, owner, prep.char_height, cfg))
+    for extra, extra_sides in extras:
         cuts = cuts.concat(extra)
         sides = np.concatenate([sides, extra_sides])
     cuts, sides = select_cuts(cuts, sides,

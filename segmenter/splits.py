@@ -1,4 +1,11 @@
-"""Split cuts: separate touching characters at their few touching pixels (minimum vertex cuts).
+"""Cuts defined by ink connectivity rather than by a row-wise path: split cuts and component cuts.
+
+*Component cuts* (``component_cuts``): connected components ordered by their centre of mass
+(column); for every ``i``, the first ``i`` components go left and the rest right. A dot or comma
+tucked under a neighbour's stroke, or two slanted digits whose boxes overlap, are separated
+exactly, which no top-to-bottom line can do.
+
+*Split cuts*: separate touching characters at their few touching pixels (minimum vertex cuts).
 
 A cut path (:mod:`segmenter.cuts`) gives every row one boundary column, so it cannot follow the
 valley between two touching digits when a stroke of one reaches under the other. A *split cut*
@@ -84,6 +91,43 @@ def _neighbour_votes(ys: np.ndarray, xs: np.ndarray, left: np.ndarray, removed: 
     return removed & (votes >= 0)
 
 
+def _proxy_paths(h: int, ys: np.ndarray, xs: np.ndarray, sides: np.ndarray, anchors: np.ndarray,
+                 cap: np.ndarray) -> np.ndarray:
+    """Drawing/ordering proxy of connectivity cuts: per row, the first column owned by the right
+    side (at most ``cap``), else the anchor. int64 ``(K, H)``."""
+    big = np.iinfo(np.int64).max
+    out = np.empty((sides.shape[0], h), np.int64)
+    for k in range(sides.shape[0]):
+        first = np.full(h, big)
+        np.minimum.at(first, ys[sides[k]], xs[sides[k]])
+        out[k] = np.where(first < big, np.minimum(first, cap[k]), anchors[k])
+    return out
+
+
+def component_order_cuts(ys: np.ndarray, xs: np.ndarray, comp: np.ndarray, h: int) -> tuple[Cuts, np.ndarray]:
+    """Component cuts (module docstring): one per gap in the centre-of-mass order.
+
+    Returns:
+        ``(cuts, sides)`` as :func:`split_cuts` (kind ``"component"``, cost 0).
+    """
+    n = int(comp.max()) if comp.size else 0
+    if n < 2:
+        return (Cuts(x=np.zeros(0, np.int64), kind=np.zeros(0, np.int64), paths=np.zeros((0, h), np.int64),
+                     cost=np.zeros(0)), np.zeros((0, ys.size), bool))
+    size = np.bincount(comp, minlength=n + 1)[1:]
+    cx = np.bincount(comp, weights=xs, minlength=n + 1)[1:] / np.maximum(size, 1)
+    rank = np.empty(n, np.int64)
+    rank[np.lexsort((np.arange(n), cx))] = np.arange(n)
+    pix_rank = rank[comp - 1]
+    sides = np.stack([pix_rank >= i for i in range(1, n)])
+    order = np.argsort(cx)
+    anchors = np.rint((cx[order][:-1] + cx[order][1:]) / 2).astype(np.int64)
+    paths = _proxy_paths(h, ys, xs, sides, anchors, np.full(n - 1, np.iinfo(np.int64).max))
+    cuts = Cuts(x=anchors, kind=np.full(n - 1, CUT_KINDS.index("component"), np.int64), paths=paths,
+                cost=np.zeros(n - 1))
+    return cuts, sides
+
+
 def split_cuts(ink: np.ndarray, ys: np.ndarray, xs: np.ndarray, comp: np.ndarray, base_sides,
                char_height: float, config: SegmenterConfig) -> tuple[Cuts, np.ndarray]:
     """Split cuts of every wide component (module docstring).
@@ -142,13 +186,9 @@ def split_cuts(ink: np.ndarray, ys: np.ndarray, xs: np.ndarray, comp: np.ndarray
             found.append(((count + cfg.score_eps) / max(min(nl, nr), 1), a, left, count))
         budget = int(np.ceil(cfg.dense_per_char * width / ch))
         for _, a, left, count in sorted(found, key=lambda t: (t[0], t[1]))[:budget]:
-            path = np.full(h, a, np.int64)
-            sides = base_sides(path[None, :])[0].copy()
+            sides = base_sides(np.full((1, h), a, np.int64))[0].copy()
             sides[mine] = ~left
-            # drawing/ordering proxy: per row, the first column the right side owns (else a)
-            first = np.full(h, np.iinfo(np.int64).max)
-            np.minimum.at(first, cy[~left], cx[~left])
-            path = np.where(first < np.iinfo(np.int64).max, np.minimum(first, a + r), a)
+            path = _proxy_paths(h, cy, cx, ~left[None, :], np.array([a]), np.array([a + r]))[0]
             out_x.append(a)
             out_paths.append(path)
             out_cost.append(float(count))
