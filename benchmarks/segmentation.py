@@ -12,7 +12,8 @@ train``); the default run reports on TEST digits, for measurement only.
    in the preprocessed mask / true ink in the raw binarisation) and share of the binarised pixels
    of printed lines and frames (paper darker than 200) that the cleaning removed.
 3. Cut coverage per spacing preset (wide, normal, tight, touching, overlapping; white paper and the
-   ``form`` condition for ``normal``): the share of fields whose true segmentation is a path of the
+   ``form`` condition for ``normal`` and ``touching``; amounts at normal spacing), with every cut
+   kind (the default) and with the row-wise path cuts alone (no component or split cuts): the share of fields whose true segmentation is a path of the
    graph (``segmenter.truth.true_path``: one arc per character, each holding >= tol of the
    character's surviving ink and >= tol of its own ink from that character; tol 0.9 / 0.85 / 0.8),
    the share of true character boundaries matched by some cut (tol 0.85), graph nodes and arcs per
@@ -74,37 +75,50 @@ def binarisation(pool: DigitPool, n: int, seed: int) -> list[dict]:
     return rows
 
 
+#: the cut kinds compared: every kind (the default) and the row-wise path cuts alone
+CUT_SETS = {"all": {}, "paths only": {"split_cuts": False, "component_order_cuts": False}}
+
+
 def coverage(pool: DigitPool, n: int, seed: int, split: str) -> list[dict]:
     rows = []
-    cases = [(s, "white") for s in SPACINGS] + [("normal", "form"), ("touching", "form")]
-    cfg = SegmenterConfig()
-    for spacing, background in cases:
-        sc = SynthConfig(spacing=spacing, background=background, min_len=3, max_len=7)
-        rng_seed = [seed, SPACINGS.index(spacing), ("white", "form").index(background)]
-        ok = {t: 0 for t in TOLS}
-        bounds = good_bounds = chars = nodes = arcs = 0
-        times = []
-        for i in range(n):
-            rng = np.random.default_rng(rng_seed + [i])
-            text = sample_text("digits", rng, min_len=3, max_len=7)
-            field, cmap = render_with_char_map(text, pool, rng, sc)
-            t0 = time.perf_counter()
-            seg = segment(field.image, config=cfg)
-            times.append(time.perf_counter() - t0)
-            for t in TOLS:
-                ok[t] += true_path(seg, cmap, tol=t) is not None
-            chars += len(text)
-            nodes += seg.graph.num_nodes
-            arcs += seg.num_arcs
-            b, g = boundary_hits(seg, cmap, len(text), tol=0.85)
-            bounds += b
-            good_bounds += g
-        rows.append({"spacing": spacing, "background": background, "split": split, "fields": n,
-                     **{f"path@{t}": ok[t] / n for t in TOLS},
-                     "boundary_cut@0.85": good_bounds / max(bounds, 1),
-                     "nodes_per_char": nodes / chars, "arcs_per_char": arcs / chars,
-                     "median_ms": 1000 * statistics.median(times)})
+    cases = ([("digits", s, "white") for s in SPACINGS] + [("digits", "normal", "form"),
+             ("digits", "touching", "form"), ("amount", "normal", "white")])
+    for cut_set, changes in CUT_SETS.items():
+        cfg = SegmenterConfig().replace(**changes)
+        for kind, spacing, background in cases:
+            rows.append(_coverage_row(pool, n, seed, split, cfg, cut_set, kind, spacing, background))
     return rows
+
+
+def _coverage_row(pool, n, seed, split, cfg, cut_set, kind, spacing, background) -> dict:
+    """One coverage row: ``n`` fields of ``kind`` (3-7 characters) at ``spacing`` on ``background``."""
+    sc = SynthConfig(spacing=spacing, background=background, min_len=3, max_len=7)
+    rng_seed = [seed, SPACINGS.index(spacing), ("white", "form").index(background)]
+    if kind != "digits":
+        rng_seed.append(1)
+    ok = {t: 0 for t in TOLS}
+    bounds = good_bounds = chars = nodes = arcs = 0
+    times = []
+    for i in range(n):
+        rng = np.random.default_rng(rng_seed + [i])
+        text = sample_text(kind, rng, min_len=3, max_len=7)
+        field, cmap = render_with_char_map(text, pool, rng, sc)
+        t0 = time.perf_counter()
+        seg = segment(field.image, config=cfg)
+        times.append(time.perf_counter() - t0)
+        for t in TOLS:
+            ok[t] += true_path(seg, cmap, tol=t) is not None
+        chars += len(text)
+        nodes += seg.graph.num_nodes
+        arcs += seg.num_arcs
+        b, g = boundary_hits(seg, cmap, len(text), tol=0.85)
+        bounds += b
+        good_bounds += g
+    return {"cuts": cut_set, "text": kind, "spacing": spacing, "background": background, "split": split,
+            "fields": n, **{f"path@{t}": ok[t] / n for t in TOLS},
+            "boundary_cut@0.85": good_bounds / max(bounds, 1),
+            "nodes_per_char": nodes / chars, "arcs_per_char": arcs / chars,
+            "median_ms": 1000 * statistics.median(times)}
 
 
 def boundary_hits(seg, cmap: np.ndarray, nchar: int, *, tol: float) -> tuple[int, int]:
@@ -163,11 +177,12 @@ def main() -> None:
         gone = "-" if r["line_px_removed"] is None else f"{r['line_px_removed']:.3f}"
         print(f"| {cond} | {r['ink_kept_by_cleaning']:.4f} | {gone} |")
     print(f"\n## Cut coverage ({args.split} digits, {args.fields} fields each, 3-7 digits)\n")
-    print("| spacing | paper | true path @0.9 | @0.85 | @0.8 | boundaries cut @0.85 | nodes/char | "
-          "arcs/char | ms/field |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| cuts | text | spacing | paper | true path @0.9 | @0.85 | @0.8 | boundaries cut @0.85 | "
+          "nodes/char | arcs/char | ms/field |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in cov_rows:
-        print(f"| {r['spacing']} | {r['background']} | {r['path@0.9']:.3f} | {r['path@0.85']:.3f} | "
+        print(f"| {r['cuts']} | {r['text']} | {r['spacing']} | {r['background']} | {r['path@0.9']:.3f} | "
+              f"{r['path@0.85']:.3f} | "
               f"{r['path@0.8']:.3f} | {r['boundary_cut@0.85']:.3f} | {r['nodes_per_char']:.2f} | "
               f"{r['arcs_per_char']:.2f} | {r['median_ms']:.0f} |")
     print(f"\nwrote {out}")

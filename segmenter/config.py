@@ -104,7 +104,7 @@ class SegmenterConfig:
             Chosen by measurement on training-digit touching zip codes (README "segmenter").
         split_reach_rel: half-width of the split window, relative to the character height.
         split_wide_rel: only components wider than this (relative to the character height) get them.
-        split_step_px: anchor spacing of the split windows (pixels).
+        split_step_rel: anchor spacing of the split windows, relative to the character height.
         split_max_rel: a split removes at most this many pixels per pixel of character height.
 
     Segmentation graph (:mod:`segmenter.graph`):
@@ -180,7 +180,7 @@ class SegmenterConfig:
     split_cuts: bool = True
     split_reach_rel: float = 0.35
     split_wide_rel: float = 1.2
-    split_step_px: int = 2
+    split_step_rel: float = 0.1
     split_max_rel: float = 0.25
     step_cost: float = 0.05
     stray_cost: float = 0.02

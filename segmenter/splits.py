@@ -1,27 +1,25 @@
-"""Cuts defined by ink connectivity rather than by a row-wise path: split cuts and component cuts.
+"""Cuts defined by ink connectivity rather than by a row-wise path: component cuts and split cuts.
 
-*Component cuts* (``component_cuts``): connected components ordered by their centre of mass
-(column); for every ``i``, the first ``i`` components go left and the rest right. A dot or comma
-tucked under a neighbour's stroke, or two slanted digits whose boxes overlap, are separated
-exactly, which no top-to-bottom line can do.
+A cut path (:mod:`segmenter.cuts`) gives every row one boundary column, so it cannot separate a dot
+tucked under a neighbour's stroke, nor follow the valley between two touching digits when a stroke
+of one reaches under the other. These two kinds own ink by connectivity instead.
 
-*Split cuts*: separate touching characters at their few touching pixels (minimum vertex cuts).
+*Component cuts* (:func:`component_order_cuts`): the connected components ordered by their centre
+of mass (column); for every ``i``, the first ``i`` components go left and the rest right.
 
-A cut path (:mod:`segmenter.cuts`) gives every row one boundary column, so it cannot follow the
-valley between two touching digits when a stroke of one reaches under the other. A *split cut*
-is defined by ink connectivity instead. Inside a connected component wider than
-``split_wide_rel * char_height``, for an anchor column ``a``, the component's pixels left of
-``a - r`` are the left seed and those at or right of ``a + r`` the right seed
-(``r = split_reach_rel * char_height``). The fewest pixels of the window ``[a - r, a + r)`` whose
-removal disconnects the seeds (8-connectivity; a maximum flow with unit vertex capacities,
-:func:`scipy.sparse.csgraph.maximum_flow`) are the touching point(s). Window pixels still
-connected to the left seed go left, the rest right, each removed pixel to the side holding more of
-its 8-neighbours (ties left);
-the other components are owned as for a vertical cut path at ``a``
-(:func:`segmenter.pieces.cut_sides`). Cuts severing more than ``split_max_rel * char_height``
-pixels, or leaving less than ``min_side_rel * char_height**2`` ink on a side within one character
-height, are dropped; of the rest, the ``ceil(dense_per_char * width / char_height)`` cheapest per
-component (by severed pixels over side balance, as for path cuts) are kept, identical splits once.
+*Split cuts* (:func:`split_cuts`): inside a connected component wider than
+``split_wide_rel * char_height``, for an anchor column ``a`` (every ``split_step_rel *
+char_height``), the component's pixels left of ``a - r`` are the left seed and those at or right
+of ``a + r`` the right seed (``r = split_reach_rel * char_height``). The fewest pixels of the window
+``[a - r, a + r)`` whose removal disconnects the seeds (8-connectivity; a maximum flow with unit
+vertex capacities, :func:`scipy.sparse.csgraph.maximum_flow`) are the touching point(s). Window
+pixels still connected to the left seed go left, the rest right, each removed pixel to the side
+holding more of its 8-neighbours (ties left); the other components are owned as for a vertical cut
+path at ``a`` (:func:`segmenter.pieces.cut_sides`). Splits removing more than ``split_max_rel *
+char_height`` pixels, or leaving less than ``min_side_rel * char_height**2`` ink on a side within
+one character height, are dropped; of the rest, the ``ceil(dense_per_char * width / char_height)``
+cheapest per component (removed pixels over side balance, as for path cuts) are kept, identical
+splits once.
 """
 
 from __future__ import annotations
@@ -74,9 +72,11 @@ def min_vertex_split(ys: np.ndarray, xs: np.ndarray, left_seed: np.ndarray, righ
     cap.sum_duplicates()
     result = maximum_flow(cap, src, snk)
     count = int(result.flow_value)
-    residual = (cap.toarray().astype(np.int64) - result.flow.toarray()) > 0
+    residual = csr_array(cap.astype(np.int64) - result.flow.astype(np.int64))
+    residual.data = (residual.data > 0).astype(np.int8)
+    residual.eliminate_zeros()
     reach = np.zeros(2 * n + 2, bool)
-    reach[breadth_first_order(csr_array(residual), src, directed=True, return_predecessors=False)] = True
+    reach[breadth_first_order(residual, src, directed=True, return_predecessors=False)] = True
     left = reach[1: 2 * n: 2]  # "out" node reachable: the pixel stays connected to the left
     removed = reach[0: 2 * n: 2] & ~left
     return count, left, removed
@@ -150,7 +150,7 @@ def split_cuts(ink: np.ndarray, ys: np.ndarray, xs: np.ndarray, comp: np.ndarray
     if ys.size == 0 or not cfg.split_cuts:
         return empty
     r = max(1, int(round(cfg.split_reach_rel * ch)))
-    step = max(1, int(cfg.split_step_px))
+    step = max(1, int(round(cfg.split_step_rel * ch)))
     reach = int(round(ch))
     need = cfg.min_side_rel * ch ** 2
     out_x, out_paths, out_cost, out_sides = [], [], [], []
