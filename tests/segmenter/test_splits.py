@@ -11,7 +11,7 @@ import pytest
 from segmenter import SegmenterConfig, segment
 from segmenter.cuts import find_cuts
 from segmenter.pieces import cut_sides, ink_pixels
-from segmenter.splits import min_vertex_split, split_cuts
+from segmenter.splits import component_order_cuts, min_vertex_split, split_cuts
 from segmenter.truth import true_path
 from tests.segmenter.test_graph import make_fields
 
@@ -116,3 +116,26 @@ def test_split_cuts_raise_touching_coverage_without_touching_normal(train_pool):
 
     assert cov(touching, on) > cov(touching, off)
     assert cov(normal, on) >= cov(normal, off)
+
+
+def test_component_cuts_separate_a_dot_under_an_overhang():
+    # a '7'-like stroke whose bar overhangs a dot: no top-to-bottom line separates them
+    ink = np.zeros((24, 24), bool)
+    ink[3:5, 4:20] = True  # the bar
+    ink[5:21, 16:18] = True  # the stem
+    ink[17:20, 8:11] = True  # the dot under the bar, left of the stem
+    ys, xs, comp = ink_pixels(ink)
+    assert comp.max() == 2
+    cuts, sides = component_order_cuts(ys, xs, comp, ink.shape[0])
+    dot = (ys >= 17) & (xs < 12)
+    assert len(cuts) == 1 and sides.shape == (1, ys.size)
+    assert (sides[0] == ~dot).all()  # the dot (centre of mass further left) alone on the left
+    paths = find_cuts(ink, 20.0, SegmenterConfig()).paths
+    assert not any((cut_sides(ys, xs, comp, paths, sever_fraction=0.15)[k] == ~dot).all()
+                   for k in range(paths.shape[0]))
+    # in the graph, the dot is a piece of its own
+    seg = segment(np.where(ink, 0, 255).astype(np.uint8))
+    sy, sx = seg.ink_yx[:, 0], seg.ink_yx[:, 1]
+    seg_dot = (sy >= 17) & (sx < 12)
+    assert seg_dot.sum() == dot.sum()
+    assert any((seg.arc_mask(a) == seg_dot).all() for a in range(seg.num_arcs))
