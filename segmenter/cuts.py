@@ -23,9 +23,10 @@ between ink pixels; with ``cut_band_rel > 0`` the path may bend within a band ar
 proposed by the paper's heuristics takes its cheapest slope; wide components may get several
 slopes at one anchor.
 
-A path gives every row one boundary column, so it cannot follow the valley between touching
-characters when a stroke of one reaches under the other; :mod:`segmenter.splits` adds *split cuts*
-defined by ink connectivity for that case (:func:`segmenter.segment` merges both kinds).
+A path gives every row one boundary column, so it cannot separate a dot tucked under a
+neighbour's stroke, nor follow the valley between touching characters when a stroke of one reaches
+under the other; :mod:`segmenter.splits` adds *component cuts* and *split cuts* defined by ink
+connectivity for those cases (:func:`segmenter.segment` merges all kinds).
 
 Candidates may cross each other: crossing cuts are alternatives that never appear in the same
 segmentation (:mod:`segmenter.pieces`). Near-duplicates (cuts moving fewer than

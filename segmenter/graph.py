@@ -247,7 +247,7 @@ def segment(image, *, config: SegmenterConfig | None = None) -> Segmentation:
     if cfg.component_order_cuts:
         extras.append(component_order_cuts(ys, xs, comp, prep.ink.shape[0]))
     if cfg.split_cuts:
-        extras.append(split_cuts(prep.ink, ys, xs, comp, owner, prep.char_height, cfg))
+        extras.append(split_cuts(ys, xs, comp, prep.ink.shape[0], owner, prep.char_height, cfg))
     for extra, extra_sides in extras:
         cuts = cuts.concat(extra)
         sides = np.concatenate([sides, extra_sides])

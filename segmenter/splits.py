@@ -112,8 +112,7 @@ def component_order_cuts(ys: np.ndarray, xs: np.ndarray, comp: np.ndarray, h: in
     """
     n = int(comp.max()) if comp.size else 0
     if n < 2:
-        return (Cuts(x=np.zeros(0, np.int64), kind=np.zeros(0, np.int64), paths=np.zeros((0, h), np.int64),
-                     cost=np.zeros(0)), np.zeros((0, ys.size), bool))
+        return Cuts.empty(h), np.zeros((0, ys.size), bool)
     size = np.bincount(comp, minlength=n + 1)[1:]
     cx = np.bincount(comp, weights=xs, minlength=n + 1)[1:] / np.maximum(size, 1)
     rank = np.empty(n, np.int64)
@@ -128,12 +127,12 @@ def component_order_cuts(ys: np.ndarray, xs: np.ndarray, comp: np.ndarray, h: in
     return cuts, sides
 
 
-def split_cuts(ink: np.ndarray, ys: np.ndarray, xs: np.ndarray, comp: np.ndarray, base_sides,
+def split_cuts(ys: np.ndarray, xs: np.ndarray, comp: np.ndarray, h: int, base_sides,
                char_height: float, config: SegmenterConfig) -> tuple[Cuts, np.ndarray]:
     """Split cuts of every wide component (module docstring).
 
     Args:
-        ink: bool ``(H, W)``; ys, xs, comp: its pixels and 8-connected component labels
+        ys, xs, comp: the ink pixels of an ``(h, W)`` mask and their 8-connected component labels
             (:func:`segmenter.pieces.ink_pixels`).
         base_sides: callable ``paths (K, H) -> bool (K, P)``, the ownership rule of path cuts.
         char_height: estimated character height (pixels).
@@ -143,11 +142,9 @@ def split_cuts(ink: np.ndarray, ys: np.ndarray, xs: np.ndarray, comp: np.ndarray
         by the right side, for drawing and ordering; cost = removed pixels) and bool ``(K, P)``.
     """
     cfg = config
-    h = ink.shape[0]
     ch = max(char_height, 1.0)
-    empty = (Cuts(x=np.zeros(0, np.int64), kind=np.zeros(0, np.int64), paths=np.zeros((0, h), np.int64),
-                  cost=np.zeros(0)), np.zeros((0, ys.size), bool))
-    if ys.size == 0 or not cfg.split_cuts:
+    empty = Cuts.empty(h), np.zeros((0, ys.size), bool)
+    if ys.size == 0:
         return empty
     r = max(1, int(round(cfg.split_reach_rel * ch)))
     step = max(1, int(round(cfg.split_step_rel * ch)))
@@ -165,11 +162,10 @@ def split_cuts(ink: np.ndarray, ys: np.ndarray, xs: np.ndarray, comp: np.ndarray
         seen: set[bytes] = set()
         for a in range(x0 + r, x1 - r + 1, step):
             lseed, rseed = cx < a - r, cx >= a + r
-            win = ~lseed & ~rseed
-            # the window plus the seed pixels next to it (seeds further away add nothing)
-            near = win | (lseed & (cx >= a - r - 1)) | (rseed & (cx < a + r + 1))
             if not (lseed.any() and rseed.any()):
                 continue
+            # the window plus the seed pixels next to it (seeds further away add nothing)
+            near = (~lseed & ~rseed) | (lseed & (cx >= a - r - 1)) | (rseed & (cx < a + r + 1))
             count, left_w, removed_w = min_vertex_split(cy[near], cx[near], lseed[near], rseed[near])
             if count > cfg.split_max_rel * ch:
                 continue

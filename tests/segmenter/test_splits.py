@@ -93,7 +93,7 @@ def test_split_cut_separates_an_overhang_no_row_path_can():
     def base(paths):
         return cut_sides(ys, xs, comp, paths, sever_fraction=cfg.sever_fraction)
 
-    cuts, sides = split_cuts(ink, ys, xs, comp, base, 20.0, cfg)
+    cuts, sides = split_cuts(ys, xs, comp, ink.shape[0], base, 20.0, cfg)
     assert len(cuts) >= 1 and sides.shape == (len(cuts), ys.size)
     exact = [(s[who == 1].all() and not s[who == 0].any()) for s in sides]
     assert any(exact)
