@@ -14,8 +14,8 @@ train``); the default run reports on TEST digits, for measurement only.
 3. Cut coverage per spacing preset (wide, normal, tight, touching, overlapping; white paper and the
    ``form`` condition for ``normal`` and ``touching``; amounts at normal spacing), with every cut
    kind (the default) and with the row-wise path cuts alone (no component or split cuts): the
-   share of fields whose true segmentation is a path of the graph (``segmenter.truth.true_path``: one arc per character, each holding >= tol of the
-   character's surviving ink and >= tol of its own ink from that character; tol 0.9 / 0.85 / 0.8),
+   share of fields whose true segmentation is a path of the graph (``segmenter.truth.true_path``:
+   one arc per character, each holding >= tol of the character's surviving ink and >= tol of its own ink from that character; tol 0.9 / 0.85 / 0.8),
    the share of true character boundaries matched by some cut (tol 0.85), graph nodes and arcs per
    character, and the median milliseconds per field.
 
