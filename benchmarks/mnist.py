@@ -4,7 +4,8 @@ For every bundled LeNet-family model (docrec/weights/<name>.pt + card) this scri
 one run on this machine:
 
 * the MNIST test error (10,000 digits) of the bundled weights;
-* inference speed, digits/s, batched (batch 256), with 1 and 2 torch threads (median of repeats);
+* inference speed, digits/s, batched (batch 256), with 1 and 2 torch threads (median of repeats),
+  of the folded inference path (lenet.inference) and of the training module, timed alternately;
 
 and copies from the card the training recipe, wall time and training samples/s (measured when the
 weights were trained; ``--retrain`` re-runs the recipes, which takes a long time).
@@ -50,16 +51,23 @@ ROWS = {
 }
 
 
-def inference_speed(model: torch.nn.Module, x: torch.Tensor, *, threads: int, repeats: int) -> float:
-    """Median digits/s over ``repeats`` passes over ``x`` in batches of 256."""
+def inference_speed(model: torch.nn.Module, x: torch.Tensor, *, threads: int, repeats: int
+                    ) -> dict[str, float]:
+    """Median digits/s over ``repeats`` passes over ``x`` in batches of 256, both inference paths.
+
+    ``folded``: :func:`lenet.inference.inference_model` (what ``docrec eval`` uses); ``module``: the
+    training module itself. The two are timed alternately in the same run, so their ratio is fair.
+    """
     torch.set_num_threads(threads)
-    penalties_of(model, x[:512])
-    rates = []
+    rates: dict[str, list[float]] = {"folded": [], "module": []}
+    for path in rates:
+        penalties_of(model, x[:512], fast=path == "folded")  # warm-up
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        penalties_of(model, x, batch=256)
-        rates.append(x.shape[0] / (time.perf_counter() - t0))
-    return statistics.median(rates)
+        for path, r in rates.items():
+            t0 = time.perf_counter()
+            penalties_of(model, x, batch=256, fast=path == "folded")
+            r.append(x.shape[0] / (time.perf_counter() - t0))
+    return {path: statistics.median(r) for path, r in rates.items()}
 
 
 def sdlm_throughput(x: torch.Tensor, y: torch.Tensor, *, batch: int, threads: int) -> float:
@@ -106,14 +114,21 @@ def main(argv: list[str] | None = None) -> int:
         model = load_model(name)
         card = load_card(name)
         torch.set_num_threads(2)
-        err = float((penalties_of(model, x_test).argmin(1) != y_test).float().mean())
+        pred = penalties_of(model, x_test).argmin(1)
+        pred_module = penalties_of(model, x_test, fast=False).argmin(1)
+        err = float((pred != y_test).float().mean())
+        speed2 = inference_speed(model, x_test, threads=2, repeats=args.repeats)
+        speed1 = inference_speed(model, x_test, threads=1, repeats=args.repeats)
         rows.append({
             "name": name, "label": label, "paper_error_pct": paper, "test_error_pct": 100 * err,
             "n_test": int(y_test.numel()), "epochs": card.get("epochs"),
             "recipe": card.get("recipe"), "train_wall_seconds": card.get("train_wall_seconds"),
             "train_samples_per_second": card.get("train_samples_per_second"),
-            "infer_digits_per_second_2threads": inference_speed(model, x_test, threads=2, repeats=args.repeats),
-            "infer_digits_per_second_1thread": inference_speed(model, x_test, threads=1, repeats=args.repeats),
+            "predictions_differing_from_module": int((pred != pred_module).sum()),
+            "infer_digits_per_second_2threads": speed2["folded"],
+            "infer_digits_per_second_1thread": speed1["folded"],
+            "infer_module_digits_per_second_2threads": speed2["module"],
+            "infer_module_digits_per_second_1thread": speed1["module"],
         })
 
     tr, trl = load_mnist("train")
@@ -134,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
 
     print("| classifier | paper test error | ours | epochs | training wall time | training digits/s "
-          "| inference digits/s (2 thr / 1 thr) |")
-    print("|---|---|---|---|---|---|---|")
+          "| inference digits/s, 2 thr / 1 thr (folded) | same, training module |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         paper = "—" if r["paper_error_pct"] is None else f"{r['paper_error_pct']:.2f}%"
         wall = r["train_wall_seconds"]
@@ -143,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         tps = r["train_samples_per_second"]
         tps = "—" if tps is None else f"{tps:,.0f}"
         print(f"| {r['label']} | {paper} | {r['test_error_pct']:.2f}% | {r['epochs']} | {wall} | {tps} | "
-              f"{r['infer_digits_per_second_2threads']:,.0f} / {r['infer_digits_per_second_1thread']:,.0f} |")
+              f"{r['infer_digits_per_second_2threads']:,.0f} / {r['infer_digits_per_second_1thread']:,.0f} | "
+              f"{r['infer_module_digits_per_second_2threads']:,.0f} / "
+              f"{r['infer_module_digits_per_second_1thread']:,.0f} |")
     print()
     print("| LeNet-5 SDLM training | digits/s (1 thread) | digits/s (2 threads) | 20 passes x 60,000, extrapolated |")
     print("|---|---|---|---|")

@@ -229,10 +229,14 @@ class SegmentationRecognizer:
         if not pieces:
             return [torch.zeros(0, NUM_CLASSES) for _ in segs]
         x = torch.cat(pieces).float()  # (P, 1, 32, 32)
+        from lenet.inference import inference_model
+
         outs = []
+        # without gradients, the folded form of the same network (lenet.inference, ~2x faster)
+        net = self.model if grad else inference_model(self.model)
         with torch.set_grad_enabled(grad):
             for k in range(0, x.shape[0], self.config.batch_pieces):
-                outs.append(self.model(x[k: k + self.config.batch_pieces]))
+                outs.append(net(x[k: k + self.config.batch_pieces]))
             raw = torch.cat(outs)  # (P, 17)
             pen = normalized_penalties(raw, j=self.config.map_j) if self.config.normalize else raw
         return list(torch.split(pen, counts))
