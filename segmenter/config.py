@@ -120,6 +120,13 @@ class SegmenterConfig:
         width_penalty: penalty per unit of relative width outside ``typical_width_rel``.
         merge_penalty: penalty per merged piece beyond the first (small; favours fewer cuts when
             the recogniser is indifferent).
+        gap_penalty: penalty of a piece whose ink has a run of empty columns inside it (see
+            :mod:`segmenter.graph`); chosen on validation strings.
+        gap_min_rel: the narrowest such run that counts, relative to the character height
+            (at least one pixel).
+        speck_penalty: penalty of a piece holding a small low component beside a larger one (a
+            digit merged with a '.' or ','; see :mod:`segmenter.graph`); chosen on validation.
+        speck_area_rel: the largest such component, in pixels over char_height**2.
         min_rel_height: normalisation: pieces at least this tall (relative to the character
             height) are fitted into 20x20 exactly like MNIST; smaller ones (punctuation, fragments)
             keep the scale of a piece this tall so their smallness stays visible.
@@ -192,6 +199,10 @@ class SegmenterConfig:
     typical_width_rel: tuple[float, float] = (0.1, 1.1)
     width_penalty: float = 1.0
     merge_penalty: float = 0.0
+    gap_penalty: float = 0.0
+    gap_min_rel: float = 0.0
+    speck_penalty: float = 0.0
+    speck_area_rel: float = 0.06
     # normalisation
     min_rel_height: float = 0.5
     grey_pieces: bool = True
@@ -220,6 +231,9 @@ class SegmenterConfig:
         lo, hi = self.typical_width_rel
         if not 0 <= lo <= hi:
             raise ValueError(f"[segmenter.SegmenterConfig] typical_width_rel={self.typical_width_rel}")
+        if min(self.gap_penalty, self.gap_min_rel, self.speck_penalty, self.speck_area_rel) < 0:
+            raise ValueError("[segmenter.SegmenterConfig] gap_penalty, gap_min_rel, speck_penalty "
+                             "and speck_area_rel must be >= 0")
         if self.max_pixels <= 0 or self.window_rel <= 0:
             raise ValueError("[segmenter.SegmenterConfig] max_pixels and window_rel must be positive")
 

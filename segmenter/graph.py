@@ -15,9 +15,14 @@ exists only if ``n <= max_merge`` and its ink is at most ``max_width_rel * char_
 Nodes on no complete path are trimmed.
 
 Arc penalties (PAPER.md Sec. V allows the segmenter to score its own pieces), small and geometric:
-``width_penalty * dist(w, typical_width_rel) + merge_penalty * (pieces - 1)``, where ``w`` is the
-piece's ink width over the character height and ``dist`` is how far ``w`` lies outside the typical
-range ``[lo, hi]`` (0 inside). There is no hard minimum width: a '1' or a '.' is narrow but valid;
+``width_penalty * dist(w, typical_width_rel) + merge_penalty * (pieces - 1) + gap_penalty * [gap]``,
+where ``w`` is the piece's ink width over the character height, ``dist`` is how far ``w`` lies
+outside the typical range ``[lo, hi]`` (0 inside), and ``[gap]`` is 1 when the piece's ink has a run
+of empty columns inside it at least ``gap_min_rel`` character heights (and one pixel) wide: one
+character's ink rarely leaves a whole column empty, but a digit merged with a neighbouring
+decimal point or comma does, which the recogniser alone too often reads as the digit. Likewise
+``speck_penalty * [speck]``: the piece holds a small low component (at most ``speck_area_rel``
+character heights squared) beside a larger one, as when a digit swallows the '.' after it. There is no hard minimum width: a '1' or a '.' is narrow but valid;
 narrow pieces are only penalised when below ``lo``.
 """
 
@@ -38,7 +43,7 @@ from segmenter.preprocess import Preprocessed, preprocess
 from segmenter.splits import component_order_cuts, split_cuts
 
 #: Columns of :attr:`Segmentation.features` (all lengths relative to the character height).
-FEATURE_NAMES = ("width", "height", "top", "bottom", "pieces", "ink")
+FEATURE_NAMES = ("width", "height", "top", "bottom", "pieces", "ink", "gap", "speck")
 
 
 @dataclass
@@ -56,7 +61,9 @@ class Segmentation:
             box of a derived arc: ``boxes[arc_map]``.
         features: float32 ``(A, F)`` geometric features, columns :data:`FEATURE_NAMES` (width,
             height, top and bottom relative to the ink band's top, pieces merged, ink pixels /
-            char_height**2), e.g. for trainable segmentation penalties.
+            char_height**2, widest run of empty columns inside the piece's ink, 1 if the piece holds
+            a punctuation-like speck beside a larger component), e.g. for trainable segmentation
+            penalties.
         cuts: :class:`segmenter.cuts.Cuts`, one per node, in node order (working coordinates; see
             :meth:`cut_lines` for input coordinates).
         ink_yx: int64 ``(P, 2)`` ink pixels ``(y, x)`` in working coordinates.
@@ -154,11 +161,46 @@ def piece_crop(prep: Preprocessed, py: np.ndarray, px: np.ndarray, config: Segme
     return crop
 
 
+def column_gap(xs: np.ndarray) -> int:
+    """Widest run of empty columns strictly inside the columns ``xs`` of a piece's ink (0 if none)."""
+    cols = np.unique(xs)
+    return int(np.diff(cols).max()) - 1 if cols.size > 1 else 0
+
+
+def has_low_speck(py: np.ndarray, comp: np.ndarray, char_height: float, *, max_area_rel: float,
+                  max_height_rel: float = 0.4) -> bool:
+    """Whether a piece holds a speck (a '.' or ',') low beside a larger component.
+
+    ``py``, ``comp``: rows and component labels of the piece's ink pixels. A speck is a component
+    other than the piece's largest, of at most ``max_area_rel * char_height**2`` pixels and
+    ``max_height_rel * char_height`` rows, whose centre lies in the lowest 40% of the largest
+    component's rows.
+    """
+    labels, counts = np.unique(comp, return_counts=True)
+    if labels.size < 2:
+        return False
+    main = labels[np.argmax(counts)]
+    main_rows = py[comp == main]
+    low = main_rows.min() + 0.6 * (main_rows.max() - main_rows.min())
+    for lab, cnt in zip(labels, counts):
+        if lab == main or cnt > max_area_rel * char_height * char_height:
+            continue
+        rows = py[comp == lab]
+        if rows.max() - rows.min() + 1 <= max_height_rel * char_height and rows.mean() >= low:
+            return True
+    return False
+
+
 def build_graph(prep: Preprocessed, cuts: Cuts, ink_yx: np.ndarray, sides: np.ndarray,
-                config: SegmenterConfig) -> Segmentation:
-    """Arcs, pieces, boxes, features and penalties from selected, ordered cuts (module docstring)."""
+                config: SegmenterConfig, comp: np.ndarray | None = None) -> Segmentation:
+    """Arcs, pieces, boxes, features and penalties from selected, ordered cuts (module docstring).
+
+    ``comp``: 8-connected component label of every ink pixel (computed when not given).
+    """
     cfg = config
     ch = max(prep.char_height, 1.0)
+    if comp is None:
+        comp = ink_pixels(prep.ink)[2]
     edge, _ = compatibility(sides)
     chain = longest_chains(edge)
     ys, xs = ink_yx[:, 0], ink_yx[:, 1]
@@ -193,12 +235,15 @@ def build_graph(prep: Preprocessed, cuts: Cuts, ink_yx: np.ndarray, sides: np.nd
         masks.append(crop)
         boxes.append((int(qx.min()), y0, int(qx.max()) + 1, y1))
         feats.append(((x1 - x0) / ch, (y1 - y0) / ch, (y0 - band_top) / ch, (y1 - band_top) / ch,
-                      float(k), int(m.sum()) / (ch * ch)))
+                      float(k), int(m.sum()) / (ch * ch), column_gap(px) / ch,
+                      float(has_low_speck(py, comp[m], ch, max_area_rel=cfg.speck_area_rel))))
     feats_a = np.asarray(feats, np.float32).reshape(-1, len(FEATURE_NAMES))
     lo, hi = cfg.typical_width_rel
     w = feats_a[:, 0]
     outside = np.maximum(0.0, lo - w) + np.maximum(0.0, w - hi)
-    penalty = cfg.width_penalty * outside + cfg.merge_penalty * (feats_a[:, 4] - 1.0)
+    gapped = feats_a[:, 6] * ch >= np.maximum(1.0, cfg.gap_min_rel * ch)
+    penalty = (cfg.width_penalty * outside + cfg.merge_penalty * (feats_a[:, 4] - 1.0)
+               + cfg.gap_penalty * gapped + cfg.speck_penalty * feats_a[:, 7])
     data = normalize_pieces(masks, char_height=prep.char_height, config=cfg)
     order = np.lexsort((np.asarray(dst, np.int64), np.asarray(src, np.int64)))
     keep_nodes = np.flatnonzero(alive)
@@ -253,4 +298,4 @@ def segment(image, *, config: SegmenterConfig | None = None) -> Segmentation:
         sides = np.concatenate([sides, extra_sides])
     cuts, sides = select_cuts(cuts, sides,
                               min_between=max(1.0, cfg.min_piece_px, cfg.min_piece_rel * ch * ch))
-    return build_graph(prep, cuts, np.stack([ys, xs], axis=1), sides, cfg)
+    return build_graph(prep, cuts, np.stack([ys, xs], axis=1), sides, cfg, comp)
