@@ -144,11 +144,11 @@ def _run(ops: list[_Op], h: torch.Tensor) -> torch.Tensor:
                 h = h[:, list(op.sources)]
             k = op.weight.shape[-1]
             h = F.conv2d(h, op.weight, op.bias, stride=k, groups=op.maps)
-        elif op.weight.shape[-2:] == h.shape[-2:] and op.kind == "conv":
-            # the kernel covers the whole input: a matrix product, (B, O, 1, 1)
-            h = F.linear(h.flatten(1), op.weight.flatten(1), op.bias)[:, :, None, None]
         elif op.kind == "conv":
-            h = F.conv2d(h, op.weight, op.bias)
+            if op.weight.shape[-2:] == h.shape[-2:]:  # the kernel covers the whole input: a matmul
+                h = F.linear(h.flatten(1), op.weight.flatten(1), op.bias)[:, :, None, None]
+            else:
+                h = F.conv2d(h, op.weight, op.bias)
         else:  # conv_pool: (B, 4 O, H', W') phase maps -> squash -> sum phases -> subsample
             h = F.conv2d(h, op.weight, op.bias, stride=2).sigmoid_()
             b, _, hh, ww = h.shape

@@ -124,9 +124,9 @@ class SegmenterConfig:
             :mod:`segmenter.graph`); chosen on validation strings.
         gap_min_rel: the narrowest such run that counts, relative to the character height
             (at least one pixel).
-        speck_penalty: penalty of a piece holding a small low component beside a larger one (a
+        dot_penalty: penalty of a piece holding a small low component beside a larger one (a
             digit merged with a '.' or ','; see :mod:`segmenter.graph`); chosen on validation.
-        speck_area_rel: the largest such component, in pixels over char_height**2.
+        dot_area_rel: the largest such component, in pixels over char_height**2.
         min_rel_height: normalisation: pieces at least this tall (relative to the character
             height) are fitted into 20x20 exactly like MNIST; smaller ones (punctuation, fragments)
             keep the scale of a piece this tall so their smallness stays visible.
@@ -201,8 +201,8 @@ class SegmenterConfig:
     merge_penalty: float = 0.0
     gap_penalty: float = 0.0
     gap_min_rel: float = 0.0
-    speck_penalty: float = 0.0
-    speck_area_rel: float = 0.06
+    dot_penalty: float = 0.0
+    dot_area_rel: float = 0.06
     # normalisation
     min_rel_height: float = 0.5
     grey_pieces: bool = True
@@ -231,9 +231,9 @@ class SegmenterConfig:
         lo, hi = self.typical_width_rel
         if not 0 <= lo <= hi:
             raise ValueError(f"[segmenter.SegmenterConfig] typical_width_rel={self.typical_width_rel}")
-        if min(self.gap_penalty, self.gap_min_rel, self.speck_penalty, self.speck_area_rel) < 0:
-            raise ValueError("[segmenter.SegmenterConfig] gap_penalty, gap_min_rel, speck_penalty "
-                             "and speck_area_rel must be >= 0")
+        if min(self.gap_penalty, self.gap_min_rel, self.dot_penalty, self.dot_area_rel) < 0:
+            raise ValueError("[segmenter.SegmenterConfig] gap_penalty, gap_min_rel, dot_penalty "
+                             "and dot_area_rel must be >= 0")
         if self.max_pixels <= 0 or self.window_rel <= 0:
             raise ValueError("[segmenter.SegmenterConfig] max_pixels and window_rel must be positive")
 

@@ -21,8 +21,9 @@ outside the typical range ``[lo, hi]`` (0 inside), and ``[gap]`` is 1 when the p
 of empty columns inside it at least ``gap_min_rel`` character heights (and one pixel) wide: one
 character's ink rarely leaves a whole column empty, but a digit merged with a neighbouring
 decimal point or comma does, which the recogniser alone too often reads as the digit. Likewise
-``speck_penalty * [speck]``: the piece holds a small low component (at most ``speck_area_rel``
-character heights squared) beside a larger one, as when a digit swallows the '.' after it. There is no hard minimum width: a '1' or a '.' is narrow but valid;
+``dot_penalty * [dot]``: the piece holds a small low component (at most ``dot_area_rel``
+character heights squared) beside a larger one, as when a digit swallows the '.' after it
+(:func:`arc_penalties`). There is no hard minimum width: a '1' or a '.' is narrow but valid;
 narrow pieces are only penalised when below ``lo``.
 """
 
@@ -43,7 +44,7 @@ from segmenter.preprocess import Preprocessed, preprocess
 from segmenter.splits import component_order_cuts, split_cuts
 
 #: Columns of :attr:`Segmentation.features` (all lengths relative to the character height).
-FEATURE_NAMES = ("width", "height", "top", "bottom", "pieces", "ink", "gap", "speck")
+FEATURE_NAMES = ("width", "height", "top", "bottom", "pieces", "ink", "gap", "dot")
 
 
 @dataclass
@@ -62,7 +63,7 @@ class Segmentation:
         features: float32 ``(A, F)`` geometric features, columns :data:`FEATURE_NAMES` (width,
             height, top and bottom relative to the ink band's top, pieces merged, ink pixels /
             char_height**2, widest run of empty columns inside the piece's ink, 1 if the piece holds
-            a punctuation-like speck beside a larger component), e.g. for trainable segmentation
+            a punctuation-like dot beside a larger component), e.g. for trainable segmentation
             penalties.
         cuts: :class:`segmenter.cuts.Cuts`, one per node, in node order (working coordinates; see
             :meth:`cut_lines` for input coordinates).
@@ -167,11 +168,11 @@ def column_gap(xs: np.ndarray) -> int:
     return int(np.diff(cols).max()) - 1 if cols.size > 1 else 0
 
 
-def has_low_speck(py: np.ndarray, comp: np.ndarray, char_height: float, *, max_area_rel: float,
+def has_low_dot(py: np.ndarray, comp: np.ndarray, char_height: float, *, max_area_rel: float,
                   max_height_rel: float = 0.4) -> bool:
-    """Whether a piece holds a speck (a '.' or ',') low beside a larger component.
+    """Whether a piece holds a dot (a '.' or ',') low beside a larger component.
 
-    ``py``, ``comp``: rows and component labels of the piece's ink pixels. A speck is a component
+    ``py``, ``comp``: rows and component labels of the piece's ink pixels. A dot is a component
     other than the piece's largest, of at most ``max_area_rel * char_height**2`` pixels and
     ``max_height_rel * char_height`` rows, whose centre lies in the lowest 40% of the largest
     component's rows.
@@ -189,6 +190,22 @@ def has_low_speck(py: np.ndarray, comp: np.ndarray, char_height: float, *, max_a
         if rows.max() - rows.min() + 1 <= max_height_rel * char_height and rows.mean() >= low:
             return True
     return False
+
+
+def arc_penalties(features: np.ndarray, char_height: float, config: SegmenterConfig) -> np.ndarray:
+    """The geometric arc penalties of the module docstring: ``(A, F)`` features -> ``(A,)``.
+
+    ``features`` has the columns :data:`FEATURE_NAMES`; ``char_height`` in pixels (the graph uses
+    at least 1).
+    """
+    cfg = config
+    ch = max(char_height, 1.0)
+    lo, hi = cfg.typical_width_rel
+    w = features[:, 0]
+    outside = np.maximum(0.0, lo - w) + np.maximum(0.0, w - hi)
+    gapped = features[:, 6] * ch >= np.maximum(1.0, cfg.gap_min_rel * ch)
+    return (cfg.width_penalty * outside + cfg.merge_penalty * (features[:, 4] - 1.0)
+            + cfg.gap_penalty * gapped + cfg.dot_penalty * features[:, 7])
 
 
 def build_graph(prep: Preprocessed, cuts: Cuts, ink_yx: np.ndarray, sides: np.ndarray,
@@ -236,14 +253,9 @@ def build_graph(prep: Preprocessed, cuts: Cuts, ink_yx: np.ndarray, sides: np.nd
         boxes.append((int(qx.min()), y0, int(qx.max()) + 1, y1))
         feats.append(((x1 - x0) / ch, (y1 - y0) / ch, (y0 - band_top) / ch, (y1 - band_top) / ch,
                       float(k), int(m.sum()) / (ch * ch), column_gap(px) / ch,
-                      float(has_low_speck(py, comp[m], ch, max_area_rel=cfg.speck_area_rel))))
+                      float(has_low_dot(py, comp[m], ch, max_area_rel=cfg.dot_area_rel))))
     feats_a = np.asarray(feats, np.float32).reshape(-1, len(FEATURE_NAMES))
-    lo, hi = cfg.typical_width_rel
-    w = feats_a[:, 0]
-    outside = np.maximum(0.0, lo - w) + np.maximum(0.0, w - hi)
-    gapped = feats_a[:, 6] * ch >= np.maximum(1.0, cfg.gap_min_rel * ch)
-    penalty = (cfg.width_penalty * outside + cfg.merge_penalty * (feats_a[:, 4] - 1.0)
-               + cfg.gap_penalty * gapped + cfg.speck_penalty * feats_a[:, 7])
+    penalty = arc_penalties(feats_a, prep.char_height, cfg)
     data = normalize_pieces(masks, char_height=prep.char_height, config=cfg)
     order = np.lexsort((np.asarray(dst, np.int64), np.asarray(src, np.int64)))
     keep_nodes = np.flatnonzero(alive)

@@ -171,25 +171,25 @@ def test_arc_with_a_glued_dot_is_not_the_digit(mnist_train):
     assert held[whole] == 2 and held.max() == 2
 
 
-def test_column_gap_and_low_speck_features():
-    from segmenter.graph import column_gap, has_low_speck
+def test_column_gap_and_low_dot_features():
+    from segmenter.graph import column_gap, has_low_dot
 
     assert column_gap(np.array([3, 4, 4, 5])) == 0
     assert column_gap(np.array([7, 3, 9, 4])) == 2  # columns 3 4 . . 7 . 9: widest empty run 2
     assert column_gap(np.array([5])) == 0
-    # a 20-row body (label 1) and a 3x3 speck (label 2) at its bottom: a speck
+    # a 20-row body (label 1) and a 3x3 dot (label 2) at its bottom: a dot
     body_y = np.repeat(np.arange(20), 3)
-    speck_y = np.repeat(np.arange(17, 20), 3)
-    py = np.concatenate([body_y, speck_y])
-    comp = np.concatenate([np.ones(body_y.size, int), np.full(speck_y.size, 2)])
-    assert has_low_speck(py, comp, 20.0, max_area_rel=0.06)
-    # the same speck at mid height (a fragment, not punctuation) or too big does not count
-    assert not has_low_speck(np.concatenate([body_y, speck_y - 8]), comp, 20.0, max_area_rel=0.06)
-    assert not has_low_speck(py, comp, 20.0, max_area_rel=0.01)
-    assert not has_low_speck(body_y, np.ones(body_y.size, int), 20.0, max_area_rel=0.06)
+    dot_y = np.repeat(np.arange(17, 20), 3)
+    py = np.concatenate([body_y, dot_y])
+    comp = np.concatenate([np.ones(body_y.size, int), np.full(dot_y.size, 2)])
+    assert has_low_dot(py, comp, 20.0, max_area_rel=0.06)
+    # the same dot at mid height (a fragment, not punctuation) or too big does not count
+    assert not has_low_dot(np.concatenate([body_y, dot_y - 8]), comp, 20.0, max_area_rel=0.06)
+    assert not has_low_dot(py, comp, 20.0, max_area_rel=0.01)
+    assert not has_low_dot(body_y, np.ones(body_y.size, int), 20.0, max_area_rel=0.06)
 
 
-def test_speck_penalty_marks_the_digit_with_its_dot(mnist_train):
+def test_dot_penalty_marks_the_digit_with_its_dot(mnist_train):
     images, _ = mnist_train
     digit = images[1]  # a '0'
     field = np.full((40, 52), 255, np.uint8)
@@ -198,12 +198,12 @@ def test_speck_penalty_marks_the_digit_with_its_dot(mnist_train):
     by, bx = 4 + int(ys.max()) - 2, 4 + int(xs.max()) + 3  # a 3x3 dot two columns right of the '0'
     field[by: by + 3, bx: bx + 3] = 0
     plain = segment(field, config=SegmenterConfig())
-    marked = segment(field, config=SegmenterConfig(speck_penalty=5.0, gap_penalty=1.0))
-    speck = plain.features[:, 7] == 1
-    assert speck.any() and (plain.features[speck, 6] > 0).all()  # the merged piece, with its gap
+    marked = segment(field, config=SegmenterConfig(dot_penalty=5.0, gap_penalty=1.0))
+    dot = plain.features[:, 7] == 1
+    assert dot.any() and (plain.features[dot, 6] > 0).all()  # the merged piece, with its gap
     extra = (marked.graph.penalty - plain.graph.penalty).numpy()
-    np.testing.assert_allclose(extra[speck], 6.0, atol=1e-5)
+    np.testing.assert_allclose(extra[dot], 6.0, atol=1e-5)
     alone = plain.features[:, 4] == 1
-    assert (extra[alone & ~speck] == 0).all()  # the digit alone and the dot alone cost nothing more
-    with pytest.raises(ValueError, match="speck_penalty"):
-        SegmenterConfig(speck_penalty=-1.0)
+    assert (extra[alone & ~dot] == 0).all()  # the digit alone and the dot alone cost nothing more
+    with pytest.raises(ValueError, match="dot_penalty"):
+        SegmenterConfig(dot_penalty=-1.0)
