@@ -8,15 +8,16 @@ Public API (penalties, lower is better, everywhere; DESIGN.md, PAPER.md Sec. IV,
   :class:`PatternError`).
 - :class:`CharacterModel`, :class:`CharacterModelConfig`, :func:`frame_graph`: SDNN frames -> characters.
 - :func:`decode` (interpretation graph) and :func:`decode_frames` (SDNN ``(T, C)`` penalties): the n best
-  distinct texts as :class:`DecodeResult` with confidence, margin, :class:`CharSpan` s and rejection.
+  distinct texts as :class:`DecodeResult` with confidence, margin, :class:`CharSpan` s and rejection;
+  :func:`text_penalties`: forward penalties of given texts (rescoring another recogniser's readings).
 """
 
 from decoders.alphabet import Alphabet
 from decoders.charmodel import CharacterModel, CharacterModelConfig, frame_graph
-from decoders.decode import decode, decode_frames
+from decoders.decode import decode, decode_frames, text_penalties
 from decoders.grammar import Grammar
 from decoders.pattern import PatternError
 from decoders.result import CharSpan, DecodeResult
 
 __all__ = ["Alphabet", "Grammar", "PatternError", "CharacterModel", "CharacterModelConfig", "frame_graph",
-           "decode", "decode_frames", "CharSpan", "DecodeResult"]
+           "decode", "decode_frames", "text_penalties", "CharSpan", "DecodeResult"]

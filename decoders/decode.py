@@ -130,6 +130,52 @@ def decode_frames(penalties: torch.Tensor, grammar: Grammar | None = None, n: in
                    note=f" after per-frame beam pruning (beam={beam})" if beam is not None else "")
 
 
+def text_penalties(graph, texts, grammar: Grammar | None = None, *, alphabet: Alphabet | None = None
+                   ) -> tuple[float, list[float]]:
+    """Forward penalties of given texts on an interpretation graph (for rescoring and combination).
+
+    ``-log`` of a text's posterior among all interpretations the grammar allows is
+    ``f_text - f_all``, the quantity :func:`decode` turns into its confidence; here it is computed
+    for texts that need not be among the graph's own n best (another recogniser's readings).
+
+    Args:
+        graph: one acyclic ``gtn.Graph`` as for :func:`decode` (penalties used detached).
+        texts: ``N`` strings.
+        grammar: the allowed strings (``None``: any text of the alphabet).
+        alphabet: as for :func:`decode`.
+
+    Returns:
+        ``(f_all, [f_text_1, ..., f_text_N])``: forward penalties of every allowed interpretation
+        and of those spelling each text; ``inf`` for a text the grammar rejects, that holds
+        characters outside the alphabet, or that no path spells (``f_all`` is ``inf`` when the
+        grammar allows no path at all).
+    """
+    import gtn
+
+    alphabet = _alphabets(grammar, alphabet, "decoders.text_penalties")
+    _check_graph(graph, "decoders.text_penalties", alphabet)
+    g = graph.with_penalty(graph.penalty.detach().double())
+    base = grammar if grammar is not None else Grammar.any_text(alphabet=alphabet)
+    constrained, _ = gtn.compose(g, base.graph(dtype=torch.float64))
+    f_all = _forward(constrained)
+    out = []
+    for text in texts:
+        if not math.isfinite(f_all) or not base.accepts(text):
+            out.append(math.inf)
+            continue
+        out.append(_text_forward(constrained, text, alphabet))
+    return f_all, out
+
+
+def _text_forward(constrained, text: str, alphabet: Alphabet) -> float:
+    """Forward penalty of the paths of a grammar-constrained graph that spell ``text``."""
+    import gtn
+
+    lex = Grammar.lexicon([text], alphabet=alphabet)
+    only, _ = gtn.compose(constrained, lex.graph(dtype=torch.float64))
+    return _forward(only)
+
+
 def _alphabets(grammar, alphabet, where) -> Alphabet:
     if grammar is not None and not isinstance(grammar, Grammar):
         raise ValueError(f"[{where}] grammar must be a decoders.Grammar, got {type(grammar).__name__}")
@@ -179,9 +225,7 @@ def _decode(g, grammar, n, *, alphabet, report, start, end, note) -> list[Decode
 
     results = []
     for k, (text, labels, pen, spans) in enumerate(found[:n]):
-        lex = Grammar.lexicon([text], alphabet=alphabet)
-        only, _ = gtn.compose(constrained, lex.graph(dtype=torch.float64))
-        f_text = _forward(only)
+        f_text = _text_forward(constrained, text, alphabet)
         conf = min(1.0, math.exp(f_all - f_text))
         margin = found[k + 1][2] - pen if k + 1 < len(found) else math.inf
         results.append(DecodeResult(

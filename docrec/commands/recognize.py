@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser(
         "recognize", help="read field images (zip codes, amounts, digit strings)",
-        description="Recognise field images with the segmentation-based (seg) or SDNN system and a grammar.")
+        description="Recognise field images with the segmentation-based (seg) or SDNN system, or both "
+                    "combined (combo: each reading rescored by the two), and a grammar.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE_OR_DIR", help="image files or folders of images")
     p.add_argument("--system", choices=sorted(SYSTEMS), default="seg", help="recogniser (default seg)")
     p.add_argument("--grammar", default="digits",
@@ -33,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="write a picture of the recognition (with several inputs: OUT-<name>.png each)")
     p.add_argument("--reject-threshold", type=float, default=None,
                    help="reject results whose confidence is below this (0..1)")
-    p.add_argument("--weights", type=Path, default=None, help="weights file (default: the bundled ones)")
+    p.add_argument("--weights", type=Path, default=None,
+                   help="weights file (default: the bundled ones; seg and combo: the segmentation system's "
+                        "piece classifier, e.g. docrec/weights/seg-modern.pt)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse larger images (default {DEFAULT_MAX_PIXELS})")
     p.add_argument("--batch", type=int, default=32, help="images per recogniser call (default 32)")

@@ -1,20 +1,22 @@
-"""``docrec train seg STAGE``: train the segmentation recogniser's LeNet-5 (PAPER.md Sec. VI, X).
+"""``docrec train seg STAGE``: train the segmentation recogniser's piece classifier (PAPER.md Sec. VI, X).
 
 Stages (each reads the previous one's output from ``--work``):
 
 * ``pieces``: cut labelled pieces (correct characters, 'none' halves/pairs/fragments) from synthetic
   strings of MNIST *training* digits -> ``WORK/pieces.npz`` (:mod:`docrec.training.seg_data`).
-* ``local``: train the 17-class LeNet-5 on those pieces plus MNIST training digits (passed through
-  the segmenter's piece normaliser) with the MAP loss and random affine distortions
-  -> ``WORK/local.pt`` (checkpoint every epoch; starts from ``--init``, a 10- or 17-class LeNet-5,
-  by default the bundled MNIST weights ``docrec/weights/lenet5-distorted.pt``, else from scratch).
+* ``local``: train the 17-class piece classifier (``--arch``: LeNet-5, the default, or the modern
+  CNN) on those pieces plus MNIST training digits (passed through the segmenter's piece
+  normaliser) with the MAP loss and random affine distortions -> ``WORK/local.pt`` (checkpoint
+  every epoch; starts from ``--init``, a 10- or 17-class network, by default the bundled MNIST
+  weights ``docrec/weights/lenet5-distorted.pt`` / ``modern.pt``, else from scratch).
 * ``global``: fine-tune through the whole graph with the discriminative forward (or Viterbi)
   criterion on whole training strings -> ``WORK/global-{forward,viterbi}.pt``
   (:mod:`docrec.training.seg_global`).
 * ``calibrate``: choose the confidence temperature on validation strings of training digits
   55000..59999 (:mod:`docrec.training.seg_calibrate`) -> ``WORK/calibration.json``.
 * ``export``: write a checkpoint's weights (with the calibrated temperature) to
-  ``docrec/weights/seg-lenet5.pt`` and its JSON card (built from the stages' JSON records).
+  ``docrec/weights/seg-lenet5.pt`` (``seg-modern.pt`` for the modern CNN) and its JSON card (built
+  from the stages' JSON records). Later stages read the architecture from their checkpoint.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from docrec.recognizers.seg_model import PIECE_ARCHS
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
@@ -43,9 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: stage's own)")
     p.add_argument("--criterion", choices=("forward", "viterbi"), default="forward",
                    help="global training criterion (default forward)")
+    p.add_argument("--arch", choices=PIECE_ARCHS, default="lenet5",
+                   help="local: piece classifier, LeNet-5 (the paper's, default) or the modern CNN "
+                        "(later stages read it from their checkpoint)")
     p.add_argument("--init", type=Path, default=None,
-                   help="LeNet-5 checkpoint (10 or 17 classes) to start from (local: the bundled "
-                        "lenet5-distorted weights; global: WORK/local.pt)")
+                   help="checkpoint (10 or 17 classes) to start from (local: the bundled MNIST "
+                        "weights, lenet5-distorted or modern; global: WORK/local.pt)")
     p.add_argument("--distort", type=float, default=0.5,
                    help="local: share of patterns given a random affine distortion (default 0.5)")
     p.add_argument("--mnist-grey", action="store_true",
@@ -60,18 +67,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _initial_model(args):
-    from docrec.recognizers.sdnn_net import new_lenet5
+#: The bundled MNIST weights each piece classifier starts from.
+MNIST_INIT = {"lenet5": "lenet5-distorted.pt", "modern": "modern.pt"}
+
+
+def _initial_model(args, arch: str | None = None):
+    """``(model, where it came from)``: ``--init`` (its own architecture), else the bundled MNIST
+    weights of ``arch`` (default ``--arch``), else a fresh network."""
+    from docrec.recognizers.seg_model import new_piece_model
 
     if args.init is not None:
         if not Path(args.init).is_file():
             raise ValueError(f"--init {args.init}: no such checkpoint")
-        return new_lenet5(args.init), str(args.init)
-    mnist = WEIGHTS_DIR / "lenet5-distorted.pt"
+        return new_piece_model(arch or checkpoint_arch(args.init), args.init), str(args.init)
+    arch = arch or args.arch
+    mnist = WEIGHTS_DIR / MNIST_INIT[arch]
     if mnist.is_file():
-        return new_lenet5(mnist), str(mnist)
-    torch.manual_seed(args.seed)
-    return new_lenet5(None), "scratch"
+        return new_piece_model(arch, mnist), str(mnist)
+    return new_piece_model(arch, None, seed=args.seed), "scratch"
+
+
+def checkpoint_arch(path: Path) -> str:
+    """The piece-classifier architecture a checkpoint records (LeNet-5 when it records none)."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    meta = blob.get("meta") if isinstance(blob, dict) and isinstance(blob.get("meta"), dict) else {}
+    return str(blob.get("arch", meta.get("arch", "lenet5"))) if isinstance(blob, dict) else "lenet5"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,7 +133,7 @@ def _local(args) -> int:
     mx, my = mnist_pieces(train_pool, renormalize=not args.mnist_grey)
     x = np.concatenate([data["x"], mx])
     y = np.concatenate([data["y"], my])
-    model, init = _initial_model(args)
+    model, init = _initial_model(args, args.arch if args.init is None else None)
     cfg = LocalTrainConfig(epochs=args.epochs, lr=args.lr or 3e-4, seed=args.seed, distort=args.distort)
     print(f"local training: {len(y)} pieces ({len(data['y'])} from strings, {len(my)} MNIST), init {init}")
     hist = train_local(model, x, y, cfg, val=(data["val_x"], data["val_y"]), checkpoint=args.work / "local.pt",
@@ -147,7 +167,7 @@ def _calibrate(args) -> int:
     from docrec.training.seg_global import KIND_GRAMMARS, make_fields
 
     ckpt = args.checkpoint or (args.work / "global-forward.pt")
-    model = lenet5_from(ckpt)
+    model = piece_model_from(ckpt)
     _, val_pool = train_pools(args.mnist_dir)
     fields = make_fields(args.val_fields, seed=args.seed + 2000, pool=val_pool, progress=not args.quiet)
     grammars = {k: resolve_grammar(v) for k, v in KIND_GRAMMARS.items()}
@@ -159,49 +179,67 @@ def _calibrate(args) -> int:
     return 0
 
 
-def lenet5_from(ckpt: Path):
-    """A 17-class LeNet-5 (eval mode) from a stage checkpoint or a weights file."""
-    from docrec.recognizers.sdnn_net import new_lenet5
+def piece_model_from(ckpt: Path):
+    """The 17-class piece classifier (eval mode) of a stage checkpoint or a weights file."""
+    from docrec.recognizers.seg_model import new_piece_model
 
     if not Path(ckpt).is_file():
         raise ValueError(f"no checkpoint at {ckpt}")
-    return new_lenet5(ckpt).eval()
+    return new_piece_model(checkpoint_arch(ckpt), ckpt).eval()
 
 
 def _read_json(path: Path):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+#: Card descriptions of the piece classifiers.
+ARCH_CARDS = {
+    "lenet5": ("LeNet-5, 17 classes (0-9 , . - $ * / none), Euclidean RBF, MAP-normalised penalties",
+               "the bundled MNIST LeNet-5"),
+    "modern": ("modern CNN (lenet.ModernLeNet: ReLU, max-pooling, batch norm), 17 classes (0-9 , . - $ * / "
+               "none), -log softmax penalties; not in the paper", "the bundled MNIST modern CNN"),
+}
+
+
 def _export(args) -> int:
+    from docrec.recognizers.seg_model import arch_meta
     from docrec.training.seg_local import save_atomic, write_card
 
     ckpt = args.checkpoint or (args.work / "global-forward.pt")
-    model = lenet5_from(ckpt)
+    model = piece_model_from(ckpt)
+    arch = arch_meta(model)
     full = torch.load(ckpt, map_location="cpu", weights_only=True)
     calib = _read_json(args.work / "calibration.json")
-    meta = {"temperature": float(calib["temperature"])} if calib else {}
-    dest = save_atomic({"model": model.state_dict(), "meta": meta}, WEIGHTS_DIR / "seg-lenet5.pt")
+    meta = {**arch, **({"temperature": float(calib["temperature"])} if calib else {})}
+    name = "seg-lenet5" if arch["arch"] == "lenet5" else f"seg-{arch['arch']}"
+    dest = save_atomic({"model": model.state_dict(), "meta": meta}, WEIGHTS_DIR / f"{name}.pt")
+    described, start = ARCH_CARDS[arch["arch"]]
+    is_global = isinstance(full, dict) and "best_val_string_accuracy" in full
     card = {
-        "model": "LeNet-5, 17 classes (0-9 , . - $ * / none), Euclidean RBF, MAP-normalised penalties",
-        "used_by": "docrec.recognizers.seg.SegmentationRecognizer (docrec recognize --system seg)",
+        "model": described,
+        "used_by": "docrec.recognizers.seg.SegmentationRecognizer (docrec recognize --system seg"
+                   + ("" if name == "seg-lenet5" else f" --weights docrec/weights/{name}.pt") + ")",
         "data": "MNIST training digits 0..54999 (strings and plain digits); validation: strings of "
                 "training digits 55000..59999; MNIST test digits never used",
         "recipe": "stage local: MAP loss on correct + 'none' pieces cut by the segmenter from synthetic "
                   "strings, plus plain digits through the piece normaliser, random affine distortions, "
-                  "starting from the bundled MNIST LeNet-5; stage global: discriminative forward "
-                  "criterion through the segmentation graph (PAPER.md Sec. VI) on training strings whose "
-                  "true segmentation is a path of the graph; confidence temperature chosen on validation",
+                  f"starting from {start}"
+                  + ("; stage global: discriminative forward criterion through the segmentation graph "
+                     "(PAPER.md Sec. VI) on training strings whose true segmentation is a path of the graph"
+                     if is_global else "; no global stage (the local checkpoint is exported)")
+                  + "; confidence temperature chosen on validation",
         "checkpoint": str(ckpt),
         "meta": meta,
         "pieces": _read_json(args.work / "pieces.json"),
         "local_stage": _read_json(args.work / "local.json"),
-        "global_stage": full.get("history") if isinstance(full, dict) else None,
-        "global_config": full.get("config") if isinstance(full, dict) else None,
+        "global_stage": full.get("history") if is_global else None,
+        "global_config": full.get("config") if is_global else None,
         "calibration": calib,
-        "commands": [f"docrec train seg {stage} --work {args.work}" for stage in
-                     ("pieces", "local", "global", "calibrate", "export")],
+        "commands": [f"docrec train seg {stage} --work {args.work}"
+                     + (f" --arch {arch['arch']}" if stage == "local" and arch["arch"] != "lenet5" else "")
+                     for stage in ("pieces", "local", "global", "calibrate", "export")],
         "test_results": "benchmarks/results/strings.json (system seg)",
     }
-    write_card(WEIGHTS_DIR / "seg-lenet5.json", card)
+    write_card(WEIGHTS_DIR / f"{name}.json", card)
     print(f"wrote {dest} and its card")
     return 0

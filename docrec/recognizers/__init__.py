@@ -1,7 +1,8 @@
 """The end-to-end recognisers and a registry to pick one by name.
 
 ``get_recognizer("seg")`` returns the segmentation-based system (heuristic over-segmentation +
-LeNet-5 recognition transformer), ``get_recognizer("sdnn")`` the space-displacement network.
+LeNet-5 recognition transformer), ``get_recognizer("sdnn")`` the space-displacement network,
+``get_recognizer("combo")`` both, each reading rescored by the two (not in the paper).
 Their modules are imported lazily.
 """
 
@@ -21,11 +22,12 @@ from docrec.recognizers.base import (
 SYSTEMS = {
     "seg": ("docrec.recognizers.seg", "SegmentationRecognizer"),
     "sdnn": ("docrec.recognizers.sdnn", "SDNNRecognizer"),
+    "combo": ("docrec.recognizers.combo", "CombinedRecognizer"),
 }
 
 
 def get_recognizer(system: str, **kwargs) -> Recognizer:
-    """Build the recogniser named ``system`` ("seg" or "sdnn") with its bundled weights."""
+    """Build the recogniser named ``system`` ("seg", "sdnn" or "combo") with its bundled weights."""
     if system not in SYSTEMS:
         raise ValueError(f"[docrec.get_recognizer] unknown system {system!r}; choose from {sorted(SYSTEMS)}")
     module_name, cls_name = SYSTEMS[system]

@@ -220,6 +220,61 @@ class SDNNRecognizer:
                                           float(f_txt[k]), thr, grammar, pen[k, : int(frames[k])], n_best)
         return results  # type: ignore[return-value]
 
+    def text_penalties(self, images: Sequence[np.ndarray], texts: Sequence[Sequence[str]], *, grammar=None
+                       ) -> list[tuple[float, np.ndarray]]:
+        """Score given readings: ``-log`` posterior of a text = ``f_text - f_all`` (the quantity the
+        confidence is made of, at the calibrated temperature), for texts this recogniser need not
+        have found itself (:class:`docrec.recognizers.combo.CombinedRecognizer`).
+
+        Args:
+            images: ``B`` field images (checked as by :meth:`recognize`).
+            texts: ``B`` lists of candidate strings.
+            grammar: as for :meth:`recognize`.
+
+        Returns:
+            Per image ``(f_all, f_text)`` with ``f_text`` float64 ``(N_b,)``; ``inf`` for a text the
+            grammar rejects or with characters outside the alphabet, and everything ``inf`` for an
+            image without ink.
+        """
+        if len(texts) != len(images):
+            raise ValueError(f"[docrec.SDNNRecognizer.text_penalties] {len(images)} images but "
+                             f"{len(texts)} text lists")
+        _, dec = self._grammar_and_decoder(grammar)
+        alphabet = self.charmodel.alphabet
+        out: list[tuple[float, np.ndarray]] = [(float("inf"), np.full(len(c), np.inf)) for c in texts]
+        norm = [normalize_field_ink(img, ink=line_free_ink(img)) for img in
+                (check_field_image(im, max_pixels=self.max_pixels, where="docrec.SDNNRecognizer") for im in images)]
+        todo = sorted((i for i, n in enumerate(norm) if n is not None and texts[i]), key=lambda i: norm[i][0].shape[1])
+        threads = torch.get_num_threads()
+        for s in range(0, len(todo), self.batch_size):
+            chunk = todo[s: s + self.batch_size]
+            pen, frames = self.frame_penalties([norm[i][0] for i in chunk])
+            scaled = (pen / self.confidence_temperature).double()
+            rows, labels, ok = [], [], []
+            for k, i in enumerate(chunk):
+                for t in texts[i]:
+                    try:
+                        labels.append(alphabet.encode(t))
+                        ok.append(True)
+                    except ValueError:  # a character the SDNN does not know
+                        labels.append([])
+                        ok.append(False)
+                    rows.append(k)
+            idx = torch.as_tensor(rows, dtype=torch.long)
+            torch.set_num_threads(1)  # small tensors: one thread is faster (see recognize)
+            try:
+                f_all = dec.forward_all(scaled, frames).numpy()
+                f_txt = dec.forward_text(scaled[idx], frames[idx], labels).numpy()
+            finally:
+                torch.set_num_threads(threads)
+            f_txt = np.where(np.asarray(ok), f_txt, np.inf)
+            start = 0
+            for k, i in enumerate(chunk):
+                n = len(texts[i])
+                out[i] = (float(f_all[k]), f_txt[start: start + n].astype(np.float64))
+                start += n
+        return out
+
     def _result(self, ink, tf, penalty, spans, f_all, f_txt, thr, grammar, pen, n_best) -> Recognition:
         if not np.isfinite(penalty):
             desc = grammar.description if grammar is not None else "any text"

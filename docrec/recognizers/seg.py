@@ -82,44 +82,26 @@ class SegRecognizerConfig:
 
 
 def load_seg_weights(path: str | os.PathLike | None = None):
-    """Load the recogniser's 17-class LeNet-5 and its metadata (``weights_only``).
+    """Load the recogniser's 17-class piece classifier and its metadata (``weights_only``).
 
     The file holds a state dict, or ``{"model": state dict, "meta": {...}}`` (``meta`` may carry
-    the calibrated ``temperature``).
+    the calibrated ``temperature`` and the ``arch``, see :mod:`docrec.recognizers.seg_model`;
+    without ``arch`` the network is LeNet-5).
 
     Returns:
         ``(model, meta)``.
 
     Raises:
         FileNotFoundError: no weights file (train with ``docrec train seg``).
-        ValueError: the file is unreadable or not a 17-class LeNet-5 state dict.
+        ValueError: the file is unreadable or not a 17-class piece classifier state dict.
     """
-    from lenet.models import LeNet5
+    from docrec.recognizers.seg_model import load_piece_model
 
-    path = Path(path) if path is not None else DEFAULT_WEIGHTS
-    if not path.is_file():
-        raise FileNotFoundError(f"[docrec.SegmentationRecognizer] no weights at {path}; "
-                                f"train them with `docrec train seg`")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt or foreign files
-        raise ValueError(f"[docrec.SegmentationRecognizer] cannot read {path} (corrupt or not a "
-                         f"weights file?): {exc}") from None
-    meta = {}
-    if isinstance(state, dict) and "model" in state:
-        meta = dict(state.get("meta") or {})
-        state = state["model"]
-    model = LeNet5(NUM_CLASSES)
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        raise ValueError(f"[docrec.SegmentationRecognizer] {path} is not a 17-class LeNet-5 state dict: {exc}"
-                         ) from None
-    return model.eval(), meta
+    return load_piece_model(Path(path) if path is not None else DEFAULT_WEIGHTS)
 
 
 def load_seg_model(path: str | os.PathLike | None = None):
-    """The 17-class LeNet-5 of :func:`load_seg_weights` (without its metadata)."""
+    """The 17-class piece classifier of :func:`load_seg_weights` (without its metadata)."""
     return load_seg_weights(path)[0]
 
 
@@ -182,8 +164,9 @@ class SegmentationRecognizer:
     """Heuristic over-segmentation + LeNet-5 recognition transformer + grammar (PAPER.md Sec. V-X).
 
     Args:
-        weights: path of a 17-class LeNet-5 state dict (default: the bundled ``seg-lenet5.pt``).
-        model: an already built 17-class LeNet-5 (overrides ``weights``; used by training).
+        weights: path of a 17-class piece-classifier weights file (default: the bundled
+            ``seg-lenet5.pt``; ``seg-modern.pt`` holds the modern CNN, :mod:`.seg_model`).
+        model: an already built 17-class piece classifier (overrides ``weights``; used by training).
         config: :class:`SegRecognizerConfig`.
         segmenter_config: ``segmenter.config.SegmenterConfig`` (None: :func:`default_segmenter_config`).
         reject_threshold: shortcut for ``config.reject_threshold``.
@@ -228,8 +211,9 @@ class SegmentationRecognizer:
         return [segment(img, config=self.segmenter_config) for img in images]
 
     def piece_penalties(self, segs: Sequence, *, grad: bool = False) -> list[torch.Tensor]:
-        """Run LeNet-5 on every piece of every segmentation: list of ``(A_i, 17)`` penalties
-        (MAP-normalised if ``config.normalize``). One batched network call per ``batch_pieces``."""
+        """Run the piece classifier (LeNet-5 by default) on every piece of every segmentation: list
+        of ``(A_i, 17)`` penalties (MAP-normalised if ``config.normalize``). One batched network
+        call per ``batch_pieces``."""
         counts = [s.num_arcs for s in segs]
         pieces = [s.graph.data for s in segs if s.num_arcs]
         if not pieces:
@@ -298,6 +282,33 @@ class SegmentationRecognizer:
             give a rejected result with the reason (the batch goes on).
         """
         return [r for r, _ in self.recognize_detailed(images, grammar=grammar, n=n)]
+
+    def text_penalties(self, details: Sequence[SegDetail | None], texts: Sequence[Sequence[str]], *,
+                       grammar=None) -> list[tuple[float, np.ndarray]]:
+        """Score given readings on already built interpretation graphs (the ``SegDetail`` of
+        :meth:`recognize_detailed`): ``-log`` posterior of a text = ``f_text - f_all`` at the
+        calibrated temperature (:func:`decoders.text_penalties`).
+
+        Returns:
+            Per image ``(f_all, f_text)``, ``f_text`` float64 ``(N_b,)``; ``inf`` for a text no
+            allowed path spells, and everything ``inf`` for an image without a graph.
+        """
+        from decoders import text_penalties
+
+        if len(texts) != len(details):
+            raise ValueError(f"[docrec.SegmentationRecognizer.text_penalties] {len(details)} details but "
+                             f"{len(texts)} text lists")
+        out = []
+        for detail, cands in zip(details, texts):
+            if detail is None or detail.graph is None or not cands:
+                out.append((float("inf"), np.full(len(cands), np.inf)))
+                continue
+            g = detail.graph
+            if self.config.temperature != 1.0:
+                g = g.with_penalty(g.penalty / self.config.temperature)
+            f_all, f_text = text_penalties(g, list(cands), grammar)
+            out.append((f_all, np.asarray(f_text, np.float64)))
+        return out
 
     def _to_recognition(self, decoded, seg, amap) -> Recognition:
         best = decoded[0]

@@ -208,6 +208,7 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
     from tqdm import tqdm
 
     from docrec.recognizers.seg import SegmentationRecognizer
+    from docrec.recognizers.seg_model import arch_meta, freeze_batch_norm
     from docrec.training.seg_data import train_pools
     from docrec.training.seg_local import save_atomic
 
@@ -228,7 +229,7 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
     log(json.dumps(history[-1]))
     best = (history[0]["val_string_accuracy"], {k: v.clone() for k, v in model.state_dict().items()})
     for epoch in range(1, config.epochs + 1):
-        model.train()
+        freeze_batch_norm(model.train())
         order = torch.randperm(len(fields), generator=gen).tolist()
         total, used = 0.0, 0
         bar = tqdm(range(0, len(order), config.batch_fields), disable=not progress,
@@ -252,7 +253,7 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
             best = (acc, {k: v.clone() for k, v in model.state_dict().items()})
         if checkpoint is not None:
             save_atomic({"model": best[1], "history": history, "config": asdict(config),
-                         "best_val_string_accuracy": best[0]}, checkpoint)
+                         "best_val_string_accuracy": best[0], **arch_meta(model)}, checkpoint)
     model.load_state_dict(best[1])
     model.eval()
     return history

@@ -98,11 +98,15 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
                 progress: bool = True, log=print) -> list[dict]:
     """Train ``model`` ``(B, 1, 32, 32) -> (B, 17)`` on uint8 pieces with the MAP loss.
 
+    ``model`` is a 17-class LeNet-5 or ``ModernLeNet`` (:mod:`docrec.recognizers.seg_model`); for the
+    latter, whose penalties are ``-log softmax``, the MAP loss is cross-entropy plus a constant.
+
     Returns:
         One dict per epoch (loss, train piece error of the last batches, validation piece error).
     """
     from tqdm import tqdm
 
+    from docrec.recognizers.seg_model import arch_meta
     from docrec.training.seg_data import dequantize
     from lenet.distort import distort
     from lenet.losses import map_loss
@@ -140,6 +144,7 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
         history.append(rec)
         log(json.dumps(rec))
         if checkpoint is not None:
-            save_atomic({"model": model.state_dict(), "history": history, "config": asdict(config)}, checkpoint)
+            save_atomic({"model": model.state_dict(), "history": history, "config": asdict(config),
+                         **arch_meta(model)}, checkpoint)
     model.eval()
     return history

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from decoders import (Alphabet, CharacterModel, CharacterModelConfig, DecodeResult, Grammar, decode,
-                      decode_frames)
+                      decode_frames, text_penalties)
 from decoders_testutil import logsumexp_neg, paths
 
 A = Alphabet.default()
@@ -103,6 +103,32 @@ def test_decode_matches_brute_force(gi):
     assert n_checked > 0
     if gi == 4:
         assert n_rejected > 0
+
+
+@pytest.mark.parametrize("gi", range(len(GRAMMARS) - 1), ids=["none", "digits12", "lexicon", "pattern"])
+def test_text_penalties_match_brute_force(gi):
+    """Forward penalties of arbitrary texts (in and out of the graph and the grammar) against the
+    log-sum-exp over every enumerated path spelling them."""
+    grammar = GRAMMARS[gi]
+    rng = random.Random(40 + gi)
+    for _ in range(15):
+        g = random_dag(rng)
+        table = brute_texts(g, grammar)
+        asked = sorted(table)[:4] + ["0", "12", "21", "999", "0$", "x"]
+        f_all, f_text = text_penalties(g, asked, grammar)
+        if not table:
+            assert f_all == math.inf and all(f == math.inf for f in f_text)
+            continue
+        assert f_all == pytest.approx(logsumexp_neg([p for ps in table.values() for p in ps]), abs=1e-9)
+        for text, f in zip(asked, f_text):
+            if text in table:
+                assert f == pytest.approx(logsumexp_neg(table[text]), abs=1e-9)
+            else:  # not spelled by any allowed path, rejected by the grammar, or not in the alphabet
+                assert f == math.inf
+        # the same quantity decode turns into its confidence
+        for r in decode(g, grammar, n=2):
+            (f,) = text_penalties(g, [r.text], grammar)[1]
+            assert r.confidence == pytest.approx(min(1.0, math.exp(f_all - f)), abs=1e-9)
 
 
 def test_segmentation_like_graph():

@@ -194,7 +194,7 @@ def test_seg_weights_carry_their_temperature(tmp_path):
     path = tmp_path / "w.pt"
     torch.save({"model": LeNet5(17).state_dict(), "meta": {"temperature": 3.0}}, path)
     model, meta = load_seg_weights(path)
-    assert meta == {"temperature": 3.0}
+    assert meta == {"temperature": 3.0, "arch": "lenet5"}
     assert SegmentationRecognizer(weights=path).config.temperature == 3.0
     assert SegmentationRecognizer(weights=path, temperature=1.5).config.temperature == 1.5
     with pytest.raises(ValueError, match="temperature"):

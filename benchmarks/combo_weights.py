@@ -1,0 +1,120 @@
+"""Choose the combined recogniser's settings on validation strings (never on test strings).
+
+``docrec.recognizers.combo.CombinedRecognizer`` rescores the candidate readings of the
+segmentation system and the SDNN with both: ``c(t) = w d_seg(t) + (1 - w) d_sdnn(t)``, each ``d``
+a ``-log`` posterior capped at ``max_nll``, candidates from the segmentation system's ``m_seg``
+best and the SDNN's ``m_sdnn`` best. This script
+reads ``--count`` strings per condition built from the held-out MNIST *training* digits
+55,000-59,999 (``docrec.training.seg_data.train_pools``; field ``i`` of a condition uses
+``field_rng(seed, i)`` with the seeds of :data:`CONDITIONS`, distinct from every other validation
+set of the project), scores every candidate once with both systems (bundled weights), then
+evaluates the grid of ``w`` x ``max_nll`` x ``m_seg`` x ``m_sdnn`` and picks the setting with the
+best mean string accuracy over the conditions (ties: fewer candidates, then ``w`` nearer 0.5). Writes ``benchmarks/results/combo_weights.json``.
+
+    .venv/bin/python benchmarks/combo_weights.py --count 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import _bench  # noqa: F401  (repository on sys.path, development MNIST)
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "combo_weights.json"
+#: (kind, spacing, grammar, seed)
+CONDITIONS = (("zip", "normal", "zip", 7300), ("zip", "touching", "zip", 7301), ("zip", "tight", "zip", 7302),
+              ("digits", "normal", "digits:3-8", 7303), ("digits", "touching", "digits:3-8", 7304),
+              ("amount", "normal", "amount", 7305))
+WEIGHTS = tuple(round(0.1 * k, 1) for k in range(11))
+CAPS = (2.0, 4.0, 8.0, 12.0, 20.0, 1e9)
+CANDIDATES = (1, 2, 3, 5)
+SDNN_CANDIDATES = (1, 2, 3)
+
+
+def subset(sc, m_seg: int, m_sdnn: int) -> np.ndarray:
+    """Indices (into ``sc.texts``) of the candidates of :func:`docrec.recognizers.combo._candidates`
+    with ``m_seg`` / ``m_sdnn`` texts from the two lists."""
+    from docrec.recognizers.combo import _candidates
+
+    keep = _candidates(sc.seg, sc.sdnn, m_seg, m_sdnn)
+    return np.asarray([sc.texts.index(t) for t in keep], np.int64)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from data.synth import SynthConfig, field_rng, synthesize_one
+    from docrec.recognizers import resolve_grammar
+    from docrec.recognizers.combo import CombinedConfig, CombinedRecognizer, combine_scores
+    from docrec.training.seg_data import train_pools
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=200, help="fields per condition")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--weights", default=None, help="piece-classifier weights of the segmentation system")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    _, pool = train_pools()
+    rec = CombinedRecognizer(weights=args.weights, config=CombinedConfig(candidates=max(CANDIDATES),
+                                                                         sdnn_candidates=max(SDNN_CANDIDATES)))
+    scored, truths, names = {}, {}, []
+    t0 = time.time()
+    for kind, spacing, gspec, seed in CONDITIONS:
+        name = f"{kind}-{spacing}"
+        synth = SynthConfig(spacing=spacing, min_len=3, max_len=8, zip_plus4=0.0)
+        fields = [synthesize_one(kind, pool, field_rng(seed, i), synth) for i in range(args.count)]
+        scored[name] = rec.score_candidates([f.image for f in fields], grammar=resolve_grammar(gspec))
+        truths[name] = [f.text for f in fields]
+        names.append(name)
+        print(f"scored {name} ({time.time() - t0:.0f} s)", flush=True)
+    subsets = {(name, m, md): [subset(sc, m, md) for sc in scored[name]]
+               for name in names for m in CANDIDATES for md in SDNN_CANDIDATES}
+    grid = []
+    for w, cap, m, md in itertools.product(WEIGHTS, CAPS, CANDIDATES, SDNN_CANDIDATES):
+        row = {"seg_weight": w, "max_nll": cap, "candidates": m, "sdnn_candidates": md}
+        for name in names:
+            right = 0
+            for sc, idx, truth in zip(scored[name], subsets[(name, m, md)], truths[name]):
+                if idx.size == 0:
+                    continue
+                c, _ = combine_scores(sc.seg_nll[idx], sc.sdnn_nll[idx], seg_weight=w, max_nll=cap)
+                right += sc.texts[int(idx[int(np.argmin(c))])] == truth
+            row[name] = right / len(truths[name])
+        row["mean"] = float(np.mean([row[n] for n in names]))
+        grid.append(row)
+    alone = {"seg": {n: float(np.mean([sc.seg.text == t for sc, t in zip(scored[n], truths[n])])) for n in names},
+             "sdnn": {n: float(np.mean([sc.sdnn.text == t for sc, t in zip(scored[n], truths[n])])) for n in names},
+             "either": {n: float(np.mean([t in (sc.seg.text, sc.sdnn.text) for sc, t in zip(scored[n], truths[n])]))
+                        for n in names},
+             "any_candidate": {n: float(np.mean([t in sc.texts for sc, t in zip(scored[n], truths[n])]))
+                               for n in names}}
+    best = max(grid, key=lambda r: (round(r["mean"], 6), -r["sdnn_candidates"], -r["candidates"],
+                                    -abs(r["seg_weight"] - 0.5)))
+    out = {"description": __doc__.split("\n\n")[0], "count": args.count, "weights": args.weights or "bundled",
+           "data": "strings of MNIST training digits 55000..59999 (validation); test digits never used",
+           "conditions": [list(c) for c in CONDITIONS], "alone": alone, "best": best, "grid": grid,
+           "seconds": time.time() - t0}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_name(args.out.name + ".tmp")
+    tmp.write_text(json.dumps(out, indent=2) + "\n")
+    os.replace(tmp, args.out)
+    for k, v in alone.items():
+        print(f"{k:14s}", " ".join(f"{n} {v[n]:.3f}" for n in names))
+    print("best", json.dumps(best))
+    for m, md in itertools.product(CANDIDATES, SDNN_CANDIDATES):
+        top = max((r for r in grid if (r["candidates"], r["sdnn_candidates"]) == (m, md)), key=lambda r: r["mean"])
+        print(f"best with m_seg={m} m_sdnn={md}:", json.dumps(top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""The two recognisers together: segmentation-based and SDNN readings rescored by both (not in the paper).
+
+The two systems fail differently: the segmentation system misses characters whose true cut is not
+among its candidates (touching digits), the SDNN misreads characters it sees through a fixed
+window (punctuation, unusual widths). On validation strings (training digits 55,000-59,999) one
+or the other was right for 82% of touching zip codes where each alone read 58% / 68%.
+
+For each field:
+
+1. both recognisers read it with the grammar and give their best distinct texts (``candidates``
+   from the segmentation system, ``sdnn_candidates`` from the SDNN);
+2. every candidate text ``t`` of either is scored by *both*: ``d_s(t) = f_text - f_all`` of the
+   segmentation system's interpretation graph and ``d_n(t)`` of the SDNN's frame graph, each
+   ``-log`` of that system's posterior of ``t`` at its calibrated temperature
+   (:func:`decoders.text_penalties`, ``SDNNRecognizer.text_penalties``), capped at ``max_nll``
+   (a system that cannot spell ``t`` at all, e.g. the segmenter missed a cut, gives ``max_nll``
+   instead of excluding it);
+3. the combined penalty is ``c(t) = w d_s(t) + (1 - w) d_n(t)`` (``w = seg_weight``; a weighted
+   product of the two posteriors), the answer is the candidate with the lowest ``c`` and its
+   confidence ``exp(-c(t)) / sum_u exp(-c(u))`` over the candidates.
+
+Boxes come from the segmentation system when its graph spells the answer (its pieces), else from
+the SDNN. ``seg_weight``, ``max_nll`` and the candidate counts are chosen on validation strings
+(``benchmarks/combo_weights.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
+
+
+@dataclass
+class CombinedConfig:
+    """Settings of :class:`CombinedRecognizer` (see the module docstring).
+
+    Attributes:
+        seg_weight: ``w``, weight of the segmentation system's ``-log`` posterior (the SDNN's is
+            ``1 - w``); 1 reads with the segmentation system alone, 0 with the SDNN alone.
+        max_nll: cap of either system's ``-log`` posterior of a candidate.
+        candidates: distinct texts taken from the segmentation system's n-best list.
+        sdnn_candidates: distinct texts taken from the SDNN's (its n-best decoding is slow; 1 =
+            its best reading only).
+        reject_threshold: results whose combined confidence is below this are rejected.
+        max_pixels: input size limit (both systems check it).
+    """
+
+    seg_weight: float = 0.5
+    max_nll: float = 12.0
+    candidates: int = 2
+    sdnn_candidates: int = 1
+    reject_threshold: float = 0.0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.seg_weight <= 1.0:
+            raise ValueError(f"[docrec.CombinedConfig] seg_weight={self.seg_weight} must lie in [0, 1]")
+        if not (math.isfinite(self.max_nll) and self.max_nll > 0):
+            raise ValueError(f"[docrec.CombinedConfig] max_nll={self.max_nll} must be finite and > 0")
+        if int(self.candidates) < 1 or int(self.sdnn_candidates) < 1:
+            raise ValueError(f"[docrec.CombinedConfig] candidates={self.candidates}, sdnn_candidates="
+                             f"{self.sdnn_candidates}: both must be >= 1")
+        if not 0.0 <= self.reject_threshold <= 1.0:
+            raise ValueError(f"[docrec.CombinedConfig] reject_threshold={self.reject_threshold} must lie in [0, 1]")
+
+
+def combine_scores(seg_nll: np.ndarray, sdnn_nll: np.ndarray, *, seg_weight: float, max_nll: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Combined penalties and confidences of ``N`` candidates: float64 ``(N,)`` inputs (``-log``
+    posteriors, ``inf`` allowed) -> ``(c, confidence)``, both ``(N,)`` (module docstring, step 3)."""
+    s = np.minimum(np.asarray(seg_nll, np.float64), max_nll)
+    d = np.minimum(np.asarray(sdnn_nll, np.float64), max_nll)
+    c = seg_weight * s + (1.0 - seg_weight) * d
+    z = np.exp(-(c - c.min())) if c.size else c
+    return c, z / z.sum() if c.size else z
+
+
+class CombinedRecognizer:
+    """Segmentation system + SDNN, each candidate reading rescored by both (module docstring).
+
+    Args:
+        seg, sdnn: the two recognisers (default: each with its bundled weights).
+        weights: piece-classifier weights of the segmentation system (when ``seg`` is not given).
+        config: :class:`CombinedConfig`; ``reject_threshold`` / ``max_pixels`` override its fields.
+    """
+
+    name = "combo"
+
+    def __init__(self, *, seg=None, sdnn=None, weights: str | os.PathLike | None = None,
+                 config: CombinedConfig | None = None, reject_threshold: float | None = None,
+                 max_pixels: int | None = None):
+        from dataclasses import replace
+
+        from docrec.recognizers.sdnn import SDNNRecognizer
+        from docrec.recognizers.seg import SegmentationRecognizer
+
+        cfg = replace(config) if config is not None else CombinedConfig()
+        if reject_threshold is not None:
+            cfg.reject_threshold = float(reject_threshold)
+        if max_pixels is not None:
+            cfg.max_pixels = int(max_pixels)
+        cfg.__post_init__()
+        self.config = cfg
+        self.seg = seg if seg is not None else SegmentationRecognizer(weights=weights, max_pixels=cfg.max_pixels)
+        self.sdnn = sdnn if sdnn is not None else SDNNRecognizer(max_pixels=cfg.max_pixels)
+
+    def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n: int = 1) -> list[Recognition]:
+        """Read field images: uint8 ``(H, W)`` each -> one :class:`Recognition` each (same order).
+
+        Args:
+            images: field images; one that fails the input checks gives a rejected result with the
+                reason (the batch goes on).
+            grammar: a ``decoders.Grammar`` or a CLI spec (``zip``, ``amount``, ...); None: any text.
+            n: readings to report (the extra ones go to ``alternatives``, with combined penalties).
+        """
+        from docrec.recognizers import resolve_grammar
+
+        if isinstance(grammar, str):
+            grammar = resolve_grammar(grammar)
+        results: list[Recognition | None] = [None] * len(images)
+        good: list[tuple[int, np.ndarray]] = []
+        for k, img in enumerate(images):
+            try:
+                good.append((k, check_field_image(img, max_pixels=self.config.max_pixels,
+                                                  where="docrec.CombinedRecognizer")))
+            except ValueError as exc:
+                results[k] = Recognition.reject(str(exc))
+        if not good:
+            return results  # type: ignore[return-value]
+        scored = self.score_candidates([img for _, img in good], grammar=grammar, n=n)
+        for (k, img), sc in zip(good, scored):
+            results[k] = self._result(img, sc, grammar, n)
+        return results  # type: ignore[return-value]
+
+    def score_candidates(self, images: Sequence[np.ndarray], *, grammar=None, n: int = 1) -> list["Scored"]:
+        """Steps 1-2 of the module docstring for checked images: per image the candidate texts with
+        both systems' ``-log`` posteriors (uncapped; zeros for a system with no reading at all).
+
+        A system's own readings already carry their posterior (``-log`` of its confidence); only
+        the other system's readings are scored anew, in one batch per system.
+        """
+        m_seg = max(int(self.config.candidates), int(n))
+        m_sdnn = int(self.config.sdnn_candidates)
+        seg_out = self.seg.recognize_detailed(images, grammar=grammar, n=m_seg)
+        sdnn_out = self.sdnn.recognize(images, grammar=grammar, n_best=m_sdnn)
+        cands = [_candidates(s, d, m_seg, m_sdnn) for (s, _), d in zip(seg_out, sdnn_out)]
+        known_seg = [{d.text: _nll(d.confidence) for d in (det.decoded if det is not None else []) if not d.rejected}
+                     for _, det in seg_out]
+        known_sdnn = [{} if _no_reading(d) else {d.text: _nll(d.confidence)} for d in sdnn_out]
+        ask_seg = [[t for t in c if t not in k] for c, k in zip(cands, known_seg)]
+        ask_sdnn = [[t for t in c if t not in k] for c, k in zip(cands, known_sdnn)]
+        seg_pen = self.seg.text_penalties([det for _, det in seg_out], ask_seg, grammar=grammar)
+        sdnn_pen = self.sdnn.text_penalties(images, ask_sdnn, grammar=grammar)
+        out = []
+        for k, ((s_res, detail), d_res, texts) in enumerate(zip(seg_out, sdnn_out, cands)):
+            for known, asked, (f_all, f_text) in ((known_seg[k], ask_seg[k], seg_pen[k]),
+                                                  (known_sdnn[k], ask_sdnn[k], sdnn_pen[k])):
+                known.update({t: float(f - f_all) if math.isfinite(f) else math.inf
+                              for t, f in zip(asked, f_text)})
+            seg_nll = np.array([0.0 if _no_reading(s_res) else known_seg[k][t] for t in texts], np.float64)
+            sdnn_nll = np.array([0.0 if _no_reading(d_res) else known_sdnn[k][t] for t in texts], np.float64)
+            out.append(Scored(texts, seg_nll, sdnn_nll, s_res, d_res, detail))
+        return out
+
+    def _result(self, img, sc: "Scored", grammar, n) -> Recognition:
+        if not sc.texts:
+            return Recognition.reject(sc.seg.reason or sc.sdnn.reason or "no reading from either recogniser")
+        c, conf = combine_scores(sc.seg_nll, sc.sdnn_nll, seg_weight=self.config.seg_weight,
+                                 max_nll=self.config.max_nll)
+        order = np.argsort(c, kind="stable")
+        best = int(order[0])
+        text = sc.texts[best]
+        boxes = self._boxes(img, text, sc.seg_nll[best], sc.seg, sc.sdnn, sc.detail)
+        confidence = float(conf[best])
+        rejected = confidence < self.config.reject_threshold
+        return Recognition(text=text, confidence=confidence, rejected=rejected, boxes=boxes,
+                           penalty=float(c[best]),
+                           reason=(f"confidence {confidence:.3f} below the threshold "
+                                   f"{self.config.reject_threshold:.3f}") if rejected else "",
+                           alternatives=[(sc.texts[int(i)], float(c[int(i)])) for i in order[1: n]])
+
+    def _boxes(self, img, text, seg_nll, s_res, d_res, detail) -> list:
+        """Boxes of ``text``: the segmentation system's pieces when its graph spells it, else the
+        SDNN's alignment."""
+        if s_res.text == text and not _no_reading(s_res):
+            return list(s_res.boxes)
+        from decoders import Grammar, decode
+
+        if np.isfinite(seg_nll) and detail is not None and detail.graph is not None:
+            decoded = decode(detail.graph, Grammar.lexicon([text]))
+            if not decoded[0].rejected:
+                return self.seg._to_recognition(decoded, detail.segmentation, detail.arc_map).boxes
+        if d_res.text == text:
+            return list(d_res.boxes)
+        forced = self.sdnn.recognize([img], grammar=Grammar.lexicon([text]))[0]
+        return list(forced.boxes) if forced.text == text else []
+
+    def draw(self, image: np.ndarray, result: Recognition, out_png: str | os.PathLike) -> Path:
+        """The segmentation system's picture of ``result`` (cuts, chosen pieces when its graph
+        spells the text, interpretation graph)."""
+        from docrec.recognizers.seg_draw import draw_recognition
+
+        return draw_recognition(self.seg, image, result, out_png)
+
+
+@dataclass
+class Scored:
+    """One field's candidates: ``texts`` (N), both systems' ``-log`` posteriors float64 ``(N,)``,
+    their own results and the segmentation system's :class:`SegDetail`."""
+
+    texts: list[str]
+    seg_nll: np.ndarray
+    sdnn_nll: np.ndarray
+    seg: Recognition
+    sdnn: Recognition
+    detail: object
+
+
+def _no_reading(res: Recognition) -> bool:
+    return res.rejected and not res.text
+
+
+def _nll(confidence: float) -> float:
+    return -math.log(confidence) if confidence > 0 else math.inf
+
+
+def _candidates(s_res: Recognition, d_res: Recognition, m_seg: int, m_sdnn: int) -> list[str]:
+    """Distinct texts of both n-best lists, seg first (at most ``m_seg`` / ``m_sdnn`` from each)."""
+    out: list[str] = []
+    for res, m in ((s_res, m_seg), (d_res, m_sdnn)):
+        if _no_reading(res):
+            continue
+        for t in ([res.text] + [a for a, _ in res.alternatives])[:m]:
+            if t not in out:
+                out.append(t)
+    return out
+
+
+__all__ = ["CombinedConfig", "CombinedRecognizer", "Scored", "combine_scores"]

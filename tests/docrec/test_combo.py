@@ -1,0 +1,123 @@
+"""The combined recogniser (segmentation system + SDNN, candidates rescored by both)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from docrec.recognizers.combo import CombinedConfig, CombinedRecognizer, combine_scores
+
+
+def test_combine_scores_is_the_capped_weighted_sum_with_softmax_confidence():
+    seg = np.array([0.1, 2.0, np.inf, 30.0])
+    sdnn = np.array([3.0, 0.2, 0.5, np.inf])
+    c, conf = combine_scores(seg, sdnn, seg_weight=0.25, max_nll=10.0)
+    want = 0.25 * np.minimum(seg, 10.0) + 0.75 * np.minimum(sdnn, 10.0)
+    np.testing.assert_allclose(c, want)
+    np.testing.assert_allclose(conf, np.exp(-want) / np.exp(-want).sum())
+    assert int(np.argmin(c)) == 1 and math.isclose(conf.sum(), 1.0)
+    # the weight's ends read with one system alone
+    assert int(np.argmin(combine_scores(seg, sdnn, seg_weight=1.0, max_nll=10.0)[0])) == 0
+    assert int(np.argmin(combine_scores(seg, sdnn, seg_weight=0.0, max_nll=10.0)[0])) == 1
+    # a text one system cannot spell is not excluded: the cap stands in for its evidence
+    c, _ = combine_scores(np.array([np.inf]), np.array([0.0]), seg_weight=0.5, max_nll=4.0)
+    assert c[0] == pytest.approx(2.0)
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match="seg_weight"):
+        CombinedConfig(seg_weight=1.5)
+    with pytest.raises(ValueError, match="max_nll"):
+        CombinedConfig(max_nll=float("inf"))
+    with pytest.raises(ValueError, match="candidates"):
+        CombinedConfig(candidates=0)
+
+
+@pytest.fixture(scope="module")
+def combo():
+    return CombinedRecognizer()
+
+
+@pytest.fixture(scope="module")
+def fields(mnist_dir):
+    from data.synth import SynthConfig, field_rng, synthesize_one
+    from docrec.training.seg_data import train_pools
+
+    _, pool = train_pools(mnist_dir)
+    return ([synthesize_one("zip", pool, field_rng(41, i), SynthConfig(spacing="touching", zip_plus4=0.0))
+             for i in range(4)]
+            + [synthesize_one("amount", pool, field_rng(42, i), SynthConfig()) for i in range(2)])
+
+
+def test_text_penalties_agree_with_each_systems_confidence(combo, fields):
+    from docrec.recognizers import resolve_grammar
+
+    grammar = resolve_grammar("zip")
+    images = [f.image for f in fields[:4]]
+    seg_out = combo.seg.recognize_detailed(images, grammar=grammar, n=2)
+    sdnn_out = combo.sdnn.recognize(images, grammar=grammar, n_best=2)
+    texts = [[s.text, d.text, "00000", "1234"] for (s, _), d in zip(seg_out, sdnn_out)]
+    seg_pen = combo.seg.text_penalties([det for _, det in seg_out], texts, grammar=grammar)
+    sdnn_pen = combo.sdnn.text_penalties(images, texts, grammar=grammar)
+    for (s, _), d, (sf, st), (df, dt) in zip(seg_out, sdnn_out, seg_pen, sdnn_pen):
+        assert math.exp(sf - st[0]) == pytest.approx(s.confidence, rel=1e-6, abs=1e-9)
+        assert math.exp(df - dt[1]) == pytest.approx(d.confidence, rel=1e-5, abs=1e-9)
+        assert st[3] == math.inf and dt[3] == math.inf  # 4 digits: the zip grammar rejects it
+        assert np.isfinite(st[:2]).all() or s.text != d.text  # the SDNN's text may lack a segmentation
+        assert np.isfinite(dt[:3]).all()  # the SDNN can spell any allowed text
+
+
+def test_combined_reading_with_bad_inputs_and_batch_consistency(combo, fields):
+    from docrec.recognizers import resolve_grammar
+
+    grammar = resolve_grammar("zip")
+    images = [f.image for f in fields[:4]]
+    batch = combo.recognize([images[0], np.zeros((0, 5), np.uint8), images[1], np.full((30, 40), 255, np.uint8),
+                             images[2], images[3]], grammar=grammar, n=3)
+    assert batch[1].rejected and not batch[1].text and "empty image of shape (0, 5)" in batch[1].reason
+    assert batch[3].rejected and not batch[3].text and batch[3].confidence == 0.0  # blank paper: no ink
+    good = [batch[0], batch[2], batch[4], batch[5]]
+    for r, img in zip(good, images):
+        assert len(r.text) == 5 and r.text.isdigit() and 0.0 < r.confidence <= 1.0
+        assert len(r.boxes) == 5 and all(0 <= x0 < x1 <= img.shape[1] for x0, _, x1, _ in r.boxes)
+        assert len(r.alternatives) <= 2
+        assert all(p >= r.penalty for _, p in r.alternatives)
+        alone = combo.recognize([img], grammar=grammar, n=3)[0]
+        assert alone.text == r.text and alone.confidence == pytest.approx(r.confidence, rel=1e-6)
+    # real (training-digit) touching zip codes: the combination reads most of them
+    assert sum(r.text == f.text for r, f in zip(good, fields[:4])) >= 3
+    amounts = combo.recognize([f.image for f in fields[4:]], grammar="amount")
+    assert [r.text for r in amounts] == [f.text for f in fields[4:]]
+
+
+def test_cli_recognize_with_the_combined_system(capsys):
+    from docrec.cli import main
+    from docrec.recognizers.seg import DEFAULT_WEIGHTS
+
+    samples = DEFAULT_WEIGHTS.parents[1] / "samples"
+    code = main(["recognize", str(samples / "000000.png"), "--system", "combo", "--grammar", "zip", "--json"])
+    entry = json.loads(capsys.readouterr().out.strip().splitlines()[0])
+    assert code == 0 and entry["text"] == "26023" and len(entry["boxes"]) == 5
+
+
+def test_text_penalties_edge_cases(combo, fields):
+    blank = np.full((32, 60), 255, np.uint8)
+    img = fields[0].image
+    (f0, t0), (f1, t1), (f2, t2) = combo.sdnn.text_penalties([blank, img, img], [["1"], [fields[0].text, "12a45"], []])
+    assert f0 == math.inf and t0.tolist() == [math.inf]
+    assert math.isfinite(f1) and t1[0] >= f1 - 1e-9 and t1[1] == math.inf
+    assert f2 == math.inf and t2.shape == (0,)
+    # batched over fields of different widths == one at a time
+    many = combo.sdnn.text_penalties([f.image for f in fields], [[f.text] for f in fields], grammar=None)
+    for f, (fa, ft) in zip(fields, many):
+        (ga, gt), = combo.sdnn.text_penalties([f.image], [[f.text]], grammar=None)
+        assert fa == pytest.approx(ga, rel=1e-9) and ft[0] == pytest.approx(gt[0], rel=1e-9)
+    with pytest.raises(ValueError, match="2 images but 1 text lists"):
+        combo.sdnn.text_penalties([img, img], [["1"]])
+    (s_res, detail), = combo.seg.recognize_detailed([img], grammar=None)
+    (sf, st), (nf, nt) = combo.seg.text_penalties([detail, None], [[s_res.text, "x", "1" * 40], ["1"]])
+    assert math.exp(sf - st[0]) == pytest.approx(s_res.confidence, rel=1e-6) and st[1] == st[2] == math.inf
+    assert nf == math.inf and nt.tolist() == [math.inf]
