@@ -39,7 +39,9 @@ CONDITIONS = {
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--count", type=int, default=200, help="fields per condition (default 200)")
-    p.add_argument("--systems", nargs="+", default=["seg", "sdnn"])
+    p.add_argument("--systems", nargs="+", default=["seg", "sdnn"],
+                   help="registry names (bundled weights) or SYSTEM:LABEL=WEIGHTS (e.g. "
+                        "seg:modern=docrec/weights/seg-modern.pt; reported as SYSTEM:LABEL)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "robustness.json")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -48,7 +50,12 @@ def main(argv=None) -> int:
 
     pool = DigitPool.load("test")
     grammar = resolve_grammar("zip")
-    recs = {s: get_recognizer(s) for s in args.systems}
+    recs = {}
+    for spec in args.systems:
+        head, _, weights = spec.partition("=")
+        system = head.split(":", 1)[0]
+        recs[head] = get_recognizer(system, **({"weights": weights} if weights else {}))
+    names = list(recs)
     rows = []
     for name, (overrides, seed) in CONDITIONS.items():
         cfg = SynthConfig(spacing="normal", zip_plus4=0.0, **overrides)
@@ -67,10 +74,10 @@ def main(argv=None) -> int:
     tmp.write_text(json.dumps(out, indent=2) + "\n")
     os.replace(tmp, args.out)
     print()
-    print("| condition | " + " | ".join(args.systems) + " |")
-    print("|---|" + "---|" * len(args.systems))
+    print("| condition | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
     for name in CONDITIONS:
-        cells = [f"{100 * r['string_accuracy']:.1f}%" for s in args.systems for r in rows
+        cells = [f"{100 * r['string_accuracy']:.1f}%" for s in names for r in rows
                  if r["condition"] == name and r["system"] == s]
         print(f"| {name} | " + " | ".join(cells) + " |")
     return 0

@@ -1,11 +1,12 @@
-"""Read the bundled sample zip codes with both recognisers (no network, no MNIST needed).
+"""Read the bundled sample zip codes with both recognisers and their combination (no network, no
+MNIST needed).
 
 Run from the repository root:  .venv/bin/python examples/read_fields.py
 
 Each sample in ``docrec/samples`` was made by ``docrec synth`` from MNIST *test* digits; its true text
 is in ``labels.csv``. The segmentation system cuts the field into candidate pieces and runs LeNet-5
 on every piece; the SDNN system slides LeNet-5 over the whole field. Both compose their graph with
-the zip-code grammar and decode it.
+the zip-code grammar and decode it. The combined system rescores the readings of both with both.
 """
 
 from pathlib import Path
@@ -18,7 +19,7 @@ images = [image for image, _ in samples]
 truths = [text for _, text in samples]
 grammar = resolve_grammar("zip")  # \d{5}(-\d{4})?
 
-for system in ("seg", "sdnn"):
+for system in ("seg", "sdnn", "combo"):
     recognizer = get_recognizer(system)  # bundled weights
     results = recognizer.recognize(images, grammar=grammar)  # one batched call
     correct = 0

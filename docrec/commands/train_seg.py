@@ -79,11 +79,11 @@ def _initial_model(args, arch: str | None = None):
     if args.init is not None:
         if not Path(args.init).is_file():
             raise ValueError(f"--init {args.init}: no such checkpoint")
-        return new_piece_model(arch or checkpoint_arch(args.init), args.init), str(args.init)
+        return new_piece_model(arch or checkpoint_arch(args.init), args.init, seed=args.seed), str(args.init)
     arch = arch or args.arch
     mnist = WEIGHTS_DIR / MNIST_INIT[arch]
     if mnist.is_file():
-        return new_piece_model(arch, mnist), str(mnist)
+        return new_piece_model(arch, mnist, seed=args.seed), str(mnist)
     return new_piece_model(arch, None, seed=args.seed), "scratch"
 
 

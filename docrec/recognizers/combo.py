@@ -88,7 +88,9 @@ class CombinedRecognizer:
     Args:
         seg, sdnn: the two recognisers (default: each with its bundled weights).
         weights: piece-classifier weights of the segmentation system (when ``seg`` is not given).
-        config: :class:`CombinedConfig`; ``reject_threshold`` / ``max_pixels`` override its fields.
+        config: :class:`CombinedConfig` (default: the settings stored under ``"combo"`` in the seg
+            weights' meta, chosen on validation for them by ``benchmarks/combo_weights.py``, else
+            the class defaults); ``reject_threshold`` / ``max_pixels`` override its fields.
     """
 
     name = "combo"
@@ -101,15 +103,24 @@ class CombinedRecognizer:
         from docrec.recognizers.sdnn import SDNNRecognizer
         from docrec.recognizers.seg import SegmentationRecognizer
 
-        cfg = replace(config) if config is not None else CombinedConfig()
+        self.seg = seg if seg is not None else SegmentationRecognizer(weights=weights, max_pixels=max_pixels)
+        self.sdnn = sdnn if sdnn is not None else SDNNRecognizer(
+            **({} if max_pixels is None else {"max_pixels": int(max_pixels)}))
+        if config is not None:
+            cfg = replace(config)
+        else:  # the settings chosen on validation for these seg weights travel with them
+            chosen = dict(getattr(self.seg, "meta", {}).get("combo") or {})
+            try:
+                cfg = CombinedConfig(**chosen)
+            except TypeError as exc:
+                raise ValueError(f"[docrec.CombinedRecognizer] bad 'combo' settings in the seg weights' "
+                                 f"meta {chosen}: {exc}") from None
         if reject_threshold is not None:
             cfg.reject_threshold = float(reject_threshold)
         if max_pixels is not None:
             cfg.max_pixels = int(max_pixels)
         cfg.__post_init__()
         self.config = cfg
-        self.seg = seg if seg is not None else SegmentationRecognizer(weights=weights, max_pixels=cfg.max_pixels)
-        self.sdnn = sdnn if sdnn is not None else SDNNRecognizer(max_pixels=cfg.max_pixels)
 
     def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n: int = 1) -> list[Recognition]:
         """Read field images: uint8 ``(H, W)`` each -> one :class:`Recognition` each (same order).

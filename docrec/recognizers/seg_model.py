@@ -96,6 +96,8 @@ def modern_with_classes(state: dict, config: dict | None = None, num_classes: in
 def new_piece_model(arch: str = "lenet5", init: str | os.PathLike | None = None, *, seed: int = 0) -> nn.Module:
     """A 17-class piece classifier of ``arch``, from a checkpoint of that architecture (10 or 17
     classes; MNIST weights or a stage checkpoint) when ``init`` is given, else freshly initialised.
+    ``seed`` seeds torch's generator first, so the fresh weights (all of them, or the output rows of
+    the classes a 10-class checkpoint lacks) are reproducible.
 
     Raises:
         ValueError: unknown ``arch``, or ``init`` holds another architecture or an unreadable file.
@@ -104,6 +106,7 @@ def new_piece_model(arch: str = "lenet5", init: str | os.PathLike | None = None,
 
     if arch not in PIECE_ARCHS:
         raise ValueError(f"[docrec.seg_model] unknown piece classifier {arch!r}; expected one of {PIECE_ARCHS}")
+    torch.manual_seed(seed)
     if init is not None:
         if not Path(init).is_file():
             raise ValueError(f"[docrec.seg_model] no checkpoint at {init}")
@@ -114,7 +117,6 @@ def new_piece_model(arch: str = "lenet5", init: str | os.PathLike | None = None,
         if arch == "modern":
             return modern_with_classes(_state_of(blob), config)
         return new_lenet5(init)
-    torch.manual_seed(seed)
     if arch == "modern":
         from lenet.models import ModernLeNet
 

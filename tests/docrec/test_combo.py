@@ -121,3 +121,23 @@ def test_text_penalties_edge_cases(combo, fields):
     (sf, st), (nf, nt) = combo.seg.text_penalties([detail, None], [[s_res.text, "x", "1" * 40], ["1"]])
     assert math.exp(sf - st[0]) == pytest.approx(s_res.confidence, rel=1e-6) and st[1] == st[2] == math.inf
     assert nf == math.inf and nt.tolist() == [math.inf]
+
+
+def test_settings_travel_with_the_seg_weights(tmp_path, combo):
+    import torch
+
+    from docrec.recognizers.seg import DEFAULT_WEIGHTS
+
+    blob = torch.load(DEFAULT_WEIGHTS, weights_only=True)
+    meta = dict(blob.get("meta") or {})
+    path = tmp_path / "w.pt"
+    torch.save({"model": blob["model"], "meta": {**meta, "combo": {"seg_weight": 0.8, "max_nll": 6.0,
+                                                                    "candidates": 3}}}, path)
+    rec = CombinedRecognizer(weights=path, sdnn=combo.sdnn, reject_threshold=0.25)
+    assert (rec.config.seg_weight, rec.config.max_nll, rec.config.candidates) == (0.8, 6.0, 3)
+    assert rec.config.reject_threshold == 0.25
+    explicit = CombinedRecognizer(weights=path, sdnn=combo.sdnn, config=CombinedConfig(seg_weight=0.1))
+    assert explicit.config.seg_weight == 0.1
+    torch.save({"model": blob["model"], "meta": {**meta, "combo": {"weight": 0.8}}}, path)
+    with pytest.raises(ValueError, match="bad 'combo' settings"):
+        CombinedRecognizer(weights=path, sdnn=combo.sdnn)
