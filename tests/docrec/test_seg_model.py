@@ -123,3 +123,24 @@ def test_train_seg_cli_picks_the_architecture(tmp_path):
     old = tmp_path / "old.pt"
     torch.save({"model": LeNet5(17).state_dict(), "history": []}, old)  # written before arch was recorded
     assert checkpoint_arch(old) == "lenet5" and isinstance(piece_model_from(old), LeNet5)
+
+
+def test_export_card_commands_rebuilt_from_stage_records(tmp_path):
+    import json
+
+    from docrec.commands.train_seg import stage_commands
+
+    (tmp_path / "pieces.json").write_text(json.dumps({"train": {"fields": 20000}, "val": {"fields": 800}}))
+    (tmp_path / "local.json").write_text(json.dumps({"config": {"epochs": 4, "lr": 1e-3, "distort": 0.5}}))
+    (tmp_path / "calibration.json").write_text(json.dumps({"fields": 400, "temperature": 1.0}))
+    ckpt = tmp_path / "local.pt"
+    cmds = stage_commands(tmp_path, ckpt, "modern", False, {})
+    w = f"--work {tmp_path}"
+    assert cmds == [f"docrec train seg pieces {w} --fields 20000 --val-fields 800",
+                    f"docrec train seg local {w} --arch modern --epochs 4 --lr 0.001",
+                    f"docrec train seg calibrate {w} --checkpoint {ckpt} --val-fields 400",
+                    f"docrec train seg export {w} --checkpoint {ckpt}"]
+    full = {"config": {"criterion": "viterbi", "fields": 4000, "val_fields": 300, "epochs": 3}}
+    cmds = stage_commands(tmp_path, tmp_path / "global-forward.pt", "lenet5", True, full)
+    assert cmds[2] == f"docrec train seg global {w} --criterion viterbi --fields 4000"
+    assert cmds[-1] == f"docrec train seg export {w}"
