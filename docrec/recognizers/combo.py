@@ -37,6 +37,11 @@ import numpy as np
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
 
 
+#: The segmentation system's piece classifier used by default: the modern CNN (more accurate than
+#: the paper's LeNet-5 on validation strings; ``weights=`` picks another, e.g. ``seg-lenet5.pt``).
+DEFAULT_SEG_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "seg-modern.pt"
+
+
 @dataclass
 class CombinedConfig:
     """Settings of :class:`CombinedRecognizer` (see the module docstring).
@@ -86,7 +91,8 @@ class CombinedRecognizer:
     """Segmentation system + SDNN, each candidate reading rescored by both (module docstring).
 
     Args:
-        seg, sdnn: the two recognisers (default: each with its bundled weights).
+        seg, sdnn: the two recognisers (default: the segmentation system with
+            :data:`DEFAULT_SEG_WEIGHTS`, the SDNN with its bundled weights).
         weights: piece-classifier weights of the segmentation system (when ``seg`` is not given).
         config: :class:`CombinedConfig` (default: the settings stored under ``"combo"`` in the seg
             weights' meta, chosen on validation for them by ``benchmarks/combo_weights.py``, else
@@ -103,7 +109,11 @@ class CombinedRecognizer:
         from docrec.recognizers.sdnn import SDNNRecognizer
         from docrec.recognizers.seg import SegmentationRecognizer
 
-        self.seg = seg if seg is not None else SegmentationRecognizer(weights=weights, max_pixels=max_pixels)
+        if seg is None:
+            if weights is None and DEFAULT_SEG_WEIGHTS.is_file():
+                weights = DEFAULT_SEG_WEIGHTS
+            seg = SegmentationRecognizer(weights=weights, max_pixels=max_pixels)
+        self.seg = seg
         self.sdnn = sdnn if sdnn is not None else SDNNRecognizer(
             **({} if max_pixels is None else {"max_pixels": int(max_pixels)}))
         if config is not None:
@@ -254,4 +264,4 @@ def _candidates(s_res: Recognition, d_res: Recognition, m_seg: int, m_sdnn: int)
     return out
 
 
-__all__ = ["CombinedConfig", "CombinedRecognizer", "Scored", "combine_scores"]
+__all__ = ["DEFAULT_SEG_WEIGHTS", "CombinedConfig", "CombinedRecognizer", "Scored", "combine_scores"]
