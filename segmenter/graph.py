@@ -103,6 +103,23 @@ class Segmentation:
         ys, xs = self.ink_yx[m, 0], self.ink_yx[m, 1]
         return ys, xs - self.prep.shift[ys]
 
+    def severs(self, nodes) -> np.ndarray:
+        """bool ``(N,)``: whether each given cut (node) splits a connected ink component, i.e. some
+        8-connected component has pixels on both of its sides (touching characters cut apart, or a
+        character cut through), as opposed to cuts that only run between components."""
+        nodes = np.asarray(nodes, np.int64).reshape(-1)
+        if self.is_empty or nodes.size == 0:
+            return np.zeros(nodes.size, bool)
+        ys, xs = self.ink_yx[:, 0], self.ink_yx[:, 1]
+        mask = np.zeros((int(ys.max()) + 1, int(xs.max()) + 1), np.uint8)
+        mask[ys, xs] = 1
+        _, labels = cv2.connectedComponents(mask, connectivity=8)
+        comp = labels[ys, xs].astype(np.int64)
+        n = int(comp.max()) + 1
+        size = np.bincount(comp, minlength=n)
+        right = np.stack([np.bincount(comp, weights=self.sides[k].astype(np.float64), minlength=n) for k in nodes])
+        return ((right > 0.5) & (right < size[None, :] - 0.5)).any(axis=1)
+
     def cut_lines(self) -> list[np.ndarray]:
         """Each cut as its column per image row in input coordinates: list of int64 ``(H,)``."""
         return [path - self.prep.shift for path in self.cuts.paths]

@@ -35,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reject-threshold", type=float, default=None,
                    help="reject results whose confidence is below this (0..1)")
     p.add_argument("--weights", type=Path, default=None,
-                   help="weights file (default: the bundled ones; seg and combo: the segmentation system's "
-                        "piece classifier, e.g. docrec/weights/seg-modern.pt)")
+                   help="weights file or bundled name (default: the bundled ones; seg and combo: the "
+                        "segmentation system's piece classifier, seg-lenet5 or seg-modern)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse larger images (default {DEFAULT_MAX_PIXELS})")
     p.add_argument("--batch", type=int, default=32, help="images per recogniser call (default 32)")

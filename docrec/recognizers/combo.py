@@ -15,9 +15,12 @@ For each field:
    (:func:`decoders.text_penalties`, ``SDNNRecognizer.text_penalties``), capped at ``max_nll``
    (a system that cannot spell ``t`` at all, e.g. the segmenter missed a cut, gives ``max_nll``
    instead of excluding it);
-3. the combined penalty is ``c(t) = w d_s(t) + (1 - w) d_n(t)`` (``w = seg_weight``; a weighted
-   product of the two posteriors), the answer is the candidate with the lowest ``c`` and its
-   confidence ``exp(-c(t)) / sum_u exp(-c(u))`` over the candidates.
+3. the combined penalty is ``c(t) = w d_s(t) + (1 - w) d_n(t)`` (a weighted product of the two
+   posteriors), the answer is the candidate with the lowest ``c`` and its confidence
+   ``exp(-c(t)) / sum_u exp(-c(u))`` over the candidates. ``w`` is ``seg_weight``, or
+   ``seg_weight_severed`` when the segmentation system's own best reading needs a cut that splits
+   a connected ink component (``Segmentation.severs``: touching characters; the segmenter's
+   heuristic cuts are least reliable there, and the SDNN is at its relative best).
 
 Boxes come from the segmentation system when its graph spells the answer (its pieces), else from
 the SDNN. ``seg_weight``, ``max_nll`` and the candidate counts are chosen on validation strings
@@ -49,6 +52,8 @@ class CombinedConfig:
     Attributes:
         seg_weight: ``w``, weight of the segmentation system's ``-log`` posterior (the SDNN's is
             ``1 - w``); 1 reads with the segmentation system alone, 0 with the SDNN alone.
+        seg_weight_severed: ``w`` for fields whose segmentation-system reading cuts through
+            connected ink (None: ``seg_weight``).
         max_nll: cap of either system's ``-log`` posterior of a candidate.
         candidates: distinct texts taken from the segmentation system's n-best list.
         sdnn_candidates: distinct texts taken from the SDNN's (its n-best decoding is slow; 1 =
@@ -58,6 +63,7 @@ class CombinedConfig:
     """
 
     seg_weight: float = 0.5
+    seg_weight_severed: float | None = None
     max_nll: float = 12.0
     candidates: int = 2
     sdnn_candidates: int = 1
@@ -65,8 +71,10 @@ class CombinedConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.seg_weight <= 1.0:
-            raise ValueError(f"[docrec.CombinedConfig] seg_weight={self.seg_weight} must lie in [0, 1]")
+        for name in ("seg_weight", "seg_weight_severed"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"[docrec.CombinedConfig] {name}={value} must lie in [0, 1]")
         if not (math.isfinite(self.max_nll) and self.max_nll > 0):
             raise ValueError(f"[docrec.CombinedConfig] max_nll={self.max_nll} must be finite and > 0")
         if int(self.candidates) < 1 or int(self.sdnn_candidates) < 1:
@@ -187,13 +195,18 @@ class CombinedRecognizer:
                               for t, f in zip(asked, f_text)})
             seg_nll = np.array([0.0 if _no_reading(s_res) else known_seg[k][t] for t in texts], np.float64)
             sdnn_nll = np.array([0.0 if _no_reading(d_res) else known_sdnn[k][t] for t in texts], np.float64)
-            out.append(Scored(texts, seg_nll, sdnn_nll, s_res, d_res, detail))
+            out.append(Scored(texts, seg_nll, sdnn_nll, s_res, d_res, detail, _severed(detail)))
         return out
+
+    def weight_of(self, sc: "Scored") -> float:
+        """The ``w`` used for one field (module docstring, step 3)."""
+        cfg = self.config
+        return cfg.seg_weight_severed if sc.severed and cfg.seg_weight_severed is not None else cfg.seg_weight
 
     def _result(self, img, sc: "Scored", grammar, n) -> Recognition:
         if not sc.texts:
             return Recognition.reject(sc.seg.reason or sc.sdnn.reason or "no reading from either recogniser")
-        c, conf = combine_scores(sc.seg_nll, sc.sdnn_nll, seg_weight=self.config.seg_weight,
+        c, conf = combine_scores(sc.seg_nll, sc.sdnn_nll, seg_weight=self.weight_of(sc),
                                  max_nll=self.config.max_nll)
         order = np.argsort(c, kind="stable")
         best = int(order[0])
@@ -234,7 +247,8 @@ class CombinedRecognizer:
 @dataclass
 class Scored:
     """One field's candidates: ``texts`` (N), both systems' ``-log`` posteriors float64 ``(N,)``,
-    their own results and the segmentation system's :class:`SegDetail`."""
+    their own results, the segmentation system's :class:`SegDetail`, and whether its best reading
+    cuts through connected ink."""
 
     texts: list[str]
     seg_nll: np.ndarray
@@ -242,6 +256,17 @@ class Scored:
     seg: Recognition
     sdnn: Recognition
     detail: object
+    severed: bool = False
+
+
+def _severed(detail) -> bool:
+    """Does the segmentation system's best reading have a character boundary that splits a
+    connected ink component?"""
+    if detail is None or not detail.decoded or detail.decoded[0].rejected:
+        return False
+    spans = detail.decoded[0].spans
+    inner = sorted({sp.end for sp in spans[:-1]} | {sp.start for sp in spans[1:]})
+    return bool(detail.segmentation.severs(inner).any()) if inner else False
 
 
 def _no_reading(res: Recognition) -> bool:

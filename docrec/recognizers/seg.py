@@ -84,9 +84,10 @@ class SegRecognizerConfig:
 def load_seg_weights(path: str | os.PathLike | None = None):
     """Load the recogniser's 17-class piece classifier and its metadata (``weights_only``).
 
-    The file holds a state dict, or ``{"model": state dict, "meta": {...}}`` (``meta`` may carry
-    the calibrated ``temperature`` and the ``arch``, see :mod:`docrec.recognizers.seg_model`;
-    without ``arch`` the network is LeNet-5).
+    ``path`` may also name bundled weights (``"seg-modern"``, ``"seg-lenet5"``: files of
+    ``docrec/weights``). The file holds a state dict, or ``{"model": state dict, "meta": {...}}``
+    (``meta`` may carry the calibrated ``temperature`` and the ``arch``, see
+    :mod:`docrec.recognizers.seg_model`; without ``arch`` the network is LeNet-5).
 
     Returns:
         ``(model, meta)``.
@@ -97,7 +98,13 @@ def load_seg_weights(path: str | os.PathLike | None = None):
     """
     from docrec.recognizers.seg_model import load_piece_model
 
-    return load_piece_model(Path(path) if path is not None else DEFAULT_WEIGHTS)
+    if path is None:
+        return load_piece_model(DEFAULT_WEIGHTS)
+    path = Path(path)
+    bundled = DEFAULT_WEIGHTS.parent / f"{path.name}.pt"
+    if not path.exists() and path.parent == Path(".") and not path.suffix and bundled.is_file():
+        path = bundled  # a bundled name: "seg-modern", "seg-lenet5"
+    return load_piece_model(path)
 
 
 def load_seg_model(path: str | os.PathLike | None = None):

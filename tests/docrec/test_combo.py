@@ -141,3 +141,23 @@ def test_settings_travel_with_the_seg_weights(tmp_path, combo):
     torch.save({"model": blob["model"], "meta": {**meta, "combo": {"weight": 0.8}}}, path)
     with pytest.raises(ValueError, match="bad 'combo' settings"):
         CombinedRecognizer(weights=path, sdnn=combo.sdnn)
+
+
+def test_severed_fields_get_their_own_weight(combo, fields):
+    from docrec.recognizers import resolve_grammar
+    from docrec.recognizers.combo import Scored
+
+    rec = CombinedRecognizer(seg=combo.seg, sdnn=combo.sdnn,
+                             config=CombinedConfig(seg_weight=0.9, seg_weight_severed=0.3))
+    dummy = dict(texts=[], seg_nll=np.zeros(0), sdnn_nll=np.zeros(0), seg=None, sdnn=None, detail=None)
+    assert rec.weight_of(Scored(**dummy, severed=True)) == 0.3
+    assert rec.weight_of(Scored(**dummy, severed=False)) == 0.9
+    assert CombinedRecognizer(seg=combo.seg, sdnn=combo.sdnn, config=CombinedConfig(seg_weight=0.6)).weight_of(
+        Scored(**dummy, severed=True)) == 0.6
+    # touching training-digit zip codes: the segmentation reading cuts through ink; amounts of
+    # normal spacing do not
+    touching = rec.score_candidates([f.image for f in fields[:4]], grammar=resolve_grammar("zip"))
+    normal = rec.score_candidates([f.image for f in fields[4:]], grammar=resolve_grammar("amount"))
+    assert sum(s.severed for s in touching) >= 3 and not any(s.severed for s in normal)
+    with pytest.raises(ValueError, match="seg_weight_severed"):
+        CombinedConfig(seg_weight_severed=-0.1)

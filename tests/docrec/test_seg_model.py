@@ -144,3 +144,14 @@ def test_export_card_commands_rebuilt_from_stage_records(tmp_path):
     cmds = stage_commands(tmp_path, tmp_path / "global-forward.pt", "lenet5", True, full)
     assert cmds[2] == f"docrec train seg global {w} --criterion viterbi --fields 4000"
     assert cmds[-1] == f"docrec train seg export {w}"
+
+
+def test_bundled_seg_weights_by_name():
+    from docrec.recognizers.seg import load_seg_weights
+
+    model, meta = load_seg_weights("seg-modern")
+    assert isinstance(model, ModernLeNet) and meta["arch"] == "modern" and meta["temperature"] > 0
+    model, meta = load_seg_weights("seg-lenet5")
+    assert isinstance(model, LeNet5) and meta["arch"] == "lenet5"
+    with pytest.raises(FileNotFoundError, match="no weights at seg-resnet"):
+        load_seg_weights("seg-resnet")

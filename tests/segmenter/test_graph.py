@@ -207,3 +207,39 @@ def test_dot_penalty_marks_the_digit_with_its_dot(mnist_train):
     assert (extra[alone & ~dot] == 0).all()  # the digit alone and the dot alone cost nothing more
     with pytest.raises(ValueError, match="dot_penalty"):
         SegmenterConfig(dot_penalty=-1.0)
+
+
+def test_severs_brute_force_on_every_cut(train_pool):
+    """``Segmentation.severs`` against a direct count: a cut severs iff some 8-connected component
+    (labelled independently with scipy-free flood fill) has pixels on both of its sides."""
+    from collections import deque
+
+    for spacing, seed in (("wide", 3), ("touching", 4)):
+        rng = np.random.default_rng(seed)
+        field, _ = render_with_char_map(sample_text("zip", rng), train_pool, rng,
+                                        SynthConfig(spacing=spacing, zip_plus4=0.0))
+        seg = segment(field.image)
+        pix = {(int(y), int(x)): p for p, (y, x) in enumerate(seg.ink_yx)}
+        comp = np.full(len(pix), -1)
+        for start in range(len(pix)):
+            if comp[start] >= 0:
+                continue
+            comp[start] = start
+            todo = deque([start])
+            while todo:
+                y, x = seg.ink_yx[todo.popleft()]
+                for dy in (-1, 0, 1):
+                    for dx in (-1, 0, 1):
+                        q = pix.get((int(y) + dy, int(x) + dx))
+                        if q is not None and comp[q] < 0:
+                            comp[q] = start
+                            todo.append(q)
+        nodes = np.arange(seg.graph.num_nodes)
+        want = [any(seg.sides[k][comp == c].any() and not seg.sides[k][comp == c].all() for c in np.unique(comp))
+                for k in nodes]
+        got = seg.severs(nodes)
+        assert got.tolist() == want
+        assert not got[0] and not got[-1]  # the ends never split anything
+        if spacing == "touching":
+            assert got.any()
+    assert segment(np.full((32, 40), 255, np.uint8)).severs([0]).tolist() == [False]
