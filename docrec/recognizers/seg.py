@@ -15,7 +15,9 @@ Pipeline for one field image ``(H, W)`` uint8:
    text among all interpretations the grammar allows, Sec. VI) -> text, per-character boxes.
 
 All pieces of a batch of images go through LeNet-5 in one tensor, so recognising many fields is
-one network call per ``batch_pieces`` pieces.
+one network call per ``batch_pieces`` pieces. The piece classifier may also be the modern CNN
+(bundled ``seg-modern``; :mod:`docrec.recognizers.seg_model`): same classes, ``-log softmax``
+penalties, which the MAP normalisation leaves unchanged up to a constant near 0.
 """
 
 from __future__ import annotations
