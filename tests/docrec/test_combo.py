@@ -161,3 +161,26 @@ def test_severed_fields_get_their_own_weight(combo, fields):
     assert sum(s.severed for s in touching) >= 3 and not any(s.severed for s in normal)
     with pytest.raises(ValueError, match="seg_weight_severed"):
         CombinedConfig(seg_weight_severed=-0.1)
+
+
+def test_confidence_modes(combo, fields):
+    from docrec.recognizers import resolve_grammar
+
+    images = [f.image for f in fields[:4]] + [f.image for f in fields[4:]]
+    out = {}
+    for mode in ("softmax", "geometric", "hybrid"):
+        rec = CombinedRecognizer(seg=combo.seg, sdnn=combo.sdnn,
+                                 config=CombinedConfig(seg_weight=1.0, seg_weight_severed=0.5, max_nll=4.0,
+                                                       confidence=mode))
+        out[mode] = rec.recognize(images[4:], grammar=resolve_grammar("amount")) + rec.recognize(
+            images[:4], grammar=resolve_grammar("zip"))
+    seg_alone = combo.seg.recognize(images[4:], grammar=resolve_grammar("amount"))
+    for k in range(len(images)):
+        assert out["softmax"][k].text == out["geometric"][k].text == out["hybrid"][k].text
+        assert 0.0 <= out["geometric"][k].confidence <= 1.0
+    for g, h, s in zip(out["geometric"][:2], out["hybrid"][:2], seg_alone):
+        # unsevered amounts, w = 1: the geometric confidence is the segmentation system's own posterior
+        if s.text == g.text:
+            assert g.confidence == pytest.approx(s.confidence, rel=1e-6) and h.confidence == g.confidence
+    with pytest.raises(ValueError, match="confidence='median'"):
+        CombinedConfig(confidence="median")
