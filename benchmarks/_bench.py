@@ -14,3 +14,15 @@ if str(ROOT) not in sys.path:
 _SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 if _SHARED_MNIST.is_dir() and not os.environ.get("DOCREC_MNIST_DIR"):
     os.environ["DOCREC_MNIST_DIR"] = str(_SHARED_MNIST)
+
+
+def write_json(path: Path, obj) -> Path:
+    """Write a results JSON atomically (temporary file + ``os.replace``), creating its folder."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path

@@ -14,8 +14,6 @@ The readings are the same in every mode; only the confidence differs. Prints and
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import _bench  # noqa: F401  (repository on sys.path, development MNIST)
+import _bench  # repository on sys.path, development MNIST; write_json
 
 MODES = ("softmax", "geometric", "hybrid")
 
@@ -85,9 +83,7 @@ def main(argv=None) -> int:
     out = {"description": __doc__.split("\n\n")[0], "count": args.count, "weights": args.weights or "combo default",
            "data": "strings of MNIST training digits 55000..59999 (validation); test digits never used",
            "thresholds": thresholds, "rows": rows, "mean_accuracy": mean}
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(out, indent=2) + "\n")
-    os.replace(tmp, args.out)
+    _bench.write_json(args.out, out)
     return 0
 
 

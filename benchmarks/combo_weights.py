@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import _bench  # noqa: F401  (repository on sys.path, development MNIST)
+import _bench  # repository on sys.path, development MNIST; write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "combo_weights.json"
@@ -146,10 +145,7 @@ def main(argv: list[str] | None = None) -> int:
            "grid": sorted(grid, key=lambda r: -r["mean"])[:300]
            + [r for r in grid if r["seg_weight"] == r["seg_weight_severed"]],
            "seconds": time.time() - t0}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(out, indent=2) + "\n")
-    os.replace(tmp, args.out)
+    _bench.write_json(args.out, out)
     if args.store:
         store_settings(Path(args.weights) if args.weights else None, best)
     for k, v in alone.items():
