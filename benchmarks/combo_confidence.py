@@ -32,6 +32,8 @@ def confidences(rec, images, truths, grammar) -> tuple[dict[str, list[float]], l
 
     out: dict[str, list[float]] = {m: [] for m in MODES}
     ok = []
+    chosen = rec.config
+    views = {m: replace(chosen, confidence=m) for m in MODES}
     for sc, truth in zip(rec.score_candidates(images, grammar=grammar), truths):
         if not sc.texts:
             for m in MODES:
@@ -41,8 +43,9 @@ def confidences(rec, images, truths, grammar) -> tuple[dict[str, list[float]], l
         c, soft = combine_scores(sc.seg_nll, sc.sdnn_nll, seg_weight=rec.weight_of(sc), max_nll=rec.config.max_nll)
         best = int(np.argmin(c))
         for m in MODES:
-            rec.config = replace(rec.config, confidence=m)
+            rec.config = views[m]
             out[m].append(rec.confidence_of(sc, best, float(soft[best])))
+        rec.config = chosen
         ok.append(sc.texts[best] == truth)
     return out, ok
 

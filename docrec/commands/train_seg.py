@@ -89,9 +89,9 @@ def _initial_model(args, arch: str | None = None):
 
 def checkpoint_arch(path: Path) -> str:
     """The piece-classifier architecture a checkpoint records (LeNet-5 when it records none)."""
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    meta = blob.get("meta") if isinstance(blob, dict) and isinstance(blob.get("meta"), dict) else {}
-    return str(blob.get("arch", meta.get("arch", "lenet5"))) if isinstance(blob, dict) else "lenet5"
+    from docrec.recognizers.seg_model import recorded_arch
+
+    return recorded_arch(path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -239,7 +239,7 @@ def _export(args) -> int:
     full = torch.load(ckpt, map_location="cpu", weights_only=True)
     calib = _read_json(args.work / "calibration.json")
     meta = {**arch, **({"temperature": float(calib["temperature"])} if calib else {})}
-    name = "seg-lenet5" if arch["arch"] == "lenet5" else f"seg-{arch['arch']}"
+    name = f"seg-{arch['arch']}"  # seg-lenet5 / seg-modern
     dest = save_atomic({"model": model.state_dict(), "meta": meta}, WEIGHTS_DIR / f"{name}.pt")
     described, start = ARCH_CARDS[arch["arch"]]
     is_global = isinstance(full, dict) and "best_val_string_accuracy" in full

@@ -2,8 +2,9 @@
 
 The two systems fail differently: the segmentation system misses characters whose true cut is not
 among its candidates (touching digits), the SDNN misreads characters it sees through a fixed
-window (punctuation, unusual widths). On validation strings (training digits 55,000-59,999) one
-or the other was right for 82% of touching zip codes where each alone read 58% / 68%.
+window (punctuation, unusual widths). On validation touching zip codes (training digits
+55,000-59,999) the right reading was among the candidates of one or the other for 96% of the
+fields, while the segmentation system (modern CNN) alone read 77% and the SDNN 66%.
 
 For each field:
 
@@ -176,7 +177,7 @@ class CombinedRecognizer:
             return results  # type: ignore[return-value]
         scored = self.score_candidates([img for _, img in good], grammar=grammar, n=n)
         for (k, img), sc in zip(good, scored):
-            results[k] = self._result(img, sc, grammar, n)
+            results[k] = self._result(img, sc, n)
         return results  # type: ignore[return-value]
 
     def score_candidates(self, images: Sequence[np.ndarray], *, grammar=None, n: int = 1) -> list["Scored"]:
@@ -223,7 +224,7 @@ class CombinedRecognizer:
         cfg = self.config
         return cfg.seg_weight_severed if sc.severed and cfg.seg_weight_severed is not None else cfg.seg_weight
 
-    def _result(self, img, sc: "Scored", grammar, n) -> Recognition:
+    def _result(self, img, sc: "Scored", n: int) -> Recognition:
         if not sc.texts:
             return Recognition.reject(sc.seg.reason or sc.sdnn.reason or "no reading from either recogniser")
         c, conf = combine_scores(sc.seg_nll, sc.sdnn_nll, seg_weight=self.weight_of(sc),

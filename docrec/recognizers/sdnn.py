@@ -24,6 +24,7 @@ Pipeline, per batch of field images (uint8 ``(H, W)``, white paper, dark ink):
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Sequence
@@ -59,6 +60,18 @@ def line_free_ink(image: np.ndarray) -> np.ndarray:
     out = ink.copy()
     out[zone] = 0.0
     return out
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Run the decoder's small tensors (B x ~100 states) on one torch thread: several times faster
+    than two on a busy machine (measured); the caller's setting is restored."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 class SDNNRecognizer:
@@ -135,6 +148,20 @@ class SDNNRecognizer:
         frames = torch.tensor([(s.shape[1] - STRIP_H) // STRIDE + 1 for s in strips], dtype=torch.long)
         return self.sdnn(x), frames
 
+    def _normalized(self, images: Sequence[np.ndarray]) -> list:
+        """Checked and height-normalised fields (``normalize_field_ink``; None for no ink)."""
+        imgs = [check_field_image(im, max_pixels=self.max_pixels, where="docrec.SDNNRecognizer") for im in images]
+        return [normalize_field_ink(im, ink=line_free_ink(im)) for im in imgs]
+
+    def _frame_batches(self, norm: list, todo: list[int]):
+        """Yield ``(chunk, (B, T, 17) penalties, (B,) frame counts)`` for the fields ``todo`` of
+        ``norm``, similar widths together (little padding), ``batch_size`` at a time."""
+        todo = sorted(todo, key=lambda i: norm[i][0].shape[1])
+        for s in range(0, len(todo), self.batch_size):
+            chunk = todo[s: s + self.batch_size]
+            pen, frames = self.frame_penalties([norm[i][0] for i in chunk])
+            yield chunk, pen, frames
+
     @staticmethod
     def _boxes(image_ink: np.ndarray, tf: FieldTransform, spans) -> list[tuple[int, int, int, int]]:
         """Image boxes ``(x0, y0, x1, y1)`` of the decoded characters (module docstring, step 4).
@@ -192,29 +219,18 @@ class SDNNRecognizer:
             raise ValueError(f"[docrec.SDNNRecognizer.recognize] n_best must be >= 1, got {n_best}")
         thr = self.reject_threshold if reject_threshold is None else float(reject_threshold)
         grammar, dec = self._grammar_and_decoder(grammar)
-        imgs = [check_field_image(im, max_pixels=self.max_pixels, where="docrec.SDNNRecognizer") for im in images]
-        norm = [normalize_field_ink(im, ink=line_free_ink(im)) for im in imgs]
-        results: list[Recognition | None] = [None] * len(imgs)
-        todo = [i for i, n in enumerate(norm) if n is not None]
+        norm = self._normalized(images)
+        results: list[Recognition | None] = [None] * len(norm)
         for i, n in enumerate(norm):
             if n is None:
                 results[i] = Recognition.reject("no ink found in the image")
-        todo.sort(key=lambda i: norm[i][0].shape[1])  # similar widths together: little padding
-        for s in range(0, len(todo), self.batch_size):
-            chunk = todo[s: s + self.batch_size]
-            pen, frames = self.frame_penalties([norm[i][0] for i in chunk])
-            # the decoder's tensors are small (B x ~100 states): one thread is several times faster
-            # than two on a busy machine (measured); the caller's setting is restored
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
+        for chunk, pen, frames in self._frame_batches(norm, [i for i, n in enumerate(norm) if n is not None]):
+            with _one_thread():
                 best, spans = dec.viterbi(pen, frames)
                 texts = [[sp.label for sp in spl] for spl in spans]
                 scaled = pen / self.confidence_temperature
                 f_all = dec.forward_all(scaled, frames)
                 f_txt = dec.forward_text(scaled, frames, texts)
-            finally:
-                torch.set_num_threads(threads)
             for k, i in enumerate(chunk):
                 results[i] = self._result(norm[i][2], norm[i][1], float(best[k]), spans[k], float(f_all[k]),
                                           float(f_txt[k]), thr, grammar, pen[k, : int(frames[k])], n_best)
@@ -242,13 +258,8 @@ class SDNNRecognizer:
         _, dec = self._grammar_and_decoder(grammar)
         alphabet = self.charmodel.alphabet
         out: list[tuple[float, np.ndarray]] = [(float("inf"), np.full(len(c), np.inf)) for c in texts]
-        norm = [normalize_field_ink(img, ink=line_free_ink(img)) for img in
-                (check_field_image(im, max_pixels=self.max_pixels, where="docrec.SDNNRecognizer") for im in images)]
-        todo = sorted((i for i, n in enumerate(norm) if n is not None and texts[i]), key=lambda i: norm[i][0].shape[1])
-        threads = torch.get_num_threads()
-        for s in range(0, len(todo), self.batch_size):
-            chunk = todo[s: s + self.batch_size]
-            pen, frames = self.frame_penalties([norm[i][0] for i in chunk])
+        norm = self._normalized(images)
+        for chunk, pen, frames in self._frame_batches(norm, [i for i, n in enumerate(norm) if n is not None and texts[i]]):
             scaled = (pen / self.confidence_temperature).double()
             rows, labels, ok = [], [], []
             for k, i in enumerate(chunk):
@@ -261,12 +272,9 @@ class SDNNRecognizer:
                         ok.append(False)
                     rows.append(k)
             idx = torch.as_tensor(rows, dtype=torch.long)
-            torch.set_num_threads(1)  # small tensors: one thread is faster (see recognize)
-            try:
+            with _one_thread():
                 f_all = dec.forward_all(scaled, frames).numpy()
                 f_txt = dec.forward_text(scaled[idx], frames[idx], labels).numpy()
-            finally:
-                torch.set_num_threads(threads)
             f_txt = np.where(np.asarray(ok), f_txt, np.inf)
             start = 0
             for k, i in enumerate(chunk):

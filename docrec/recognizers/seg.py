@@ -271,9 +271,7 @@ class SegmentationRecognizer:
             if g is None:
                 results[k] = (Recognition.reject("no ink in the image"), detail)
                 continue
-            if self.config.temperature != 1.0:
-                g = g.with_penalty(g.penalty / self.config.temperature)
-            decoded = decode(g, grammar, n=max(1, n))
+            decoded = decode(self._tempered(g), grammar, n=max(1, n))
             detail.decoded = decoded
             results[k] = (self._to_recognition(decoded, seg, amap), detail)
         return results
@@ -312,12 +310,15 @@ class SegmentationRecognizer:
             if detail is None or detail.graph is None or not cands:
                 out.append((float("inf"), np.full(len(cands), np.inf)))
                 continue
-            g = detail.graph
-            if self.config.temperature != 1.0:
-                g = g.with_penalty(g.penalty / self.config.temperature)
-            f_all, f_text = text_penalties(g, list(cands), grammar)
+            f_all, f_text = text_penalties(self._tempered(detail.graph), list(cands), grammar)
             out.append((f_all, np.asarray(f_text, np.float64)))
         return out
+
+    def _tempered(self, graph):
+        """The interpretation graph with penalties divided by the calibrated temperature (what the
+        confidences are computed on; the best path is the same)."""
+        t = self.config.temperature
+        return graph if t == 1.0 else graph.with_penalty(graph.penalty / t)
 
     def _to_recognition(self, decoded, seg, amap) -> Recognition:
         best = decoded[0]

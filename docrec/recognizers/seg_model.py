@@ -68,6 +68,12 @@ def _arch_from(blob) -> tuple[str, dict]:
     return str(arch), dict(config or {})
 
 
+def recorded_arch(path: str | os.PathLike) -> str:
+    """The piece-classifier architecture a weights file or checkpoint records (``"lenet5"`` when it
+    records none, as every file written before this module)."""
+    return _arch_from(torch.load(path, map_location="cpu", weights_only=True))[0]
+
+
 def modern_with_classes(state: dict, config: dict | None = None, num_classes: int = NUM_CLASSES) -> nn.Module:
     """A ``ModernLeNet`` with ``num_classes`` outputs from a state with 10..``num_classes`` outputs.
 
@@ -175,4 +181,4 @@ def freeze_batch_norm(model: nn.Module) -> nn.Module:
 
 
 __all__ = ["NUM_CLASSES", "PIECE_ARCHS", "arch_meta", "arch_of", "freeze_batch_norm", "load_piece_model",
-           "modern_with_classes", "new_piece_model"]
+           "modern_with_classes", "new_piece_model", "recorded_arch"]
