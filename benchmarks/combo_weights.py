@@ -55,7 +55,7 @@ def subset(sc, m_seg: int, m_sdnn: int) -> np.ndarray:
     return np.asarray([sc.texts.index(t) for t in keep], np.int64)
 
 
-def store_settings(weights: Path | None, best: dict) -> None:
+def store_settings(weights: Path | None, best: dict, sdnn_weights: str | None = None) -> None:
     """Put the chosen settings under ``meta["combo"]`` of a seg weights file (atomic rewrite)."""
     from docrec.recognizers.seg import DEFAULT_WEIGHTS
     from docrec.training.seg_local import save_atomic
@@ -67,6 +67,8 @@ def store_settings(weights: Path | None, best: dict) -> None:
     meta = dict(blob.get("meta") or {})
     meta["combo"] = {k: best[k] for k in ("seg_weight", "seg_weight_severed", "max_nll", "candidates",
                                           "sdnn_candidates")}
+    if sdnn_weights is not None:
+        meta["combo"]["sdnn_weights"] = str(sdnn_weights)
     save_atomic({**blob, "meta": meta}, path)
     print(f"stored {meta['combo']} in {path}")
 
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                          "fastest of them (fewest SDNN, then seg candidates) is chosen (default 0.0025: "
                          "3 of 1,200 strings)")
     ap.add_argument("--weights", default=None, help="piece-classifier weights of the segmentation system")
+    ap.add_argument("--sdnn_weights", default=None,
+                    help="SDNN weights (file or bundled name; default the bundled sdnn); stored with --store")
     ap.add_argument("--store", action="store_true",
                     help="write the chosen settings into those weights' meta (key 'combo'; atomic), where "
                          "CombinedRecognizer finds them")
@@ -93,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     _, pool = train_pools()
     rec = CombinedRecognizer(weights=args.weights, config=CombinedConfig(candidates=max(CANDIDATES),
-                                                                         sdnn_candidates=max(SDNN_CANDIDATES)))
+                                                                         sdnn_candidates=max(SDNN_CANDIDATES),
+                                                                         sdnn_weights=args.sdnn_weights))
     scored, truths, names = {}, {}, []
     t0 = time.time()
     for kind, spacing, gspec, seed in CONDITIONS:
@@ -139,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                                     -abs(r["seg_weight"] - 0.5)))
     uniform = max((r for r in grid if r["seg_weight"] == r["seg_weight_severed"]), key=lambda r: r["mean"])
     out = {"description": __doc__.split("\n\n")[0], "count": args.count, "weights": args.weights or "bundled",
+           "sdnn_weights": args.sdnn_weights or "bundled",
            "data": "strings of MNIST training digits 55000..59999 (validation); test digits never used",
            "conditions": [list(c) for c in CONDITIONS], "tolerance": args.tolerance, "alone": alone,
            "best": best, "best_one_weight": uniform, "grid_rows": len(grid),
@@ -147,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
            "seconds": time.time() - t0}
     _bench.write_json(args.out, out)
     if args.store:
-        store_settings(Path(args.weights) if args.weights else None, best)
+        store_settings(Path(args.weights) if args.weights else None, best, args.sdnn_weights)
     for k, v in alone.items():
         print(f"{k:14s}", " ".join(f"{n} {v[n]:.3f}" for n in names))
     print("best", json.dumps(best))

@@ -36,7 +36,7 @@ if _SHARED_MNIST.is_dir() and not os.environ.get("DOCREC_MNIST_DIR"):
 
 SPACINGS = ("wide", "normal", "tight", "touching")
 #: Candidate confidence temperatures (roughly x1.4 steps).
-TAUS = (1.0, 2.0, 4.0, 6.0, 8.0, 11.0, 16.0, 23.0, 32.0)
+TAUS = (0.5, 0.7, 1.0, 2.0, 4.0, 6.0, 8.0, 11.0, 16.0, 23.0, 32.0)
 GRAMMARS = {"zip": "zip", "digits": "digits:3-8", "amount": "amount"}
 
 

@@ -134,5 +134,44 @@ class SDNN(nn.Module):
         return out, frame_mask(widths, out.shape[1])
 
 
-__all__ = ["SDNN", "SDNNConfig", "STRIDE", "WINDOW", "frame_counts", "frame_mask", "pad_batch",
+class WindowedSDNN(nn.Module):
+    """Any 32x32 classifier replicated over the width: ``(B, 1, 32, W) -> (B, T, C)``, T = (W - 32) // 4 + 1.
+
+    Frame ``t`` is ``classifier(x[..., 4t:4t+32])``: exactly what :class:`SDNN` computes for LeNet-5,
+    for networks whose convolutions pad (e.g. :class:`lenet.ModernLeNet`), where sliding the layers
+    over the whole width would let a frame see beyond its window. The windows are cut with
+    ``unfold`` (no copy until the classifier's first layer) and classified in chunks of ``chunk``
+    windows; the cost is the classifier's per window, without LeNet-5's shared computation.
+
+    Args:
+        classifier: ``(N, 1, 32, 32) -> (N, C)`` penalties (held, not copied: training one trains both).
+        chunk: windows per classifier call (bounds peak memory).
+    """
+
+    def __init__(self, classifier: nn.Module, *, chunk: int = 4096):
+        super().__init__()
+        if chunk < 1:
+            raise ValueError(f"[lenet.WindowedSDNN] chunk must be >= 1, got {chunk}")
+        self.classifier = classifier
+        self.chunk = int(chunk)
+
+    @property
+    def num_classes(self) -> int:
+        return self.classifier.num_classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, 32, W) -> (B, T, C)`` penalties (lower = more likely), one row per window."""
+        check_input(x, "lenet.WindowedSDNN", width=None)
+        if x.shape[-1] < WINDOW:
+            raise ValueError(f"[lenet.WindowedSDNN] input width {x.shape[-1]} < {WINDOW}; pad it "
+                             f"(lenet.sdnn.pad_batch)")
+        b = x.shape[0]
+        win = x.unfold(3, WINDOW, STRIDE)  # (B, 1, 32, T, 32)
+        t = win.shape[3]
+        win = win.permute(0, 3, 1, 2, 4).reshape(b * t, 1, WINDOW, WINDOW)
+        out = torch.cat([self.classifier(win[i:i + self.chunk]) for i in range(0, b * t, self.chunk)])
+        return out.reshape(b, t, -1)
+
+
+__all__ = ["SDNN", "SDNNConfig", "WindowedSDNN", "STRIDE", "WINDOW", "frame_counts", "frame_mask", "pad_batch",
            "window_start"]

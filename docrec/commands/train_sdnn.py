@@ -33,9 +33,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="way 2: add this times way 1's MAP loss on 64 windows per step (default 0: global only; "
                         "the windows of --fields fields are made or read from OUT's cache)")
     p.add_argument("--val_fields", type=int, default=300, help="validation fields (MNIST train hold-out)")
+    p.add_argument("--arch", choices=("lenet5", "modern"), default="lenet5",
+                   help="way 1: the classifier, the paper's LeNet-5 (default) or the modern CNN (way 2 reads it "
+                        "from --init)")
     p.add_argument("--init", default=None,
-                   help="start weights: way 1 an MNIST LeNet-5 checkpoint (default docrec/weights/lenet5-distorted.pt, "
-                        "else lenet5.pt, if present); way 2 the way-1 weights (default OUT/sdnn-way1.pt)")
+                   help="start weights: way 1 an MNIST checkpoint of --arch (default docrec/weights/lenet5-distorted.pt, "
+                        "else lenet5.pt, for lenet5; modern.pt for modern); way 2 the way-1 weights "
+                        "(default OUT/sdnn-way1.pt)")
+    p.add_argument("--val_spacing", nargs="+", default=["normal"],
+                   choices=("wide", "normal", "tight", "touching"),
+                   help="spacings of the validation zip codes selecting the epoch (mean accuracy; default normal)")
     p.add_argument("--window_spacing", type=int, nargs=2, default=None, metavar=("LO", "HI"),
                    help="way 1: ink-gap range (natural px) of the fields the windows are cut from (default -1 4)")
     p.add_argument("--none_fraction", type=float, default=None,
@@ -49,20 +56,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _val_accuracy(count: int, seed: int):
-    """Validation string accuracy on zip codes made of held-out MNIST training digits."""
+def _val_accuracy(count: int, seed: int, spacings=("normal",)):
+    """Validation string accuracy on zip codes made of held-out MNIST training digits: the mean over
+    ``spacings`` of ``count`` fields each (the first spacing's fields are those of earlier runs)."""
     from data.synth import SynthConfig, field_rng, synthesize_one
     from docrec.recognizers.sdnn import SDNNRecognizer
     from docrec.training.sdnn_train import split_pools
 
     _, val_pool = split_pools()
-    fields = [synthesize_one("zip", val_pool, field_rng(seed, i), SynthConfig(spacing="normal"))
-              for i in range(count)]
+    sets = [[synthesize_one("zip", val_pool, field_rng(seed + 100 * k, i), SynthConfig(spacing=sp))
+             for i in range(count)] for k, sp in enumerate(spacings)]
 
     def evaluate(lenet5) -> float:
         rec = SDNNRecognizer(model=lenet5)
-        out = rec.recognize([f.image for f in fields], grammar="zip")
-        return sum(r.text == f.text for r, f in zip(out, fields)) / max(1, len(fields))
+        accs = []
+        for fields in sets:
+            out = rec.recognize([f.image for f in fields], grammar="zip")
+            accs.append(sum(r.text == f.text for r, f in zip(out, fields)) / max(1, len(fields)))
+        return sum(accs) / len(accs)
 
     return evaluate
 
@@ -81,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         from data.sdnn_samples import WindowConfig
 
         init = args.init
-        for name in ("lenet5-distorted.pt", "lenet5.pt"):
+        for name in (("lenet5-distorted.pt", "lenet5.pt") if args.arch == "lenet5" else ("modern.pt",)):
             if init is None and (WEIGHTS_DIR / name).is_file():
                 init = str(WEIGHTS_DIR / name)
         window = WindowConfig()
@@ -91,9 +102,9 @@ def run(args: argparse.Namespace) -> int:
             window.none_fraction = args.none_fraction
         cfg = SDNNTrainConfig(way=1, epochs=args.epochs or 4, lr=args.lr or 1e-3, batch_size=args.batch_size or 64,
                               fields=args.fields, val_fields=args.val_fields, init=init, seed=args.seed,
-                              threads=args.threads, window=window)
+                              threads=args.threads, window=window, arch=args.arch)
         result = train_way1(cfg, out, resume=args.resume, bar=not args.no_bar,
-                            evaluate=_val_accuracy(args.val_fields, args.seed + 5000))
+                            evaluate=_val_accuracy(args.val_fields, args.seed + 5000, args.val_spacing))
         produced = out / "sdnn-way1.pt"
     else:
         init = args.init or str(out / "sdnn-way1.pt")
@@ -104,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                               steps=args.steps, val_fields=args.val_fields, init=init, seed=args.seed,
                               threads=args.threads, fields=args.fields, map_weight=args.map_weight)
         result = train_way2(cfg, out, resume=args.resume, bar=not args.no_bar,
-                            evaluate=_val_accuracy(args.val_fields, args.seed + 5000))
+                            evaluate=_val_accuracy(args.val_fields, args.seed + 5000, args.val_spacing))
         produced = out / "sdnn-way2.pt"
     print(json.dumps({k: v for k, v in result.items() if k != "history"}))
     if args.install:

@@ -66,6 +66,8 @@ class CombinedConfig:
             ``"hybrid"``: geometric, softmax for severed fields (the default: on validation strings
             with seg-modern, accuracy at 1% error with rejection averaged over six conditions
             0.61 against 0.53 softmax and 0.55 geometric; ``benchmarks/combo_confidence.py``).
+        sdnn_weights: the SDNN's weights, a file or bundled name (None: its default, ``sdnn``);
+            used when no ``sdnn`` recogniser is given.
         reject_threshold: results whose combined confidence is below this are rejected.
         max_pixels: input size limit (both systems check it).
     """
@@ -76,6 +78,7 @@ class CombinedConfig:
     candidates: int = 2
     sdnn_candidates: int = 1
     confidence: str = "hybrid"
+    sdnn_weights: str | None = None
     reject_threshold: float = 0.0
     max_pixels: int = DEFAULT_MAX_PIXELS
 
@@ -112,7 +115,7 @@ class CombinedRecognizer:
 
     Args:
         seg, sdnn: the two recognisers (default: the segmentation system with
-            :data:`DEFAULT_SEG_WEIGHTS`, the SDNN with its bundled weights).
+            :data:`DEFAULT_SEG_WEIGHTS`, the SDNN with the config's ``sdnn_weights``).
         weights: piece-classifier weights of the segmentation system (when ``seg`` is not given).
         config: :class:`CombinedConfig` (default: the settings stored under ``"combo"`` in the seg
             weights' meta, chosen on validation for them by ``benchmarks/combo_weights.py``, else
@@ -134,8 +137,6 @@ class CombinedRecognizer:
                 weights = DEFAULT_SEG_WEIGHTS
             seg = SegmentationRecognizer(weights=weights, max_pixels=max_pixels)
         self.seg = seg
-        self.sdnn = sdnn if sdnn is not None else SDNNRecognizer(
-            **({} if max_pixels is None else {"max_pixels": int(max_pixels)}))
         if config is not None:
             cfg = replace(config)
         else:  # the settings chosen on validation for these seg weights travel with them
@@ -151,6 +152,8 @@ class CombinedRecognizer:
             cfg.max_pixels = int(max_pixels)
         cfg.__post_init__()
         self.config = cfg
+        self.sdnn = sdnn if sdnn is not None else SDNNRecognizer(
+            cfg.sdnn_weights, **({} if max_pixels is None else {"max_pixels": int(max_pixels)}))
 
     def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n: int = 1) -> list[Recognition]:
         """Read field images: uint8 ``(H, W)`` each -> one :class:`Recognition` each (same order).

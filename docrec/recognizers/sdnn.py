@@ -79,7 +79,7 @@ class SDNNRecognizer:
 
     Args:
         weights: a weights file or a bundled name (``sdnn``, ``sdnn-way1``); default ``sdnn``.
-        model: a 17-class LeNet-5 to use instead of a weights file (e.g. during training).
+        model: a 17-class classifier (LeNet-5 or ModernLeNet) to use instead of a weights file (e.g. during training).
         batch_size: fields per SDNN batch.
         reject_threshold: results with a confidence below it are marked rejected (0: never).
         max_pixels: input size limit (:func:`check_field_image`).
@@ -103,7 +103,7 @@ class SDNNRecognizer:
                 path = WEIGHTS_DIR / f"{weights}.pt"
             model, cm_opts, self.meta = load_weights(path)
         if getattr(model, "num_classes", 17) != 17:
-            raise ValueError(f"[docrec.SDNNRecognizer] needs a 17-class LeNet-5, got {model.num_classes} classes")
+            raise ValueError(f"[docrec.SDNNRecognizer] needs a 17-class classifier, got {model.num_classes} classes")
         if not 0.0 <= reject_threshold <= 1.0:
             raise ValueError(f"[docrec.SDNNRecognizer] reject_threshold must be in [0, 1], got {reject_threshold}")
         if batch_size < 1:

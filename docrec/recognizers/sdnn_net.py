@@ -1,15 +1,20 @@
 """Building, saving and loading the SDNN of the SDNN recogniser (PAPER.md Sec. VII).
 
-The network is LeNet-5 with the 17-class output (digits, ``, . - $ * /``, none) replicated over the
-width of a 32-row strip, sharing LeNet-5's weights: ``(B, 1, 32, W) -> (B, T, 17)`` penalties,
-``T = (W - 32) // 4 + 1``; frame ``t`` is LeNet-5 applied to columns ``[4 t, 4 t + 32)``.
-``lenet.SDNN`` is used when the lenet package provides it; otherwise :class:`ColumnSDNN` below does
-the same thing from LeNet-5's own layers (C1..C5 slide over the width, F6 and the RBF are applied
-per column).
+The network is a 17-class character classifier (digits, ``, . - $ * /``, none) replicated over the
+width of a 32-row strip, sharing its weights: ``(B, 1, 32, W) -> (B, T, 17)`` penalties,
+``T = (W - 32) // 4 + 1``; frame ``t`` is the classifier applied to columns ``[4 t, 4 t + 32)``.
+Two classifiers (the architectures of :data:`docrec.recognizers.seg_model.PIECE_ARCHS`):
 
-Weights file format (``torch.load(..., weights_only=True)``): a dict with ``model`` (the LeNet-5
+- ``lenet5``, the paper's: ``lenet.SDNN`` slides C1..C5 over the width (shared computation) and
+  applies F6 and the RBF per column (:class:`ColumnSDNN` does the same if ``lenet`` lacks SDNN);
+- ``modern`` (``lenet.ModernLeNet``, not in the paper): its padded convolutions would let a frame
+  see beyond its window if slid over the whole width, so ``lenet.WindowedSDNN`` classifies the
+  windows one by one (same function as the definition above, more arithmetic).
+
+Weights file format (``torch.load(..., weights_only=True)``): a dict with ``model`` (the classifier's
 ``state_dict``, 17 classes), ``charmodel`` (the character model's four penalties and options) and
-``meta`` (plain strings and numbers).
+``meta`` (plain strings and numbers; ``meta["arch"]`` / ``meta["arch_config"]`` name the
+classifier, absent = LeNet-5, as in every file written before the modern one).
 """
 
 from __future__ import annotations
@@ -46,9 +51,13 @@ class ColumnSDNN(nn.Module):
 
 
 def build_sdnn(lenet5: nn.Module) -> nn.Module:
-    """The SDNN sharing ``lenet5``'s weights (``lenet.SDNN`` if available, else :class:`ColumnSDNN`)."""
+    """The SDNN sharing the classifier's weights: for a LeNet-5 ``lenet.SDNN`` if available, else
+    :class:`ColumnSDNN`; for any other 32x32 classifier ``lenet.WindowedSDNN``."""
     import lenet
+    from lenet.models import LeNet5
 
+    if not isinstance(lenet5, LeNet5):
+        return lenet.WindowedSDNN(lenet5)
     cls = getattr(lenet, "SDNN", None)
     if cls is not None:
         try:
@@ -72,12 +81,23 @@ def new_lenet5(init: str | os.PathLike | None = None) -> nn.Module:
     return lenet5_with_classes(state, NUM_CLASSES)
 
 
+def new_classifier(arch: str = "lenet5", init: str | os.PathLike | None = None, *, seed: int = 0) -> nn.Module:
+    """A 17-class SDNN classifier of ``arch`` (``lenet5`` or ``modern``), from a checkpoint of that
+    architecture (10 or 17 classes) when ``init`` is given (:func:`seg_model.new_piece_model`)."""
+    from docrec.recognizers.seg_model import new_piece_model
+
+    return new_piece_model(arch, init, seed=seed)
+
+
 def save_weights(path: str | os.PathLike, lenet5: nn.Module, charmodel: dict, meta: dict) -> None:
-    """Write the recogniser's weights atomically (temp file + ``os.replace``)."""
+    """Write the recogniser's weights atomically (temp file + ``os.replace``); the classifier's
+    architecture is recorded in ``meta`` (module docstring)."""
+    from docrec.recognizers.seg_model import arch_meta
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {"model": {k: v.detach().cpu().clone() for k, v in lenet5.state_dict().items()},
-            "charmodel": dict(charmodel), "meta": dict(meta)}
+            "charmodel": dict(charmodel), "meta": {**dict(meta), **arch_meta(lenet5)}}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
     try:
@@ -89,25 +109,34 @@ def save_weights(path: str | os.PathLike, lenet5: nn.Module, charmodel: dict, me
 
 
 def load_weights(path: str | os.PathLike) -> tuple[nn.Module, dict, dict]:
-    """``(lenet5, charmodel options, meta)`` from :func:`save_weights`'s file.
+    """``(classifier, charmodel options, meta)`` from :func:`save_weights`'s file.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: not an SDNN weights file.
+        FileNotFoundError: no such file. ValueError: not an SDNN weights file, an unknown
+        architecture, or a state that does not fit it.
     """
-    from lenet.models import LeNet5
+    from docrec.recognizers.seg_model import PIECE_ARCHS, arch_from_blob
+    from lenet.models import LeNet5, build_model
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"[docrec.sdnn] no SDNN weights at {path} (train them: docrec train sdnn)")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt or foreign files
+        raise ValueError(f"[docrec.sdnn] cannot read {path} (corrupt or not a weights file?): {exc}") from None
     if not isinstance(blob, dict) or "model" not in blob:
         raise ValueError(f"[docrec.sdnn] {path} is not an SDNN weights file (no 'model' entry)")
-    net = LeNet5(NUM_CLASSES)
+    arch, config = arch_from_blob(blob)
+    if arch not in PIECE_ARCHS:
+        raise ValueError(f"[docrec.sdnn] {path}: unknown classifier {arch!r} (expected one of {PIECE_ARCHS})")
     try:
+        net = LeNet5(NUM_CLASSES) if arch == "lenet5" else build_model(arch, {**config, "num_classes": NUM_CLASSES})
         net.load_state_dict(blob["model"])
-    except RuntimeError as exc:
-        raise ValueError(f"[docrec.sdnn] {path} does not hold a 17-class LeNet-5: {exc}") from None
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"[docrec.sdnn] {path} does not hold a 17-class {arch}: {exc}") from None
     return net, dict(blob.get("charmodel", {})), dict(blob.get("meta", {}))
 
 
-__all__ = ["ColumnSDNN", "NUM_CLASSES", "build_sdnn", "load_weights", "new_lenet5", "save_weights"]
+__all__ = ["ColumnSDNN", "NUM_CLASSES", "build_sdnn", "load_weights", "new_classifier", "new_lenet5",
+           "save_weights"]

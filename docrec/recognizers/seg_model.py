@@ -56,7 +56,7 @@ def _state_of(blob) -> dict:
     return blob
 
 
-def _arch_from(blob) -> tuple[str, dict]:
+def arch_from_blob(blob) -> tuple[str, dict]:
     """Architecture name and config recorded in a weights file or checkpoint blob."""
     if not isinstance(blob, dict):
         return "lenet5", {}
@@ -71,7 +71,7 @@ def _arch_from(blob) -> tuple[str, dict]:
 def recorded_arch(path: str | os.PathLike) -> str:
     """The piece-classifier architecture a weights file or checkpoint records (``"lenet5"`` when it
     records none, as every file written before this module)."""
-    return _arch_from(torch.load(path, map_location="cpu", weights_only=True))[0]
+    return arch_from_blob(torch.load(path, map_location="cpu", weights_only=True))[0]
 
 
 def modern_with_classes(state: dict, config: dict | None = None, num_classes: int = NUM_CLASSES) -> nn.Module:
@@ -117,7 +117,7 @@ def new_piece_model(arch: str = "lenet5", init: str | os.PathLike | None = None,
         if not Path(init).is_file():
             raise ValueError(f"[docrec.seg_model] no checkpoint at {init}")
         blob = torch.load(init, map_location="cpu", weights_only=True)
-        found, config = _arch_from(blob)
+        found, config = arch_from_blob(blob)
         if found != arch:
             raise ValueError(f"[docrec.seg_model] {init} holds a {found} network, not {arch}")
         if arch == "modern":
@@ -150,7 +150,7 @@ def load_piece_model(path: str | os.PathLike) -> tuple[nn.Module, dict]:
         raise ValueError(f"[docrec.SegmentationRecognizer] cannot read {path} (corrupt or not a "
                          f"weights file?): {exc}") from None
     meta = dict(blob.get("meta") or {}) if isinstance(blob, dict) and "model" in blob else {}
-    arch, config = _arch_from(blob)
+    arch, config = arch_from_blob(blob)
     if arch not in PIECE_ARCHS:
         raise ValueError(f"[docrec.SegmentationRecognizer] {path}: unknown piece classifier {arch!r} "
                          f"(expected one of {PIECE_ARCHS})")
@@ -180,5 +180,5 @@ def freeze_batch_norm(model: nn.Module) -> nn.Module:
     return model
 
 
-__all__ = ["NUM_CLASSES", "PIECE_ARCHS", "arch_meta", "arch_of", "freeze_batch_norm", "load_piece_model",
+__all__ = ["NUM_CLASSES", "PIECE_ARCHS", "arch_from_blob", "arch_meta", "arch_of", "freeze_batch_norm", "load_piece_model",
            "modern_with_classes", "new_piece_model", "recorded_arch"]

@@ -4,7 +4,9 @@
   (:func:`data.sdnn_samples.make_windows`: a centred character with random neighbours, ink gaps of
   -1..4 px, plus 'none' windows), 10% salt-and-pepper noise on half of the windows, MAP loss of eq. 9
   (:func:`lenet.losses.map_loss`), starting from the MNIST LeNet-5 weights when given. Because the
-  SDNN shares LeNet-5's weights, training LeNet-5 on windows trains the SDNN.
+  SDNN shares LeNet-5's weights, training LeNet-5 on windows trains the SDNN. ``arch="modern"``
+  trains ``lenet.ModernLeNet`` instead (cross-entropy, i.e. the mean penalty of the right class,
+  since its penalties are ``-log softmax``), from the MNIST modern CNN when given.
 * **Way 2 (global)**: whole synthetic training fields (zip codes, digit strings, amounts), strip ->
   SDNN -> frame graph -> character model (:meth:`decoders.CharacterModel.compose_frames`) -> the
   discriminative forward criterion ``F(constrained by the true text) - F(all)`` computed with
@@ -30,7 +32,7 @@ import torch
 
 from data.sdnn_samples import WindowConfig, make_windows, normalize_field, salt_and_pepper
 from data.synth import DigitPool, SynthConfig, field_rng, synthesize_one
-from docrec.recognizers.sdnn_net import build_sdnn, new_lenet5, save_weights
+from docrec.recognizers.sdnn_net import build_sdnn, new_classifier, save_weights
 
 #: MNIST training digits held out for validation (the last ones of the 60,000).
 VAL_DIGITS = 5000
@@ -53,7 +55,8 @@ class SDNNTrainConfig:
             (``fields`` rendered fields, cached in the output directory).
         batch_size_windows: way 2: windows per step for the MAP term.
         val_fields: validation fields (way 1: windows of them; way 2: strings read).
-        init: LeNet-5 checkpoint to start from (way 1: MNIST weights; way 2: way-1 weights).
+        init: checkpoint to start from (way 1: MNIST weights of ``arch``; way 2: way-1 weights).
+        arch: way 1: the classifier, ``lenet5`` (the paper's) or ``modern``; way 2 reads it from ``init``.
         seed: every random choice derives from it.
         threads: ``torch.set_num_threads``.
     """
@@ -70,6 +73,7 @@ class SDNNTrainConfig:
     batch_size_windows: int = 64
     val_fields: int = 300
     init: str | None = None
+    arch: str = "lenet5"
     seed: int = 0
     threads: int = 1
     window: WindowConfig = field(default_factory=WindowConfig)
@@ -149,6 +153,29 @@ def window_error(net, x: np.ndarray, y: np.ndarray, batch: int = 512) -> float:
     return wrong / max(1, len(y))
 
 
+def window_loss(net, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Way 1's loss: MAP (eq. 9) for LeNet-5's RBF penalties; for a ``-log softmax`` classifier
+    (any other architecture) cross-entropy, the mean penalty of the right class. ``x (N, 1, 32, 32)``,
+    ``y (N,)`` -> scalar."""
+    from lenet.losses import map_loss
+    from lenet.models import LeNet5
+
+    pen = net(x)
+    if isinstance(net, LeNet5):
+        return map_loss(pen, y)
+    return pen.gather(1, y.long().unsqueeze(1)).mean()
+
+
+def _evaluated(evaluate, net) -> float:
+    """``evaluate(net)`` with ``net``'s training mode restored afterwards (a recogniser built on it
+    switches it to eval mode, which would freeze batch norm and dropout for the rest of training)."""
+    mode = net.training
+    try:
+        return evaluate(net)
+    finally:
+        net.train(mode)
+
+
 def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
                log=print, bar: bool = True, evaluate=None) -> dict:
     """Way 1: window classification with the MAP loss. Returns the history (also in the checkpoint).
@@ -158,8 +185,6 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
     validation window error does. Writes ``out_dir/way1.ckpt`` (atomic, every epoch) and
     ``out_dir/sdnn-way1.pt`` (recogniser weights of the selected epoch).
     """
-    from lenet.losses import map_loss
-
     def _score(h: dict) -> float:  # model selection, lower is better
         if evaluate is None:
             return h["val_window_error"]
@@ -170,7 +195,8 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
     (xt, yt), (xv, yv) = window_sets(cfg, out, progress=log)
     log(f"way 1: {len(yt)} training windows, {len(yv)} validation windows "
         f"(none share {float(np.mean(yt == 16)):.2f})")
-    net = new_lenet5(cfg.init)
+    net = new_classifier(cfg.arch, cfg.init, seed=cfg.seed)
+    net.train()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     ckpt_path = out / "way1.ckpt"
     history, start_epoch, best = [], 0, math.inf
@@ -183,7 +209,7 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
     if not history:
         history.append({"epoch": 0, "val_window_error": window_error(net, xv, yv)})
         if evaluate is not None:
-            history[-1]["val_string_accuracy"] = evaluate(net)
+            history[-1]["val_string_accuracy"] = _evaluated(evaluate, net)
         log(f"epoch 0: {json.dumps(history[-1])}")
     rng = np.random.default_rng([cfg.seed, 11])
     n = len(yt)
@@ -201,7 +227,7 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
             _set_lr(opt, cfg.lr, (epoch + s / steps_per_epoch) / cfg.epochs)
             idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
             xb = _noisy_windows(xt, idx, cfg, erng)
-            loss = map_loss(net(torch.from_numpy(xb)), torch.from_numpy(yt[idx]))
+            loss = window_loss(net, torch.from_numpy(xb), torch.from_numpy(yt[idx]))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -211,7 +237,7 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
                "seconds": time.time() - t0}
         meta = {"way": 1, "epoch": epoch + 1, "val_window_error": verr, "config": json.dumps(asdict(cfg))}
         if evaluate is not None:
-            rec["val_string_accuracy"] = meta["val_string_accuracy"] = evaluate(net)
+            rec["val_string_accuracy"] = meta["val_string_accuracy"] = _evaluated(evaluate, net)
         history.append(rec)
         log(f"epoch {epoch + 1}: {json.dumps(rec)}")
         if _score(rec) < best:
@@ -229,13 +255,12 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
 # ---------------------------------------------------------------------------------------------- way 2
 
 def _window_map_loss(net, windows, cfg: SDNNTrainConfig, rng: np.random.Generator) -> torch.Tensor:
-    """Way 1's MAP loss on ``cfg.batch_size_windows`` random training windows (with way 1's noise)."""
-    from lenet.losses import map_loss
-
+    """Way 1's loss (:func:`window_loss`) on ``cfg.batch_size_windows`` random training windows
+    (with way 1's noise)."""
     xt, yt = windows
     idx = np.sort(rng.integers(len(yt), size=cfg.batch_size_windows))
     xb = _noisy_windows(xt, idx, cfg, rng)
-    return map_loss(net(torch.from_numpy(xb)), torch.from_numpy(yt[idx]))
+    return window_loss(net, torch.from_numpy(xb), torch.from_numpy(yt[idx]))
 
 
 #: Field kinds and spacing presets way 2 trains on (equal shares, drawn per field).
@@ -308,7 +333,10 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         raise ValueError("[docrec.train_sdnn] way 2 starts from way-1 weights: give --init sdnn-way1.pt")
     torch.set_num_threads(cfg.threads)
     out = Path(out_dir)
+    from docrec.recognizers.seg_model import freeze_batch_norm
+
     net, _, _ = load_weights(cfg.init)
+    freeze_batch_norm(net.train())  # fields of one step are not a representative batch
     sdnn = build_sdnn(net)
     charmodel = CharacterModel()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
@@ -325,12 +353,13 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         history, start_epoch, best = json.loads(ck["history"]), int(ck["epoch"]), float(ck["best"])
         log(f"resumed after epoch {start_epoch}")
     if not history and evaluate is not None:
-        history.append({"epoch": 0, "val_string_accuracy": evaluate(net)})
+        history.append({"epoch": 0, "val_string_accuracy": _evaluated(evaluate, net)})
         best = history[-1]["val_string_accuracy"]
         log(f"epoch 0: val string accuracy {best:.4f}")
         save_weights(out / "sdnn-way2.pt", net, {}, {"way": 2, "epoch": 0, "val_string_accuracy": best})
     alphabet = charmodel.alphabet
     for epoch in range(start_epoch, cfg.epochs):
+        freeze_batch_norm(net.train())  # evaluation may have switched modes
         it = range(cfg.steps)
         if bar:
             from tqdm import tqdm
@@ -358,7 +387,7 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         if windows is not None:
             rec["train_map_loss"] = total_map / cfg.steps
         if evaluate is not None:
-            rec["val_string_accuracy"] = evaluate(net)
+            rec["val_string_accuracy"] = _evaluated(evaluate, net)
         history.append(rec)
         log(json.dumps(rec))
         score = rec.get("val_string_accuracy", -total)
@@ -376,4 +405,4 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
 
 
 __all__ = ["SDNNTrainConfig", "VAL_DIGITS", "global_loss", "render_field", "split_pools", "strips_batch",
-           "train_way1", "train_way2", "window_error", "window_sets"]
+           "train_way1", "train_way2", "window_error", "window_loss", "window_sets"]

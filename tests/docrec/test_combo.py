@@ -143,6 +143,21 @@ def test_settings_travel_with_the_seg_weights(tmp_path, combo):
         CombinedRecognizer(weights=path, sdnn=combo.sdnn)
 
 
+def test_sdnn_weights_setting_picks_the_sdnn(tmp_path, combo):
+    """``sdnn_weights`` in the settings (e.g. stored in the seg weights' meta) selects the SDNN's
+    weights file; without it the bundled default is used."""
+    from lenet.models import ModernLeNet
+    from lenet.sdnn import WindowedSDNN
+    from docrec.recognizers.sdnn_net import save_weights
+
+    save_weights(tmp_path / "m.pt", ModernLeNet(17), {}, {"confidence_temperature": 2.0})
+    rec = CombinedRecognizer(seg=combo.seg, config=CombinedConfig(sdnn_weights=str(tmp_path / "m.pt")))
+    assert isinstance(rec.sdnn.sdnn, WindowedSDNN) and rec.sdnn.confidence_temperature == 2.0
+    assert not isinstance(combo.sdnn.sdnn, WindowedSDNN)
+    with pytest.raises(FileNotFoundError, match="no SDNN weights"):
+        CombinedRecognizer(seg=combo.seg, config=CombinedConfig(sdnn_weights=str(tmp_path / "none.pt")))
+
+
 def test_severed_fields_get_their_own_weight(combo, fields):
     from docrec.recognizers import resolve_grammar
     from docrec.recognizers.combo import Scored

@@ -113,3 +113,72 @@ def test_way1_selects_by_validation_string_accuracy(tmp_path, small_pools):
     assert out["best_epoch"] == 1 and out["best_val_string_accuracy"] == 0.6
     meta = torch.load(tmp_path / "sdnn-way1.pt", weights_only=True)["meta"]
     assert meta["epoch"] == 1 and meta["val_string_accuracy"] == 0.6
+
+
+def test_window_loss_is_map_for_lenet5_and_cross_entropy_for_modern():
+    from lenet.losses import map_loss
+    from lenet.models import LeNet5, ModernLeNet
+
+    torch.manual_seed(5)
+    x = torch.randn(6, 1, 32, 32)
+    y = torch.tensor([0, 3, 16, 9, 12, 1])
+    lenet = LeNet5(17)
+    modern = ModernLeNet(17).eval()
+    with torch.no_grad():
+        assert float(sdnn_train.window_loss(lenet, x, y)) == pytest.approx(float(map_loss(lenet(x), y)))
+        logits = modern.head(modern.body(x))
+        assert float(sdnn_train.window_loss(modern, x, y)) == pytest.approx(float(F.cross_entropy(logits, y)), rel=1e-5)
+
+
+def test_modern_way1_trains_in_train_mode_records_arch_and_reads(tmp_path, small_pools, monkeypatch):
+    """``arch="modern"``: the weights file records the architecture, the recogniser loads it (windowed
+    SDNN, same frames as the classifier on each window), and every training step runs in train mode
+    even though the validation read in between switches the network to eval mode."""
+    from lenet.models import ModernLeNet
+    from lenet.sdnn import WindowedSDNN
+    from docrec.recognizers.sdnn_net import load_weights
+
+    modes = []
+    real_loss = sdnn_train.window_loss
+
+    def spy(net, x, y):
+        modes.append(net.training)
+        return real_loss(net, x, y)
+
+    monkeypatch.setattr(sdnn_train, "window_loss", spy)
+
+    def evaluate(net):
+        SDNNRecognizer(model=net)  # switches net to eval mode
+        return 0.5
+
+    cfg = SDNNTrainConfig(way=1, epochs=2, fields=30, val_fields=8, batch_size=32, seed=6, arch="modern")
+    train_way1(cfg, tmp_path, bar=False, log=lambda *a: None, evaluate=evaluate)
+    assert modes and all(modes)
+    net, _, meta = load_weights(tmp_path / "sdnn-way1.pt")
+    assert isinstance(net, ModernLeNet) and meta["arch"] == "modern"
+    rec = SDNNRecognizer(tmp_path / "sdnn-way1.pt")
+    assert isinstance(rec.sdnn, WindowedSDNN)
+    from data.synth import synthesize
+
+    fields = synthesize("zip", 2, split="train", seed=1, pool=small_pools[1])
+    out = rec.recognize([f.image for f in fields], grammar="zip")
+    assert all(len(r.text) == 5 and 0.0 <= r.confidence <= 1.0 for r in out)
+
+
+def test_sdnn_weights_with_unknown_or_mismatched_arch_are_clear_errors(tmp_path):
+    from lenet.models import ModernLeNet
+    from docrec.recognizers.sdnn_net import load_weights, save_weights
+
+    save_weights(tmp_path / "m.pt", ModernLeNet(17), {}, {})
+    blob = torch.load(tmp_path / "m.pt", weights_only=True)
+    blob["meta"]["arch"] = "lenet5"  # a modern state labelled LeNet-5
+    torch.save(blob, tmp_path / "wrong.pt")
+    with pytest.raises(ValueError, match="17-class lenet5"):
+        load_weights(tmp_path / "wrong.pt")
+    blob["meta"]["arch"] = "resnet"
+    torch.save(blob, tmp_path / "unknown.pt")
+    with pytest.raises(ValueError, match="unknown classifier 'resnet'"):
+        load_weights(tmp_path / "unknown.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot read"):
+        load_weights(tmp_path / "junk.pt")

@@ -97,3 +97,59 @@ def test_sdnn_gradcheck_small():
     # gradient with respect to the input of the whole replicated network (2 columns)
     assert torch.autograd.gradcheck(lambda inp: net(inp)[..., :2].sum(-1), (x,), eps=1e-6, atol=1e-5,
                                     nondet_tol=0.0, fast_mode=True)
+
+
+def _modern(num_classes: int = 17):
+    from lenet.models import ModernLeNet
+
+    torch.manual_seed(4)
+    return ModernLeNet(num_classes).double().eval()
+
+
+def test_windowed_sdnn_frame_t_is_the_classifier_on_window_at_4t(mnist_test):
+    """The padded convolutions of ModernLeNet would see past a window if slid over the width; the
+    windowed SDNN gives exactly the classifier on each window, whatever the chunk size."""
+    from lenet.sdnn import WindowedSDNN
+
+    net = _modern()
+    x = _strip(mnist_test, 4, seed=5).double()
+    windows = torch.cat([x[..., window_start(t):window_start(t) + 32]
+                         for t in range((x.shape[-1] - 32) // 4 + 1)])
+    expected = net(windows)
+    for chunk in (1, 5, 4096):
+        out = WindowedSDNN(net, chunk=chunk)(x)
+        assert out.shape == (1, int(frame_counts([x.shape[-1]])[0]), 17)
+        assert torch.allclose(out[0], expected, atol=1e-12)
+
+
+def test_windowed_sdnn_padded_batch_equals_single_images(mnist_test):
+    from lenet.sdnn import WindowedSDNN
+
+    sdnn = WindowedSDNN(_modern(), chunk=7)
+    full = _strip(mnist_test, 5, seed=6).double()[0]
+    images = [full[:, :, :44], full[:, :, :90], full[:, :, :25]]
+    x, widths = pad_batch(images)
+    out = sdnn(x)
+    mask = frame_mask(widths, out.shape[1])
+    for i, im in enumerate(images):
+        single = sdnn(pad_batch([im])[0])[0]
+        t = int(mask[i].sum())
+        assert single.shape[0] == t
+        assert torch.allclose(out[i, :t], single, atol=1e-12)
+
+
+def test_windowed_sdnn_shares_weights_gradcheck_and_errors():
+    from lenet.sdnn import WindowedSDNN
+
+    net = _modern(3)
+    sdnn = WindowedSDNN(net)
+    assert {id(p) for p in sdnn.parameters()} == {id(p) for p in net.parameters()}
+    assert sdnn.num_classes == 3
+    x = torch.randn(1, 1, 32, 40, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda inp: sdnn(inp).sum(-1), (x,), eps=1e-6, atol=1e-5, fast_mode=True)
+    with pytest.raises(ValueError, match=r"\[lenet.WindowedSDNN\].*pad"):
+        sdnn(torch.zeros(1, 1, 32, 20, dtype=torch.float64))
+    with pytest.raises(ValueError, match="WindowedSDNN"):
+        sdnn(torch.zeros(1, 1, 28, 64, dtype=torch.float64))
+    with pytest.raises(ValueError, match="chunk"):
+        WindowedSDNN(net, chunk=0)
