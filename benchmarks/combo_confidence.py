@@ -8,7 +8,11 @@ validation set of each field kind (training digits 55,000-59,999, 200 strings) a
 The readings are the same in every mode; only the confidence differs. Prints and writes
 ``benchmarks/results/combo_confidence.json`` (accuracy and error at that threshold).
 
-    .venv/bin/python benchmarks/combo_confidence.py [--count 200] [--weights W.pt]
+    .venv/bin/python benchmarks/combo_confidence.py [--count 200] [--weights W.pt] [--store]
+
+``--store`` writes the best mode into the seg weights' ``meta["combo"]`` (after
+``combo_weights.py --store``: the best mode depends on the candidate counts; with one candidate
+from each system, often the same text, the softmax over the candidates is 1 and cannot reject).
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ def main(argv=None) -> int:
     ap.add_argument("--count", type=int, default=200)
     ap.add_argument("--weights", default=None, help="seg piece-classifier weights (default: combo's)")
     ap.add_argument("--out", type=Path, default=_bench.ROOT / "benchmarks" / "results" / "combo_confidence.json")
+    ap.add_argument("--store", action="store_true",
+                    help="write the best mode into the seg weights' meta (key combo.confidence; atomic)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     _, pool = train_pools()
@@ -87,7 +93,22 @@ def main(argv=None) -> int:
            "data": "strings of MNIST training digits 55000..59999 (validation); test digits never used",
            "thresholds": thresholds, "rows": rows, "mean_accuracy": mean}
     _bench.write_json(args.out, out)
+    if args.store:
+        store_mode(args.weights, max(MODES, key=lambda m: mean[m]))
     return 0
+
+
+def store_mode(weights, mode: str) -> None:
+    """Put ``mode`` under ``meta["combo"]["confidence"]`` of the seg weights (atomic rewrite)."""
+    from docrec.recognizers.combo import DEFAULT_SEG_WEIGHTS
+    from docrec.training.seg_local import save_atomic
+
+    path = Path(weights) if weights else DEFAULT_SEG_WEIGHTS
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    meta = dict(blob.get("meta") or {})
+    meta["combo"] = {**dict(meta.get("combo") or {}), "confidence": mode}
+    save_atomic({**blob, "meta": meta}, path)
+    print(f"stored confidence={mode!r} in {path}")
 
 
 if __name__ == "__main__":

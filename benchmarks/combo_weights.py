@@ -15,7 +15,9 @@ the conditions wins; settings within ``--tolerance`` of it count as tied and the
 is taken (fewest SDNN candidates, whose n-best decoding is slow, then fewest seg candidates; then
 the best mean, then the two weights nearest each other, then ``w`` nearer 0.5). Writes
 ``benchmarks/results/combo_weights.json`` (the 300 best grid rows and every one-weight row);
-``--store`` also writes the choice into the weights' meta, where the recogniser reads it.
+``--store`` also writes the choice into the weights' meta, where the recogniser reads it (the
+confidence mode stored there by ``combo_confidence.py --store`` stays; re-run that afterwards, since
+the best mode depends on these settings).
 
     .venv/bin/python benchmarks/combo_weights.py --count 200 [--weights W.pt] [--store]
 """
@@ -65,10 +67,13 @@ def store_settings(weights: Path | None, best: dict, sdnn_weights: str | None = 
     if not (isinstance(blob, dict) and "model" in blob):
         blob = {"model": blob, "meta": {}}
     meta = dict(blob.get("meta") or {})
-    meta["combo"] = {k: best[k] for k in ("seg_weight", "seg_weight_severed", "max_nll", "candidates",
-                                          "sdnn_candidates")}
+    combo = dict(meta.get("combo") or {})  # other keys (the confidence mode) stay
+    combo.update({k: best[k] for k in ("seg_weight", "seg_weight_severed", "max_nll", "candidates",
+                                       "sdnn_candidates")})
+    combo.pop("sdnn_weights", None)
     if sdnn_weights is not None:
-        meta["combo"]["sdnn_weights"] = str(sdnn_weights)
+        combo["sdnn_weights"] = str(sdnn_weights)
+    meta["combo"] = combo
     save_atomic({**blob, "meta": meta}, path)
     print(f"stored {meta['combo']} in {path}")
 

@@ -145,7 +145,7 @@ def test_settings_travel_with_the_seg_weights(tmp_path, combo):
 
 def test_sdnn_weights_setting_picks_the_sdnn(tmp_path, combo):
     """``sdnn_weights`` in the settings (e.g. stored in the seg weights' meta) selects the SDNN's
-    weights file; without it the bundled default is used."""
+    weights file; without it the bundled default ``sdnn`` is used."""
     from lenet.models import ModernLeNet
     from lenet.sdnn import WindowedSDNN
     from docrec.recognizers.sdnn_net import save_weights
@@ -153,7 +153,10 @@ def test_sdnn_weights_setting_picks_the_sdnn(tmp_path, combo):
     save_weights(tmp_path / "m.pt", ModernLeNet(17), {}, {"confidence_temperature": 2.0})
     rec = CombinedRecognizer(seg=combo.seg, config=CombinedConfig(sdnn_weights=str(tmp_path / "m.pt")))
     assert isinstance(rec.sdnn.sdnn, WindowedSDNN) and rec.sdnn.confidence_temperature == 2.0
-    assert not isinstance(combo.sdnn.sdnn, WindowedSDNN)
+    # the bundled seg-modern settings name sdnn-modern; without the setting: the LeNet-5 SDNN
+    assert isinstance(combo.sdnn.sdnn, WindowedSDNN) and combo.config.sdnn_weights == "sdnn-modern"
+    plain = CombinedRecognizer(seg=combo.seg, config=CombinedConfig())
+    assert not isinstance(plain.sdnn.sdnn, WindowedSDNN)
     with pytest.raises(FileNotFoundError, match="no SDNN weights"):
         CombinedRecognizer(seg=combo.seg, config=CombinedConfig(sdnn_weights=str(tmp_path / "none.pt")))
 
