@@ -83,6 +83,13 @@ def pad_batch(images: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tenso
     return out, widths
 
 
+def check_strip(x: torch.Tensor, where: str) -> None:
+    """Raise a clear ``ValueError`` unless ``x`` is a ``(B, 1, 32, W >= 32)`` floating-point strip."""
+    check_input(x, where, width=None)
+    if x.shape[-1] < WINDOW:
+        raise ValueError(f"[{where}] input width {x.shape[-1]} < {WINDOW}; pad it (lenet.sdnn.pad_batch)")
+
+
 @dataclass
 class SDNNConfig:
     """Configuration of :class:`SDNN` (used only when it builds its own LeNet-5)."""
@@ -115,10 +122,7 @@ class SDNN(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 1, 32, W) -> (B, T, 84)``: F6's squashed outputs per column."""
-        check_input(x, "lenet.SDNN", width=None)
-        if x.shape[-1] < WINDOW:
-            raise ValueError(f"[lenet.SDNN] input width {x.shape[-1]} < {WINDOW}; pad it "
-                             f"(lenet.sdnn.pad_batch)")
+        check_strip(x, "lenet.SDNN")
         c5 = self.lenet5.c5_maps(x)  # (B, 120, 1, T)
         cols = c5.squeeze(2).transpose(1, 2)  # (B, T, 120)
         return scaled_tanh(self.lenet5.f6.linear(cols))  # F6 on every column: (B, T, 84)
@@ -140,8 +144,9 @@ class WindowedSDNN(nn.Module):
     Frame ``t`` is ``classifier(x[..., 4t:4t+32])``: exactly what :class:`SDNN` computes for LeNet-5,
     for networks whose convolutions pad (e.g. :class:`lenet.ModernLeNet`), where sliding the layers
     over the whole width would let a frame see beyond its window. The windows are cut with
-    ``unfold`` (no copy until the classifier's first layer) and classified in chunks of ``chunk``
-    windows; the cost is the classifier's per window, without LeNet-5's shared computation.
+    ``unfold`` (one copy of ``32 x 32`` per frame, small next to the classifier) and classified in
+    chunks of ``chunk`` windows; the cost is the classifier's per window, without LeNet-5's shared
+    computation.
 
     Args:
         classifier: ``(N, 1, 32, 32) -> (N, C)`` penalties (held, not copied: training one trains both).
@@ -161,10 +166,7 @@ class WindowedSDNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, 1, 32, W) -> (B, T, C)`` penalties (lower = more likely), one row per window."""
-        check_input(x, "lenet.WindowedSDNN", width=None)
-        if x.shape[-1] < WINDOW:
-            raise ValueError(f"[lenet.WindowedSDNN] input width {x.shape[-1]} < {WINDOW}; pad it "
-                             f"(lenet.sdnn.pad_batch)")
+        check_strip(x, "lenet.WindowedSDNN")
         b = x.shape[0]
         win = x.unfold(3, WINDOW, STRIDE)  # (B, 1, 32, T, 32)
         t = win.shape[3]

@@ -81,14 +81,6 @@ def new_lenet5(init: str | os.PathLike | None = None) -> nn.Module:
     return lenet5_with_classes(state, NUM_CLASSES)
 
 
-def new_classifier(arch: str = "lenet5", init: str | os.PathLike | None = None, *, seed: int = 0) -> nn.Module:
-    """A 17-class SDNN classifier of ``arch`` (``lenet5`` or ``modern``), from a checkpoint of that
-    architecture (10 or 17 classes) when ``init`` is given (:func:`seg_model.new_piece_model`)."""
-    from docrec.recognizers.seg_model import new_piece_model
-
-    return new_piece_model(arch, init, seed=seed)
-
-
 def save_weights(path: str | os.PathLike, lenet5: nn.Module, charmodel: dict, meta: dict) -> None:
     """Write the recogniser's weights atomically (temp file + ``os.replace``); the classifier's
     architecture is recorded in ``meta`` (module docstring)."""
@@ -115,8 +107,7 @@ def load_weights(path: str | os.PathLike) -> tuple[nn.Module, dict, dict]:
         FileNotFoundError: no such file. ValueError: not an SDNN weights file, an unknown
         architecture, or a state that does not fit it.
     """
-    from docrec.recognizers.seg_model import PIECE_ARCHS, arch_from_blob
-    from lenet.models import LeNet5, build_model
+    from docrec.recognizers.seg_model import PIECE_ARCHS, arch_from_blob, empty_model
 
     path = Path(path)
     if not path.is_file():
@@ -131,12 +122,11 @@ def load_weights(path: str | os.PathLike) -> tuple[nn.Module, dict, dict]:
     if arch not in PIECE_ARCHS:
         raise ValueError(f"[docrec.sdnn] {path}: unknown classifier {arch!r} (expected one of {PIECE_ARCHS})")
     try:
-        net = LeNet5(NUM_CLASSES) if arch == "lenet5" else build_model(arch, {**config, "num_classes": NUM_CLASSES})
+        net = empty_model(arch, config)
         net.load_state_dict(blob["model"])
     except (RuntimeError, TypeError, ValueError) as exc:
         raise ValueError(f"[docrec.sdnn] {path} does not hold a 17-class {arch}: {exc}") from None
     return net, dict(blob.get("charmodel", {})), dict(blob.get("meta", {}))
 
 
-__all__ = ["ColumnSDNN", "NUM_CLASSES", "build_sdnn", "load_weights", "new_classifier", "new_lenet5",
-           "save_weights"]
+__all__ = ["ColumnSDNN", "NUM_CLASSES", "build_sdnn", "load_weights", "new_lenet5", "save_weights"]

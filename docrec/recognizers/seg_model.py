@@ -74,6 +74,18 @@ def recorded_arch(path: str | os.PathLike) -> str:
     return arch_from_blob(torch.load(path, map_location="cpu", weights_only=True))[0]
 
 
+def empty_model(arch: str, config: dict | None = None) -> nn.Module:
+    """A freshly initialised 17-class network of a recorded ``arch`` / ``arch_config`` (to load a
+    state into). Raises ValueError for an unknown architecture or a bad config."""
+    from lenet.models import LeNet5, build_model
+
+    if arch not in PIECE_ARCHS:
+        raise ValueError(f"unknown classifier {arch!r} (expected one of {PIECE_ARCHS})")
+    if arch == "lenet5":
+        return LeNet5(NUM_CLASSES)
+    return build_model(arch, {**(config or {}), "num_classes": NUM_CLASSES})
+
+
 def modern_with_classes(state: dict, config: dict | None = None, num_classes: int = NUM_CLASSES) -> nn.Module:
     """A ``ModernLeNet`` with ``num_classes`` outputs from a state with 10..``num_classes`` outputs.
 
@@ -138,8 +150,6 @@ def load_piece_model(path: str | os.PathLike) -> tuple[nn.Module, dict]:
         ValueError: the file is unreadable, names an unknown architecture, or its state does not fit
             a 17-class network of that architecture.
     """
-    from lenet.models import LeNet5, build_model
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"[docrec.SegmentationRecognizer] no weights at {path}; "
@@ -155,12 +165,8 @@ def load_piece_model(path: str | os.PathLike) -> tuple[nn.Module, dict]:
         raise ValueError(f"[docrec.SegmentationRecognizer] {path}: unknown piece classifier {arch!r} "
                          f"(expected one of {PIECE_ARCHS})")
     try:
-        state = _state_of(blob)
-        if arch == "modern":
-            model = build_model("modern", {**config, "num_classes": NUM_CLASSES})
-        else:
-            model = LeNet5(NUM_CLASSES)
-        model.load_state_dict(state)
+        model = empty_model(arch, config)
+        model.load_state_dict(_state_of(blob))
     except (RuntimeError, TypeError, AttributeError, ValueError) as exc:
         raise ValueError(f"[docrec.SegmentationRecognizer] {path} is not a 17-class {arch} state dict: {exc}"
                          ) from None
@@ -180,5 +186,5 @@ def freeze_batch_norm(model: nn.Module) -> nn.Module:
     return model
 
 
-__all__ = ["NUM_CLASSES", "PIECE_ARCHS", "arch_from_blob", "arch_meta", "arch_of", "freeze_batch_norm", "load_piece_model",
+__all__ = ["NUM_CLASSES", "PIECE_ARCHS", "arch_from_blob", "arch_meta", "arch_of", "empty_model", "freeze_batch_norm", "load_piece_model",
            "modern_with_classes", "new_piece_model", "recorded_arch"]

@@ -32,7 +32,8 @@ import torch
 
 from data.sdnn_samples import WindowConfig, make_windows, normalize_field, salt_and_pepper
 from data.synth import DigitPool, SynthConfig, field_rng, synthesize_one
-from docrec.recognizers.sdnn_net import build_sdnn, new_classifier, save_weights
+from docrec.recognizers.sdnn_net import build_sdnn, save_weights
+from docrec.recognizers.seg_model import freeze_batch_norm, new_piece_model
 
 #: MNIST training digits held out for validation (the last ones of the 60,000).
 VAL_DIGITS = 5000
@@ -195,7 +196,7 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
     (xt, yt), (xv, yv) = window_sets(cfg, out, progress=log)
     log(f"way 1: {len(yt)} training windows, {len(yv)} validation windows "
         f"(none share {float(np.mean(yt == 16)):.2f})")
-    net = new_classifier(cfg.arch, cfg.init, seed=cfg.seed)
+    net = new_piece_model(cfg.arch, cfg.init, seed=cfg.seed)  # the SDNN's classes are the pieces' 17
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     ckpt_path = out / "way1.ckpt"
@@ -333,8 +334,6 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         raise ValueError("[docrec.train_sdnn] way 2 starts from way-1 weights: give --init sdnn-way1.pt")
     torch.set_num_threads(cfg.threads)
     out = Path(out_dir)
-    from docrec.recognizers.seg_model import freeze_batch_norm
-
     net, _, _ = load_weights(cfg.init)
     freeze_batch_norm(net.train())  # fields of one step are not a representative batch
     sdnn = build_sdnn(net)
