@@ -94,21 +94,10 @@ def main(argv=None) -> int:
            "thresholds": thresholds, "rows": rows, "mean_accuracy": mean}
     _bench.write_json(args.out, out)
     if args.store:
-        store_mode(args.weights, max(MODES, key=lambda m: mean[m]))
+        from combo_weights import update_combo_meta
+
+        update_combo_meta(args.weights, {"confidence": max(MODES, key=lambda m: mean[m])})
     return 0
-
-
-def store_mode(weights, mode: str) -> None:
-    """Put ``mode`` under ``meta["combo"]["confidence"]`` of the seg weights (atomic rewrite)."""
-    from docrec.recognizers.combo import DEFAULT_SEG_WEIGHTS
-    from docrec.training.seg_local import save_atomic
-
-    path = Path(weights) if weights else DEFAULT_SEG_WEIGHTS
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    meta = dict(blob.get("meta") or {})
-    meta["combo"] = {**dict(meta.get("combo") or {}), "confidence": mode}
-    save_atomic({**blob, "meta": meta}, path)
-    print(f"stored confidence={mode!r} in {path}")
 
 
 if __name__ == "__main__":

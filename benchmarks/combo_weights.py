@@ -57,25 +57,32 @@ def subset(sc, m_seg: int, m_sdnn: int) -> np.ndarray:
     return np.asarray([sc.texts.index(t) for t in keep], np.int64)
 
 
-def store_settings(weights: Path | None, best: dict, sdnn_weights: str | None = None) -> None:
-    """Put the chosen settings under ``meta["combo"]`` of a seg weights file (atomic rewrite)."""
-    from docrec.recognizers.seg import DEFAULT_WEIGHTS
+def update_combo_meta(weights, updates: dict, *, drop: tuple[str, ...] = ()) -> None:
+    """Merge ``updates`` into ``meta["combo"]`` of a seg weights file (keys in ``drop`` removed,
+    other keys kept; atomic rewrite). ``weights`` None: the combined recogniser's default seg
+    weights, the ones it scored with."""
+    from docrec.recognizers.combo import DEFAULT_SEG_WEIGHTS
     from docrec.training.seg_local import save_atomic
 
-    path = weights or DEFAULT_WEIGHTS
+    path = Path(weights) if weights else DEFAULT_SEG_WEIGHTS
     blob = torch.load(path, map_location="cpu", weights_only=True)
     if not (isinstance(blob, dict) and "model" in blob):
         blob = {"model": blob, "meta": {}}
     meta = dict(blob.get("meta") or {})
-    combo = dict(meta.get("combo") or {})  # other keys (the confidence mode) stay
-    combo.update({k: best[k] for k in ("seg_weight", "seg_weight_severed", "max_nll", "candidates",
-                                       "sdnn_candidates")})
-    combo.pop("sdnn_weights", None)
-    if sdnn_weights is not None:
-        combo["sdnn_weights"] = str(sdnn_weights)
-    meta["combo"] = combo
+    combo = {k: v for k, v in dict(meta.get("combo") or {}).items() if k not in drop}
+    meta["combo"] = {**combo, **updates}
     save_atomic({**blob, "meta": meta}, path)
     print(f"stored {meta['combo']} in {path}")
+
+
+def store_settings(weights: Path | None, best: dict, sdnn_weights: str | None = None) -> None:
+    """Put the chosen settings under ``meta["combo"]`` of a seg weights file (the confidence mode
+    stays; ``sdnn_weights`` None removes a stored SDNN choice: the bundled SDNN was scored)."""
+    updates = {k: best[k] for k in ("seg_weight", "seg_weight_severed", "max_nll", "candidates",
+                                    "sdnn_candidates")}
+    if sdnn_weights is not None:
+        updates["sdnn_weights"] = str(sdnn_weights)
+    update_combo_meta(weights, updates, drop=("sdnn_weights",))
 
 
 def main(argv: list[str] | None = None) -> int:
