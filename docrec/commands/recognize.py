@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=Path, default=None,
                    help="weights file or bundled name (default: the bundled ones; seg and combo: the "
                         "segmentation system's piece classifier, seg-lenet5 or seg-modern; sdnn: sdnn "
-                        "(LeNet-5), sdnn-way2 or sdnn-modern)")
+                        "(LeNet-5), sdnn-way2, sdnn-modern or sdnn-strip)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse larger images (default {DEFAULT_MAX_PIXELS})")
     p.add_argument("--batch", type=int, default=32, help="images per recogniser call (default 32)")

@@ -5,6 +5,10 @@ Way 1 (windows, MAP loss) writes ``OUT/sdnn-way1.pt``; way 2 (global, discrimina
 criterion, ``--init OUT/sdnn-way1.pt``) writes ``OUT/sdnn-way2.pt``. Both checkpoint every epoch
 (``OUT/way{1,2}.ckpt``, atomic) and continue with ``--resume``. ``--install NAME`` copies the result to
 ``docrec/weights/NAME.pt`` with a JSON card.
+
+``--arch strip`` trains the whole-strip network (``lenet.StripNet``, not in the paper) from scratch
+with the global criterion alone (:mod:`docrec.training.strip_train`; no ``--way``): writes
+``OUT/sdnn-strip.pt``, checkpoints ``OUT/strip.ckpt``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("sdnn", help="train the space-displacement network (way 1: windows, way 2: global)",
                               description=__doc__.split("\n\n")[0])
-    p.add_argument("--way", type=int, choices=(1, 2), required=True, help="1: windows + MAP loss; 2: global")
+    p.add_argument("--way", type=int, choices=(1, 2), default=None,
+                   help="1: windows + MAP loss; 2: global (required unless --arch strip)")
     p.add_argument("--out", default="runs/sdnn", help="output directory (default runs/sdnn)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: 4 for way 1, 3 for way 2)")
     p.add_argument("--lr", type=float, default=None, help="Adam base rate (default 1e-3 way 1, 1e-4 way 2)")
@@ -33,9 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="way 2: add this times way 1's MAP loss on 64 windows per step (default 0: global only; "
                         "the windows of --fields fields are made or read from OUT's cache)")
     p.add_argument("--val_fields", type=int, default=300, help="validation fields (MNIST train hold-out)")
-    p.add_argument("--arch", choices=("lenet5", "modern"), default="lenet5",
+    p.add_argument("--arch", choices=("lenet5", "modern", "strip"), default="lenet5",
                    help="way 1: the classifier, the paper's LeNet-5 (default) or the modern CNN (way 2 reads it "
-                        "from --init)")
+                        "from --init); strip: the whole-strip net, trained on fields from scratch (no --way)")
     p.add_argument("--init", default=None,
                    help="start weights: way 1 an MNIST checkpoint of --arch (default docrec/weights/lenet5-distorted.pt, "
                         "else lenet5.pt, for lenet5; modern.pt for modern); way 2 the way-1 weights "
@@ -47,8 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="way 1: ink-gap range (natural px) of the fields the windows are cut from (default -1 4)")
     p.add_argument("--none_fraction", type=float, default=None,
                    help="way 1: share of 'none' windows (default 0.5)")
+    p.add_argument("--weight_decay", type=float, default=0.0, help="strip: Adam's weight decay")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default 1; strip 2)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/way{1,2}.ckpt")
     p.add_argument("--install", default=None, metavar="NAME",
                    help="copy the best weights to docrec/weights/NAME.pt and write NAME.json")
@@ -88,7 +94,24 @@ def run(args: argparse.Namespace) -> int:
     if args.none_fraction is not None and not 0.0 <= args.none_fraction < 1.0:
         print(f"[docrec train sdnn] --none_fraction must be in [0, 1), got {args.none_fraction}", file=sys.stderr)
         return 2
-    if args.way == 1:
+    if (args.way is None) != (args.arch == "strip"):
+        print("[docrec train sdnn] give --way 1 or 2 for lenet5/modern; --arch strip takes no --way", file=sys.stderr)
+        return 2
+    evaluate = _val_accuracy(args.val_fields, args.seed + 5000, args.val_spacing)
+    if args.arch == "strip":
+        from docrec.training.strip_train import StripTrainConfig, train_strip
+
+        init = None
+        try:
+            cfg = StripTrainConfig(epochs=args.epochs or 8, steps=args.steps, batch_size=args.batch_size or 32,
+                                   lr=args.lr or 1e-3, weight_decay=args.weight_decay, seed=args.seed,
+                                   threads=args.threads or 2).validate()
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        result = train_strip(cfg, out, resume=args.resume, bar=not args.no_bar, evaluate=evaluate)
+        produced = out / "sdnn-strip.pt"
+    elif args.way == 1:
         from data.sdnn_samples import WindowConfig
 
         init = args.init
@@ -102,9 +125,8 @@ def run(args: argparse.Namespace) -> int:
             window.none_fraction = args.none_fraction
         cfg = SDNNTrainConfig(way=1, epochs=args.epochs or 4, lr=args.lr or 1e-3, batch_size=args.batch_size or 64,
                               fields=args.fields, val_fields=args.val_fields, init=init, seed=args.seed,
-                              threads=args.threads, window=window, arch=args.arch)
-        result = train_way1(cfg, out, resume=args.resume, bar=not args.no_bar,
-                            evaluate=_val_accuracy(args.val_fields, args.seed + 5000, args.val_spacing))
+                              threads=args.threads or 1, window=window, arch=args.arch)
+        result = train_way1(cfg, out, resume=args.resume, bar=not args.no_bar, evaluate=evaluate)
         produced = out / "sdnn-way1.pt"
     else:
         init = args.init or str(out / "sdnn-way1.pt")
@@ -113,15 +135,14 @@ def run(args: argparse.Namespace) -> int:
             return 2
         cfg = SDNNTrainConfig(way=2, epochs=args.epochs or 3, lr=args.lr or 1e-4, batch_size=args.batch_size or 16,
                               steps=args.steps, val_fields=args.val_fields, init=init, seed=args.seed,
-                              threads=args.threads, fields=args.fields, map_weight=args.map_weight)
-        result = train_way2(cfg, out, resume=args.resume, bar=not args.no_bar,
-                            evaluate=_val_accuracy(args.val_fields, args.seed + 5000, args.val_spacing))
+                              threads=args.threads or 1, fields=args.fields, map_weight=args.map_weight)
+        result = train_way2(cfg, out, resume=args.resume, bar=not args.no_bar, evaluate=evaluate)
         produced = out / "sdnn-way2.pt"
     print(json.dumps({k: v for k, v in result.items() if k != "history"}))
     if args.install:
         WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(produced, WEIGHTS_DIR / f"{args.install}.pt")
-        card = {"name": args.install, "system": "sdnn", "way": args.way, "init": init,
+        card = {"name": args.install, "system": "sdnn", "way": args.way or "strip", "init": init,
                 "command": "docrec train sdnn " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "",
                 "data": "MNIST training digits 0..54999 (55,000); validation: digits 55000..59999",
                 "config": asdict(cfg), **{k: v for k, v in result.items() if k != "history"},

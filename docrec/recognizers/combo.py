@@ -4,9 +4,10 @@ The two systems fail differently: the segmentation system misses characters whos
 among its candidates (touching digits), the SDNN misreads characters it sees through a fixed
 window (punctuation, unusual widths). On validation touching zip codes (training digits
 55,000-59,999) the best reading of one or the other was right for 94% of the fields, while the
-segmentation system (modern CNN) alone read 77% and the SDNN (modern CNN, ``sdnn-modern``) 84%.
+segmentation system (modern CNN) alone read 77% and the SDNN (modern CNN, ``sdnn-modern``) 84%
+(with the whole-strip ``sdnn-strip``: 92%, either 97%).
 The SDNN's weights are a setting (``sdnn_weights``, stored with the seg weights' other settings:
-``sdnn-modern`` for ``seg-modern``, the LeNet-5 ``sdnn`` for ``seg-lenet5``).
+``sdnn-strip`` for ``seg-modern``, the LeNet-5 ``sdnn`` for ``seg-lenet5``).
 
 For each field:
 
@@ -68,9 +69,9 @@ class CombinedConfig:
             ``"hybrid"``: geometric, softmax for severed fields (the class default: with seg-modern,
             the LeNet-5 SDNN and 2 + 1 candidates, accuracy at 1% error with rejection averaged over
             six validation conditions 0.61 against 0.53 softmax and 0.55 geometric). With one
-            candidate from each system (the bundled seg-modern + sdnn-modern settings) the softmax
-            is 1 whenever both agree and cannot reject: ``geometric`` is stored there (0.74 against
-            0.0; ``benchmarks/combo_confidence.py``).
+            candidate from each system (the bundled seg-modern + sdnn-strip settings) the softmax
+            is 1 whenever both agree and cannot reject: ``geometric`` is stored there (0.83 against
+            0.0 softmax, 0.25 hybrid; ``benchmarks/combo_confidence.py``).
         sdnn_weights: the SDNN's weights, a file or bundled name (None: its default, ``sdnn``);
             used when no ``sdnn`` recogniser is given.
         reject_threshold: results whose combined confidence is below this are rejected.

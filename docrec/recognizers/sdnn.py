@@ -35,7 +35,7 @@ import torch
 
 from data.sdnn_samples import STRIDE, STRIP_H, FieldTransform, ink_map, normalize_field_ink
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
-from docrec.recognizers.sdnn_net import build_sdnn, load_weights
+from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, load_weights
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 #: Half width (strip px) of a character box around its frames' centres.
@@ -145,8 +145,9 @@ class SDNNRecognizer:
         x = torch.full((len(strips), 1, STRIP_H, width), BACKGROUND, dtype=torch.float32)
         for b, s in enumerate(strips):
             x[b, 0, :, : s.shape[1]] = torch.from_numpy(s)
-        frames = torch.tensor([(s.shape[1] - STRIP_H) // STRIDE + 1 for s in strips], dtype=torch.long)
-        return self.sdnn(x), frames
+        widths = torch.tensor([s.shape[1] for s in strips], dtype=torch.long)
+        frames = (widths - STRIP_H) // STRIDE + 1
+        return frame_penalties(self.sdnn, x, widths), frames
 
     def _normalized(self, images: Sequence[np.ndarray]) -> list:
         """Checked and height-normalised fields (``normalize_field_ink``; None for no ink)."""

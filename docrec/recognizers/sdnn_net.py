@@ -3,13 +3,17 @@
 The network is a 17-class character classifier (digits, ``, . - $ * /``, none) replicated over the
 width of a 32-row strip, sharing its weights: ``(B, 1, 32, W) -> (B, T, 17)`` penalties,
 ``T = (W - 32) // 4 + 1``; frame ``t`` is the classifier applied to columns ``[4 t, 4 t + 32)``.
-Two classifiers (the architectures of :data:`docrec.recognizers.seg_model.PIECE_ARCHS`):
+Three networks (the two piece classifiers of :data:`docrec.recognizers.seg_model.PIECE_ARCHS` and one whole-strip net):
 
 - ``lenet5``, the paper's: ``lenet.SDNN`` slides C1..C5 over the width (shared computation) and
   applies F6 and the RBF per column (:class:`ColumnSDNN` does the same if ``lenet`` lacks SDNN);
 - ``modern`` (``lenet.ModernLeNet``, not in the paper): its padded convolutions would let a frame
   see beyond its window if slid over the whole width, so ``lenet.WindowedSDNN`` classifies the
-  windows one by one (same function as the definition above, more arithmetic).
+  windows one by one (same function as the definition above, more arithmetic);
+- ``strip`` (``lenet.StripNet``, not in the paper): the same frame interface, but every frame sees
+  the whole strip (convolutional trunk + bidirectional LSTM); it needs each strip's width, so call
+  any of them through :func:`frame_penalties`. Trained on whole fields only
+  (:mod:`docrec.training.strip_train`).
 
 Weights file format (``torch.load(..., weights_only=True)``): a dict with ``model`` (the classifier's
 ``state_dict``, 17 classes), ``charmodel`` (the character model's four penalties and options) and
@@ -27,6 +31,18 @@ import torch
 from torch import nn
 
 NUM_CLASSES = 17
+#: Networks an SDNN weights file may hold: the piece classifiers, windowed, and the whole-strip net.
+SDNN_ARCHS = ("lenet5", "modern", "strip")
+
+
+def new_strip_net(config: dict | None = None) -> nn.Module:
+    """A fresh 17-class ``lenet.StripNet`` of a recorded config (ValueError for a bad one)."""
+    from lenet.strip import StripNet
+
+    try:
+        return StripNet(**{**(config or {}), "num_classes": NUM_CLASSES})
+    except TypeError as exc:
+        raise ValueError(f"bad StripNet config {config!r}: {exc}") from None
 
 
 class ColumnSDNN(nn.Module):
@@ -52,10 +68,14 @@ class ColumnSDNN(nn.Module):
 
 def build_sdnn(lenet5: nn.Module) -> nn.Module:
     """The SDNN sharing the classifier's weights: for a LeNet-5 ``lenet.SDNN`` if available, else
-    :class:`ColumnSDNN`; for any other 32x32 classifier ``lenet.WindowedSDNN``."""
+    :class:`ColumnSDNN`; a ``lenet.StripNet`` is its own whole-strip network; for any other 32x32
+    classifier ``lenet.WindowedSDNN``. Call the result through :func:`frame_penalties`."""
     import lenet
     from lenet.models import LeNet5
+    from lenet.strip import StripNet
 
+    if isinstance(lenet5, StripNet):
+        return lenet5
     if not isinstance(lenet5, LeNet5):
         return lenet.WindowedSDNN(lenet5)
     cls = getattr(lenet, "SDNN", None)
@@ -65,6 +85,25 @@ def build_sdnn(lenet5: nn.Module) -> nn.Module:
         except TypeError:
             pass
     return ColumnSDNN(lenet5)
+
+
+def frame_penalties(sdnn: nn.Module, x: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, 32, W)`` padded strips of widths ``(B,)`` -> ``(B, T, 17)`` penalties of any network
+    :func:`build_sdnn` returns (the windowed ones ignore the widths: padding never reaches their
+    valid frames; a ``StripNet`` reads each strip to its own width)."""
+    from lenet.strip import StripNet
+
+    return sdnn(x, widths) if isinstance(sdnn, StripNet) else sdnn(x)
+
+
+def _arch_meta(net: nn.Module) -> dict:
+    from lenet.strip import StripNet, strip_config
+
+    from docrec.recognizers.seg_model import arch_meta
+
+    if isinstance(net, StripNet):
+        return {"arch": "strip", "arch_config": strip_config(net)}
+    return arch_meta(net)
 
 
 def new_lenet5(init: str | os.PathLike | None = None) -> nn.Module:
@@ -84,12 +123,10 @@ def new_lenet5(init: str | os.PathLike | None = None) -> nn.Module:
 def save_weights(path: str | os.PathLike, lenet5: nn.Module, charmodel: dict, meta: dict) -> None:
     """Write the recogniser's weights atomically (temp file + ``os.replace``); the classifier's
     architecture is recorded in ``meta`` (module docstring)."""
-    from docrec.recognizers.seg_model import arch_meta
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {"model": {k: v.detach().cpu().clone() for k, v in lenet5.state_dict().items()},
-            "charmodel": dict(charmodel), "meta": {**dict(meta), **arch_meta(lenet5)}}
+            "charmodel": dict(charmodel), "meta": {**dict(meta), **_arch_meta(lenet5)}}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)
     try:
@@ -107,7 +144,7 @@ def load_weights(path: str | os.PathLike) -> tuple[nn.Module, dict, dict]:
         FileNotFoundError: no such file. ValueError: not an SDNN weights file, an unknown
         architecture, or a state that does not fit it.
     """
-    from docrec.recognizers.seg_model import PIECE_ARCHS, arch_from_blob, empty_model
+    from docrec.recognizers.seg_model import arch_from_blob, empty_model
 
     path = Path(path)
     if not path.is_file():
@@ -119,14 +156,15 @@ def load_weights(path: str | os.PathLike) -> tuple[nn.Module, dict, dict]:
     if not isinstance(blob, dict) or "model" not in blob:
         raise ValueError(f"[docrec.sdnn] {path} is not an SDNN weights file (no 'model' entry)")
     arch, config = arch_from_blob(blob)
-    if arch not in PIECE_ARCHS:
-        raise ValueError(f"[docrec.sdnn] {path}: unknown classifier {arch!r} (expected one of {PIECE_ARCHS})")
+    if arch not in SDNN_ARCHS:
+        raise ValueError(f"[docrec.sdnn] {path}: unknown classifier {arch!r} (expected one of {SDNN_ARCHS})")
     try:
-        net = empty_model(arch, config)
+        net = new_strip_net(config) if arch == "strip" else empty_model(arch, config)
         net.load_state_dict(blob["model"])
     except (RuntimeError, TypeError, ValueError) as exc:
         raise ValueError(f"[docrec.sdnn] {path} does not hold a 17-class {arch}: {exc}") from None
     return net, dict(blob.get("charmodel", {})), dict(blob.get("meta", {}))
 
 
-__all__ = ["ColumnSDNN", "NUM_CLASSES", "build_sdnn", "load_weights", "new_lenet5", "save_weights"]
+__all__ = ["ColumnSDNN", "NUM_CLASSES", "SDNN_ARCHS", "build_sdnn", "frame_penalties", "load_weights", "new_lenet5",
+           "new_strip_net", "save_weights"]

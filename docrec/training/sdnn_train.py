@@ -32,7 +32,7 @@ import torch
 
 from data.sdnn_samples import WindowConfig, make_windows, normalize_field, salt_and_pepper
 from data.synth import DigitPool, SynthConfig, field_rng, synthesize_one
-from docrec.recognizers.sdnn_net import build_sdnn, save_weights
+from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, save_weights
 from docrec.recognizers.seg_model import freeze_batch_norm, new_piece_model
 
 #: MNIST training digits held out for validation (the last ones of the 60,000).
@@ -98,6 +98,24 @@ def _atomic_save(obj, path: Path) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def load_progress(ckpt_path: Path, net, opt, best: float, *, resume: bool, log=print) -> tuple[list, int, float]:
+    """``(history, epochs done, best score)``: from the checkpoint when ``resume`` and it exists
+    (network and optimiser states loaded into ``net`` / ``opt``), else ``([], 0, best)``."""
+    if not (resume and ckpt_path.is_file()):
+        return [], 0, best
+    ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    net.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optim"])
+    log(f"resumed after epoch {int(ck['epoch'])}")
+    return json.loads(ck["history"]), int(ck["epoch"]), float(ck["best"])
+
+
+def save_progress(ckpt_path: Path, net, opt, epoch: int, best: float, history: list) -> None:
+    """The checkpoint :func:`load_progress` reads, written atomically."""
+    _atomic_save({"model": net.state_dict(), "optim": opt.state_dict(), "epoch": epoch, "best": best,
+                  "history": json.dumps(history)}, ckpt_path)
 
 
 def _set_lr(opt: torch.optim.Optimizer, base: float, progress: float) -> float:
@@ -200,13 +218,7 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     ckpt_path = out / "way1.ckpt"
-    history, start_epoch, best = [], 0, math.inf
-    if resume and ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optim"])
-        history, start_epoch, best = json.loads(ck["history"]), int(ck["epoch"]), float(ck["best"])
-        log(f"resumed after epoch {start_epoch}")
+    history, start_epoch, best = load_progress(ckpt_path, net, opt, math.inf, resume=resume, log=log)
     if not history:
         history.append({"epoch": 0, "val_window_error": window_error(net, xv, yv)})
         if evaluate is not None:
@@ -244,8 +256,7 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         if _score(rec) < best:
             best = _score(rec)
             save_weights(out / "sdnn-way1.pt", net, {}, meta)
-        _atomic_save({"model": net.state_dict(), "optim": opt.state_dict(), "epoch": epoch + 1,
-                      "best": best, "history": json.dumps(history)}, ckpt_path)
+        save_progress(ckpt_path, net, opt, epoch + 1, best, history)
     del rng
     chosen = min((h for h in history if h["epoch"] > 0), key=_score, default=history[0])
     return {"history": history, "best_epoch": chosen["epoch"],
@@ -306,7 +317,8 @@ def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets:
     import gtn
     from gtn.builders import string_graph
 
-    pen = sdnn(x)  # (B, T, C)
+    widths = (frames - 1) * 4 + 32  # normalised strips are 32 + 4 k wide
+    pen = frame_penalties(sdnn, x, widths)  # (B, T, C)
     g_all, _ = charmodel.compose_frames(pen, lengths=frames)
     tgt = gtn.batch([string_graph(t, penalty_dtype=pen.dtype) for t in targets])
     g_con, _ = gtn.compose(g_all, tgt)
@@ -344,13 +356,7 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         raise ValueError(f"[docrec.train_sdnn] map_weight must be >= 0, got {cfg.map_weight}")
     windows = window_sets(cfg, out, progress=log)[0] if cfg.map_weight > 0 else None
     ckpt_path = out / "way2.ckpt"
-    history, start_epoch, best = [], 0, -math.inf
-    if resume and ckpt_path.is_file():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optim"])
-        history, start_epoch, best = json.loads(ck["history"]), int(ck["epoch"]), float(ck["best"])
-        log(f"resumed after epoch {start_epoch}")
+    history, start_epoch, best = load_progress(ckpt_path, net, opt, -math.inf, resume=resume, log=log)
     if not history and evaluate is not None:
         history.append({"epoch": 0, "val_string_accuracy": _evaluated(evaluate, net)})
         best = history[-1]["val_string_accuracy"]
@@ -398,8 +404,7 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         save_weights(out / "sdnn-way2-last.pt", net, {}, {"way": 2, "epoch": epoch + 1,
                                                           "val_string_accuracy": rec.get("val_string_accuracy", -1.0),
                                                           "config": json.dumps(asdict(cfg))})
-        _atomic_save({"model": net.state_dict(), "optim": opt.state_dict(), "epoch": epoch + 1,
-                      "best": best, "history": json.dumps(history)}, ckpt_path)
+        save_progress(ckpt_path, net, opt, epoch + 1, best, history)
     return {"history": history, "best_val_string_accuracy": best}
 
 

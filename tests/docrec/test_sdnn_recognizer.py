@@ -229,18 +229,25 @@ def test_printed_frame_and_guide_line_do_not_pass_for_the_writing(rec, test_pool
     assert same >= 10, same
 
 
-def test_bundled_modern_sdnn_reads_touching_test_zip_codes(test_pool):
-    """``sdnn-modern`` (ModernLeNet, windowed): measured 86.3% of 300 touching test zip codes
-    (README); on this test's 60 the floor sits about 3.5 binomial standard errors (0.045) below,
-    and above the LeNet-5 SDNN's 67%, so it catches broken weights or a broken windowed path."""
+@pytest.mark.parametrize("weights, arch, floor", [("sdnn-modern", "modern", 0.70), ("sdnn-strip", "strip", 0.83)])
+def test_bundled_modern_sdnns_read_touching_test_zip_codes(test_pool, weights, arch, floor):
+    """Measured on 300 touching test zip codes (README): ``sdnn-modern`` (ModernLeNet, windowed)
+    86.3%, ``sdnn-strip`` (StripNet, whole-strip context) 93.7%. On this test's 60 each floor sits
+    about 3.5 binomial standard errors (0.045 / 0.031) below, so it catches broken weights, a broken
+    windowed or width path, or a lost frame alignment."""
     from lenet.sdnn import WindowedSDNN
+    from lenet.strip import StripNet
 
     torch.set_num_threads(1)
-    rec = get_recognizer("sdnn", weights="sdnn-modern")
-    assert isinstance(rec.sdnn, WindowedSDNN) and rec.meta["arch"] == "modern"
+    rec = get_recognizer("sdnn", weights=weights)
+    assert isinstance(rec.sdnn, WindowedSDNN if arch == "modern" else StripNet) and rec.meta["arch"] == arch
     fields = synthesize("zip", 60, split="test", seed=72, pool=test_pool,
                         config=SynthConfig(spacing="touching", zip_plus4=0.0))
     out = rec.recognize([f.image for f in fields], grammar="zip")
     acc = np.mean([o.text == f.text for o, f in zip(out, fields)])
-    assert acc >= 0.70, f"string accuracy {acc:.3f}"
+    assert acc >= floor, f"string accuracy {acc:.3f}"
     assert all(len(o.boxes) == len(o.text) and 0.0 <= o.confidence <= 1.0 for o in out)
+    # the boxes follow the ink: each box of a right reading overlaps its character's true box
+    hits = [min(b[2], t[2]) > max(b[0], t[0]) for o, f in zip(out, fields) if o.text == f.text
+            for b, t in zip(o.boxes, f.boxes)]
+    assert np.mean(hits) >= 0.95

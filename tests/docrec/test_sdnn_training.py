@@ -64,16 +64,6 @@ def test_global_loss_batch_consistency():
     assert float(batched) == pytest.approx(float(sum(singles)) / 3, rel=1e-9)
 
 
-@pytest.fixture()
-def small_pools(monkeypatch, mnist_train):
-    from data.synth import DigitPool
-
-    imgs, labs = mnist_train
-    pools = (DigitPool(imgs[:3000], labs[:3000], "train"), DigitPool(imgs[-1000:], labs[-1000:], "train"))
-    monkeypatch.setattr(sdnn_train, "split_pools", lambda root=None: pools)
-    return pools
-
-
 def test_tiny_runs_of_both_ways_checkpoint_and_resume(tmp_path, small_pools):
     cfg = SDNNTrainConfig(way=1, epochs=1, fields=40, val_fields=10, batch_size=32, seed=3)
     out1 = train_way1(cfg, tmp_path, bar=False, log=lambda *a: None)
