@@ -29,11 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--way", type=int, choices=(1, 2), default=None,
                    help="1: windows + MAP loss; 2: global (required unless --arch strip)")
     p.add_argument("--out", default="runs/sdnn", help="output directory (default runs/sdnn)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default: 4 for way 1, 3 for way 2)")
-    p.add_argument("--lr", type=float, default=None, help="Adam base rate (default 1e-3 way 1, 1e-4 way 2)")
-    p.add_argument("--batch_size", type=int, default=None, help="windows (way 1, 64) or fields (way 2, 16)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: 4 for way 1, 3 for way 2, 8 for strip)")
+    p.add_argument("--lr", type=float, default=None, help="Adam base rate (default 1e-3 way 1 and strip, 1e-4 way 2)")
+    p.add_argument("--batch_size", type=int, default=None, help="windows (way 1, 64) or fields (way 2, 16; strip, 32)")
     p.add_argument("--fields", type=int, default=20000, help="way 1: rendered fields for the windows")
-    p.add_argument("--steps", type=int, default=300, help="way 2: batches per epoch")
+    p.add_argument("--steps", type=int, default=300, help="way 2 and strip: batches per epoch (default 300)")
     p.add_argument("--map_weight", type=float, default=0.0,
                    help="way 2: add this times way 1's MAP loss on 64 windows per step (default 0: global only; "
                         "the windows of --fields fields are made or read from OUT's cache)")
@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--init", default=None,
                    help="start weights: way 1 an MNIST checkpoint of --arch (default docrec/weights/lenet5-distorted.pt, "
                         "else lenet5.pt, for lenet5; modern.pt for modern); way 2 the way-1 weights "
-                        "(default OUT/sdnn-way1.pt)")
+                        "(default OUT/sdnn-way1.pt); strip: optional StripNet weights to fine-tune")
     p.add_argument("--val_spacing", nargs="+", default=["normal"],
                    choices=("wide", "normal", "tight", "touching"),
                    help="spacings of the validation zip codes selecting the epoch (mean accuracy; default normal)")
@@ -101,15 +101,15 @@ def run(args: argparse.Namespace) -> int:
     if args.arch == "strip":
         from docrec.training.strip_train import StripTrainConfig, train_strip
 
-        init = None
+        init = args.init
         try:
             cfg = StripTrainConfig(epochs=args.epochs or 8, steps=args.steps, batch_size=args.batch_size or 32,
                                    lr=args.lr or 1e-3, weight_decay=args.weight_decay, seed=args.seed,
-                                   threads=args.threads or 2).validate()
-        except ValueError as exc:
+                                   threads=args.threads or 2, init=init).validate()
+            result = train_strip(cfg, out, resume=args.resume, bar=not args.no_bar, evaluate=evaluate)
+        except (ValueError, FileNotFoundError) as exc:
             print(exc, file=sys.stderr)
             return 2
-        result = train_strip(cfg, out, resume=args.resume, bar=not args.no_bar, evaluate=evaluate)
         produced = out / "sdnn-strip.pt"
     elif args.way == 1:
         from data.sdnn_samples import WindowConfig

@@ -48,7 +48,8 @@ class StripTrainConfig:
         batch_size: fields per batch.
         lr: Adam's base rate (cosine decay to 0 over the run).
         weight_decay: Adam's L2 weight decay.
-        net: ``lenet.StripNetConfig`` fields (``num_classes`` is always 17).
+        net: ``lenet.StripNetConfig`` fields (``num_classes`` is always 17); ignored with ``init``.
+        init: a StripNet SDNN weights file to start from (fine-tuning), else a fresh net.
         seed: every random choice derives from it.
         threads: ``torch.set_num_threads``.
     """
@@ -59,6 +60,7 @@ class StripTrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     net: dict = field(default_factory=dict)
+    init: str | None = None
     seed: int = 0
     threads: int = 2
 
@@ -111,7 +113,8 @@ def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bo
     ``out_dir/sdnn-strip-last.pt`` for the last (SDNN weights files: ``SDNNRecognizer(weights=...)``).
     """
     from decoders import CharacterModel
-    from docrec.recognizers.sdnn_net import new_strip_net, save_weights
+    from docrec.recognizers.sdnn_net import load_weights, new_strip_net, save_weights
+    from lenet.strip import StripNet
     from docrec.training.sdnn_train import (_evaluated, _set_lr, global_loss, load_progress, save_progress, split_pools,
                                             strips_batch)
 
@@ -120,6 +123,11 @@ def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bo
     torch.manual_seed(cfg.seed)
     out = Path(out_dir)
     net = new_strip_net(cfg.net)
+    if cfg.init is not None:
+        net, _, _ = load_weights(cfg.init)
+        if not isinstance(net, StripNet):
+            raise ValueError(f"[docrec.train_strip] --init {cfg.init} holds a {type(net).__name__}, not a StripNet "
+                             f"(the windowed classifiers train with --way 1 / 2)")
     charmodel = CharacterModel()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train_pool, _ = split_pools()

@@ -109,3 +109,19 @@ def test_cli_way_and_strip_arch_are_exclusive(tmp_path, argv, capsys):
 
     assert main(["train", "sdnn", "--out", str(tmp_path), *argv]) == 2
     assert "--way" in capsys.readouterr().err
+
+
+def test_init_fine_tunes_a_strip_net_and_refuses_other_weights(tmp_path, small_pools):
+    save_weights(tmp_path / "start.pt", new_strip_net(TINY), {}, {})
+    cfg = StripTrainConfig(epochs=1, steps=1, batch_size=2, threads=1, init=str(tmp_path / "start.pt"), lr=1e-12)
+    train_strip(cfg, tmp_path / "run", bar=False, log=lambda *a: None)
+    start = torch.load(tmp_path / "start.pt", weights_only=True)["model"]
+    after = torch.load(tmp_path / "run" / "sdnn-strip.pt", weights_only=True)["model"]
+    assert after["head.weight"].shape == start["head.weight"].shape  # the TINY net, not the default config
+    assert torch.allclose(after["head.weight"], start["head.weight"], atol=1e-6)  # lr ~0: the start weights
+    from lenet.models import ModernLeNet
+
+    save_weights(tmp_path / "modern.pt", ModernLeNet(17), {}, {})
+    with pytest.raises(ValueError, match="not a StripNet"):
+        train_strip(StripTrainConfig(epochs=1, steps=1, init=str(tmp_path / "modern.pt")), tmp_path / "x",
+                    bar=False, log=lambda *a: None)
