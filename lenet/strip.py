@@ -29,10 +29,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lenet.models import BACKGROUND
+from lenet.sdnn import WINDOW, frame_counts
 
-#: Input pixels per frame, and the frame window of the SDNN this net stands in for.
-STRIDE = 4
-WINDOW = 32
 #: Background columns added left of the strip (puts frame t on trunk column t + FRAME_OFFSET).
 PAD_LEFT = 18
 FRAME_OFFSET = 8
@@ -114,7 +112,7 @@ class StripNet(nn.Module):
         if widths.shape != (B,) or (B and (int(widths.min()) < WINDOW or int(widths.max()) > W)):
             raise ValueError(f"[lenet.StripNet] widths must be (B,) = ({B},) values in [32, {W}], "
                              f"got {widths.tolist()}")
-        frames = (widths - WINDOW) // STRIDE + 1  # (B,)
+        frames = frame_counts(widths)  # (B,)
         t_max = int(frames.max()) if B else 0
         total = PAD_LEFT + W + PAD_RIGHT
         total += (-total) % 4

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.sdnn_samples import WindowConfig, make_windows, normalize_field, salt_and_pepper
+from data.sdnn_samples import STRIDE, STRIP_H, WindowConfig, make_windows, normalize_field, salt_and_pepper
 from data.synth import DigitPool, SynthConfig, field_rng, synthesize_one
 from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, save_weights
 from docrec.recognizers.seg_model import freeze_batch_norm, new_piece_model
@@ -317,7 +317,7 @@ def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets:
     import gtn
     from gtn.builders import string_graph
 
-    widths = (frames - 1) * 4 + 32  # normalised strips are 32 + 4 k wide
+    widths = (frames - 1) * STRIDE + STRIP_H  # normalised strips are 32 + 4 k wide
     pen = frame_penalties(sdnn, x, widths)  # (B, T, C)
     g_all, _ = charmodel.compose_frames(pen, lengths=frames)
     tgt = gtn.batch([string_graph(t, penalty_dtype=pen.dtype) for t in targets])

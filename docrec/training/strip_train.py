@@ -89,7 +89,8 @@ class _FieldBatches:
     seeded order), so a batch carries little padding and no field is rendered for nothing."""
 
     def __init__(self, cfg: StripTrainConfig, pool: DigitPool):
-        self.cfg, self.pool, self._chunk, self._fields = cfg, pool, -1, []
+        self.cfg, self.pool = cfg, pool
+        self._chunk, self._fields, self._order = -1, [], np.arange(4)
 
     def __call__(self, step: int) -> list:
         b = self.cfg.batch_size
@@ -122,8 +123,9 @@ def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bo
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out = Path(out_dir)
-    net = new_strip_net(cfg.net)
-    if cfg.init is not None:
+    if cfg.init is None:
+        net = new_strip_net(cfg.net)
+    else:
         net, _, _ = load_weights(cfg.init)
         if not isinstance(net, StripNet):
             raise ValueError(f"[docrec.train_strip] --init {cfg.init} holds a {type(net).__name__}, not a StripNet "
