@@ -55,6 +55,79 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return img
 
 
+def read_csv_records(csv_path: str | os.PathLike, *, where: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Read a UTF-8 CSV file (optional BOM) into its header and its records with line numbers.
+
+    Args:
+        csv_path: the CSV file.
+        where: the ``[module.function]`` prefix for error messages.
+
+    Returns:
+        ``(header, records)``: the header row as written, and one ``(line, row)`` per later record,
+        ``line`` being the 1-based physical line where the record starts (blank lines give ``[]``).
+
+    Raises:
+        FileNotFoundError: no such CSV file.
+        ValueError: not UTF-8, not valid CSV, or empty.
+    """
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise FileNotFoundError(f"{where} no labels file {csv_path}")
+    records: list[tuple[int, list[str]]] = []
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, strict=True)
+            start = 1
+            for row in reader:
+                records.append((start, row))
+                start = reader.line_num + 1
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where} {csv_path} is not UTF-8 text: {exc}") from None
+    except csv.Error as exc:
+        raise ValueError(f"{where} {csv_path} is not valid CSV: {exc}") from None
+    if not records:
+        raise ValueError(f"{where} {csv_path} is empty; expected a header 'path,text'")
+    return records[0][1], records[1:]
+
+
+def label_rows(csv_path: str | os.PathLike, *, where: str) -> list[tuple[int, str, str, str | None]]:
+    """The rows of a ``labels.csv`` as ``(line, path, text, problem)``, blank rows left out.
+
+    File-level faults raise; a row-level fault (too few columns, empty path, empty text) is
+    returned as ``problem`` (the reason, without file and line) so that callers can choose to
+    raise or to skip. ``path`` and ``text`` are stripped of surrounding spaces.
+
+    Args:
+        csv_path: the CSV file.
+        where: the ``[module.function]`` prefix for error messages.
+
+    Raises:
+        FileNotFoundError / ValueError: see :func:`read_csv_records`; a header that does not name
+            the columns ``path`` and ``text``.
+    """
+    csv_path = Path(csv_path)
+    header_row, records = read_csv_records(csv_path, where=where)
+    header = [h.strip().lower() for h in header_row]
+    if "path" not in header or "text" not in header:
+        raise ValueError(f"{where} {csv_path} line 1: header {header_row} must name the columns 'path' and 'text'")
+    ip, it = header.index("path"), header.index("text")
+    out: list[tuple[int, str, str, str | None]] = []
+    for line, row in records:
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) <= max(ip, it):
+            out.append((line, "", "", f"expected {len(header)} columns, got {len(row)}: {row}"))
+            continue
+        rel, text = row[ip].strip(), row[it].strip()
+        problem = None
+        if not rel:
+            problem = "empty path"
+        elif not text:
+            problem = f"empty text for {rel}"
+        out.append((line, rel, text, problem))
+    return out
+
+
 def read_labels(csv_path: str | os.PathLike, *, alphabet: Iterable[str] | None = None) -> list[LabelledImage]:
     """Parse a ``labels.csv``; image paths are resolved against the CSV's directory.
 
@@ -72,34 +145,12 @@ def read_labels(csv_path: str | os.PathLike, *, alphabet: Iterable[str] | None =
     """
     csv_path = Path(csv_path)
     where = "[data.read_labels]"
-    if not csv_path.is_file():
-        raise FileNotFoundError(f"{where} no labels file {csv_path}")
-    try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh, strict=True))
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{where} {csv_path} is not UTF-8 text: {exc}") from None
-    except csv.Error as exc:
-        raise ValueError(f"{where} {csv_path} is not valid CSV: {exc}") from None
-    if not rows:
-        raise ValueError(f"{where} {csv_path} is empty; expected a header 'path,text'")
-    header = [h.strip().lower() for h in rows[0]]
-    if "path" not in header or "text" not in header:
-        raise ValueError(f"{where} {csv_path} line 1: header {rows[0]} must name the columns 'path' and 'text'")
-    ip, it = header.index("path"), header.index("text")
     allowed = None if alphabet is None else set(alphabet)
     out: list[LabelledImage] = []
     seen: dict[Path, int] = {}
-    for line, row in enumerate(rows[1:], start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) <= max(ip, it):
-            raise ValueError(f"{where} {csv_path} line {line}: expected {len(header)} columns, got {len(row)}: {row}")
-        rel, text = row[ip].strip(), row[it].strip()
-        if not rel:
-            raise ValueError(f"{where} {csv_path} line {line}: empty path")
-        if not text:
-            raise ValueError(f"{where} {csv_path} line {line}: empty text for {rel}")
+    for line, rel, text, problem in label_rows(csv_path, where=where):
+        if problem is not None:
+            raise ValueError(f"{where} {csv_path} line {line}: {problem}")
         if allowed is not None:
             bad = sorted(set(text) - allowed)
             if bad:
