@@ -12,6 +12,8 @@ Ready grammars (languages written in the pattern syntax of :mod:`decoders.patter
 * ``Grammar.zip_code()``: ``\\d{5}(-\\d{4})?``; ``plus4_penalty`` is added to every zip code with the
   ``-4`` part (a prior; may be negative), ``plus4=False`` gives ``\\d{5}``.
 * ``Grammar.amount(...)``: courtesy amounts, see :meth:`Grammar.amount`.
+* ``Grammar.cheque_amount()``: amounts as written on real cheques (separators of both conventions,
+  ``*`` fill, end marks such as ``.-`` or ``/-``); the ``amount`` spec of the command line.
 * ``Grammar.lexicon(words)``: exactly the listed strings (optional per-word penalties).
 * ``Grammar.pattern(expr)``: any pattern.
 """
@@ -98,6 +100,7 @@ class Grammar:
         decimals: str = "optional",
         cents_digits: int = 2,
         max_int_digits: int | None = None,
+        end_marks: int = 0,
     ) -> str:
         """The pattern of :meth:`amount` for the given options (see there)."""
         choices = {"dollar": (dollar, ("optional", "required", "none")),
@@ -109,11 +112,13 @@ class Grammar:
                 raise ValueError(f"[decoders.Grammar.amount] {name}={val!r}, expected one of {allowed}")
         if cents_digits < 1 or (max_int_digits is not None and max_int_digits < 1):
             raise ValueError("[decoders.Grammar.amount] cents_digits and max_int_digits must be >= 1")
+        if isinstance(end_marks, bool) or not isinstance(end_marks, int) or end_marks < 0:
+            raise ValueError(f"[decoders.Grammar.amount] end_marks must be an int >= 0, got {end_marks!r}")
         if separators == "both":
-            us = Grammar.amount_pattern(dollar=dollar, fill=fill, separators="us", grouping=grouping,
-                                        decimals=decimals, cents_digits=cents_digits, max_int_digits=max_int_digits)
-            eu = Grammar.amount_pattern(dollar=dollar, fill=fill, separators="eu", grouping=grouping,
-                                        decimals=decimals, cents_digits=cents_digits, max_int_digits=max_int_digits)
+            us, eu = (Grammar.amount_pattern(dollar=dollar, fill=fill, separators=conv, grouping=grouping,
+                                             decimals=decimals, cents_digits=cents_digits,
+                                             max_int_digits=max_int_digits, end_marks=end_marks)
+                      for conv in ("us", "eu"))
             return f"({us})|({eu})"
         thou, dec = (",", r"\.") if separators == "us" else (r"\.", ",")
         m = max_int_digits
@@ -128,11 +133,17 @@ class Grammar:
                     integer.append(rf"[1-9]\d{{0,{lead - 1}}}({thou}\d{{3}}){{{groups}}}")
         body = "(" + "|".join(integer) + ")"
         cents = rf"{dec}\d{{{cents_digits}}}"
-        body += {"optional": f"({cents})?", "required": cents, "none": ""}[decimals]
+        cents = {"optional": f"({cents})?", "required": cents, "none": ""}[decimals]
         pre = {"optional": r"\$?", "required": r"\$", "none": ""}[dollar]
         pre += {"none": "", "leading": r"\**", "both": r"\**"}[fill]
         post = r"\**" if fill == "both" else ""
-        return pre + body + post
+        if not end_marks:
+            return pre + body + cents + post
+        # end marks: after the bare integer one separator may come first ('965.', '15.728.-', '764,-');
+        # after cents or a trailing '*' fill only marks (no stray separator after '12.50' or '32**')
+        marks = rf"[-/]{{0,{end_marks}}}"
+        tails = [rf"{cents}{post}{marks}"] + ([rf"[.,]?{marks}"] if decimals != "required" else [])
+        return pre + body + "(" + "|".join(f"({t})" for t in tails) + ")"
 
     @classmethod
     def amount(cls, *, alphabet: Alphabet | None = None, **options) -> "Grammar":
@@ -150,12 +161,45 @@ class Grammar:
           ``cents_digits=2``.
         * Separators: ``separators="us"`` (default): S = ``,``, D = ``.`` (``$1,234.56``); ``"eu"``:
           S = ``.``, D = ``,`` (``1.234,56``); ``"both"``: the union of the two languages.
+        * END_MARKS (``end_marks=k``, default 0: none): the marks writers add after an amount so that
+          nothing can be appended, read as ``-`` or ``/`` (``=`` and flourishes have no class of their
+          own): up to k of ``[-/]`` after the whole amount (``2500/-``, ``12.50-``, ``**32**-``), and
+          after a bare INTEGER (no DECIMALS, no TRAILING_FILL) also one separator before them
+          (``15.728.-``, ``965.``, ``764,-``). A ``*`` after the amount is TRAILING_FILL.
 
-        The integer part is never empty (no ``.50``). :meth:`amount_pattern` returns the exact pattern.
+        The integer part is never empty (no ``.50``). :meth:`amount_pattern` returns the exact pattern;
+        :meth:`cheque_amount` is the grammar for real cheques.
         """
         expr = cls.amount_pattern(**options)
         g = cls.pattern(expr, alphabet=alphabet)
         g.description = "amount" + (f" {options}" if options else "")
+        return g
+
+    @classmethod
+    def cheque_amount(cls, *, end_marks: int = 3, alphabet: Alphabet | None = None) -> "Grammar":
+        """Courtesy amounts as they are written on real cheques (the ``amount`` spec of the CLI).
+
+        :meth:`amount` with both separator conventions, ``*`` fill on both sides and end marks:
+
+            ``\\$? \\** INTEGER ( [.,]? | DECIMALS? \\** ) [-/]{0,end_marks}``
+
+        It reads ``$1,234.56``, ``**12.50``, ``1.250.000``, ``15,728``, ``15.728.-``, ``2500/-``,
+        ``2500*``, ``965.`` and ``39.300--``, but not ``1.2.3``, ``.50``, ``-15`` or ``12.50.``.
+        Separators and end marks stay in the decoded text; ``docrec.Recognition.digits`` is the digit
+        string a bank keys.
+
+        Args:
+            end_marks: most end-mark symbols (``-`` or ``/``) after the amount (``>= 1``; ``/=`` is
+                typically read as ``/-`` or ``/--``).
+            alphabet: the symbol table (default: the shared 17-class alphabet).
+
+        Raises:
+            ValueError: ``end_marks`` below 1.
+        """
+        if isinstance(end_marks, bool) or not isinstance(end_marks, int) or end_marks < 1:
+            raise ValueError(f"[decoders.Grammar.cheque_amount] end_marks must be an int >= 1, got {end_marks!r}")
+        g = cls.amount(separators="both", fill="both", end_marks=end_marks, alphabet=alphabet)
+        g.description = f"cheque amount (end marks <= {end_marks})"
         return g
 
     @classmethod

@@ -1,10 +1,12 @@
 """``docrec recognize IMAGE_OR_DIR...``: read field images with a recogniser and a grammar.
 
 Folders are expanded to the image files they hold (sorted; not recursive). Every input gives one
-line: ``path<TAB>text<TAB>confidence`` (or ``--json``: one JSON object per line with at least
-``path``, ``text``, ``confidence``, ``rejected``, ``boxes``; per-file errors as
-``{"path": ..., "error": ...}``). Unreadable files, empty images and images above ``--max-pixels``
-give an error entry and the run goes on; the exit code is 1 if any input failed, else 0.
+line: ``path<TAB>text<TAB>confidence``, with an amount grammar (``amount``, ``amount:strict``)
+``path<TAB>text<TAB>confidence<TAB>digits`` (the digits a bank keys: ``15.728.-`` -> ``15728``); or
+``--json``: one JSON object per line with at least ``path``, ``text``, ``digits``, ``confidence``,
+``rejected``, ``boxes``; per-file errors as ``{"path": ..., "error": ...}``). Unreadable files,
+empty images and images above ``--max-pixels`` give an error entry and the run goes on; the exit
+code is 1 if any input failed, else 0.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE_OR_DIR", help="image files or folders of images")
     p.add_argument("--system", choices=sorted(SYSTEMS), default="seg", help="recogniser (default seg)")
     p.add_argument("--grammar", default="digits",
-                   help="zip | amount | digits | digits:M-N | none | a pattern such as '\\d{3}-\\d{4}' "
-                        "(default digits)")
+                   help="zip | amount (cheque amounts as written, e.g. 15.728.-; the digits are shown too) "
+                        "| amount:strict (no end marks) | digits | digits:M-N | none | a pattern such as "
+                        "'\\d{3}-\\d{4}' (default digits)")
     p.add_argument("--json", action="store_true", help="one JSON object per input line")
     p.add_argument("--draw", type=Path, default=None, metavar="OUT.png",
                    help="write a picture of the recognition (with several inputs: OUT-<name>.png each)")
@@ -66,7 +69,8 @@ def _emit(args, path: Path, result=None, error: str | None = None) -> None:
     if args.json:
         entry = {"path": str(path)}
         if error is not None:
-            entry.update({"error": error, "text": None, "confidence": None, "rejected": True, "boxes": []})
+            entry.update({"error": error, "text": None, "digits": None, "confidence": None, "rejected": True,
+                          "boxes": []})
         else:
             entry.update(result.to_json())
         print(json.dumps(entry), flush=True)
@@ -74,7 +78,13 @@ def _emit(args, path: Path, result=None, error: str | None = None) -> None:
         print(f"{path}\tERROR\t{error}", flush=True)
     else:
         text = result.text if not result.rejected else f"{result.text or '-'} (rejected: {result.reason})"
-        print(f"{path}\t{text}\t{result.confidence:.4f}", flush=True)
+        digits = f"\t{result.digits or '-'}" if is_amount_spec(args.grammar) else ""
+        print(f"{path}\t{text}\t{result.confidence:.4f}{digits}", flush=True)
+
+
+def is_amount_spec(spec: str | None) -> bool:
+    """True for the amount grammar specs (``amount``, ``amount:strict``), whose output shows the digits."""
+    return spec is not None and spec.split(":", 1)[0] == "amount"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -38,9 +38,11 @@ def get_recognizer(system: str, **kwargs) -> Recognizer:
 def resolve_grammar(spec: str | None, alphabet=None):
     """Turn a CLI grammar spec into a ``decoders.Grammar``.
 
-    ``zip`` (``ddddd`` or ``ddddd-dddd``), ``amount`` (cheque amounts, US or European
-    separators, optional ``$`` and ``*`` fill), ``digits`` (1-20 digits), ``digits:M-N``, ``none`` (no constraint) or any
-    other string, taken as a ``decoders.Grammar.pattern`` expression such as ``\\d{5}``.
+    ``zip`` (``ddddd`` or ``ddddd-dddd``), ``amount`` (cheque amounts as written: US or European
+    separators, optional ``$`` and ``*`` fill, an optional end-mark tail such as ``.-`` or ``/-``;
+    ``decoders.Grammar.cheque_amount``), ``amount:strict`` (the same without end marks),
+    ``digits`` (1-20 digits), ``digits:M-N``, ``none`` (no constraint) or any other string, taken as a
+    ``decoders.Grammar.pattern`` expression such as ``\\d{5}``.
     """
     from decoders import Grammar
 
@@ -49,7 +51,9 @@ def resolve_grammar(spec: str | None, alphabet=None):
     kwargs = {} if alphabet is None else {"alphabet": alphabet}
     if spec == "zip":
         return Grammar.zip_code(**kwargs)
-    if spec == "amount":  # both separator conventions, leading and trailing '*' fill (data.texts)
+    if spec == "amount":  # real cheques: data.texts' amounts plus end marks ('15.728.-', '2500/-')
+        return Grammar.cheque_amount(**kwargs)
+    if spec == "amount:strict":  # both separator conventions, leading and trailing '*' fill (data.texts)
         return Grammar.amount(separators="both", fill="both", **kwargs)
     if spec == "digits":
         return Grammar.digits(1, 20, **kwargs)

@@ -13,6 +13,23 @@ import numpy as np
 DEFAULT_MAX_PIXELS = 4_000_000
 
 
+def digit_string(text: str) -> str:
+    """The digits of ``text`` in order: what a bank keys of a courtesy amount.
+
+    Args:
+        text: a reading such as ``"$1.250.000.-"``.
+
+    Returns:
+        Its ASCII digits, e.g. ``"1250000"`` (``""`` for a text without digits).
+
+    Raises:
+        ValueError: ``text`` is not a string.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"[docrec.digit_string] expected a string, got {type(text).__name__}: {text!r}")
+    return "".join(c for c in text if "0" <= c <= "9")
+
+
 @dataclass
 class Recognition:
     """The answer for one field image.
@@ -27,6 +44,10 @@ class Recognition:
         penalty: penalty of the best interpretation (lower is better; ``inf`` if none).
         reason: why the result was rejected ("" when accepted).
         alternatives: n-best ``(text, penalty)`` pairs after the best, when requested.
+
+    Properties:
+        digits: the digit string a bank would key: ``text`` without separators, end marks, ``$`` or
+            ``*`` (``"$15.728.-"`` -> ``"15728"``; ``""`` when rejected without a text).
     """
 
     text: str
@@ -37,8 +58,15 @@ class Recognition:
     reason: str = ""
     alternatives: list[tuple[str, float]] = field(default_factory=list)
 
+    @property
+    def digits(self) -> str:
+        """``text`` with every non-digit removed (see :func:`digit_string`)."""
+        return digit_string(self.text)
+
     def to_json(self) -> dict:
+        """A JSON-ready dict: the fields plus ``digits``; an infinite penalty becomes ``None``."""
         out = asdict(self)
+        out["digits"] = self.digits
         out["boxes"] = [list(map(int, b)) for b in self.boxes]
         out["alternatives"] = [[t, float(p)] for t, p in self.alternatives]
         out["penalty"] = None if not np.isfinite(self.penalty) else float(self.penalty)

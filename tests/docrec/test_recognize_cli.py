@@ -90,3 +90,60 @@ def test_eval_strings(folder, tmp_path, capsys):
     assert main(["eval", "strings", str(d), "--system", "seg", "--grammar", "zip", "--json", str(out)]) == 0
     m = json.loads(out.read_text())
     assert m["fields"] == 4 and 0 <= m["string_accuracy"] <= 1 and m["cer"] >= 0
+
+
+def test_recognition_digits_and_json():
+    from docrec.recognizers import Recognition
+    from docrec.recognizers.base import digit_string
+
+    r = Recognition(text="$15.728.-", confidence=0.9, rejected=False, boxes=[(0, 0, 1, 1)] * 9, penalty=1.5)
+    assert r.digits == "15728"
+    assert r.to_json()["digits"] == "15728" and r.to_json()["text"] == "$15.728.-"
+    assert Recognition.reject("no ink").digits == "" and Recognition.reject("no ink").to_json()["digits"] == ""
+    assert digit_string("**1,250,000/-") == "1250000"
+    with pytest.raises(ValueError, match=r"\[docrec.digit_string\] expected a string"):
+        digit_string(None)
+
+
+def test_amount_spec_reads_real_forms():
+    from docrec.recognizers import resolve_grammar
+
+    amount, strict = resolve_grammar("amount"), resolve_grammar("amount:strict")
+    for form in ("15.728.-", "965.", "2500/-"):
+        assert amount.accepts(form) and not strict.accepts(form)
+    for form in ("1.250.000", "15,728"):
+        assert amount.accepts(form) and strict.accepts(form)
+    for form in ("$1,234.56", "**12.50", "$***32**", "64,10"):
+        assert amount.accepts(form) and strict.accepts(form)
+
+
+def test_amount_output_shows_digits(folder, capsys):
+    d, _ = folder
+    assert main(["recognize", str(d / "z0.png"), str(d / "z1.png"), "--grammar", "amount"]) == 0
+    for line in capsys.readouterr().out.strip().splitlines():
+        path, text, conf, digits = line.split("\t")
+        assert digits == ("".join(c for c in text if c.isdigit()) or "-")
+    assert main(["recognize", str(d / "z0.png"), "--grammar", "amount", "--json"]) == 0
+    (entry,) = _json_lines(capsys.readouterr().out)
+    assert entry["digits"] == "".join(c for c in entry["text"] if c.isdigit())
+    assert main(["recognize", str(d / "z0.png"), "--grammar", "zip"]) == 0
+    assert len(capsys.readouterr().out.strip().split("\t")) == 3  # other grammars: unchanged format
+
+
+def test_eval_strings_score_digits(folder, tmp_path, capsys):
+    from data.folder import write_labels
+
+    d, texts = folder
+    # the same images labelled with separators and end marks: digits scoring ignores them
+    marked = tmp_path / "marked"
+    marked.mkdir()
+    rows = [(str(d / f"z{i}.png"), f"{t[:2]}.{t[2:]}.-") for i, t in enumerate(texts)]
+    write_labels(marked / "labels.csv", rows)
+    out_text, out_digits = tmp_path / "t.json", tmp_path / "d.json"
+    assert main(["eval", "strings", str(d), "--grammar", "zip", "--json", str(out_text)]) == 0
+    assert main(["eval", "strings", str(marked), "--grammar", "zip", "--score", "digits",
+                 "--json", str(out_digits)]) == 0
+    assert "digit-string accuracy" in capsys.readouterr().out
+    t, g = json.loads(out_text.read_text()), json.loads(out_digits.read_text())
+    assert t["score"] == "text" and g["score"] == "digits"
+    assert g["string_accuracy"] == t["string_accuracy"] and g["cer"] == pytest.approx(t["cer"])
