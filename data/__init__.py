@@ -13,10 +13,14 @@ from data.fields import CharBox, FieldError, FieldSet, LabelledField, field_id, 
 from data.synth import (SPACING_PRESETS, DigitPool, SynthConfig, SynthField, iter_fields, render,
                         synthesize)
 from data.texts import AMOUNT_REGEX, KINDS, ZIP_REGEX, sample_text
+from data.pools import MixedPool
+from data.realism import Realism
 from data.usps import (USPS_HELDOUT, USPS_MD5, USPS_SPLITS, USPS_URL, load_usps, parse_usps,
                        resolve_usps_dir, to_mnist_geometry, usps_pool, usps_split)
 
 __all__ = [
+    "MixedPool",
+    "Realism",
     "AMOUNT_REGEX",
     "CharBox",
     "DigitPool",

@@ -10,6 +10,9 @@ the generator lays dark ink. Kinds (:data:`BACKGROUNDS`):
   (natural scale) under the baseline, grey 100-170, as on forms.
 * ``form``: a cheque's courtesy-amount box: a tinted security pattern (faint diagonal hatching),
   a printed frame near the field's border and the guide line.
+* ``guilloche``: security paper (:mod:`data.guilloche`): light paper (grey 228-252, blotches
+  +-5, grain +-2) under 1-3 families of thin wavy lines (peaks of 35-80 grey levels), and
+  with p = 0.5 a printed rule along an edge or under the baseline.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from data.guilloche import draw_ruling, guilloche_darkness
+
 #: The background kinds.
-BACKGROUNDS = ("white", "texture", "lined", "form")
+BACKGROUNDS = ("white", "texture", "lined", "form", "guilloche")
 
 
 def make_background(kind: str, shape: tuple[int, int], rng: np.random.Generator, *,
@@ -53,6 +58,11 @@ def make_background(kind: str, shape: tuple[int, int], rng: np.random.Generator,
         _frame(bg, rng, scale=scale)
         _guide_line(bg, rng, baseline=baseline, scale=scale)
         return bg
+    if kind == "guilloche":
+        bg = _paper(shape, rng, scale=scale, level=rng.uniform(228, 252), blotch=5.0, grain=2.0)
+        bg -= guilloche_darkness(shape, rng, scale=scale)
+        draw_ruling(bg, rng, baseline=baseline, scale=scale, probability=0.5)
+        return np.clip(bg, 0.0, 255.0)
     raise ValueError(f"[data.backgrounds.make_background] unknown background {kind!r}; choose from {BACKGROUNDS}")
 
 

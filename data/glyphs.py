@@ -88,7 +88,7 @@ def draw_punctuation(char: str, rng: np.random.Generator) -> Glyph:
     pen = float(rng.uniform(1.8, 3.2))
     strokes, dots = _DRAWERS[char](rng, pen)
     strokes = [s + rng.normal(0.0, 0.35, s.shape) for s in strokes]
-    return _rasterise(char, strokes, dots, pen)
+    return rasterise(char, strokes, dots, pen)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,8 +177,18 @@ def _catmull_rom(points: np.ndarray, steps: int) -> np.ndarray:
 _DRAWERS = {".": _dot, ",": _comma, "-": _dash, "/": _slash, "*": _star, "$": _dollar}
 
 
-def _rasterise(char: str, strokes: list[np.ndarray], dots: list[tuple], pen: float) -> Glyph:
-    """Draw strokes and dots anti-aliased at 4x, reduce by area averaging, crop; keep baseline."""
+def rasterise(char: str, strokes: list[np.ndarray], dots: list[tuple], pen: float) -> Glyph:
+    """Draw strokes and dots anti-aliased at 4x, reduce by area averaging, crop; keep baseline.
+
+    Args:
+        char: the glyph's character (or mark name).
+        strokes: polylines ``(n, 2)`` in baseline coordinates (x right, y down, baseline y = 0).
+        dots: filled ellipses ``(cx, cy, rx, ry)`` in the same coordinates.
+        pen: pen width in natural pixels.
+
+    Returns:
+        a :class:`Glyph` with ``source == -1``.
+    """
     pts = [s for s in strokes] + [np.array([[cx - rx, cy - ry], [cx + rx, cy + ry]]) for cx, cy, rx, ry in dots]
     allp = np.vstack(pts)
     pad = pen + 2.0

@@ -2,8 +2,8 @@
 
 A field is laid out on a writing line at MNIST's natural resolution (digit body about 20 px),
 then rendered on paper (:mod:`data.backgrounds`) and optionally resized to a fixed height.
-Texts come from :mod:`data.texts` (kinds ``digits``, ``zip``, ``amount``; the amount grammar is
-documented there), punctuation from :mod:`data.glyphs`.
+Texts come from :mod:`data.texts` (kinds ``digits``, ``zip``, ``amount``, ``cheque``; the
+grammars are documented there), punctuation from :mod:`data.glyphs`.
 
 Layout, per character, left to right:
 
@@ -24,6 +24,12 @@ Layout, per character, left to right:
 Rendering: ``height=None`` keeps natural resolution (ink box plus ``margin``); ``height=H``
 scales the line box (20 px body, 6 px above and below, widened if ink sticks out) to ``H`` rows,
 so at the default ``H = 32`` a digit is about 20 px tall as LeNet-5 expects (PAPER.md Sec. II).
+
+Realism (:mod:`data.realism`, off by default): ``SynthConfig(realism=Realism(...))`` or the preset
+``SynthConfig.realistic()`` adds a whole-field slant, elastic warps, zoom, stroke morphology, wide
+margins, security paper, colour, scanner levels, blur and JPEG, and end marks (:mod:`data.marks`)
+after ``amount`` and ``cheque`` texts; an end mark is drawn but is not part of ``text``. Digit
+pools (:mod:`data.pools`): :class:`DigitPool` (one writer population) or :class:`MixedPool`.
 """
 
 from __future__ import annotations
@@ -36,8 +42,15 @@ import cv2
 import numpy as np
 
 from data.backgrounds import BACKGROUNDS, make_background
-from data.glyphs import BODY, INK_THRESHOLD, PUNCTUATION, Glyph, crop_ink, digit_glyph, draw_punctuation
+from data.glyphs import BODY, PUNCTUATION, Glyph, crop_ink, draw_punctuation
+from data.layout import layout
+from data.marks import END_MARKS, draw_end_mark, sample_end_mark
+from data.pools import DigitPool, MixedPool
+from data.realism import Realism, paint_realistic
 from data.texts import KINDS, sample_text
+
+__all__ = ["SPACING_PRESETS", "LINE_PAD", "DigitPool", "MixedPool", "Realism", "SynthConfig", "SynthField",
+           "distort", "field_rng", "iter_fields", "layout", "render", "synthesize", "synthesize_one"]
 
 #: Named ink-gap ranges ``(lo, hi)`` in natural pixels, inclusive (see module docstring).
 SPACING_PRESETS = {
@@ -69,6 +82,7 @@ class SynthConfig:
         height: output height in pixels, or None for natural resolution.
         margin: blank border left and right (and above/below in natural mode).
         ink: range of the grey level of full ink (0 = black).
+        realism: scan realism options (:class:`data.realism.Realism`), None = plain painter.
     """
 
     spacing: str | tuple[float, float] = "normal"
@@ -84,6 +98,7 @@ class SynthConfig:
     height: int | None = 32
     margin: int = 6
     ink: tuple[float, float] = (0.0, 40.0)
+    realism: Realism | None = None
 
     @classmethod
     def clean(cls, **overrides) -> "SynthConfig":
@@ -91,6 +106,21 @@ class SynthConfig:
         base = dict(jitter=0.0, scale=(1.0, 1.0), slant=(0.0, 0.0), thickness=(0.0, 0.0), noise=0.0,
                     background="white", ink=(0.0, 0.0))
         base.update(overrides)
+        return cls(**base)
+
+    @classmethod
+    def realistic(cls, **overrides) -> "SynthConfig":
+        """Fields that look like real cheque scans (ORAND-CAR-A): :meth:`data.realism.Realism.preset`
+        on ``guilloche`` paper, ink grey 0-45, noise 3, natural height (ink box plus 3 px, zoomed
+        1.2-1.95x: 43-70 px tall), slant +-8 per glyph, thinner strokes.
+
+        ``overrides`` may name fields of either class: ``SynthConfig.realistic(colour=True, height=40)``.
+        """
+        names = Realism.field_names()
+        realism = Realism.preset(**{k: v for k, v in overrides.items() if k in names})
+        base = dict(background="guilloche", ink=(0.0, 45.0), noise=3.0, height=None, margin=3,
+                    slant=(-8.0, 8.0), thickness=(-0.5, 0.1), realism=realism)
+        base.update({k: v for k, v in overrides.items() if k not in names})
         return cls(**base)
 
     def spacing_range(self) -> tuple[int, int]:
@@ -128,6 +158,11 @@ class SynthConfig:
             raise ValueError(f"[data.SynthConfig] unknown background {self.background!r}; choose from {BACKGROUNDS}")
         if self.height is not None and not 8 <= int(self.height) <= 1024:
             raise ValueError(f"[data.SynthConfig] height {self.height} outside [8, 1024] (None = natural)")
+        if self.realism is not None:
+            lo, hi = self.realism.validate().slant
+            if not (-45.0 < self.slant[0] + lo and self.slant[1] + hi < 45.0):
+                raise ValueError(f"[data.SynthConfig] slant {self.slant} plus field slant {(lo, hi)} "
+                                 "leaves (-45, 45) degrees")
         return self
 
 
@@ -136,13 +171,16 @@ class SynthField:
     """One synthetic field.
 
     Attributes:
-        image: uint8 ``(H, W)``, white paper (about 255) and dark ink.
+        image: uint8 ``(H, W)``, light paper and dark ink (RGB ``(H, W, 3)`` with ``realism.colour``).
         text: the characters shown, left to right.
         boxes: one ``(x0, y0, x1, y1)`` per character in image pixels, ``x1``/``y1`` exclusive
             (``image[y0:y1, x0:x1]`` holds the character's ink).
         sources: int64 ``(len(text),)``, the MNIST index of each digit in ``split``, -1 for
             punctuation.
         split: ``"train"`` or ``"test"``, the MNIST split the digits came from.
+        end_mark: the end mark drawn after the text (:data:`data.marks.END_MARKS`), "" if none;
+            it is not part of ``text``.
+        end_box: the end mark's ``(x0, y0, x1, y1)`` box, or None.
     """
 
     image: np.ndarray
@@ -150,50 +188,22 @@ class SynthField:
     boxes: list[tuple[int, int, int, int]]
     sources: np.ndarray
     split: str
-
-
-class DigitPool:
-    """The digits of one MNIST split, grouped by label.
-
-    Args:
-        images: uint8 ``(N, 28, 28)``; labels: int ``(N,)``; split: ``"train"`` or ``"test"``.
-    """
-
-    def __init__(self, images: np.ndarray, labels: np.ndarray, split: str):
-        if split not in ("train", "test"):
-            raise ValueError(f"[data.DigitPool] split must be 'train' or 'test', got {split!r}")
-        images, labels = np.asarray(images), np.asarray(labels)
-        if images.ndim != 3 or images.shape[0] != labels.shape[0]:
-            raise ValueError(f"[data.DigitPool] need images (N, H, W) and labels (N,), got {images.shape}, {labels.shape}")
-        self.images, self.labels, self.split = images, labels, split
-        self.by_label = [np.flatnonzero(labels == d) for d in range(10)]
-        missing = [d for d in range(10) if self.by_label[d].size == 0]
-        if missing:
-            raise ValueError(f"[data.DigitPool] no examples of digit(s) {missing} in the {split} split")
-
-    @classmethod
-    def load(cls, split: str, root: str | os.PathLike | None = None, *, download: bool = True) -> "DigitPool":
-        """Load a split through :func:`data.load_mnist` (directory: ``root``, ``$DOCREC_MNIST_DIR``, cache)."""
-        from data.mnist import load_mnist
-
-        images, labels = load_mnist(split, root=root, download=download)
-        return cls(images, labels, split)
-
-    def glyph(self, digit: int, rng: np.random.Generator) -> Glyph:
-        """A random example of ``digit`` as a :class:`Glyph` (``source`` = its MNIST index)."""
-        idx = int(rng.choice(self.by_label[digit]))
-        return digit_glyph(self.images[idx], digit, idx)
+    end_mark: str = ""
+    end_box: tuple[int, int, int, int] | None = None
 
 
 def _uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(lo) if lo == hi else float(rng.uniform(lo, hi))
 
 
-def distort(g: Glyph, rng: np.random.Generator, config: SynthConfig) -> Glyph:
-    """Apply scale, slant and thickness changes to a glyph, keeping its baseline (see module doc)."""
+def distort(g: Glyph, rng: np.random.Generator, config: SynthConfig, *, slant_offset: float = 0.0) -> Glyph:
+    """Apply scale, slant and thickness changes to a glyph, keeping its baseline (see module doc).
+
+    ``slant_offset`` (degrees) is added to the drawn slant: the whole field's slant (realism).
+    """
     ink, top = g.ink, g.top
     s = _uniform(rng, *config.scale)
-    a = _uniform(rng, *config.slant)
+    a = _uniform(rng, *config.slant) + slant_offset
     t = _uniform(rng, *config.thickness)
     if s == 1.0 and a == 0.0 and t == 0.0:
         return g
@@ -222,68 +232,32 @@ def distort(g: Glyph, rng: np.random.Generator, config: SynthConfig) -> Glyph:
     return Glyph(char=g.char, ink=np.ascontiguousarray(ink, dtype=np.float32), top=top + r0, source=g.source)
 
 
-def _profiles(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows with ink (> 0.5, else > 0) and the first/last ink column in each."""
-    mask = ink > INK_THRESHOLD
-    if not mask.any():
-        mask = ink > 0
-    rows = np.flatnonzero(mask.any(axis=1))
-    m = mask[rows]
-    left = m.argmax(axis=1)
-    right = m.shape[1] - 1 - m[:, ::-1].argmax(axis=1)
-    return rows, left, right
-
-
-def layout(glyphs: list[Glyph], rng: np.random.Generator, config: SynthConfig) -> list[int]:
-    """Horizontal positions (left column of each glyph's ink) following the spacing rules."""
-    lo, hi = config.spacing_range()
-    offset = 4 * BODY  # row index of the baseline in the profile array
-    right_edge = np.full(8 * BODY, -np.inf)
-    xs: list[int] = []
-    for k, g in enumerate(glyphs):
-        rows, left, right = _profiles(g.ink)
-        rows = rows + g.top + offset
-        if not (1 <= rows.min() and rows.max() < right_edge.size - 1):
-            raise ValueError(f"[data.synth.layout] glyph {g.char!r} too tall for the line ({g.ink.shape})")
-        if k == 0:
-            x = 0
-        else:
-            gap = int(rng.integers(lo, hi + 1))
-            prev = glyphs[k - 1]
-            if g.char in PUNCTUATION or prev.char in PUNCTUATION:
-                gap = max(gap, -1)
-            # Rightmost ink already written in each row and its two neighbours (8-connectivity).
-            near = np.maximum(np.maximum(right_edge[rows - 1], right_edge[rows]), right_edge[rows + 1])
-            seen = np.isfinite(near)
-            if seen.any():
-                x = int(gap + 1 + np.max(near[seen] - left[seen]))
-            else:
-                x = int(gap + 1 + right_edge[np.isfinite(right_edge)].max())
-            px, pw = xs[-1], prev.ink.shape[1]
-            x = max(x, px + max(1, int(np.ceil(0.35 * pw))), px + pw + 1 - g.ink.shape[1])
-        xs.append(x)
-        right_edge[rows] = np.maximum(right_edge[rows], x + right)
-    return xs
-
-
-def render(text: str, pool: DigitPool, rng: np.random.Generator, config: SynthConfig | None = None) -> SynthField:
+def render(text: str, pool: DigitPool | MixedPool, rng: np.random.Generator, config: SynthConfig | None = None,
+           *, end_mark: str = "") -> SynthField:
     """Render ``text`` (digits and ``, . - $ * /``) with digits from ``pool``.
 
     Args:
         text: the field's characters.
-        pool: MNIST digits of one split.
+        pool: handwritten digits of one split (:class:`DigitPool` or :class:`MixedPool`).
         rng: the only source of randomness (same state -> same field).
         config: generator controls (default :class:`SynthConfig`).
+        end_mark: an end mark (:data:`data.marks.END_MARKS`) to draw after the text, "" for none;
+            it gets no box in ``boxes`` and is not added to ``text``.
 
     Returns:
-        a :class:`SynthField`: image uint8 ``(H, W)`` with ``H = config.height`` (or natural).
+        a :class:`SynthField`: image uint8 ``(H, W)`` with ``H = config.height`` (or natural);
+        with ``config.realism`` the height is zoomed and margins added, and with
+        ``realism.colour`` the image is RGB ``(H, W, 3)``.
 
     Raises:
-        ValueError: empty text or a character the generator cannot draw.
+        ValueError: empty text, a character the generator cannot draw, or an unknown end mark.
     """
     config = config or SynthConfig()
     if not text:
         raise ValueError("[data.synth.render] empty text")
+    if end_mark and end_mark not in END_MARKS:
+        raise ValueError(f"[data.synth.render] unknown end mark {end_mark!r}; choose from {END_MARKS}")
+    field_slant = _uniform(rng, *config.realism.slant) if config.realism is not None else 0.0
     glyphs = []
     for ch in text:
         if ch.isdigit() and ch.isascii():
@@ -292,15 +266,23 @@ def render(text: str, pool: DigitPool, rng: np.random.Generator, config: SynthCo
             g = draw_punctuation(ch, rng)
         else:
             raise ValueError(f"[data.synth.render] cannot draw {ch!r} in {text!r}; allowed: 0-9 and {PUNCTUATION!r}")
-        g = distort(g, rng, config)
-        if config.jitter > 0:
-            g.top += int(round(rng.uniform(-config.jitter, config.jitter)))
-        glyphs.append(g)
+        glyphs.append(_place(g, rng, config, field_slant))
+    if end_mark:
+        glyphs.append(_place(draw_end_mark(end_mark, rng), rng, config, field_slant))
     xs = layout(glyphs, rng, config)
     return _paint(text, glyphs, xs, pool.split, rng, config)
 
 
-def _paint(text, glyphs, xs, split, rng, config: SynthConfig) -> SynthField:
+def _place(g: Glyph, rng: np.random.Generator, config: SynthConfig, field_slant: float) -> Glyph:
+    """Distort a glyph and jitter it vertically (per character, in text order)."""
+    g = distort(g, rng, config, slant_offset=field_slant)
+    if config.jitter > 0:
+        g.top += int(round(rng.uniform(-config.jitter, config.jitter)))
+    return g
+
+
+def _line_box(glyphs, xs, config: SynthConfig) -> tuple[int, int, int]:
+    """``(y_lo, y_hi, width)`` of the natural canvas: rows relative to the baseline, margins included."""
     m = config.margin
     ink_top = min(g.top for g in glyphs)
     ink_bot = max(g.top + g.ink.shape[0] for g in glyphs)
@@ -309,7 +291,17 @@ def _paint(text, glyphs, xs, split, rng, config: SynthConfig) -> SynthField:
         y_lo, y_hi = ink_top - m, ink_bot + m
     else:
         y_lo, y_hi = min(-BODY - LINE_PAD, ink_top - 1), max(LINE_PAD, ink_bot + 1)
-    hn, wn = y_hi - y_lo, x_end + 2 * m
+    return y_lo, y_hi, x_end + 2 * m
+
+
+def _paint(text, glyphs, xs, split, rng, config: SynthConfig) -> SynthField:
+    """Paint the laid-out glyphs; glyphs after ``len(text)`` are an end mark (no character)."""
+    m = config.margin
+    y_lo, y_hi, wn = _line_box(glyphs, xs, config)
+    if config.realism is not None:
+        image, boxes = paint_realistic(glyphs, xs, y_lo, y_hi, wn, rng, config)
+        return _field(image, text, boxes, glyphs, split)
+    hn = y_hi - y_lo
     canvas = np.zeros((hn, wn), np.float32)
     nat_boxes = []
     for x, g in zip(xs, glyphs):
@@ -335,9 +327,16 @@ def _paint(text, glyphs, xs, split, rng, config: SynthConfig) -> SynthField:
     img = paper * (1.0 - canvas) + ink_grey * canvas
     if config.noise > 0:
         img += rng.normal(0.0, config.noise, img.shape).astype(np.float32)
-    image = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-    sources = np.array([g.source for g in glyphs], dtype=np.int64)
-    return SynthField(image=image, text=text, boxes=boxes, sources=sources, split=split)
+    return _field(np.clip(np.rint(img), 0, 255).astype(np.uint8), text, boxes, glyphs, split)
+
+
+def _field(image: np.ndarray, text: str, boxes, glyphs, split: str) -> SynthField:
+    """A :class:`SynthField`; glyphs beyond ``len(text)`` are the end mark."""
+    n = len(text)
+    sources = np.array([g.source for g in glyphs[:n]], dtype=np.int64)
+    mark = glyphs[n].char if len(glyphs) > n else ""
+    return SynthField(image=image, text=text, boxes=boxes[:n], sources=sources, split=split, end_mark=mark,
+                      end_box=boxes[n] if mark else None)
 
 
 def field_rng(seed: int, index: int) -> np.random.Generator:
@@ -347,12 +346,18 @@ def field_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(index)])
 
 
-def synthesize_one(kind: str, pool: DigitPool, rng: np.random.Generator,
+def synthesize_one(kind: str, pool: DigitPool | MixedPool, rng: np.random.Generator,
                    config: SynthConfig | None = None) -> SynthField:
-    """Draw a text of ``kind`` (``digits``, ``zip``, ``amount``) and render it."""
+    """Draw a text of ``kind`` (``digits``, ``zip``, ``amount``, ``cheque``) and render it; with
+    ``config.realism``, ``amount`` and ``cheque`` texts get an end mark with probability
+    ``realism.end_mark``."""
     config = config or SynthConfig()
     text = sample_text(kind, rng, min_len=config.min_len, max_len=config.max_len, zip_plus4=config.zip_plus4)
-    return render(text, pool, rng, config)
+    mark = ""
+    r = config.realism
+    if r is not None and kind in ("amount", "cheque") and r.end_mark > 0 and rng.random() < r.end_mark:
+        mark = sample_end_mark(rng)
+    return render(text, pool, rng, config, end_mark=mark)
 
 
 def iter_fields(kind: str, count: int, *, split: str, seed: int, config: SynthConfig | None = None,

@@ -21,6 +21,11 @@ Kinds and their languages (each has an anchored regular expression in :data:`KIN
   ``1.234,56``). The number of integer digits is 1-6, weighted towards short amounts as on
   personal cheques. Every amount matches :data:`AMOUNT_REGEX` and is a sentence of
   ``decoders.Grammar.amount(separators="both", fill="both")``.
+* ``cheque``: integer amounts as written on Chilean cheques (pesos, no cents): 1-7 digits, mostly
+  4-5 as on the ORAND-CAR-A fields, often round (trailing zeros); for 4 digits or more, thousands
+  separators ``.`` (p = 0.55: ``15.728``, ``1.250.000``), ``,`` (p = 0.08: ``4,057``) or none
+  (``26075``). Matches :data:`CHEQUE_REGEX`. End marks (``-``, ``=``, ``/=``, ``.-``, a flourish)
+  are not characters: :mod:`data.marks` draws them after the text, which never contains them.
 """
 
 from __future__ import annotations
@@ -30,17 +35,21 @@ import re
 import numpy as np
 
 #: The field kinds the generator knows.
-KINDS = ("digits", "zip", "amount")
+KINDS = ("digits", "zip", "amount", "cheque")
 
 _US = r"\$?\**(0|[1-9]\d{0,5}|[1-9]\d{0,2}(,\d{3}){1,2})(\.\d\d)?\**"
 _EU = r"\$?\**(0|[1-9]\d{0,5}|[1-9]\d{0,2}(\.\d{3}){1,2})(,\d\d)?\**"
 #: Anchored regular expression of every amount :func:`sample_amount` can produce (see grammar).
 AMOUNT_REGEX = re.compile(rf"^(({_US})|({_EU}))$")
+#: Anchored regular expression of every ``cheque`` text (one separator convention per amount).
+CHEQUE_REGEX = re.compile(r"^([1-9]\d{0,6}|[1-9]\d{0,2}(\.\d{3}){1,2}|[1-9]\d{0,2}(,\d{3}){1,2})$")
 #: Anchored regular expression of zip codes.
 ZIP_REGEX = re.compile(r"^\d{5}(-\d{4})?$")
 
 #: Weights of 1..6 integer digits in amounts.
 _INT_DIGIT_WEIGHTS = np.array([0.16, 0.30, 0.24, 0.16, 0.09, 0.05])
+#: Weights of 1..7 digits in ``cheque`` amounts (real fields: mostly 4-5 digits).
+_CHEQUE_DIGIT_WEIGHTS = np.array([0.01, 0.04, 0.12, 0.30, 0.38, 0.12, 0.03])
 
 
 def digits_regex(min_len: int, max_len: int) -> re.Pattern:
@@ -90,6 +99,26 @@ def sample_amount(rng: np.random.Generator) -> str:
     return text
 
 
+def group_thousands(digits: str, sep: str) -> str:
+    """``"1250000"`` -> ``"1.250.000"`` for ``sep = "."`` (groups of three from the right)."""
+    head = len(digits) % 3 or 3
+    return sep.join([digits[:head]] + [digits[i: i + 3] for i in range(head, len(digits), 3)])
+
+
+def sample_cheque(rng: np.random.Generator) -> str:
+    """An integer cheque amount with Chilean thousands separators (``cheque`` kind, module doc)."""
+    n = 1 + int(rng.choice(7, p=_CHEQUE_DIGIT_WEIGHTS / _CHEQUE_DIGIT_WEIGHTS.sum()))
+    body = [int(rng.integers(1, 10))] + [int(d) for d in rng.integers(0, 10, n - 1)]
+    if n >= 2 and rng.random() < 0.4:  # round amounts: 2500, 15000, 120000
+        zeros = int(rng.integers(1, n))
+        body[n - zeros:] = [0] * zeros
+    digits = "".join(map(str, body))
+    u = rng.random()
+    if n < 4 or u >= 0.63:
+        return digits
+    return group_thousands(digits, "." if u < 0.55 else ",")
+
+
 def sample_text(kind: str, rng: np.random.Generator, *, min_len: int = 1, max_len: int = 8,
                 zip_plus4: float = 0.3) -> str:
     """A random text of ``kind`` (one of :data:`KINDS`)."""
@@ -99,6 +128,8 @@ def sample_text(kind: str, rng: np.random.Generator, *, min_len: int = 1, max_le
         return sample_zip(rng, zip_plus4)
     if kind == "amount":
         return sample_amount(rng)
+    if kind == "cheque":
+        return sample_cheque(rng)
     raise ValueError(f"[data.texts.sample_text] unknown kind {kind!r}; choose from {KINDS}")
 
 
@@ -110,4 +141,6 @@ def kind_regex(kind: str, *, min_len: int = 1, max_len: int = 8) -> re.Pattern:
         return ZIP_REGEX
     if kind == "amount":
         return AMOUNT_REGEX
+    if kind == "cheque":
+        return CHEQUE_REGEX
     raise ValueError(f"[data.texts.kind_regex] unknown kind {kind!r}; choose from {KINDS}")

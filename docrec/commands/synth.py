@@ -3,6 +3,12 @@
 Output folder: one PNG per field, ``labels.csv`` (``path,text``, readable by
 :class:`data.folder.FieldFolder`), ``meta.jsonl`` (per field: boxes and MNIST indices) and
 ``synth.json`` (the generator settings, to reproduce the set).
+
+``--realistic`` starts from ``SynthConfig.realistic()`` (scan-like fields: security paper, slant,
+warps, pen width, levels, blur, JPEG, margins, end marks; :mod:`data.realism`); options given
+explicitly override the preset. ``--kind cheque`` writes Chilean-style integer amounts
+(``15.728``); with ``--realistic`` most carry an end mark that is drawn but not in the label.
+``--colour`` (with ``--realistic``) writes colour PNGs.
 """
 
 from __future__ import annotations
@@ -55,24 +61,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "synth", help="write synthetic field images (zip codes, digit strings, amounts) made of MNIST digits",
         description="Compose real MNIST digits and drawn punctuation into field images; writes PNGs, "
                     "labels.csv (path,text), meta.jsonl (boxes, MNIST indices) and synth.json.")
-    p.add_argument("--kind", choices=KINDS, default="zip", help="field kind (default zip)")
+    p.add_argument("--kind", choices=KINDS, default="zip",
+                   help="field kind (default zip; cheque = Chilean amounts such as 15.728)")
     p.add_argument("--count", type=int, default=100, help="number of fields (default 100)")
     p.add_argument("--split", choices=("train", "test"), default="train",
                    help="MNIST split the digits come from (default train; test only for measuring)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--min-len", type=int, default=1, help="shortest digit string (kind digits)")
-    p.add_argument("--max-len", type=int, default=8, help="longest digit string (kind digits)")
-    p.add_argument("--zip-plus4", type=float, default=0.3, help="probability of 12345-6789 zip codes")
-    p.add_argument("--spacing", type=_spacing, default="normal",
+    p.add_argument("--realistic", action="store_true",
+                   help="scan-like fields (SynthConfig.realistic(); explicit options override it)")
+    p.add_argument("--colour", action="store_true", help="colour images (needs --realistic)")
+    p.add_argument("--min-len", type=int, default=None, help="shortest digit string (kind digits)")
+    p.add_argument("--max-len", type=int, default=None, help="longest digit string (kind digits)")
+    p.add_argument("--zip-plus4", type=float, default=None, help="probability of 12345-6789 zip codes")
+    p.add_argument("--spacing", type=_spacing, default=None,
                    help=f"ink gap preset {sorted(SPACING_PRESETS)} or a range LO:HI in pixels (default normal)")
-    p.add_argument("--height", type=_height, default=32, help="output height in pixels or 'natural' (default 32)")
-    p.add_argument("--background", choices=BACKGROUNDS, default="white", help="paper (default white)")
-    p.add_argument("--noise", type=float, default=0.0, help="Gaussian pixel noise, grey levels (default 0)")
-    p.add_argument("--jitter", type=float, default=1.5, help="max vertical shift per character, px (default 1.5)")
-    p.add_argument("--slant", type=_range, default=(-10.0, 10.0), help="slant range in degrees, D or LO:HI (default 10)")
-    p.add_argument("--scale", type=_range, default=(0.9, 1.1), help="per-character scale range LO:HI (default 0.9:1.1)")
-    p.add_argument("--thickness", type=_range, default=(-0.3, 0.5),
+    p.add_argument("--height", type=_height, default=False,
+                   help="output height in pixels or 'natural' (default 32; natural with --realistic)")
+    p.add_argument("--background", choices=BACKGROUNDS, default=None, help="paper (default white)")
+    p.add_argument("--noise", type=float, default=None, help="Gaussian pixel noise, grey levels (default 0)")
+    p.add_argument("--jitter", type=float, default=None, help="max vertical shift per character, px (default 1.5)")
+    p.add_argument("--slant", type=_range, default=None, help="slant range in degrees, D or LO:HI (default 10)")
+    p.add_argument("--scale", type=_range, default=None, help="per-character scale range LO:HI (default 0.9:1.1)")
+    p.add_argument("--thickness", type=_range, default=None,
                    help="stroke thickness change range in [-1, 1], LO:HI (default -0.3:0.5)")
     p.add_argument("--mnist-dir", type=Path, default=None, help="MNIST directory (default $DOCREC_MNIST_DIR or cache)")
     p.add_argument("--no-download", action="store_true", help="fail instead of downloading missing MNIST files")
@@ -86,6 +97,23 @@ def _fail(msg: str, code: int = 2) -> int:
     return code
 
 
+#: CLI options that map one-to-one onto ``SynthConfig`` fields.
+_CONFIG_OPTIONS = ("spacing", "min_len", "max_len", "zip_plus4", "jitter", "slant", "thickness", "noise",
+                   "background")
+
+
+def _config(args: argparse.Namespace) -> SynthConfig:
+    """The generator config: the defaults (or the realistic preset) with the options given explicitly."""
+    over = {k: getattr(args, k) for k in _CONFIG_OPTIONS if getattr(args, k) is not None}
+    if args.scale is not None:
+        over["scale"] = args.scale if args.scale[0] > 0 else (1 + args.scale[0], 1 + args.scale[1])
+    if args.height is not False:
+        over["height"] = args.height
+    if args.realistic:
+        return SynthConfig.realistic(colour=args.colour, **over)
+    return SynthConfig(**over)
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -93,13 +121,10 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"--count must be >= 1, got {args.count}")
     if args.seed < 0:
         return _fail(f"--seed must be >= 0, got {args.seed}")
-    scale = args.scale if args.scale[0] > 0 else (1 + args.scale[0], 1 + args.scale[1])
-    config = SynthConfig(spacing=args.spacing, min_len=args.min_len, max_len=args.max_len,
-                         zip_plus4=args.zip_plus4, jitter=args.jitter, scale=scale, slant=args.slant,
-                         thickness=args.thickness, noise=args.noise, background=args.background,
-                         height=args.height)
+    if args.colour and not args.realistic:
+        return _fail("--colour needs --realistic")
     try:
-        config.validate()
+        config = _config(args).validate()
     except ValueError as exc:
         return _fail(str(exc))
     out: Path = args.out
@@ -119,11 +144,13 @@ def run(args: argparse.Namespace) -> int:
         for i, f in enumerate(tqdm(fields, total=args.count, desc="synth", unit="field",
                                    disable=args.quiet, file=sys.stderr)):
             name = f"{i:0{width}d}.png"
-            if not cv2.imwrite(str(out / name), f.image):
+            image = cv2.cvtColor(f.image, cv2.COLOR_RGB2BGR) if f.image.ndim == 3 else f.image
+            if not cv2.imwrite(str(out / name), image):
                 return _fail(f"could not write {out / name}", 1)
             rows.append((name, f.text))
             meta.write(json.dumps({"path": name, "text": f.text, "boxes": [list(b) for b in f.boxes],
-                                   "split": f.split, "mnist_indices": f.sources.tolist()}) + "\n")
+                                   "split": f.split, "mnist_indices": f.sources.tolist(), "end_mark": f.end_mark,
+                                   "end_box": None if f.end_box is None else list(f.end_box)}) + "\n")
     (out / "meta.jsonl.tmp").replace(out / "meta.jsonl")
     settings = {"kind": args.kind, "count": args.count, "split": args.split, "seed": args.seed,
                 "config": asdict(config)}

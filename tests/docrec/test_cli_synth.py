@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 
 from data.folder import FieldFolder
 from data.synth import DigitPool, SynthConfig, synthesize
-from data.texts import AMOUNT_REGEX
+from data.texts import AMOUNT_REGEX, CHEQUE_REGEX
 from docrec.cli import main
 
 
@@ -44,6 +45,27 @@ def test_synth_options(tmp_path, mnist_dir):
     assert any(img.shape[0] != 32 for img, _ in ff)
 
 
+def test_synth_realistic_cheques(tmp_path, mnist_dir, mnist_test):
+    out = tmp_path / "cheques"
+    argv = ["synth", "--kind", "cheque", "--realistic", "--colour", "--count", "6", "--split", "test", "--seed", "2",
+            "--out", str(out), "--mnist-dir", str(mnist_dir), "--quiet"]
+    assert main(argv) == 0
+    ref = synthesize("cheque", 6, split="test", seed=2, config=SynthConfig.realistic(colour=True),
+                     pool=DigitPool(*mnist_test, split="test"))
+    meta = [json.loads(line) for line in (out / "meta.jsonl").read_text().splitlines()]
+    for f, m in zip(ref, meta):
+        assert m["text"] == f.text and CHEQUE_REGEX.fullmatch(f.text) and m["end_mark"] == f.end_mark
+        img = cv2.imread(str(out / m["path"]), 1)[..., ::-1]  # written as BGR PNG
+        assert np.array_equal(img, f.image) and img.ndim == 3
+    assert json.loads((out / "synth.json").read_text())["config"]["realism"]["colour"] is True
+    # Explicit options override the preset; grey output by default.
+    assert main(argv[:4] + ["--count", "2", "--height", "40", "--background", "form", "--out", str(tmp_path / "g"),
+                            "--mnist-dir", str(mnist_dir), "--quiet"]) == 0
+    settings = json.loads((tmp_path / "g" / "synth.json").read_text())["config"]
+    assert settings["height"] == 40 and settings["background"] == "form" and settings["realism"]["colour"] is False
+    assert all(img.ndim == 2 for img, _ in FieldFolder(tmp_path / "g"))
+
+
 def test_synth_bad_arguments(tmp_path, mnist_dir, capsys):
     with pytest.raises(SystemExit):
         main(["synth", "--spacing", "squashed", "--out", str(tmp_path)])
@@ -51,6 +73,8 @@ def test_synth_bad_arguments(tmp_path, mnist_dir, capsys):
     assert "--count must be >= 1" in capsys.readouterr().err
     assert main(["synth", "--height", "3", "--out", str(tmp_path), "--quiet"]) == 2
     assert "height 3" in capsys.readouterr().err
+    assert main(["synth", "--colour", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "--colour needs --realistic" in capsys.readouterr().err
     assert main(["synth", "--out", str(tmp_path), "--mnist-dir", str(tmp_path / "none"), "--no-download",
                  "--quiet"]) == 1
     assert "cannot load MNIST" in capsys.readouterr().err
