@@ -31,21 +31,45 @@ class SegmenterConfig:
         sauvola_k, sauvola_r: Sauvola's ``T = m (1 + k (s / R - 1))``.
         min_contrast: a pixel is ink only if at least this many grey levels darker than the local
             background estimate (all methods); guards flat or white images against noise ink.
-        remove_lines: remove long horizontal guide lines / underlines (morphological opening with
-            a long horizontal kernel), then restore the strokes that cross them.
+        remove_lines: remove printed horizontal lines (ruling, frame tops and bottoms): long runs
+            that are straight and thin or touch the top/bottom edge, only their own band, keeping
+            the strokes that cross them (:func:`segmenter.preprocess.remove_printed_lines`).
         line_min_rel: minimum length of a guide line, relative to the image height.
         line_min_px: ... and never shorter than this many pixels,
         line_span_rel: ... except that a run spanning this fraction of the image width is always
-            a line (frame lines of a short field).
-        remove_borders: remove vertical frame lines close to the left/right edge, and components
-            lying entirely within ``edge_band_rel * image_height`` rows of the top or bottom edge
-            (pieces of a broken frame line; a mark that small right at the edge is lost too).
+            long enough (frame lines of a short field).
+        line_max_slope: a printed line drifts at most this many pixels across per pixel along.
+        line_max_wobble_rel: ... and its centre stays within this (relative to the image height,
+            at least 1 px, RMS) of a straight line.
+        line_find_contrast: lines are looked for among the ink and the pixels at least this much
+            darker than the paper (``1 - grey / paper``): a pale printed line is ink only in
+            stretches, where no darker pen lies within the binarisation window.
+        line_max_width_rel: a horizontal line not touching the top/bottom edge is at most this
+            thick (relative to the image height).
+        remove_borders: remove vertical frame lines and scanner border strips (straight runs that
+            span the height and touch the left or right edge), and components lying entirely within
+            ``edge_band_rel * image_height`` rows of the top or bottom edge (pieces of a broken frame
+            line, stray print; a mark that small right at the edge is lost too).
         edge_band_rel: see ``remove_borders``.
-        border_min_rel: a vertical frame line spans at least this fraction of the image height.
-        border_margin_rel: ... and lies within this distance (relative to the image height) of an edge.
+        border_min_rel: a vertical frame line spans at least this fraction of the image height,
+        border_span_rel: ... starts and ends within this distance (relative to the image height,
+            at least 2 px) of the top and bottom,
+        border_margin_rel: ... and lies within this distance (relative to the image height, at
+            least 2 px) of the left or right edge (or both its ends meet printed horizontal lines:
+            a frame inside the field).
+        crop_content: clean the field inside the box of its writing when wide margins surround it
+            (:func:`segmenter.preprocess.content_box`), so every relative length refers to the
+            writing, not to the margins.
+        content_crop_rel: ... when that box (with its pad) is below this fraction of the image's
+            height or width;
+        content_pad_rel: ... widened by this fraction of its height on every side (so the writing
+            lies well inside the window, clear of its edge bands and border tests),
+        content_min_px: ... and to at least this many pixels each way.
         speck_rel_area: connected components smaller than ``speck_rel_area * image_height**2``
             pixels (at least ``speck_min_px``) are removed as noise.
         speck_min_px: lower bound of the speck area threshold.
+        speck_near_rel: ... except those within this distance (relative to the image height) of a
+            larger component (fragments of a broken stroke); 0 drops every small component.
         min_char_rel: the character height used for every relative length is at least this
             fraction of the image height (a field holding only a dot or a dash).
         remnant_rel_area: components smaller than ``remnant_rel_area * image_height**2`` lying
@@ -153,12 +177,22 @@ class SegmenterConfig:
     line_min_rel: float = 2.0
     line_min_px: int = 24
     line_span_rel: float = 0.8
+    line_max_slope: float = 0.08
+    line_max_wobble_rel: float = 0.03
+    line_max_width_rel: float = 0.15
+    line_find_contrast: float = 0.2
     remove_borders: bool = True
     border_min_rel: float = 0.85
-    border_margin_rel: float = 0.25
+    border_span_rel: float = 0.04
+    border_margin_rel: float = 0.08
+    crop_content: bool = True
+    content_crop_rel: float = 0.5
+    content_pad_rel: float = 0.25
+    content_min_px: int = 32
     edge_band_rel: float = 0.12
     speck_rel_area: float = 0.003
     speck_min_px: int = 3
+    speck_near_rel: float = 0.04
     min_char_rel: float = 0.25
     remnant_rel_area: float = 0.02
     deslant: bool = False

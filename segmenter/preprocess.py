@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from segmenter.config import SegmenterConfig
+from segmenter.lines import Line, erase_line, find_lines
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Preprocessed:
         darkness: float32 ``(H, W2)`` in working coordinates: how dark each pixel is between the
             local paper level (0) and the darkest ink nearby (1), see :func:`darkness`; 0 on
             removed lines. Grey-level pieces (``SegmenterConfig.grey_pieces``) are drawn from it.
+        box: ``(y0, y1, x0, x1)``, the window of the input that was cleaned (:func:`content_box`):
+            the whole image unless wide margins were cut away; nothing outside it is ink.
     """
 
     grey: np.ndarray
@@ -59,6 +62,7 @@ class Preprocessed:
     char_height: float
     lines: np.ndarray
     darkness: np.ndarray | None = None
+    box: tuple[int, int, int, int] | None = None
 
 
 def to_grey(image, *, where: str = "segmenter.preprocess") -> np.ndarray:
@@ -194,13 +198,10 @@ def binarize(grey: np.ndarray, config: SegmenterConfig | None = None, *, method:
 
 
 def remove_guide_lines(ink: np.ndarray, *, min_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Remove long horizontal lines, then restore the strokes that cross them.
+    """Remove every long horizontal run, whatever its geometry, keeping the strokes that cross it.
 
-    A line is found by a morphological opening with a ``1 x min_length`` kernel of the ink dilated
-    by one pixel vertically (so a slightly tilted, stair-stepped line still has long runs), masked
-    back to the ink. Its pixels are removed, except where ink lies directly above *and* below the
-    line's band in the same column (a stroke crossing the line), restored by a vertical closing
-    as tall as the line is thick.
+    :func:`segmenter.lines.find_lines` then :func:`segmenter.lines.erase_line` on each run of at
+    least ``min_length`` pixels (no test that it is printed; :func:`remove_printed_lines` makes one).
 
     Args:
         ink: bool ``(H, W)``.
@@ -209,59 +210,29 @@ def remove_guide_lines(ink: np.ndarray, *, min_length: int) -> tuple[np.ndarray,
     Returns:
         ``(cleaned ink, removed pixels)``, both bool ``(H, W)``.
     """
-    h, w = ink.shape
-    if min_length > w or not ink.any():
-        return ink.copy(), np.zeros_like(ink)
-    u8 = ink.astype(np.uint8)
-    grown = cv2.dilate(u8, np.ones((3, 1), np.uint8))
-    line = cv2.morphologyEx(grown, cv2.MORPH_OPEN, np.ones((1, min_length), np.uint8)).astype(bool) & ink
-    if not line.any():
-        return ink.copy(), line
-    thick = int(_max_vertical_run(line))
-    rest = ink & ~line
-    kernel = np.ones((thick + 2, 1), np.uint8)
-    bridged = cv2.morphologyEx(rest.astype(np.uint8), cv2.MORPH_CLOSE, kernel).astype(bool)
-    keep = line & bridged
-    return rest | keep, line & ~keep
+    ink = np.asarray(ink, bool)
+    removed = np.zeros_like(ink)
+    for line in find_lines(ink, min_length=max(2, min_length), axis=0):
+        ink, gone = erase_line(ink, line)
+        removed |= gone
+    return ink, removed
 
 
-def _max_vertical_run(mask: np.ndarray) -> int:
-    """Longest run of True down any column of a bool ``(H, W)`` mask."""
-    run = np.zeros(mask.shape[1], np.int64)
-    best = 0
-    for row in mask:
-        run = np.where(row, run + 1, 0)
-        best = max(best, int(run.max()))
-    return best
+def remove_remnants(ink: np.ndarray, removed: np.ndarray, *, max_area: int, near_fraction: float = 0.8
+                    ) -> np.ndarray:
+    """Drop small components lying along removed lines (stubs left by an interrupted or slightly
+    thicker line): components of fewer than ``max_area`` pixels with at least ``near_fraction`` of
+    them within one pixel of a removed line pixel. bool ``(H, W) -> (H, W)``.
 
-
-def remove_borders(ink: np.ndarray, *, min_length: int, margin: int) -> tuple[np.ndarray, np.ndarray]:
-    """Remove vertical frame lines (runs of at least ``min_length``) within ``margin`` of the left
-    or right edge: bool ``(H, W) -> (cleaned, removed)``."""
-    h, w = ink.shape
-    if min_length > h or not ink.any():
-        return ink.copy(), np.zeros_like(ink)
-    u8 = ink.astype(np.uint8)
-    grown = cv2.dilate(u8, np.ones((1, 3), np.uint8))
-    line = cv2.morphologyEx(grown, cv2.MORPH_OPEN, np.ones((min_length, 1), np.uint8)).astype(bool) & ink
-    near = np.zeros(w, bool)
-    near[: max(margin, 1)] = True
-    near[w - max(margin, 1):] = True
-    line &= near[None, :]
-    return ink & ~line, line
-
-
-def remove_remnants(ink: np.ndarray, removed: np.ndarray, *, max_area: int) -> np.ndarray:
-    """Drop small components lying mostly along removed lines (stubs left by an interrupted or
-    slightly thicker line): components of fewer than ``max_area`` pixels with at least half of
-    them within one pixel of a removed line pixel. bool ``(H, W) -> (H, W)``."""
+    The fraction was one half; the bowl of a ``5`` cut from its stem by the ruling line it sits on
+    lies half along the line, and was lost (issue 16), so a stub must now lie almost all along it."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
     if n <= 1:
         return ink.copy()
     near = cv2.dilate(removed.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     area = stats[:, cv2.CC_STAT_AREA]
     close = np.bincount(labels[near & ink], minlength=n)
-    drop = (area < max_area) & (2 * close >= area)
+    drop = (area < max_area) & (close >= near_fraction * area)
     drop[0] = False
     return ink & ~drop[labels]
 
@@ -281,13 +252,22 @@ def remove_edge_bands(ink: np.ndarray, *, band: int) -> tuple[np.ndarray, np.nda
     return ink & ~gone, gone
 
 
-def remove_specks(ink: np.ndarray, *, min_area: int) -> np.ndarray:
-    """Drop 8-connected components of fewer than ``min_area`` pixels: bool ``(H, W) -> (H, W)``."""
+def remove_specks(ink: np.ndarray, *, min_area: int, near: int = 0) -> np.ndarray:
+    """Drop 8-connected components of fewer than ``min_area`` pixels: bool ``(H, W) -> (H, W)``.
+
+    With ``near > 0``, a small component within ``near`` pixels (chessboard distance) of a large
+    one stays: a fragment of a faint or broken pen stroke, not noise on the paper (issue 16: the
+    broken strokes of pale real writing were lost as specks)."""
     if min_area <= 1 or not ink.any():
         return ink.copy()
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
     keep = stats[:, cv2.CC_STAT_AREA] >= min_area
     keep[0] = False
+    if near > 0 and keep.any():
+        side = 2 * near + 1
+        zone = cv2.dilate(keep[labels].astype(np.uint8), np.ones((side, side), np.uint8)).astype(bool)
+        keep[np.unique(labels[zone & ink])] = True
+        keep[0] = False
     return keep[labels]
 
 
@@ -345,47 +325,181 @@ def deslant(ink: np.ndarray, slant: float) -> tuple[np.ndarray, np.ndarray]:
     return shift_rows(ink.astype(bool), shift, w + int(shift.max())), shift
 
 
-def remove_printed_lines(ink: np.ndarray, config: SegmenterConfig | None = None
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """The line cleaning of :func:`preprocess` on a binary ink mask: vertical frame lines near the
-    left/right edges, long horizontal guide and frame lines (restoring crossing strokes), whatever
-    lies entirely inside the top/bottom edge bands, and small stubs along the removed lines.
+def _is_printed(line: Line, shape: tuple[int, int], cfg: SegmenterConfig, *,
+                rulings: tuple[Line, ...] = ()) -> bool:
+    """Whether a long run (:func:`segmenter.lines.find_lines`) is a printed line, not a pen stroke.
+
+    Both kinds must be straight (drift at most ``line_max_slope`` per pixel, wobble at most about a
+    pixel): handwriting is seldom that straight over such a length. A horizontal ruling line must
+    also be thin (``line_max_width_rel`` of the field height) unless it touches the top or bottom
+    edge (a dark scanner border strip). A vertical line is a frame side or a border strip when it
+    spans the field's height (to within ``border_span_rel`` of it at both ends) *and* touches its
+    left or right edge (within ``border_margin_rel`` of the height), or when both its ends meet
+    printed horizontal lines (``rulings``: the corners of a frame drawn inside the field). A tall
+    leading ``1`` or ``7`` does neither (issue 16).
+    """
+    h, w = shape
+    along = h if line.axis == 1 else w
+    across = w if line.axis == 1 else h
+    if abs(line.slope) > cfg.line_max_slope or line.wobble > max(1.0, cfg.line_max_wobble_rel * h):
+        return False
+    edge = max(2.0, cfg.border_margin_rel * h)
+    touches = line.low <= edge or line.high >= across - 1 - edge
+    if line.axis == 0:
+        return touches or line.width <= max(3.0, cfg.line_max_width_rel * h)
+    end = max(2.0, cfg.border_span_rel * h)
+    spans = line.start <= end and line.stop >= along - end
+    corners = _meets(line, line.start, rulings) and _meets(line, line.stop - 1, rulings)
+    return (spans and touches) or corners
+
+
+def _meets(vertical: Line, row: int, rulings: tuple[Line, ...]) -> bool:
+    """Whether row ``row`` of a vertical line (an end) lies on or beside one of the horizontal
+    ``rulings``, within the ruling's extent: a corner of a frame."""
+    x = float(vertical.centre[row - vertical.start])
+    for r in rulings:
+        if not r.start - 2 - vertical.width <= x <= r.stop + 1 + vertical.width:
+            continue
+        y = float(r.centre[int(np.clip(round(x), r.start, r.stop - 1)) - r.start])
+        if abs(row - y) <= r.width / 2.0 + 2.0:
+            return True
+    return False
+
+
+def remove_printed_lines(ink: np.ndarray, config: SegmenterConfig | None = None, *,
+                         dark: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The line cleaning of :func:`preprocess` on a binary ink mask.
+
+    Long horizontal runs (ruling, frame tops and bottoms) and long vertical ones (frame sides,
+    scanner border strips) are found on the input (:func:`segmenter.lines.find_lines`) and removed
+    only when their geometry says printed (:func:`_is_printed`); only each line's own band goes,
+    and strokes crossing it stay (:func:`segmenter.lines.erase_line`). Then whatever lies entirely
+    inside the top/bottom edge bands (broken frame lines, stray print) and small stubs along the
+    removed lines.
 
     Args:
         ink: bool ``(H, W)``.
-        config: ``remove_borders``, ``remove_lines`` and the lengths (relative to ``H``).
+        config: ``remove_lines``, ``remove_borders`` and the lengths (relative to ``H``).
+        dark: optional float ``(H, W)``: how dark each pixel is against the paper, ``1 - grey /
+            background`` (not normalised locally, unlike :func:`darkness`, so one line reads the
+            same along its length): lines are also looked for among the pixels at least
+            ``line_find_contrast`` dark (a pale line is ink only in stretches), and pen ink clearly
+            darker than a pale line (or a streak of paper texture) it lies on is kept.
 
     Returns:
         ``(cleaned ink, removed pixels)``, both bool ``(H, W)``.
     """
     cfg = config or SegmenterConfig()
+    ink = np.asarray(ink, bool)
     h, w = ink.shape
     removed = np.zeros_like(ink)
-    if cfg.remove_borders:  # first, so a frame's corners do not shorten its sides
-        length = max(3, int(round(cfg.border_min_rel * h)))
-        margin = int(round(cfg.border_margin_rel * h))
-        ink, gone = remove_borders(ink, min_length=length, margin=margin)
-        removed |= gone
+    # all found on the input, so a frame's corners do not shorten its sides; a pale line is often
+    # ink only in stretches (where no darker pen is near), so lines are looked for in all contrast
+    loose = ink if dark is None else ink | (dark >= cfg.line_find_contrast)
+    rulings: tuple[Line, ...] = ()
+    verticals: list[Line] = []
     if cfg.remove_lines:
         length = max(cfg.line_min_px, int(round(cfg.line_min_rel * h)))
         length = min(length, max(3, int(round(cfg.line_span_rel * w))))
-        ink, gone = remove_guide_lines(ink, min_length=length)
+        found = find_lines(loose, min_length=length, axis=0)
+        rulings = tuple(line for line in found if _is_printed(line, (h, w), cfg))
+    if cfg.remove_borders:
+        found = find_lines(loose, min_length=max(3, int(round(cfg.border_min_rel * h))), axis=1)
+        verticals = [line for line in found if _is_printed(line, (h, w), cfg, rulings=rulings)]
+    for line in (*rulings, *verticals):
+        ink, gone = erase_line(ink, line, dark=dark)
         removed |= gone
     if cfg.remove_borders:
         ink, gone = remove_edge_bands(ink, band=int(round(cfg.edge_band_rel * h)))
         removed |= gone
     if removed.any() and cfg.remnant_rel_area > 0:
-        ink = remove_remnants(ink, removed, max_area=int(round(cfg.remnant_rel_area * h * h)))
+        kept = remove_remnants(ink, removed, max_area=int(round(cfg.remnant_rel_area * h * h)))
+        removed |= ink & ~kept
+        ink = kept
     return ink, removed
+
+
+def content_box(grey: np.ndarray, config: SegmenterConfig | None = None) -> tuple[int, int, int, int]:
+    """Where the writing sits: the window ``(y0, y1, x0, x1)`` of a uint8 ``(H, W)`` field to clean.
+
+    The field is binarised and cleaned of printed lines at the scale of the whole image; the box of
+    the remaining components (those of at least 1% of the largest one's area, so a stray speck far
+    away does not count), widened by ``content_pad_rel`` of its height and to at least
+    ``content_min_px`` pixels each way (a lone dot is not blown up to the field's scale), is
+    returned when it is clearly smaller than the image (below ``content_crop_rel`` of its height or
+    width), else the whole image. Every length of the cleaning is relative to the field's height,
+    so a field with wide margins must be cleaned inside this window, not at the scale of the
+    margins (issue 16: 400 px of white around a field turned its digits into specks).
+    """
+    cfg = config or SegmenterConfig()
+    h, w = grey.shape
+    whole = (0, h, 0, w)
+    if not cfg.crop_content:
+        return whole
+    ink, _ = remove_printed_lines(binarize(grey, cfg), cfg)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return whole
+    area = stats[1:, cv2.CC_STAT_AREA]
+    keep = area >= max(cfg.speck_min_px, 0.01 * area.max())
+    st = stats[1:][keep]
+    y0, x0 = int(st[:, cv2.CC_STAT_TOP].min()), int(st[:, cv2.CC_STAT_LEFT].min())
+    y1 = int((st[:, cv2.CC_STAT_TOP] + st[:, cv2.CC_STAT_HEIGHT]).max())
+    x1 = int((st[:, cv2.CC_STAT_LEFT] + st[:, cv2.CC_STAT_WIDTH]).max())
+    pad = max(2, int(round(cfg.content_pad_rel * (y1 - y0))))
+    ya, yb = _widen(y0 - pad, y1 + pad, cfg.content_min_px, h)
+    xa, xb = _widen(x0 - pad, x1 + pad, cfg.content_min_px, w)
+    box = (ya, yb, xa, xb)
+    if box[1] - box[0] < cfg.content_crop_rel * h or box[3] - box[2] < cfg.content_crop_rel * w:
+        return box
+    return whole
+
+
+def _widen(a: int, b: int, least: int, size: int) -> tuple[int, int]:
+    """The interval ``[a, b)`` clipped to ``[0, size)`` and widened about its middle to at least
+    ``least`` (or ``size``) pixels."""
+    a, b = max(0, a), min(size, b)
+    short = min(least, size) - (b - a)
+    if short > 0:
+        a = max(0, a - (short + 1) // 2)
+        b = min(size, a + max(least, b - a))
+        a = max(0, b - min(least, size))
+    return a, b
+
+
+def _clean(grey: np.ndarray, cfg: SegmenterConfig, *, depth: int = 0
+           ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """Binarise and clean ``grey`` ``(H, W)`` inside its :func:`content_box` (found again inside the
+    window, at most three times: a grey field pasted on white paper is found first, then its ink).
+
+    Returns:
+        ``(ink, removed, box)``: bool ``(H, W)`` each, and the window that was cleaned.
+    """
+    h, w = grey.shape
+    y0, y1, x0, x1 = content_box(grey, cfg) if depth < 3 else (0, h, 0, w)
+    if (y0, y1, x0, x1) != (0, h, 0, w):
+        sub_ink, sub_removed, (a, b, c, d) = _clean(grey[y0:y1, x0:x1], cfg, depth=depth + 1)
+        ink = np.zeros((h, w), bool)
+        removed = np.zeros((h, w), bool)
+        ink[y0:y1, x0:x1] = sub_ink
+        removed[y0:y1, x0:x1] = sub_removed
+        return ink, removed, (y0 + a, y0 + b, x0 + c, x0 + d)
+    bg = background(grey, kernel=_odd(max(h, 8) * 0.2))
+    contrast = 1.0 - grey.astype(np.float64) / np.maximum(bg, 1.0)  # 0 paper .. 1 black
+    ink, removed = remove_printed_lines(binarize(grey, cfg), cfg, dark=contrast)
+    min_area = max(cfg.speck_min_px, int(round(cfg.speck_rel_area * h * h)))
+    near = int(round(cfg.speck_near_rel * h))
+    return remove_specks(ink, min_area=min_area, near=near), removed, (0, h, 0, w)
 
 
 def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
     """Turn a field image into a clean ink mask (PAPER.md Sec. V's input).
 
-    Steps: greyscale; binarise (``config.binarize``); remove vertical frame lines near the left and
-    right edges, then horizontal guide lines (restoring crossing strokes), then whatever lies
-    entirely within the top/bottom edge bands (broken frame lines) and small stubs along removed
-    lines; drop specks; optionally deslant.
+    Steps: greyscale; find where the writing sits (:func:`content_box`, so wide margins do not
+    change any relative length) and, inside that window: binarise (``config.binarize``); remove
+    printed horizontal and vertical lines and scanner border strips, keeping the strokes that cross
+    them (:func:`remove_printed_lines`), whatever lies entirely within the top/bottom edge bands and
+    small stubs along removed lines; drop specks. Optionally deslant.
 
     Args:
         image: field image ``(H, W)`` (see :func:`to_grey` for accepted types).
@@ -407,9 +521,7 @@ def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
         )
     grey = to_grey(image, where="segmenter.preprocess")
     h, w = grey.shape
-    ink, removed = remove_printed_lines(binarize(grey, cfg), cfg)
-    min_area = max(cfg.speck_min_px, int(round(cfg.speck_rel_area * h * h)))
-    ink = remove_specks(ink, min_area=min_area)
+    ink, removed, box = _clean(grey, cfg)
     shift = np.zeros(h, np.int64)
     slant = 0.0
     if cfg.deslant and ink.any():
@@ -417,11 +529,14 @@ def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
         ink, shift = deslant(ink, slant)
     char_height = estimate_char_height(ink)
     if char_height > 0:
-        char_height = max(char_height, cfg.min_char_rel * h)
+        char_height = max(char_height, cfg.min_char_rel * (box[1] - box[0]))
     dark = None
     if cfg.grey_pieces:
-        dark = np.where(removed, 0.0, darkness(grey, cfg)).astype(np.float32)
+        y0, y1, x0, x1 = box
+        dark = np.zeros((h, w), np.float32)
+        dark[y0:y1, x0:x1] = darkness(grey[y0:y1, x0:x1], cfg)
+        dark[removed] = 0.0
         if shift.any():
             dark = shift_rows(dark, shift, ink.shape[1])
     return Preprocessed(grey=grey, ink=ink, shift=shift, slant=slant, char_height=char_height,
-                        lines=removed, darkness=dark)
+                        lines=removed, darkness=dark, box=box)

@@ -43,23 +43,19 @@ BOX_HALF = 8
 
 
 def line_free_ink(image: np.ndarray) -> np.ndarray:
-    """The SDNN's ink map (:func:`data.sdnn_samples.ink_map`) of a uint8 ``(H, W)`` field with printed
-    frame and guide lines removed (:func:`segmenter.preprocess.remove_printed_lines` on the map's
-    ink >= 0.2, their anti-aliased edges included), so a cheque box's frame does not pass for the
-    writing's height: float32 ``(H, W)``."""
-    from segmenter.preprocess import remove_printed_lines
+    """The SDNN's ink map of a uint8 ``(H, W)`` field with only the writer's ink left: float32
+    ``(H, W)`` in [0, 1].
 
-    ink = ink_map(image)
-    mask = ink >= 0.2  # printed lines are often paler than the writing
-    if not mask.any():
-        return ink
-    kept, removed = remove_printed_lines(mask)
-    if not removed.any():
-        return ink
-    zone = cv2.dilate(removed.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~kept
-    out = ink.copy()
-    out[zone] = 0.0
-    return out
+    A thin wrapper of :func:`segmenter.inkmap.clean_ink_levels` (the levels of
+    :func:`data.sdnn_samples.ink_map` on the paper-flattened field): printed ruling and frame
+    lines, dark scanner borders, stray print at the edges and paper texture are removed, wide
+    margins are ignored, and every pen stroke is kept (tall leading ``1``s and ``7``s included,
+    issue 16), so none of them sets the writing's height in
+    :func:`data.sdnn_samples.normalize_field_ink`.
+    """
+    from segmenter.inkmap import clean_ink_levels
+
+    return clean_ink_levels(image)
 
 
 @contextlib.contextmanager
