@@ -53,6 +53,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--none_fraction", type=float, default=None,
                    help="way 1: share of 'none' windows (default 0.5)")
     p.add_argument("--weight_decay", type=float, default=0.0, help="strip: Adam's weight decay")
+    real = p.add_argument_group("real fields (fine-tune any SDNN weights on labelled field folders; "
+                                "docrec.training.sdnn_real)")
+    real.add_argument("--real", nargs="+", default=None, metavar="DIR",
+                      help="labelled field folders (labels.csv; digit-only labels of amounts may omit the "
+                           "separators and end marks): fine-tune --init (default sdnn-strip) on them with the "
+                           "global criterion, mixed with synthetic fields (--synth_share)")
+    real.add_argument("--real_ids", default=None, metavar="LO-HI",
+                      help="use only the fields whose file name ends in an id in LO..HI (e.g. 154-799)")
+    real.add_argument("--val_real", nargs="+", default=None, metavar="DIR",
+                      help="labelled folders selecting the epoch (digit-string accuracy)")
+    real.add_argument("--val_ids", default=None, metavar="LO-HI", help="id range of the --val_real fields")
+    real.add_argument("--val_grammar", default="amount", help="grammar of the validation reading (default amount)")
+    real.add_argument("--synth_share", type=float, default=0.5,
+                      help="share of every batch rendered synthetically (default 0.5)")
+    real.add_argument("--synth", choices=("plain", "realistic"), default="realistic",
+                      help="synthetic fields: the generator's plain papers or realistic scans (default)")
+    real.add_argument("--synth_digits", choices=("mnist", "mix"), default="mix",
+                      help="digits of the synthetic fields: MNIST training digits, or a third each of MNIST, "
+                           "USPS training digits and digits cut from the --real folders' boxes (default mix)")
+    real.add_argument("--p_join", type=float, default=0.3,
+                      help="probability of joining a real field with another one (default 0.3)")
+    real.add_argument("--no_augment", action="store_true", help="do not augment the real fields")
+    real.add_argument("--no_marks", action="store_true",
+                      help="constrain digit-only labels to the exact digits (no separators / end marks)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default 1; strip 2)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/way{1,2}.ckpt")
@@ -94,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
     if args.none_fraction is not None and not 0.0 <= args.none_fraction < 1.0:
         print(f"[docrec train sdnn] --none_fraction must be in [0, 1), got {args.none_fraction}", file=sys.stderr)
         return 2
+    if args.real is not None:
+        return _run_real(args)
     if (args.way is None) != (args.arch == "strip"):
         print("[docrec train sdnn] give --way 1 or 2 for lenet5/modern; --arch strip takes no --way", file=sys.stderr)
         return 2
@@ -147,6 +173,106 @@ def run(args: argparse.Namespace) -> int:
                 "data": "MNIST training digits 0..54999 (55,000); validation: digits 55000..59999",
                 "config": asdict(cfg), **{k: v for k, v in result.items() if k != "history"},
                 "history": result["history"]}
+        (WEIGHTS_DIR / f"{args.install}.json").write_text(json.dumps(card, indent=1) + "\n")
+        print(f"installed {WEIGHTS_DIR / (args.install + '.pt')}")
+    return 0
+
+
+def _id_range(text: str | None, flag: str) -> range | None:
+    """``"LO-HI"`` -> ``range(LO, HI + 1)``; ValueError naming the flag otherwise."""
+    if text is None:
+        return None
+    lo, sep, hi = text.partition("-")
+    if not (sep and lo.strip().isdigit() and hi.strip().isdigit()) or int(lo) > int(hi):
+        raise ValueError(f"[docrec train sdnn] {flag} {text!r}: expected LO-HI with 0 <= LO <= HI, e.g. 154-799")
+    return range(int(lo), int(hi) + 1)
+
+
+def load_real_fields(dirs: list[str], ids: range | None, *, log=print) -> list[tuple]:
+    """``(image uint8 (H, W), text)`` of every field of the folders (restricted to ``ids``); rows the
+    folders refuse raise, and a folder with no field in ``ids`` is an error."""
+    from data import read_fields
+
+    out = []
+    for d in dirs:
+        fs = read_fields(d, boxes=None)
+        if ids is not None:
+            fs = fs.select_ids(ids)
+        if len(fs) == 0:
+            raise ValueError(f"[docrec train sdnn] {d}: no fields" + (f" with ids {ids.start}-{ids.stop - 1}" if ids else ""))
+        out.extend((fs.image(i), fs[i].text) for i in range(len(fs)))
+        log(f"{d}: {len(fs)} fields")
+    return out
+
+
+def mixed_digit_pool(dirs: list[str], ids: range | None):
+    """A third each of MNIST training digits 0..54,999, USPS training digits and the digits cut from
+    the folders' per-character boxes (``data.field_digit_pool``; fields without boxes add none)."""
+    from data import MixedPool, read_fields, usps_pool
+    from data.field_digits import field_digit_pool
+    from docrec.training.sdnn_train import split_pools
+
+    cut = []
+    for d in dirs:
+        fs = read_fields(d)
+        if ids is not None:
+            fs = fs.select_ids(ids)
+        cut.extend((fs.image(i), [(b.char, b.x, b.y, b.w, b.h) for b in fs[i].boxes])
+                   for i in range(len(fs)) if fs[i].boxes)
+    pools = [split_pools()[0], usps_pool("train")]
+    if cut:
+        pools.append(field_digit_pool(cut))
+    return MixedPool(pools, [1.0 / len(pools)] * len(pools))
+
+
+def real_accuracy(fields: list[tuple], grammar: str):
+    """``evaluate(classifier) -> digit-string accuracy`` of the SDNN recogniser on ``fields``: the
+    digits of each reading against the digits of its label."""
+    from docrec.recognizers.sdnn import SDNNRecognizer
+
+    def digits(text: str) -> str:
+        return "".join(c for c in text if c.isdigit())
+
+    def evaluate(net) -> float:
+        out = SDNNRecognizer(model=net).recognize([im for im, _ in fields], grammar=grammar)
+        return sum(digits(r.text) == digits(t) for r, (_, t) in zip(out, fields)) / len(fields)
+
+    return evaluate
+
+
+def _run_real(args: argparse.Namespace) -> int:
+    from docrec.training.sdnn_real import RealSDNNConfig, train_sdnn_real
+
+    if args.way is not None:
+        print("[docrec train sdnn] --real fine-tunes the --init weights of any kind; it takes no --way", file=sys.stderr)
+        return 2
+    try:
+        ids = _id_range(args.real_ids, "--real_ids")
+        train = load_real_fields(args.real, ids)
+        pool = mixed_digit_pool(args.real, ids) if args.synth_digits == "mix" and args.synth_share > 0 else None
+        evaluate = None
+        if args.val_real:
+            evaluate = real_accuracy(load_real_fields(args.val_real, _id_range(args.val_ids, "--val_ids")),
+                                     args.val_grammar)
+        cfg = RealSDNNConfig(init=args.init or "sdnn-strip", epochs=args.epochs or 30,
+                             batch_size=args.batch_size or 16, synth_share=args.synth_share, lr=args.lr or 7e-4,
+                             weight_decay=args.weight_decay, augment=not args.no_augment, marks=not args.no_marks,
+                             seed=args.seed, threads=args.threads or 2, synth=args.synth,
+                             p_join=args.p_join).validate()
+        result = train_sdnn_real(cfg, train, Path(args.out), resume=args.resume, evaluate=evaluate, pool=pool)
+    except (ValueError, FileNotFoundError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(json.dumps({k: v for k, v in result.items() if k != "history"}))
+    if args.install:
+        WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(args.out) / "sdnn-real.pt", WEIGHTS_DIR / f"{args.install}.pt")
+        card = {"name": args.install, "system": "sdnn", "way": "real", "init": cfg.init,
+                "command": "docrec train sdnn " + " ".join(sys.argv[3:]) if len(sys.argv) > 3 else "",
+                "data": {"real": args.real, "real_ids": args.real_ids, "val_real": args.val_real,
+                         "val_ids": args.val_ids, "synthetic": f"{args.synth} fields, digits: {args.synth_digits} "
+                         "(MNIST training digits 0..54999; USPS digits 0..6290; digits cut from the --real boxes)"},
+                "config": asdict(cfg), "best_val_score": result["best"], "history": result["history"]}
         (WEIGHTS_DIR / f"{args.install}.json").write_text(json.dumps(card, indent=1) + "\n")
         print(f"installed {WEIGHTS_DIR / (args.install + '.pt')}")
     return 0

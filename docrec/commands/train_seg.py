@@ -17,6 +17,28 @@ Stages (each reads the previous one's output from ``--work``):
 * ``export``: write a checkpoint's weights (with the calibrated temperature) to
   ``docrec/weights/seg-lenet5.pt`` (``seg-modern.pt`` for the modern CNN) and its JSON card (built
   from the stages' JSON records). Later stages read the architecture from their checkpoint.
+
+Real labelled fields (``--fields DIR``: ``labels.csv`` and optional ``boxes.jsonl``, read by
+:func:`data.read_fields`; ``--ids LO-HI`` picks file-name ids) fine-tune the bundled
+``seg-lenet5`` (or ``--init``) instead (:mod:`docrec.training.seg_real_train`):
+
+* ``local --fields DIR``: the true pieces the boxes give (each box's best-matching arc is that
+  digit, fragments and merges are 'none') mixed with ``--synth-ratio`` synthetic pieces per real one;
+* ``global --fields DIR``: the labels alone (boxes never read), discriminative forward criterion
+  against every way the digit-only label may be written (``decoders.marked_label_graph``);
+
+each selecting its epoch on ``--val-fields DIR --val-ids LO-HI`` (digit-string accuracy, amount
+grammar) and writing ``WORK/TAG.pt`` (checkpoint every epoch), ``WORK/TAG-weights.pt`` (a weights
+file for ``docrec recognize --weights``) and ``WORK/TAG.json``. ``global --joint-local W`` adds W
+times the local loss on the box pieces to every global step (joint local + global; it reads the
+boxes). The recipe chosen on ORAND-CAR-A (ids 800-999 held out for validation;
+``benchmarks/seg_real_training.py`` runs it and the comparison)::
+
+    docrec train seg local --fields ../shared/data/orand_car_a --ids 154-799 \
+        --val-fields ../shared/data/orand_car_a --val-ids 800-999 --epochs 12 --work runs/segreal
+    docrec train seg global --fields ../shared/data/orand_car_a --ids 154-799 \
+        --val-fields ../shared/data/orand_car_a --val-ids 800-999 --epochs 5 --joint-local 1 \
+        --init runs/segreal/local-real-weights.pt --work runs/segreal
 """
 
 from __future__ import annotations
@@ -41,8 +63,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                            "global, calibrate, export)")
     p.add_argument("stage", choices=("pieces", "local", "global", "calibrate", "export"))
     p.add_argument("--work", type=Path, default=Path("runs/seg"), help="work folder (default runs/seg)")
-    p.add_argument("--fields", type=int, default=3000, help="training fields for pieces/global (default 3000)")
-    p.add_argument("--val-fields", type=int, default=300, help="validation fields (default 300)")
+    p.add_argument("--fields", type=count_or_folder, default=3000,
+                   help="pieces/global: number of synthetic training fields (default 3000); local/global: "
+                        "or a folder of real labelled fields (labels.csv, optional boxes.jsonl): local "
+                        "trains on the true pieces its boxes give, global on its labels alone")
+    p.add_argument("--val-fields", type=count_or_folder, default=300,
+                   help="number of synthetic validation fields (default 300), or a folder of real fields "
+                        "(with --fields DIR: model selection on their digit-string accuracy)")
+    p.add_argument("--ids", default=None, help="real fields: keep only file-name ids LO-HI of --fields "
+                                                "(e.g. 154-799)")
+    p.add_argument("--val-ids", default=None, help="real fields: ids LO-HI of --val-fields (e.g. 800-999)")
+    p.add_argument("--boxes", default="boxes.jsonl",
+                   help="real local training: the boxes file in the --fields folder (default boxes.jsonl)")
+    p.add_argument("--synth-ratio", type=float, default=None,
+                   help="real fields: synthetic pieces per real piece (local) or synthetic fields per real "
+                        "field (global) mixed in (default: local 0.5, global 0, chosen on real validation fields)")
+    p.add_argument("--synth-fields", type=int, default=1500,
+                   help="real local: synthetic fields cut into pieces for the mix (cached in WORK; default 1500)")
+    p.add_argument("--max-fields", type=int, default=None,
+                   help="real fields: use at most this many training fields (a seeded subset)")
+    p.add_argument("--max-none", type=int, default=8,
+                   help="real local: most 'none' pieces per field (default 8)")
+    p.add_argument("--none-iou", type=float, default=0.6,
+                   help="real local: an arc is 'none' only below this IoU with its main character (default 0.6)")
+    p.add_argument("--joint-local", type=float, default=0.0,
+                   help="real global: add this weight times the local MAP loss on the folder's box pieces to "
+                        "every step (joint local + global; reads the boxes; default 0 = labels only)")
+    p.add_argument("--batch-fields", type=int, default=8, help="global: fields per step (default 8)")
+    p.add_argument("--usps-digits", type=int, default=0,
+                   help="real local: add this many USPS training digits (other real writers) to the mix")
+    p.add_argument("--usps-dir", type=Path, default=None, help="USPS folder (default $DOCREC_USPS_DIR)")
+    p.add_argument("--lr-decay", type=float, default=0.85,
+                   help="real local: learning-rate factor per epoch (default 0.85)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="real fields: drop faulty rows (counted and reported) instead of stopping")
+    p.add_argument("--tag", default=None,
+                   help="real fields: name of the outputs (default local-real / global-real-CRITERION)")
     p.add_argument("--epochs", type=int, default=3, help="epochs (default 3)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: stage's own)")
     p.add_argument("--criterion", choices=("forward", "viterbi"), default="forward",
@@ -52,7 +108,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(later stages read it from their checkpoint)")
     p.add_argument("--init", type=Path, default=None,
                    help="checkpoint (10 or 17 classes) to start from (local: the bundled MNIST "
-                        "weights, lenet5-distorted or modern; global: WORK/local.pt)")
+                        "weights, lenet5-distorted or modern; global: WORK/local.pt; with real --fields: "
+                        "the bundled seg-lenet5 / seg-modern); a bundled name such as seg-lenet5 is accepted")
     p.add_argument("--distort", type=float, default=0.5,
                    help="local: share of patterns given a random affine distortion (default 0.5)")
     p.add_argument("--mnist-grey", action="store_true",
@@ -87,6 +144,18 @@ def _initial_model(args, arch: str | None = None):
     return new_piece_model(arch, None, seed=args.seed), "scratch"
 
 
+def resolve_init(value: Path) -> Path:
+    """``--init``: a checkpoint path, or the name of bundled weights (``seg-lenet5`` ->
+    ``docrec/weights/seg-lenet5.pt``)."""
+    value = Path(value)
+    if value.is_file():
+        return value
+    bundled = WEIGHTS_DIR / (value.name if value.suffix == ".pt" else f"{value.name}.pt")
+    if value.parent == Path(".") and bundled.is_file():
+        return bundled
+    raise ValueError(f"--init {value}: no such checkpoint (nor bundled weights {bundled.name})")
+
+
 def checkpoint_arch(path: Path) -> str:
     """The piece-classifier architecture a checkpoint records (LeNet-5 when it records none)."""
     from docrec.recognizers.seg_model import recorded_arch
@@ -94,15 +163,65 @@ def checkpoint_arch(path: Path) -> str:
     return recorded_arch(path)
 
 
+def count_or_folder(value: str) -> int | Path:
+    """``--fields`` / ``--val-fields``: an integer is a count of synthetic fields, anything else a
+    folder of real labelled fields."""
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    if not text:
+        raise argparse.ArgumentTypeError("expected a count of synthetic fields or a folder of real fields")
+    return Path(text)
+
+
+def _is_folder(value) -> bool:
+    return isinstance(value, Path)
+
+
 def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     args.work.mkdir(parents=True, exist_ok=True)
     try:
+        if _is_folder(args.fields) and args.stage not in ("local", "global"):
+            raise ValueError(f"--fields {args.fields}: a folder of real fields is for the local and global "
+                             f"stages, not {args.stage}")
+        if _is_folder(args.val_fields) and not _is_folder(args.fields):
+            raise ValueError(f"--val-fields {args.val_fields}: real validation fields go with real --fields DIR")
+        if args.init is not None:
+            args.init = resolve_init(args.init)
+        if _is_folder(args.fields):
+            return _real(args)
         stages = {"pieces": _pieces, "local": _local, "global": _global, "calibrate": _calibrate, "export": _export}
         return stages[args.stage](args)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"docrec train seg: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _real(args) -> int:
+    """The local and global stages on a folder of real labelled fields
+    (:mod:`docrec.training.seg_real_train`)."""
+    from docrec.training.seg_real import parse_id_range
+    from docrec.training.seg_real_train import RealTrainConfig, train_real
+
+    if args.val_fields is not None and not _is_folder(args.val_fields):
+        print(f"note: --val-fields {args.val_fields} is a count; real training selects its epoch on real "
+              f"validation fields only (give --val-fields DIR)", file=sys.stderr)
+    default_ratio = {"local": 0.5, "global": 0.0}[args.stage]  # chosen on real validation fields
+    cfg = RealTrainConfig(
+        stage=args.stage, fields=args.fields, ids=parse_id_range(args.ids, where="docrec train seg --ids"),
+        val_fields=args.val_fields if _is_folder(args.val_fields) else None,
+        val_ids=parse_id_range(args.val_ids, where="docrec train seg --val-ids"), boxes=args.boxes,
+        init=str(args.init) if args.init is not None else None, arch=args.arch,
+        synth_ratio=default_ratio if args.synth_ratio is None else args.synth_ratio,
+        synth_fields=args.synth_fields, max_fields=args.max_fields, max_none=args.max_none, none_iou=args.none_iou,
+        epochs=args.epochs, lr=args.lr, distort=args.distort, lr_decay=args.lr_decay, criterion=args.criterion,
+        usps_digits=args.usps_digits, usps_dir=str(args.usps_dir) if args.usps_dir is not None else None,
+        batch_fields=args.batch_fields, joint_local=args.joint_local, skip_bad=args.skip_bad, seed=args.seed,
+        mnist_dir=str(args.mnist_dir) if args.mnist_dir is not None else None, tag=args.tag)
+    result = train_real(cfg, work=args.work, progress=not args.quiet)
+    print(json.dumps({k: result[k] for k in ("weights", "checkpoint", "best_val_accuracy") if k in result}))
+    return 0
 
 
 def _pieces(args) -> int:

@@ -312,7 +312,9 @@ def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets:
     ``F(frames o model o target) - F(frames o model)``, F = :func:`gtn.forward_penalty`. Fields whose
     target cannot be aligned with their frames at all (too many characters for the width) are
     left out of the mean.
-    ``x (B, 1, 32, W)``, ``frames (B,)``, ``targets``: label lists -> scalar.
+    ``x (B, 1, 32, W)``, ``frames (B,)``, ``targets``: per field a label list (the exact string) or
+    a ``gtn.Graph`` acceptor over label ids (e.g. the digits of a real amount with optional
+    separators and end marks) -> scalar.
     """
     import gtn
     from gtn.builders import string_graph
@@ -320,7 +322,7 @@ def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets:
     widths = (frames - 1) * STRIDE + STRIP_H  # normalised strips are 32 + 4 k wide
     pen = frame_penalties(sdnn, x, widths)  # (B, T, C)
     g_all, _ = charmodel.compose_frames(pen, lengths=frames)
-    tgt = gtn.batch([string_graph(t, penalty_dtype=pen.dtype) for t in targets])
+    tgt = gtn.batch([t if isinstance(t, gtn.Graph) else string_graph(t, penalty_dtype=pen.dtype) for t in targets])
     g_con, _ = gtn.compose(g_all, tgt)
     f_con = gtn.forward_penalty(g_con)
     f_all = gtn.forward_penalty(g_all)

@@ -10,9 +10,14 @@ graph ``G_c = G o lexicon({t})`` keeps only the paths spelling ``t``. Criteria:
 * discriminative Viterbi (Sec. VI-B): ``E = V(G_c) - V(G)``, V = best path penalty; zero (no
   gradient) once the best path is correct, so it only fixes errors.
 
-Both are back-propagated through ``gtn.forward_penalty`` / ``gtn.viterbi_penalty`` (exact
-gradients), the recognition transformer's gather and LeNet-5. Fields whose text cannot be read
-from the graph at all give ``F(G_c) = inf`` and are skipped (counted).
+Both are the ``gtn`` criteria (``gtn.discriminative_forward_loss`` /
+``gtn.discriminative_viterbi_loss``, exact gradients), called on a batch of fields and
+back-propagated through the recognition transformer's gather and the piece classifier. Fields whose
+text cannot be read from the graph at all give ``F(G_c) = inf`` and are skipped (counted).
+
+Real fields (:mod:`docrec.training.seg_real`, kind ``"real"``) are labelled with their digits
+only; their constraint is :func:`decoders.marked_label_graph` (optional separators between the
+digits, an optional end-mark tail), so global training learns from the label alone.
 
 Training fields whose *true segmentation* is not a path of the graph (touching or overlapping
 digits the segmenter cannot separate; known from the synthetic character maps,
@@ -28,7 +33,6 @@ from training digits ``[55000, 60000)`` (:func:`docrec.training.seg_data.train_p
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import asdict, dataclass
 
@@ -51,6 +55,10 @@ class GlobalTrainConfig:
         require_true_path: keep only training fields whose true segmentation is a path of the
             segmentation graph (at ``truth_tol``); validation fields are never filtered.
         seed: field and shuffling seed.
+        aux_weight: weight of an auxiliary local (MAP) loss on labelled pieces added to every step
+            (``aux_pieces`` of :func:`train_global`; 0 = none): joint local + global training.
+        aux_batch: pieces per step for that loss.
+        map_j: eq. 9's ``j`` of that loss.
     """
 
     criterion: str = "forward"
@@ -62,6 +70,9 @@ class GlobalTrainConfig:
     require_true_path: bool = True
     truth_tol: float = 0.85
     seed: int = 0
+    aux_weight: float = 0.0
+    aux_batch: int = 64
+    map_j: float = 16.0
 
     def __post_init__(self) -> None:
         if self.criterion not in ("forward", "viterbi"):
@@ -71,7 +82,10 @@ class GlobalTrainConfig:
 @dataclass
 class CachedField:
     """A segmented training field kept in memory: pieces uint8 ``(A, 1, 32, 32)`` and the
-    segmentation graph's arcs."""
+    segmentation graph's arcs; for a real field with boxes, ``targets`` int64 ``(A,)`` (the
+    character index each arc is, -1 'none', -2 left out: :func:`segmenter.truth.box_arc_targets`)
+    and its file ``name``. ``kind`` is a synthetic kind of :data:`KIND_GRAMMARS` or
+    ``docrec.training.seg_real.REAL_KIND`` (digit-only label, read as an amount)."""
 
     text: str
     kind: str
@@ -80,6 +94,8 @@ class CachedField:
     dst: torch.Tensor
     penalty: torch.Tensor
     num_nodes: int
+    targets: np.ndarray | None = None
+    name: str = ""
 
     def graph(self):
         from gtn import EPSILON, Graph
@@ -159,48 +175,65 @@ def interpretation_graphs(recognizer, fields: list[CachedField], *, batch_fields
 
 
 def field_losses(recognizer, fields: list[CachedField], *, criterion: str) -> tuple[torch.Tensor, int]:
-    """Sum of the criterion over ``fields`` (differentiable w.r.t. the recogniser's LeNet-5) and the
-    number of fields used (those whose true text is readable from the graph)."""
-    import gtn
-    from decoders import Grammar
+    """Sum of the criterion over ``fields`` (differentiable w.r.t. the recogniser's piece classifier)
+    and the number of fields used (those whose label is readable from the graph at all).
 
-    score = gtn.forward_penalty if criterion == "forward" else gtn.viterbi_penalty
-    total = torch.zeros(())
-    used = 0
-    for f, g in zip(fields, interpretation_graphs(recognizer, fields, batch_fields=max(1, len(fields)))):
-        gc, _ = gtn.compose(g, Grammar.lexicon([f.text]).graph(dtype=g.penalty.dtype))
-        if gc.num_arcs == 0:
-            continue
-        constrained = score(gc)[0]
-        if not math.isfinite(float(constrained.detach())):
-            continue
-        total = total + constrained - score(g)[0]
-        used += 1
-    return total, used
+    The criterion is the ``gtn`` one (``gtn.discriminative_forward_loss`` or
+    ``gtn.discriminative_viterbi_loss``), computed on the batch of the fields' interpretation graphs
+    against the batch of their label graphs (:func:`docrec.training.seg_real.label_graph`: a
+    synthetic field's exact text; a real field's digit-only label with optional separators and end
+    marks). A field whose label graph has no path in its interpretation graph (loss ``inf``) adds
+    nothing and no gradient.
+    """
+    import gtn
+    from docrec.training.seg_real import REAL_KIND, label_graph
+
+    if criterion not in ("forward", "viterbi"):
+        raise ValueError(f"[docrec.seg_global.field_losses] criterion={criterion!r}; use forward or viterbi")
+    if not fields:
+        return torch.zeros(()), 0
+    graphs = interpretation_graphs(recognizer, fields, batch_fields=max(1, len(fields)))
+    dtype = graphs[0].penalty.dtype
+    loss_fn = gtn.discriminative_forward_loss if criterion == "forward" else gtn.discriminative_viterbi_loss
+    targets = gtn.batch([label_graph(f.text, marked=f.kind == REAL_KIND, dtype=dtype) for f in fields])
+    losses = loss_fn(gtn.batch(graphs), targets)  # (B,)
+    readable = torch.isfinite(losses.detach())
+    total = torch.where(readable, losses, torch.zeros_like(losses)).sum()
+    return total, int(readable.sum())
 
 
 def string_accuracy(recognizer, fields: list[CachedField]) -> float:
-    """Fraction of cached fields read exactly (grammar of each field's kind, :data:`KIND_GRAMMARS`)."""
+    """Fraction of cached fields read exactly (grammar of each field's kind, :data:`KIND_GRAMMARS`;
+    real fields, whose labels are digits only, are read as amounts and scored on the reading's digits)."""
     from decoders import decode
     from docrec.recognizers import resolve_grammar
+    from docrec.training.seg_real import REAL_GRAMMAR, REAL_KIND, digits_of
 
-    grammars = {k: resolve_grammar(v) for k, v in KIND_GRAMMARS.items()}
+    grammars = {k: resolve_grammar(v) for k, v in {**KIND_GRAMMARS, REAL_KIND: REAL_GRAMMAR}.items()}
     recognizer.model.eval()
     ok = 0
     with torch.no_grad():
         for f, g in zip(fields, interpretation_graphs(recognizer, fields)):
             res = decode(g, grammars[f.kind])[0]
-            ok += (not res.rejected) and res.text == f.text
+            if f.kind == REAL_KIND:
+                ok += (not res.rejected) and digits_of(res.text) == f.text
+            else:
+                ok += (not res.rejected) and res.text == f.text
     return ok / max(len(fields), 1)
 
 
 def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathLike | None = None,
                  mnist_dir=None, progress: bool = True, log=print,
-                 fields: list[CachedField] | None = None, val: list[CachedField] | None = None) -> list[dict]:
+                 fields: list[CachedField] | None = None, val: list[CachedField] | None = None,
+                 aux_pieces: tuple[np.ndarray, np.ndarray] | None = None) -> list[dict]:
     """Fine-tune ``model`` (17-class LeNet-5) with the global criterion; checkpoint every epoch.
 
     The checkpoint holds the weights of the epoch with the best validation string accuracy
-    (epoch 0 = the starting weights), the full history and the config.
+    (epoch 0 = the starting weights; the last epoch when ``val`` is empty), the full history and
+    the config. ``fields`` / ``val`` (cached fields, synthetic or real, see :class:`CachedField`)
+    replace the synthetic fields the config would draw. ``aux_pieces`` (uint8 ``(N, 1, 32, 32)``,
+    int64 ``(N,)``) with ``config.aux_weight > 0`` add ``aux_weight`` times the MAP loss of
+    ``aux_batch`` random pieces to every step.
 
     Returns:
         One dict per epoch (0 = before training): mean loss, fields used, validation accuracy.
@@ -209,8 +242,9 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
 
     from docrec.recognizers.seg import SegmentationRecognizer
     from docrec.recognizers.seg_model import arch_meta, freeze_batch_norm
-    from docrec.training.seg_data import train_pools
+    from docrec.training.seg_data import dequantize, train_pools
     from docrec.training.seg_local import save_atomic
+    from lenet.losses import map_loss
 
     if fields is None or val is None:
         train_pool, val_pool = train_pools(mnist_dir)
@@ -239,8 +273,14 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
             loss, n = field_losses(rec, batch, criterion=config.criterion)
             if n == 0:
                 continue
+            step_loss = loss / n
+            if aux_pieces is not None and config.aux_weight > 0:
+                pick = torch.randint(len(aux_pieces[1]), (config.aux_batch,), generator=gen).numpy()
+                xb = dequantize(aux_pieces[0][pick])  # (aux_batch, 1, 32, 32)
+                step_loss = step_loss + config.aux_weight * map_loss(model(xb), torch.from_numpy(aux_pieces[1][pick]),
+                                                                     j=config.map_j)
             opt.zero_grad()
-            (loss / n).backward()
+            step_loss.backward()
             opt.step()
             total += float(loss.detach())
             used += n
@@ -249,7 +289,7 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
         history.append({"epoch": epoch, "loss": total / max(used, 1), "fields_used": used,
                         "fields": len(fields), "val_string_accuracy": acc})
         log(json.dumps(history[-1]))
-        if acc > best[0]:
+        if acc > best[0] or not val:  # without validation fields: the last epoch
             best = (acc, {k: v.clone() for k, v in model.state_dict().items()})
         if checkpoint is not None:
             save_atomic({"model": best[1], "history": history, "config": asdict(config),
