@@ -443,6 +443,8 @@ def content_box(grey: np.ndarray, config: SegmenterConfig | None = None) -> tupl
     area = stats[1:, cv2.CC_STAT_AREA]
     keep = area >= max(cfg.speck_min_px, 0.01 * area.max())
     st = stats[1:][keep]
+    if st.shape[0] == 0:  # only specks: nothing to crop to
+        return whole
     y0, x0 = int(st[:, cv2.CC_STAT_TOP].min()), int(st[:, cv2.CC_STAT_LEFT].min())
     y1 = int((st[:, cv2.CC_STAT_TOP] + st[:, cv2.CC_STAT_HEIGHT]).max())
     x1 = int((st[:, cv2.CC_STAT_LEFT] + st[:, cv2.CC_STAT_WIDTH]).max())

@@ -179,3 +179,15 @@ def test_real_cheque_fields_keep_the_ink_of_their_digits():
         worst = max(worst, seg_lost, sdnn_lost)
     assert bad_seg <= 2 and bad_sdnn <= 2, (bad_seg, bad_sdnn)
     assert worst < 0.10, worst
+
+
+def test_content_box_of_a_field_holding_only_specks_is_the_whole_image():
+    """Regression: components all below the speck size left no box to crop to (a reduction over
+    nothing raised deep inside preprocess)."""
+    import numpy as np
+
+    from segmenter.preprocess import content_box
+
+    grey = np.full((40, 120), 230, np.uint8)
+    grey[10, 10] = grey[30, 100] = 0  # two single-pixel specks
+    assert content_box(grey) == (0, 40, 0, 120)
