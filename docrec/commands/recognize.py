@@ -39,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="reject results whose confidence is below this (0..1)")
     p.add_argument("--weights", type=Path, default=None,
                    help="weights file or bundled name (default: the bundled ones; seg and combo: the "
-                        "segmentation system's piece classifier, seg-lenet5 or seg-modern; sdnn: sdnn "
-                        "(LeNet-5), sdnn-way2, sdnn-modern or sdnn-strip)")
+                        "segmentation system's piece classifier: seg-lenet5-real (seg default) or seg-modern-real "
+                        "(combo default), trained on real cheques too, or seg-lenet5 / seg-modern (MNIST-built "
+                        "fields only); sdnn: sdnn (LeNet-5), sdnn-way2, sdnn-modern, sdnn-strip or sdnn-strip-real)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse larger images (default {DEFAULT_MAX_PIXELS})")
     p.add_argument("--batch", type=int, default=32, help="images per recogniser call (default 32)")

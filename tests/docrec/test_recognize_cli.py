@@ -11,7 +11,7 @@ import pytest
 from docrec.cli import main
 from docrec.recognizers.seg import DEFAULT_WEIGHTS
 
-pytestmark = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="bundled seg-lenet5.pt missing")
+pytestmark = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="bundled default seg weights missing")
 
 
 @pytest.fixture(scope="module")
