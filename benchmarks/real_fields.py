@@ -55,7 +55,7 @@ DEFAULT_SYSTEMS = {
     "after/seg-modern": "seg:seg-modern-real",
     "after/sdnn (LeNet-5)": "sdnn:sdnn-real",
     "after/sdnn-strip": "sdnn:sdnn-strip-real",
-    "after/combo": "combo:",
+    "after/combo": "combo:seg-modern-real",
 }
 SETS = ("orand-val", "usps-zip")
 

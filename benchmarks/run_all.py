@@ -25,6 +25,8 @@ SCRIPTS = {
     "strings.py": ["--system", "seg", "sdnn", "--threads", "1"],
     "sdnn_speed.py": [],
     "robustness.py": [],
+    "preprocess_real.py": [],
+    "real_fields.py": [],
 }
 
 

@@ -88,7 +88,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("folder", type=Path, help="folder with images and labels.csv")
     p.add_argument("--system", choices=sorted(SYSTEMS), default="seg")
     p.add_argument("--grammar", default="digits", help="grammar spec as for `docrec recognize` (default digits)")
-    p.add_argument("--weights", type=Path, default=None)
+    p.add_argument("--weights", type=Path, default=None,
+                   help="weights file or bundled name (default: the system's; with an amount grammar the "
+                        "real-trained ones, as in docrec recognize)")
     p.add_argument("--score", choices=("text", "digits"), default="text",
                    help="compare the whole text with the label (default), or only the digits of both "
                         "(amounts with digit-only labels, e.g. real cheques)")
@@ -99,13 +101,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from data.folder import FieldFolder
-    from docrec.recognizers import get_recognizer, resolve_grammar
+    from docrec.recognizers import default_weights, get_recognizer, resolve_grammar
     from docrec.recognizers.base import digit_string
 
     try:
         folder = FieldFolder(args.folder)
         grammar = resolve_grammar(args.grammar)
-        kwargs = {} if args.weights is None else {"weights": args.weights}
+        weights = args.weights if args.weights is not None else default_weights(args.system, args.grammar)
+        kwargs = {} if weights is None else {"weights": weights}
         rec = get_recognizer(args.system, **kwargs)
     except (OSError, ValueError, ImportError) as exc:
         print(f"docrec eval strings: error: {exc}", file=sys.stderr)

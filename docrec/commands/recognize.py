@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reject-threshold", type=float, default=None,
                    help="reject results whose confidence is below this (0..1)")
     p.add_argument("--weights", type=Path, default=None,
-                   help="weights file or bundled name (default: the bundled ones; seg and combo: the "
+                   help="weights file or bundled name (default: the bundled ones; with an amount grammar the ones "
+                        "trained on real cheques too: seg-lenet5-real, seg-modern-real, sdnn-real; seg and combo: the "
                         "segmentation system's piece classifier: seg-lenet5-real (seg default) or seg-modern-real "
                         "(combo default), trained on real cheques too, or seg-lenet5 / seg-modern (MNIST-built "
                         "fields only); sdnn: sdnn (LeNet-5), sdnn-way2, sdnn-modern, sdnn-strip or sdnn-strip-real)")
@@ -89,7 +90,7 @@ def is_amount_spec(spec: str | None) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from docrec.recognizers import get_recognizer, load_field_image, resolve_grammar
+    from docrec.recognizers import default_weights, get_recognizer, load_field_image, resolve_grammar
 
     if args.reject_threshold is not None and not 0.0 <= args.reject_threshold <= 1.0:
         print(f"docrec recognize: error: --reject-threshold must lie in [0, 1], got {args.reject_threshold}",
@@ -103,8 +104,9 @@ def run(args: argparse.Namespace) -> int:
     kwargs = {"max_pixels": args.max_pixels}
     if args.reject_threshold is not None:
         kwargs["reject_threshold"] = args.reject_threshold
-    if args.weights is not None:
-        kwargs["weights"] = args.weights
+    weights = args.weights if args.weights is not None else default_weights(args.system, args.grammar)
+    if weights is not None:
+        kwargs["weights"] = weights
     try:
         recognizer = get_recognizer(args.system, **kwargs)
     except (ImportError, FileNotFoundError, ValueError) as exc:

@@ -35,6 +35,22 @@ def get_recognizer(system: str, **kwargs) -> Recognizer:
     return getattr(module, cls_name)(**kwargs)
 
 
+#: Bundled weights the command line reads real cheque amounts with (grammar specs ``amount...``):
+#: trained on real courtesy amounts as well as on generated fields (docs/real_fields.md). The
+#: recognisers' own defaults stay the weights trained on generated fields only, which read zip codes
+#: and generated strings better.
+REAL_AMOUNT_WEIGHTS = {"seg": "seg-lenet5-real", "combo": "seg-modern-real", "sdnn": "sdnn-real"}
+
+
+def default_weights(system: str, grammar_spec: str | None) -> str | None:
+    """The bundled weights name the CLI uses for ``system`` when the user names none: the
+    real-trained ones (:data:`REAL_AMOUNT_WEIGHTS`) for an amount grammar, else None (the
+    recogniser's own default)."""
+    if grammar_spec is not None and str(grammar_spec).split(":")[0] == "amount":
+        return REAL_AMOUNT_WEIGHTS.get(system)
+    return None
+
+
 def resolve_grammar(spec: str | None, alphabet=None):
     """Turn a CLI grammar spec into a ``decoders.Grammar``.
 
@@ -71,7 +87,9 @@ __all__ = [
     "Recognition",
     "Recognizer",
     "SYSTEMS",
+    "REAL_AMOUNT_WEIGHTS",
     "check_field_image",
+    "default_weights",
     "get_recognizer",
     "load_field_image",
     "resolve_grammar",

@@ -45,10 +45,9 @@ import numpy as np
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
 
 
-#: The segmentation system's piece classifier used by default: the modern CNN trained on real
-#: cheque fields too (its meta pairs it with ``sdnn-strip-real``); ``weights=`` picks another,
-#: e.g. ``seg-modern.pt`` (MNIST-built fields only, paired with ``sdnn-strip``).
-DEFAULT_SEG_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "seg-modern-real.pt"
+#: The segmentation system's piece classifier used by default: the modern CNN (more accurate than
+#: the paper's LeNet-5 on validation strings; ``weights=`` picks another, e.g. ``seg-lenet5.pt``).
+DEFAULT_SEG_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "seg-modern.pt"
 
 
 @dataclass

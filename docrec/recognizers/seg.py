@@ -34,7 +34,7 @@ import torch
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
 
 #: Bundled weights of the 17-class LeNet-5 used by this recogniser.
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "seg-lenet5-real.pt"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "seg-lenet5.pt"
 #: Number of classes of the shared charset (16 characters + 'none').
 NUM_CLASSES = 17
 NONE_ID = 16
@@ -174,9 +174,7 @@ class SegmentationRecognizer:
 
     Args:
         weights: path of a 17-class piece-classifier weights file (default: the bundled
-            ``seg-lenet5-real.pt``, LeNet-5 trained on real cheque fields too; ``seg-lenet5.pt`` is
-            the one trained on MNIST-built fields only, ``seg-modern(-real).pt`` the modern CNN,
-            :mod:`.seg_model`).
+            ``seg-lenet5.pt``; ``seg-modern.pt`` holds the modern CNN, :mod:`.seg_model`).
         model: an already built 17-class piece classifier (overrides ``weights``; used by training).
         config: :class:`SegRecognizerConfig`.
         segmenter_config: ``segmenter.config.SegmenterConfig`` (None: :func:`default_segmenter_config`).

@@ -11,7 +11,7 @@ import pytest
 from docrec.cli import main
 from docrec.recognizers.seg import DEFAULT_WEIGHTS
 
-pytestmark = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="bundled default seg weights missing")
+pytestmark = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="bundled seg-lenet5.pt missing")
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +147,19 @@ def test_eval_strings_score_digits(folder, tmp_path, capsys):
     t, g = json.loads(out_text.read_text()), json.loads(out_digits.read_text())
     assert t["score"] == "text" and g["score"] == "digits"
     assert g["string_accuracy"] == t["string_accuracy"] and g["cer"] == pytest.approx(t["cer"])
+
+
+def test_amount_grammars_read_with_the_real_trained_weights():
+    """The CLI reads amounts with the weights trained on real cheques (bundled, loadable), every
+    other grammar with the recogniser's own default."""
+    from docrec.recognizers import REAL_AMOUNT_WEIGHTS, default_weights, get_recognizer
+
+    assert default_weights("combo", "amount") == "seg-modern-real"
+    assert default_weights("seg", "amount:strict") == "seg-lenet5-real"
+    assert default_weights("sdnn", "amount") == "sdnn-real"
+    assert default_weights("seg", "zip") is None and default_weights("combo", None) is None
+    for system, name in REAL_AMOUNT_WEIGHTS.items():
+        rec = get_recognizer(system, weights=name)
+        assert rec.recognize([np.full((40, 120), 255, np.uint8)], grammar=None)[0].rejected
+    combo = get_recognizer("combo", weights="seg-modern-real")
+    assert combo.config.sdnn_weights == "sdnn-strip-real"

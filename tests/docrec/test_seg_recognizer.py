@@ -13,7 +13,7 @@ from docrec.recognizers import get_recognizer, resolve_grammar
 from docrec.recognizers.seg import (DEFAULT_WEIGHTS, SegmentationRecognizer, normalized_penalties,
                                     recognition_transformer)
 
-needs_weights = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="bundled default seg weights missing")
+needs_weights = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="bundled seg-lenet5.pt missing")
 
 
 def _seg_graph():
