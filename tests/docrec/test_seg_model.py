@@ -70,7 +70,7 @@ def test_piece_model_errors_name_the_problem(tmp_path):
         modern_with_classes(ModernLeNet(10, config=None).state_dict(), {"channels": [16, 32, 32]})
 
 
-def test_recognizer_runs_the_modern_classifier_with_batch_consistency(tmp_path):
+def test_recognizer_runs_the_modern_classifier_with_batch_consistency(tmp_path, mnist_dir):
     from data.synth import SynthConfig, field_rng, synthesize_one
     from docrec.recognizers.seg import SegmentationRecognizer
     from docrec.training.seg_data import train_pools
