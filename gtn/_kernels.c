@@ -13,116 +13,7 @@
  *
  * Only Python.h and the buffer protocol are used (no numpy headers at build time).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* --- buffers ------------------------------------------------------------------------------------ */
-
-typedef struct {
-    Py_buffer view;
-    Py_ssize_t len; /* number of items */
-    int held;
-} Buf;
-
-/* Get a C-contiguous 1-d buffer of 8-byte items: kind 'd' (float64) or 'q' (int64). */
-static int get_buf(PyObject *obj, Buf *b, char kind, int writable, const char *name) {
-    int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
-    b->held = 0;
-    if (PyObject_GetBuffer(obj, &b->view, flags) < 0) {
-        PyErr_Format(PyExc_TypeError, "[gtn._kernels] %s: expected a contiguous%s 1-d array",
-                     name, writable ? " writable" : "");
-        return -1;
-    }
-    b->held = 1;
-    const char *f = b->view.format ? b->view.format : "B";
-    if (*f == '<' || *f == '=' || *f == '@') f++;
-    int ok = b->view.itemsize == 8 && b->view.ndim <= 1 && f[1] == '\0' &&
-             (kind == 'd' ? f[0] == 'd' : (f[0] == 'q' || f[0] == 'l'));
-    if (!ok) {
-        PyErr_Format(PyExc_TypeError, "[gtn._kernels] %s: expected a 1-d %s array, got format '%s' itemsize %zd",
-                     name, kind == 'd' ? "float64" : "int64", b->view.format ? b->view.format : "B",
-                     b->view.itemsize);
-        PyBuffer_Release(&b->view);
-        b->held = 0;
-        return -1;
-    }
-    b->len = b->view.len / 8;
-    return 0;
-}
-
-static void release(Buf *bufs, int count) {
-    for (int i = 0; i < count; i++)
-        if (bufs[i].held) PyBuffer_Release(&bufs[i].view);
-}
-
-/* Parse the positional arguments of `fn` into buffers, one spec letter each: 'd' float64, 'q' int64,
- * upper case = must be writable; `names` is a NULL-terminated list for the error messages. */
-static int parse_bufs(PyObject *args, const char *fn, const char *spec, const char *const *names, Buf *b) {
-    Py_ssize_t k = (Py_ssize_t)strlen(spec);
-    memset(b, 0, (size_t)k * sizeof(Buf));
-    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != k) {
-        PyErr_Format(PyExc_TypeError, "[gtn._kernels.%s] takes %zd arrays", fn, k);
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < k; i++) {
-        int writable = spec[i] == 'D' || spec[i] == 'Q';
-        char kind = (spec[i] == 'd' || spec[i] == 'D') ? 'd' : 'q';
-        if (get_buf(PyTuple_GET_ITEM(args, i), &b[i], kind, writable, names[i]) < 0) {
-            release(b, (int)i);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Release the buffers and return None (ok) or NULL (an exception is set). */
-static PyObject *finish(Buf *b, int count, int ok) {
-    release(b, count);
-    if (!ok) return NULL;
-    Py_RETURN_NONE;
-}
-
-#define D(b) ((double *)(b).view.buf)
-#define I(b) ((int64_t *)(b).view.buf)
-
-/* Check the shared arc arrays: reads, writes, p of one length A, node ids in [0, n). */
-static int check_arcs(const Buf *reads, const Buf *writes, const Buf *p, Py_ssize_t n, const char *fn) {
-    Py_ssize_t a = reads->len;
-    if (writes->len != a || p->len != a) {
-        PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] reads, writes, p have lengths %zd, %zd, %zd",
-                     fn, a, writes->len, p->len);
-        return -1;
-    }
-    const int64_t *r = (const int64_t *)reads->view.buf, *w = (const int64_t *)writes->view.buf;
-    for (Py_ssize_t k = 0; k < a; k++) {
-        if ((uint64_t)r[k] >= (uint64_t)n || (uint64_t)w[k] >= (uint64_t)n) {
-            PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] arc %zd (%lld -> %lld) has a node outside [0, %zd)",
-                         fn, k, (long long)r[k], (long long)w[k], n);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int check_bounds(const Buf *bounds, Py_ssize_t a, const char *fn) {
-    const int64_t *bd = I(*bounds);
-    Py_ssize_t nb = bounds->len;
-    if (nb < 1 || bd[0] != 0 || bd[nb - 1] != a) {
-        PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] bounds must run from 0 to the number of arcs %zd", fn, a);
-        return -1;
-    }
-    for (Py_ssize_t i = 1; i < nb; i++) {
-        if (bd[i] < bd[i - 1]) {
-            PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] bounds decrease at level %zd", fn, i - 1);
-            return -1;
-        }
-    }
-    return 0;
-}
+#include "_kernels.h"
 
 /* --- forward log-sum-exp ------------------------------------------------------------------------ */
 
@@ -417,13 +308,24 @@ static PyMethodDef methods[] = {
     {"posteriors", posteriors, METH_VARARGS, post_doc},
     {"backtrack", backtrack, METH_VARARGS, back_doc},
     {"longest_path", longest_path, METH_VARARGS, lp_doc},
+    {"sort_arcs", gtn_sort_arcs, METH_VARARGS, gtn_sort_arcs_doc},
+    {"compose", gtn_compose, METH_VARARGS, gtn_compose_doc},
+    {"plan", gtn_plan, METH_VARARGS, gtn_plan_doc},
+    {"compose_frames", gtn_compose_frames, METH_VARARGS, gtn_compose_frames_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "gtn._kernels",
-    "Compiled loops of gtn's scoring dynamic programmes (forward, Viterbi, posteriors); see gtn/scoring.py.",
+    "Compiled loops of gtn: scoring (forward, Viterbi, posteriors; gtn/scoring.py) and composition (gtn/compose.py).",
     -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__kernels(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m && gtn_compose_register(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

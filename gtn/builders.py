@@ -55,6 +55,7 @@ def frame_graph(penalties: torch.Tensor, *, lengths: Sequence[int] | torch.Tenso
                    node_offsets=tt(node_offsets), arc_offsets=tt(arc_offsets))
     nodes = np.arange(int(node_offsets[-1]))
     g._cache["node_levels"] = nodes - np.repeat(node_offsets[:-1], lens + 1)  # the frame index
+    g._cache["frames"] = (lens, C)  # structure marker for gtn.compose's fast path
     return g
 
 

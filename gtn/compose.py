@@ -9,7 +9,22 @@ BFS depth over the whole batch (label matching by ``searchsorted`` on ``b``'s ar
 Epsilon filter (no duplicated paths): between two label-matching moves, ``a``'s epsilon-output moves
 must all come before ``b``'s epsilon-input moves. The filter state is 0 after a matching move or an
 ``a``-epsilon move and 1 after a ``b``-epsilon move; an ``a``-epsilon move is only allowed in state 0.
-Every matched pair of paths therefore appears exactly once.
+Every matched pair of paths therefore appears exactly once. When ``a`` has no epsilon-output arc the
+filter has nothing to order and every state keeps filter state 0.
+
+Numbering of a layered result: states by (``qa``, epsilon level of ``qb`` in ``b``, ``qb``, filter
+state), each graph's final states last and merged into its one final node; arcs by source node, and
+for one source in expansion order (matching moves by label, then epsilon moves).
+
+Two implementations give the same graphs, arc maps and penalties (tested for equality): the numpy
+expansion below (the reference) and the compiled one in gtn/_compose.c (``gtn._kernels``), which runs
+the same expansion one state at a time with merged label lists and, when the result can be layered
+from its operands, also trims, numbers and layers it. ``DOCREC_GTN_KERNEL`` chooses (gtn/_backend.py).
+
+Either operand may be cyclic. When ``a`` is acyclic the result is acyclic unless ``b`` has a reachable
+cycle of epsilon-input arcs (an error: it would match one ``a`` path infinitely often). When ``a`` is
+cyclic the result is built with ``acyclic=False`` if it has a cycle (it can be composed further but not
+scored) and numbered topologically otherwise.
 """
 
 from __future__ import annotations
@@ -17,8 +32,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from gtn import _backend
 from gtn._arrays import expand_ranges, longest_path_levels, reachable, stable_argsort
-from gtn.graph import EPSILON, Graph, topsort
+from gtn.graph import EPSILON, Graph
 
 _DENSE_LIMIT = 1 << 23  # largest state-key space indexed by a dense id array (int64: 64 MB)
 
@@ -31,34 +47,38 @@ def _gather_penalty(penalty: torch.Tensor, arc_map: np.ndarray, dtype: torch.dty
 
 
 def compose(a: Graph, b: Graph) -> tuple[Graph, tuple[torch.Tensor, torch.Tensor]]:
-    """Compose ``a`` (acyclic) with ``b`` (may be cyclic): ``a.olabel`` is matched with ``b.ilabel``.
+    """Compose ``a`` with ``b`` (either may be cyclic): ``a.olabel`` is matched with ``b.ilabel``.
 
     Shapes: ``a`` a batch of ``B`` graphs; ``b`` one graph (applied to every graph of ``a``) or a batch
     of ``B`` graphs (paired one to one). The result has ``B`` graphs and ``A_out`` arcs.
 
     Args:
-        a: acyclic graph or batch (e.g. an interpretation graph).
-        b: graph or batch (e.g. a grammar, which may have loops).
+        a: graph or batch (e.g. an interpretation graph, a frame graph).
+        b: graph or batch (e.g. a grammar, a character model, which may have loops).
 
     Returns:
-        ``(graph, (a_map, b_map))``: the trimmed, topologically numbered composition, and int64
-        ``(A_out,)`` maps from each output arc to the arc of ``a`` / ``b`` it came from (-1 for a move
-        where that side stays put). Output penalty = ``a.penalty[a_map] + b.penalty[b_map]`` (autograd
+        ``(graph, (a_map, b_map))``: the trimmed composition (topologically numbered unless it is
+        cyclic, then ``acyclic=False``), and int64 ``(A_out,)`` maps from each output arc to the arc of
+        ``a`` / ``b`` it came from (-1 for a move where that side stays put, and for the epsilon arcs
+        that join several final states of a cyclic result to its one final node). Output penalty = ``a.penalty[a_map] + b.penalty[b_map]`` (autograd
         flows to both). Output ``ilabel`` comes from ``a``, ``olabel`` from ``b``. Per-arc ``data`` is
         not copied: follow ``a_map``. A pair with no matching paths gives a graph without arcs
         (forward penalty ``inf``).
 
     Raises:
-        ValueError: ``"[gtn.compose] ..."`` when ``a`` is cyclic, the batch sizes differ, or the result
-            would be cyclic (``b`` has a reachable cycle of epsilon-input arcs).
+        ValueError: ``"[gtn.compose] ..."`` when the batch sizes differ, or ``a`` is acyclic and the
+            result would be cyclic (``b`` has a reachable cycle of epsilon-input arcs).
     """
     if not isinstance(a, Graph) or not isinstance(b, Graph):
         raise ValueError(f"[gtn.compose] expected two gtn.Graph, got {type(a).__name__} and {type(b).__name__}")
-    if not a.acyclic:
-        raise ValueError("[gtn.compose] the left operand must be acyclic (only b may have cycles)")
     B = a.batch_size
     if b.batch_size not in (1, B):
         raise ValueError(f"[gtn.compose] b holds {b.batch_size} graphs but a holds {B}: pass one b or one per graph")
+    kernel = _backend.KERNEL
+    if kernel is not None:
+        if "frames" in a._cache and (_epsilon_levels(b) >= 0).all():
+            return _compose_frames(kernel, a, b)
+        return _compose_kernel(kernel, a, b)
     a_src, a_dst = a.numpy_arcs()
     b_src, b_dst = b.numpy_arcs()
     a_ol, b_il = a.olabel.numpy(), b.ilabel.numpy()
@@ -130,12 +150,12 @@ def compose(a: Graph, b: Graph) -> tuple[Graph, tuple[torch.Tensor, torch.Tensor
             arcs_src.append(fr[rep])
             arcs_dst.append(key_of(a_dst[e_a], fr_qb[rep], 0))
             arcs_a.append(e_a), arcs_b.append(np.full(e_a.size, -1, dtype=np.int64))
-        if has_b_eps:  # 3. b-epsilon moves (any filter state -> 1): a stays.
+        if has_b_eps:  # 3. b-epsilon moves (any filter state -> 1, or 0 when a has no epsilon): a stays.
             blo, bcnt = b_range(fr_qb * span)  # ilabel EPSILON -> key offset 0
             f_b = b_order[expand_ranges(blo, bcnt)]
             rep = np.repeat(np.arange(fr.size), bcnt)
             arcs_src.append(fr[rep])
-            arcs_dst.append(key_of(fr_qa[rep], b_dst[f_b], 1))
+            arcs_dst.append(key_of(fr_qa[rep], b_dst[f_b], int(has_a_eps)))
             arcs_a.append(np.full(f_b.size, -1, dtype=np.int64)), arcs_b.append(f_b)
         k = len(arcs_dst) - 1 - has_a_eps - has_b_eps
         cand = np.concatenate(arcs_dst[k:]) if k < len(arcs_dst) - 1 else arcs_dst[k]
@@ -160,44 +180,83 @@ def compose(a: Graph, b: Graph) -> tuple[Graph, tuple[torch.Tensor, torch.Tensor
     dkeys = np.concatenate(arcs_dst)
     dst = dense[dkeys] if dense is not None else np.array([lookup[x] for x in dkeys.tolist()], dtype=np.int64)
     amap, bmap = np.concatenate(arcs_a), np.concatenate(arcs_b)
-    return _finish(a, b, qa, qb, fs, src, dst, amap, bmap, key_of, dense, lookup)
-
-
-def _finish(a, b, qa, qb, fs, src, dst, amap, bmap, key_of, dense, lookup):
-    """Trim, order topologically, merge the final filter states, and build the output graph."""
-    B, n = a.batch_size, qa.size
     bsel = np.arange(B) if b.batch_size == B else np.zeros(B, dtype=np.int64)
     fa, fb = a.finals.numpy(), b.finals.numpy()[bsel]
     fkeys = np.concatenate([key_of(fa, fb, 0), key_of(fa, fb, 1)])
     fids = dense[fkeys] if dense is not None else np.array([lookup.get(x, -1) for x in fkeys.tolist()])
-    fids = fids[fids >= 0]
+    return _finish(a, b, qa, qb, fs, src, dst, amap, bmap, np.sort(fids[fids >= 0]))
+
+
+def _epsilon_levels(b: Graph) -> np.ndarray:
+    """Longest-path level of every node of ``b`` over its epsilon-input arcs (-1 on or after a cycle)."""
+    if "eps_levels" not in b._cache:
+        b_eps = b.ilabel.numpy() == EPSILON
+        b_src, b_dst = b.numpy_arcs()
+        b._cache["eps_levels"] = (longest_path_levels(b.num_nodes, b_src[b_eps], b_dst[b_eps]) if b_eps.any()
+                                  else np.zeros(b.num_nodes, dtype=np.int64))
+    return b._cache["eps_levels"]
+
+
+def _join_finals(B, graph_of, fids, src, dst, amap, bmap, keep):
+    """Give every graph with several final states that have out-arcs one new final state, reached from
+    each of them by an epsilon arc (a cyclic ``a`` only: merging such states would join filter states).
+
+    Returns ``(fids, src, dst, amap, bmap, keep, graph_of)`` with the new states appended."""
+    has_out = np.zeros(keep.size, dtype=bool)
+    has_out[src] = True
+    per_graph = np.bincount(graph_of[fids], minlength=B)
+    busy = np.bincount(graph_of[fids], weights=has_out[fids], minlength=B) > 0
+    join = np.flatnonzero((per_graph > 1) & busy)
+    if not join.size:
+        return fids, src, dst, amap, bmap, keep, graph_of
+    new_id = np.full(B, -1, dtype=np.int64)
+    new_id[join] = keep.size + np.arange(join.size)
+    from_f = fids[new_id[graph_of[fids]] >= 0]
+    none = np.full(from_f.size, -1, dtype=np.int64)
+    src, dst = np.concatenate([src, from_f]), np.concatenate([dst, new_id[graph_of[from_f]]])
+    amap, bmap = np.concatenate([amap, none]), np.concatenate([bmap, none])
+    fids = np.concatenate([fids[new_id[graph_of[fids]] < 0], new_id[join]])
+    keep = np.concatenate([keep, np.ones(join.size, dtype=bool)])
+    return fids, src, dst, amap, bmap, keep, np.concatenate([graph_of, join])
+
+
+def _finish(a, b, qa, qb, fs, src, dst, amap, bmap, fids):
+    """Trim, order topologically, merge the final filter states, and build the output graph.
+
+    ``qa, qb, fs`` (n,) are the states of the expansion (the first ``B`` the starts), ``src, dst, amap,
+    bmap`` its arcs, ``fids`` the final states."""
+    B, n = a.batch_size, qa.size
     keep = reachable(n, dst, src, fids)  # all states are accessible (BFS); keep the co-accessible ones
     keep_arc = keep[src] & keep[dst]
     src, dst, amap, bmap = src[keep_arc], dst[keep_arc], amap[keep_arc], bmap[keep_arc]
     keep[:B] = True  # start states stay even when no path exists
     graph_of = a.node_batch.numpy()[qa]
-    is_final = np.zeros(n, dtype=bool)
-    is_final[fids] = True
-    # Topological order: (qa, epsilon-level of qb in b, qb, fs) is one unless b has epsilon cycles.
-    # Final states go last in their graph (after trimming they have no out-arcs).
-    b_eps = b.ilabel.numpy() == EPSILON
-    b_src, b_dst = b.numpy_arcs()
-    lvl = (longest_path_levels(b.num_nodes, b_src[b_eps], b_dst[b_eps]) if b_eps.any()
-           else np.zeros(b.num_nodes, dtype=np.int64))
-    if (lvl[qb[keep]] < 0).any():
-        try:
-            rank = topsort(src, dst, n)
-        except ValueError:
+    # Topological order: (qa, epsilon-level of qb in b) is one when a is acyclic and b has no
+    # reachable epsilon cycle. Final states go last in their graph (then they have no out-arcs).
+    lvl = _epsilon_levels(b)
+    acyclic = True
+    if not a.acyclic or (lvl[qb[keep]] < 0).any():
+        if not a.acyclic:
+            fids, src, dst, amap, bmap, keep, graph_of = _join_finals(B, graph_of, fids, src, dst, amap, bmap, keep)
+        n = keep.size
+        is_final = np.zeros(n, dtype=bool)
+        is_final[fids] = True
+        rank = longest_path_levels(n, src, dst)
+        acyclic = not (rank < 0).any()
+        if not acyclic and a.acyclic:
             raise ValueError("[gtn.compose] the composition is cyclic: b has a cycle of epsilon-input arcs "
-                             "reachable from the matched states") from None
-        order = np.lexsort((rank, is_final, graph_of))
+                             "reachable from the matched states")
+        order = np.lexsort((np.arange(n), rank if acyclic else np.zeros(n, dtype=np.int64), is_final, graph_of))
         layering = None
     else:
-        layering = a.levels()[qa] * (int(lvl.max(initial=0)) + 1) + lvl[qb]
-        # a's node ids already group the graphs; finals get the slot just past their graph's nodes
-        qa_key = np.where(is_final, a.node_offsets.numpy()[graph_of + 1] * 2 - 1, qa * 2)
+        is_final = np.zeros(n, dtype=bool)
+        is_final[fids] = True
         nl = int(lvl.max(initial=0)) + 1
-        order = np.argsort(((qa_key * nl + lvl[qb]) * b.num_nodes + qb) * 2 + fs)
+        layering = a.levels()[qa] * nl + lvl[qb]
+        # a's node ids already group the graphs; finals get the slot just past their graph's nodes
+        slot = np.where(is_final, a.node_offsets.numpy()[graph_of + 1] * 2 - 1, qa * 2)
+        qb_local = qb - (b.node_offsets.numpy()[graph_of] if b.batch_size == B else 0)
+        order = np.lexsort((fs, qb_local, lvl[qb], slot))
     order = order[keep[order]]
     g_sorted, f_sorted = graph_of[order], is_final[order]
     # one new node per kept state, except that the final states of a graph share one node
@@ -215,19 +274,93 @@ def _finish(a, b, qa, qb, fs, src, dst, amap, bmap, key_of, dense, lookup):
     node_new[order] = seq - first_seq[g_sorted] + offsets[g_sorted]
     starts, finals = node_new[:B], offsets[1:] - 1
     s_new, d_new = node_new[src], node_new[dst]
-    arc_order = stable_argsort(graph_of[src], B)  # group arcs by graph, keep BFS order inside
+    arc_order = np.argsort(s_new, kind="stable")  # by source node, expansion order inside
     s_new, d_new, amap, bmap = s_new[arc_order], d_new[arc_order], amap[arc_order], bmap[arc_order]
     arc_offsets = np.zeros(B + 1, dtype=np.int64)
     np.cumsum(np.bincount(graph_of[src], minlength=B), out=arc_offsets[1:])
+    hint = None
+    if layering is not None:  # a valid layering for scoring: (level of qa in a, epsilon-level of qb in b)
+        hint = np.zeros(int(offsets[-1]), dtype=np.int64)
+        hint[node_new[order]] = layering[order]
+    return _build(a, b, s_new, d_new, amap, bmap, offsets, arc_offsets, starts, finals, hint, acyclic=acyclic)
+
+
+def _build(a, b, src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint, *, acyclic=True):
+    """The output graph from its numbered arcs and arc maps (labels and penalties gathered from a, b)."""
     dtype = torch.promote_types(a.penalty.dtype, b.penalty.dtype)
     penalty = _gather_penalty(a.penalty, amap, dtype) + _gather_penalty(b.penalty, bmap, dtype)
     ilabel = np.where(amap >= 0, a.ilabel.numpy()[np.maximum(amap, 0)], EPSILON)
     olabel = np.where(bmap >= 0, b.olabel.numpy()[np.maximum(bmap, 0)], EPSILON)
     t = torch.from_numpy
-    g = Graph._raw(t(s_new), t(d_new), t(ilabel), t(olabel), penalty, num_nodes=int(offsets[-1]),
-                   starts=t(starts), finals=t(finals), node_offsets=t(offsets), arc_offsets=t(arc_offsets))
-    if layering is not None:  # a valid layering for scoring: (level of qa in a, epsilon-level of qb in b)
-        hint = np.zeros(g.num_nodes, dtype=np.int64)
-        hint[node_new[order]] = layering[order]
+    g = Graph._raw(t(src), t(dst), t(ilabel), t(olabel), penalty, num_nodes=int(offsets[-1]),
+                   starts=t(starts), finals=t(finals), node_offsets=t(offsets), arc_offsets=t(arc_offsets),
+                   acyclic=acyclic)
+    if hint is not None:
         g._cache["node_levels"] = hint
     return g, (t(amap), t(bmap))
+
+
+def sorted_out_arcs(kernel, g: Graph, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(ptr (N + 1,), order (A,))``: each node's out-arcs sorted by ``side`` label ("ilabel" or
+    "olabel"), then arc id (compiled kernel; cached on the graph's structure)."""
+    key = f"sorted_out_{side}"
+    if key not in g._cache:
+        src, _ = g.numpy_arcs()
+        lab = np.ascontiguousarray(getattr(g, side).numpy(), dtype=np.int64)
+        ptr = np.empty(g.num_nodes + 1, dtype=np.int64)
+        order = np.empty(src.size, dtype=np.int64)
+        kernel.sort_arcs(np.ascontiguousarray(src, dtype=np.int64), lab, ptr, order)
+        g._cache[key] = (ptr, order)
+    return g._cache[key]
+
+
+def _compose_frames(kernel, a: Graph, b: Graph):
+    """:func:`compose` of frame graphs (:func:`gtn.frame_graph`) with ``b`` on the kernel's fast path: no
+    state table, no expansion queue; the same graph as the general expansion (tested)."""
+    lens, num_classes = a._cache["frames"]
+    B = a.batch_size
+    b_ptr, b_ord = sorted_out_arcs(kernel, b, "ilabel")
+    _, b_dst = b.numpy_arcs()
+    bsel = np.arange(B) if b.batch_size == B else np.zeros(B, dtype=np.int64)
+    c = np.ascontiguousarray
+    out = kernel.compose_frames(c(lens, dtype=np.int64), c(a.node_offsets.numpy(), dtype=np.int64),
+                                c(a.arc_offsets.numpy(), dtype=np.int64), b_ptr, b_ord, c(b_dst, dtype=np.int64),
+                                c(b.ilabel.numpy(), dtype=np.int64), c(b.node_offsets.numpy(), dtype=np.int64),
+                                c(b.starts.numpy()[bsel], dtype=np.int64), c(b.finals.numpy(), dtype=np.int64),
+                                c(_epsilon_levels(b), dtype=np.int64),
+                                np.array([num_classes, int(b.batch_size == B)], dtype=np.int64))
+    src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint = (np.frombuffer(x, dtype=np.int64) for x in out)
+    return _build(a, b, src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint)
+
+
+def _compose_kernel(kernel, a: Graph, b: Graph, *, dense_limit: int | None = None):
+    """:func:`compose` on the compiled kernel (same output as the numpy expansion). ``dense_limit``:
+    the largest state-key space looked up by a dense table (else a hash table); tests force both."""
+    B = a.batch_size
+    a_ptr, a_ord = sorted_out_arcs(kernel, a, "olabel")
+    b_ptr, b_ord = sorted_out_arcs(kernel, b, "ilabel")
+    a_src, a_dst = a.numpy_arcs()
+    b_src, b_dst = b.numpy_arcs()
+    a_ol = np.ascontiguousarray(a.olabel.numpy(), dtype=np.int64)
+    b_il = np.ascontiguousarray(b.ilabel.numpy(), dtype=np.int64)
+    b_off = np.ascontiguousarray(b.node_offsets.numpy(), dtype=np.int64)
+    nbl = int(np.diff(b_off).max())
+    a_level = a.levels() if a.acyclic else np.zeros(0, dtype=np.int64)
+    bsel = np.arange(B) if b.batch_size == B else np.zeros(B, dtype=np.int64)
+    start_b = b.starts.numpy()[bsel]
+    has_a_eps = bool((a_ol == EPSILON).any())
+    has_b_eps = bool((b_il == EPSILON).any())
+    if dense_limit is None:
+        dense_limit = max(1 << 20, 8 * (a.num_arcs + b.num_arcs + a.num_nodes))
+    params = np.array([nbl, int(b.batch_size == B), has_a_eps, has_b_eps, dense_limit], dtype=np.int64)
+    c = np.ascontiguousarray
+    out = kernel.compose(a_ptr, a_ord, c(a_dst, dtype=np.int64), a_ol, c(a.node_batch.numpy(), dtype=np.int64),
+                         c(a.finals.numpy(), dtype=np.int64), c(a.node_offsets.numpy(), dtype=np.int64),
+                         c(a_level, dtype=np.int64), b_ptr, b_ord, c(b_dst, dtype=np.int64), b_il, b_off,
+                         c(b.finals.numpy(), dtype=np.int64), c(_epsilon_levels(b), dtype=np.int64),
+                         c(a.starts.numpy(), dtype=np.int64), c(start_b, dtype=np.int64), params)
+    arrays = [np.frombuffer(x, dtype=np.int64) for x in out[1:]]
+    if out[0] == "raw":
+        return _finish(a, b, *arrays)
+    src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint = arrays
+    return _build(a, b, src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint)

@@ -57,6 +57,9 @@ class _Plan:
         self.finals = np.ascontiguousarray(g.finals.numpy(), dtype=np.int64)
         src, dst = np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64)
         self.src_all = src
+        kernel = _backend.KERNEL
+        if kernel is not None and self._kernel_plan(kernel, g, src, dst):
+            return
         # arcs into a start or out of a final can never lie on a start -> final path (acyclic)
         drop = np.zeros(n, dtype=bool)
         drop[self.starts] = True
@@ -80,18 +83,39 @@ class _Plan:
         num_levels = int(arc_level.max(initial=0))
         bounds = np.searchsorted(arc_level[order], np.arange(1, num_levels + 2))
         self.bounds = bounds.astype(np.int64)  # (K + 1,) arc offsets of the levels, for the kernel
-        # local index of every node inside its level, so a level's segment ids are local[writes]
-        node_order, node_ptr = csr(np.maximum(level, 0), num_levels + 1)
-        local = np.empty(n, dtype=np.int64)
-        local[node_order] = np.arange(n) - np.repeat(node_ptr[:-1], np.diff(node_ptr))
-        self._seg, self._node_order, self._node_ptr = local[self.writes], node_order, node_ptr
+        self.node_level = level
+
+    def _kernel_plan(self, kernel, g: Graph, src: np.ndarray, dst: np.ndarray) -> bool:
+        """The same plan by the compiled kernel (one counting sort); False if the kernel cannot."""
+        n, a = self.n, src.size
+        perm, reads, writes = np.empty(a, dtype=np.int64), np.empty(a, dtype=np.int64), np.empty(a, dtype=np.int64)
+        bounds, node_level, info = np.empty(a + 2, dtype=np.int64), np.empty(n, dtype=np.int64), np.zeros(2, dtype=np.int64)
+        for level in (g.levels(), None):
+            if level is None:  # the cached layering was not valid for the kept arcs: longest paths
+                level = longest_path_levels(n, src, dst)
+                if (level < 0).any():
+                    return False
+            kernel.plan(src, dst, np.ascontiguousarray(level, dtype=np.int64), self.starts, self.finals,
+                        perm, reads, writes, bounds, node_level, info)
+            if info[0] >= 0:
+                kept, num_levels = int(info[0]), int(info[1])
+                self.perm, self.reads, self.writes = perm[:kept], reads[:kept], writes[:kept]
+                self.bounds, self.node_level = bounds[:num_levels + 1], node_level
+                return True
+        return False
 
     @functools.cached_property
     def levels(self) -> list[tuple]:
         """Per level ``(lo, hi, reads, writes, seg, nodes, d)``: arc slice, local segment ids of the
         arcs' destinations, the level's ``d`` nodes (built on first use: the kernel does not need it)."""
+        num_levels = self.bounds.size - 1
+        node_order, node_ptr = csr(self.node_level, num_levels + 1)
+        # local index of every node inside its level, so a level's segment ids are local[writes]
+        local = np.empty(self.n, dtype=np.int64)
+        local[node_order] = np.arange(self.n) - np.repeat(node_ptr[:-1], np.diff(node_ptr))
+        seg = local[self.writes]
         out = []
-        b, seg, node_order, node_ptr = self.bounds, self._seg, self._node_order, self._node_ptr
+        b = self.bounds
         for li in range(b.size - 1):
             lo, hi = int(b[li]), int(b[li + 1])
             nodes = node_order[node_ptr[li + 1]:node_ptr[li + 2]]
