@@ -17,9 +17,9 @@ from gtn.scoring import forward_penalty, viterbi_penalty
 __all__ = ["EPSILON", "Graph", "topsort", "batch", "unbatch", "graph_from_str", "graph_to_str",
            "compose", "forward_penalty", "viterbi_penalty"]
 from gtn.nbest import Path, nbest, viterbi_path
-from gtn.builders import ctc_graph, frame_graph, string_graph
+from gtn.builders import ctc_graph, ctc_graphs, frame_graph, string_graph, string_graphs
 
-__all__ += ["Path", "nbest", "viterbi_path", "ctc_graph", "frame_graph", "string_graph"]
+__all__ += ["Path", "nbest", "viterbi_path", "ctc_graph", "ctc_graphs", "frame_graph", "string_graph", "string_graphs"]
 from gtn.ops import concat, connect, intersect, project, prune, trim, union
 from gtn.criteria import (constrain, discriminative_forward_loss, discriminative_viterbi_loss, forward_loss,
                           viterbi_loss)

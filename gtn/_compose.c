@@ -349,8 +349,8 @@ static int comp_trim(const Comp *c, char *keep) {
 
 /* Layered finish: number the kept states topologically by (qa, epsilon level of qb, qb, filter state),
  * the final states last in their graph (a slot past its nodes) and merged into one node; then write
- * the kept arcs sorted by their new source node (expansion order inside: matching moves, a-epsilon,
- * b-epsilon). Fills out[0..8] (see gtn_compose_doc); -1 when out of memory. */
+ * the kept arcs sorted by (new destination, new source, expansion order: matching moves, a-epsilon,
+ * b-epsilon), so that the result is its own scoring plan (arcs_sorted). Fills out[0..8] (see gtn_compose_doc); -1 when out of memory. */
 static int comp_layered(const Comp *c, const char *keep, Py_ssize_t nb, const int64_t *a_noff, Py_ssize_t na,
                         const int64_t *a_level, const int64_t *b_lvl, Py_ssize_t nbn, Vec *out) {
     Py_ssize_t n = c->qa.n, m = c->src.n;
@@ -360,7 +360,7 @@ static int comp_layered(const Comp *c, const char *keep, Py_ssize_t nb, const in
     if (nl < 1) nl = 1;
     size_t sz = (size_t)(n ? n : 1) * sizeof(int64_t);
     int64_t *qkey = (int64_t *)malloc(sz), *sec = (int64_t *)malloc(sz), *order = (int64_t *)malloc(sz);
-    int64_t *node_new = (int64_t *)malloc(sz), *ptr = NULL, *aptr = NULL;
+    int64_t *node_new = (int64_t *)malloc(sz), *ptr = NULL, *aptr = NULL, *bysrc = NULL;
     int64_t *gcount = (int64_t *)calloc((size_t)nb + 1, sizeof(int64_t));
     char *has_final = (char *)calloc((size_t)nb + 1, 1);
     int rc = -1;
@@ -417,13 +417,20 @@ static int comp_layered(const Comp *c, const char *keep, Py_ssize_t nb, const in
     }
     for (Py_ssize_t g = 0; g < nb; g++)
         if (vec_push(&out[6], node_new[g]) || vec_push(&out[7], offs->v[g + 1] - 1)) goto done;
-    /* arcs between kept states by new source node (stable counting sort) */
+    /* arcs between kept states by (new destination, new source, expansion order): a stable
+       counting sort by source, then one by destination */
     aptr = (int64_t *)calloc((size_t)total + 2, sizeof(int64_t));
-    if (!aptr) goto done;
+    bysrc = (int64_t *)malloc((size_t)(m ? m : 1) * sizeof(int64_t));
+    if (!aptr || !bysrc) goto done;
     for (Py_ssize_t k = 0; k < m; k++)
         if (keep[c->src.v[k]] && keep[c->dst.v[k]]) aptr[node_new[c->src.v[k]] + 1]++;
     for (Py_ssize_t v = 0; v < total; v++) aptr[v + 1] += aptr[v];
     Py_ssize_t mk = (Py_ssize_t)aptr[total];
+    for (Py_ssize_t k = 0; k < m; k++)
+        if (keep[c->src.v[k]] && keep[c->dst.v[k]]) bysrc[aptr[node_new[c->src.v[k]]]++] = k;
+    memset(aptr, 0, (size_t)(total + 2) * sizeof(int64_t));
+    for (Py_ssize_t i = 0; i < mk; i++) aptr[node_new[c->dst.v[bysrc[i]]] + 1]++;
+    for (Py_ssize_t v = 0; v < total; v++) aptr[v + 1] += aptr[v];
     for (int f = 0; f < 4; f++) {
         Vec *x = &out[f];
         x->v = (int64_t *)malloc((size_t)(mk ? mk : 1) * sizeof(int64_t));
@@ -433,10 +440,9 @@ static int comp_layered(const Comp *c, const char *keep, Py_ssize_t nb, const in
     if (vec_push(&out[5], 0)) goto done;
     for (Py_ssize_t g = 0; g < nb; g++)
         if (vec_push(&out[5], aptr[offs->v[g + 1]])) goto done;
-    for (Py_ssize_t k = 0; k < m; k++) {
-        int64_t s = c->src.v[k], d = c->dst.v[k];
-        if (!(keep[s] && keep[d])) continue;
-        int64_t pos = aptr[node_new[s]]++;
+    for (Py_ssize_t i = 0; i < mk; i++) {
+        int64_t k = bysrc[i], s = c->src.v[k], d = c->dst.v[k];
+        int64_t pos = aptr[node_new[d]]++;
         out[0].v[pos] = node_new[s];
         out[1].v[pos] = node_new[d];
         out[2].v[pos] = c->am.v[k];
@@ -449,6 +455,7 @@ done:
     free(order);
     free(ptr);
     free(aptr);
+    free(bysrc);
     free(node_new);
     free(gcount);
     free(has_final);
@@ -725,7 +732,11 @@ typedef struct {
     const int64_t *b_ptr, *b_ord, *b_dst, *b_lab, *b_off, *b_start, *b_final, *b_lvl;
     int paired;
     int64_t nl;
+    const int64_t *b_src;
     int64_t *topo;     /* b's nodes by (epsilon level, id) inside each b graph */
+    int64_t *rank;     /* position of each b node in topo */
+    int64_t *rev, *rev_ptr; /* b's arcs into each node: matching arcs by (rank of source, label, id),
+                               then epsilon arcs by (rank of source, id) */
     char *live;        /* per graph: (T + 1) x (nodes of its b) states, 1 = accessible and co-accessible */
     int64_t *live_off; /* (B + 1,) offsets into live */
 } Frames;
@@ -774,8 +785,48 @@ static void frames_mark(const Frames *f, Py_ssize_t g) {
     }
 }
 
+typedef struct {
+    int64_t dst, eps, rank, lab, id;
+} RevKey;
+
+static int rev_cmp(const void *x, const void *y) {
+    const RevKey *a = (const RevKey *)x, *b = (const RevKey *)y;
+    if (a->dst != b->dst) return a->dst < b->dst ? -1 : 1;
+    if (a->eps != b->eps) return a->eps < b->eps ? -1 : 1;
+    if (a->rank != b->rank) return a->rank < b->rank ? -1 : 1;
+    if (a->lab != b->lab) return a->lab < b->lab ? -1 : 1;
+    return a->id < b->id ? -1 : (a->id > b->id);
+}
+
+/* f->rank, and b's arcs into each node (f->rev, f->rev_ptr) in the order the composition lists the
+ * arcs into one of its states: matching arcs first (their sources are one frame earlier), by the
+ * source's position, then label, then arc id; then epsilon arcs by the source's position. 1 when out
+ * of memory. */
+static int frames_reverse(Frames *f, Py_ssize_t nbn, Py_ssize_t nba) {
+    f->rank = (int64_t *)malloc((size_t)(nbn + 1) * sizeof(int64_t));
+    f->rev = (int64_t *)malloc((size_t)(nba + 1) * sizeof(int64_t));
+    f->rev_ptr = (int64_t *)calloc((size_t)nbn + 2, sizeof(int64_t));
+    RevKey *keys = (RevKey *)malloc((size_t)(nba + 1) * sizeof(RevKey));
+    if (!f->rank || !f->rev || !f->rev_ptr || !keys) {
+        free(keys);
+        return 1;
+    }
+    for (Py_ssize_t i = 0; i < nbn; i++) f->rank[f->topo[i]] = i;
+    for (Py_ssize_t e = 0; e < nba; e++) {
+        RevKey k = {f->b_dst[e], f->b_lab[e] == EPS, f->rank[f->b_src[e]], f->b_lab[e], e};
+        keys[e] = k;
+        f->rev_ptr[f->b_dst[e] + 1]++;
+    }
+    qsort(keys, (size_t)nba, sizeof(RevKey), rev_cmp);
+    for (Py_ssize_t e = 0; e < nba; e++) f->rev[e] = keys[e].id;
+    for (Py_ssize_t v = 0; v < nbn; v++) f->rev_ptr[v + 1] += f->rev_ptr[v];
+    free(keys);
+    return 0;
+}
+
 const char gtn_compose_frames_doc[] =
-    "compose_frames(lens, a_noff, a_aoff, b_ptr, b_ord, b_dst, b_lab, b_off, b_start, b_final, b_lvl, params)\n\n"
+    "compose_frames(lens, a_noff, a_aoff, b_ptr, b_ord, b_dst, b_lab, b_off, b_start, b_final, b_lvl, params,\n"
+    "               b_src)\n\n"
     "compose(frame graphs, b) without the general expansion: graph g of a is a chain of lens[g] frames\n"
     "whose node t holds the arcs a_aoff[g] + t*C + l labelled l = 0..C-1; b (one graph, or one per frame\n"
     "graph when params[1]) has label-sorted out-arc lists (sort_arcs) and no epsilon-input cycle (b_lvl\n"
@@ -784,22 +835,24 @@ const char gtn_compose_frames_doc[] =
 
 PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
     static const char *const names[] = {"lens", "a_noff", "a_aoff", "b_ptr", "b_ord", "b_dst", "b_lab", "b_off",
-                                        "b_start", "b_final", "b_lvl", "params", NULL};
-    Buf b[12];
-    if (parse_bufs(args, "compose_frames", "qqqqqqqqqqqq", names, b)) return NULL;
+                                        "b_start", "b_final", "b_lvl", "params", "b_src", NULL};
+    Buf b[13];
+    if (parse_bufs(args, "compose_frames", "qqqqqqqqqqqqq", names, b)) return NULL;
     Py_ssize_t nb = b[0].len, nbn = b[10].len, bb = b[7].len - 1;
     const int64_t *prm = I(b[11]);
     if (b[1].len != nb + 1 || b[2].len != nb + 1 || b[3].len != nbn + 1 || b[8].len != nb || b[11].len != 2 ||
         bb < 1 || b[9].len != bb || (bb != 1 && bb != nb) || (prm[1] && bb != nb) || b[4].len != b[5].len ||
-        b[6].len != b[5].len || prm[0] < 1) {
+        b[6].len != b[5].len || b[12].len != b[5].len || prm[0] < 1) {
         PyErr_SetString(PyExc_ValueError, "[gtn._kernels.compose_frames] inconsistent array lengths");
-        return finish(b, 12, 0);
+        return finish(b, 13, 0);
     }
     Frames f;
     memset(&f, 0, sizeof f);
     f.lens = I(b[0]), f.a_noff = I(b[1]), f.a_aoff = I(b[2]), f.C = prm[0];
     f.b_ptr = I(b[3]), f.b_ord = I(b[4]), f.b_dst = I(b[5]), f.b_lab = I(b[6]), f.b_off = I(b[7]);
     f.b_start = I(b[8]), f.b_final = I(b[9]), f.b_lvl = I(b[10]), f.paired = bb == nb && prm[1] != 0;
+    f.b_src = I(b[12]);
+    Py_ssize_t nba = b[5].len;
     for (Py_ssize_t v = 0; v < nbn; v++)
         if (f.b_lvl[v] + 1 > f.nl) f.nl = f.b_lvl[v] + 1;
     if (f.nl < 1) f.nl = 1;
@@ -824,6 +877,7 @@ PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
         free(key);
         free(ptr);
         ptr = NULL;
+        if (!oom) oom = frames_reverse(&f, nbn, nba);
         f.live_off[0] = 0;
         for (Py_ssize_t g = 0; g < nb; g++) {
             int64_t gb = f.paired ? g : 0, nq = f.b_off[gb + 1] - f.b_off[gb];
@@ -868,8 +922,8 @@ PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
         out[k] = (int64_t *)malloc((size_t)(sizes[k] ? sizes[k] : 1) * sizeof(int64_t));
         if (!out[k]) oom = 1;
     }
-    /* pass 2: number the states by (t, epsilon level, q) and write the arcs by source node, matching
-       moves (label order) before epsilon moves, as the general expansion orders them */
+    /* pass 2: number the states by (t, epsilon level, q) and write the arcs by (destination, source,
+       expansion order), as the general expansion orders them */
     int64_t n_at = 0, a_at = 0;
     for (Py_ssize_t g = 0; !oom && g < nb; g++) {
         int64_t T = f.lens[g], gb = f.paired ? g : 0, bo = f.b_off[gb], nq = f.b_off[gb + 1] - bo;
@@ -896,24 +950,22 @@ PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
         if (start_live) out[6][g] = ids[s0];
         if (!has_final) out[8][next++] = 0;
         out[7][g] = next - 1;
-        for (int64_t t = 0; t <= T; t++)
+        for (int64_t t = 0; t <= T; t++) /* arcs by destination, then source (see rev_order) */
             for (int64_t i = 0; i < nq; i++) {
                 int64_t q = topo[i];
-                int64_t src = ids[t * nq + q - bo];
-                if (src < 0) continue;
-                int64_t base = f.a_aoff[g] + t * f.C;
-                for (int64_t j = f.b_ptr[q]; j < f.b_ptr[q + 1]; j++) { /* matching moves */
-                    int64_t e = f.b_ord[j], l = f.b_lab[e];
-                    if (l == EPS || l >= f.C || t == T) continue;
-                    int64_t d = ids[(t + 1) * nq + f.b_dst[e] - bo];
-                    if (d < 0) continue;
-                    out[0][a_at] = src, out[1][a_at] = d, out[2][a_at] = base + l, out[3][a_at] = e;
-                    a_at++;
-                }
-                for (int64_t j = f.b_ptr[q]; j < f.b_ptr[q + 1] && f.b_lab[f.b_ord[j]] == EPS; j++) {
-                    int64_t e = f.b_ord[j], d = ids[t * nq + f.b_dst[e] - bo];
-                    if (d < 0) continue;
-                    out[0][a_at] = src, out[1][a_at] = d, out[2][a_at] = -1, out[3][a_at] = e;
+                int64_t d = ids[t * nq + q - bo];
+                if (d < 0) continue;
+                for (int64_t j = f.rev_ptr[q]; j < f.rev_ptr[q + 1]; j++) {
+                    int64_t e = f.rev[j], l = f.b_lab[e], s;
+                    if (l == EPS) {
+                        s = ids[t * nq + f.b_src[e] - bo];
+                    } else {
+                        if (t == 0 || l >= f.C) continue;
+                        s = ids[(t - 1) * nq + f.b_src[e] - bo];
+                    }
+                    if (s < 0) continue;
+                    out[0][a_at] = s, out[1][a_at] = d, out[2][a_at] = l == EPS ? -1 : f.a_aoff[g] + (t - 1) * f.C + l;
+                    out[3][a_at] = e;
                     a_at++;
                 }
             }
@@ -924,13 +976,16 @@ PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
         out[5][nb] = a_at;
     }
     free(f.topo);
+    free(f.rank);
+    free(f.rev);
+    free(f.rev_ptr);
     free(f.live_off);
     free(f.live);
     free(ids);
     free(nodes);
     free(arcs);
     Py_END_ALLOW_THREADS
-    release(b, 12);
+    release(b, 13);
     if (oom) {
         for (int k = 0; k < 9; k++) free(out[k]);
         return PyErr_NoMemory();

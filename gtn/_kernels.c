@@ -70,7 +70,8 @@ fail:
 static const char max_doc[] =
     "max_forward(reads, writes, p, perm, score, bp)\n\n"
     "Viterbi scores in place: score[d] = max over arcs into d of score[src] - p, and bp[d] = perm[k] of\n"
-    "the first (lowest plan position, i.e. lowest arc id) arc reaching the max. `score` (N,) comes\n"
+    "the first (lowest plan position, i.e. lowest arc id) arc reaching the max (perm empty: k itself,\n"
+    "for arcs in their own order). `score` (N,) comes\n"
     "initialised (sentinel, 0 at the starts), `bp` (N,) int64 filled with -1.";
 
 static PyObject *max_forward(PyObject *self, PyObject *args) {
@@ -79,13 +80,14 @@ static PyObject *max_forward(PyObject *self, PyObject *args) {
     if (parse_bufs(args, "max_forward", "qqdqDQ", names, b)) return NULL;
     Py_ssize_t n = b[4].len, a = b[0].len;
     if (check_arcs(&b[0], &b[1], &b[2], n, "max_forward")) goto fail;
-    if (b[3].len != a || b[5].len != n) {
+    if ((b[3].len != a && b[3].len != 0) || b[5].len != n) {
         PyErr_Format(PyExc_ValueError, "[gtn._kernels.max_forward] perm has %zd entries for %zd arcs, bp %zd for %zd nodes",
                      b[3].len, a, b[5].len, n);
         goto fail;
     }
     {
         const int64_t *r = I(b[0]), *w = I(b[1]), *perm = I(b[3]);
+        int identity = b[3].len == 0; /* arcs in their own order: the arc id is the position */
         const double *p = D(b[2]);
         double *score = D(b[4]);
         int64_t *bp = I(b[5]);
@@ -97,7 +99,7 @@ static PyObject *max_forward(PyObject *self, PyObject *args) {
             double v = score[r[k]] - p[k];
             if (v > score[w[k]] || (v != v && score[w[k]] == score[w[k]])) {
                 score[w[k]] = v;
-                bp[w[k]] = (v == v) ? perm[k] : -1;
+                bp[w[k]] = (v == v) ? (identity ? k : perm[k]) : -1;
             }
         }
         Py_END_ALLOW_THREADS
@@ -299,6 +301,108 @@ fail:
     return finish(b, 3, 0);
 }
 
+/* --- graphs whose arcs are sorted by destination ------------------------------------------------ */
+/* A graph whose arcs are sorted by dst, with src < dst, no arc into a start and none out of a final,
+ * needs no plan: one sweep over the arcs in their own order (runs of equal dst) is topological. */
+
+static const char sorted_doc[] =
+    "arcs_sorted(src, dst, starts, finals) -> bool\n\n"
+    "True when dst is non-decreasing, src < dst for every arc, no arc enters a start node and none\n"
+    "leaves a final node: the arcs are then their own scoring plan (see lse_sorted, posteriors_sorted).";
+
+static PyObject *arcs_sorted(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"src", "dst", "starts", "finals", NULL};
+    Buf b[4];
+    if (parse_bufs(args, "arcs_sorted", "qqqq", names, b)) return NULL;
+    Py_ssize_t a = b[0].len, nb = b[2].len;
+    if (b[1].len != a || b[3].len != nb) {
+        PyErr_SetString(PyExc_ValueError, "[gtn._kernels.arcs_sorted] src/dst and starts/finals lengths differ");
+        return finish(b, 4, 0);
+    }
+    const int64_t *src = I(b[0]), *dst = I(b[1]), *starts = I(b[2]), *finals = I(b[3]);
+    int64_t n = 0;
+    for (Py_ssize_t k = 0; k < a; k++)
+        if (dst[k] + 1 > n) n = dst[k] + 1;
+    for (Py_ssize_t g = 0; g < nb; g++) {
+        if (starts[g] + 1 > n) n = starts[g] + 1;
+        if (finals[g] + 1 > n) n = finals[g] + 1;
+    }
+    int ok = 1;
+    for (Py_ssize_t k = 0; k < a && ok; k++)
+        ok = src[k] >= 0 && src[k] < dst[k] && (k == 0 || dst[k - 1] <= dst[k]);
+    char *flag = ok ? (char *)calloc((size_t)n + 1, 1) : NULL;
+    if (ok && !flag) {
+        release(b, 4);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t g = 0; ok && g < nb; g++) {
+        if (starts[g] < 0 || finals[g] < 0) ok = 0;
+        else flag[starts[g]] |= 1, flag[finals[g]] |= 2;
+    }
+    for (Py_ssize_t k = 0; k < a && ok; k++) ok = !(flag[dst[k]] & 1) && !(flag[src[k]] & 2);
+    free(flag);
+    release(b, 4);
+    return PyBool_FromLong(ok);
+}
+
+static const char lse_sorted_doc[] =
+    "lse_sorted(src, dst, p, score)\n\n"
+    "lse_forward for arcs sorted by dst (arcs_sorted): each run of arcs into one node gives\n"
+    "score[d] = m + log(sum exp(score[src] - p - m)), with the same arithmetic as the level sweep.";
+
+static PyObject *lse_sorted(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"src", "dst", "p", "score", NULL};
+    Buf b[4];
+    if (parse_bufs(args, "lse_sorted", "qqdD", names, b)) return NULL;
+    Py_ssize_t n = b[3].len, a = b[0].len;
+    if (check_arcs(&b[0], &b[1], &b[2], n, "lse_sorted")) return finish(b, 4, 0);
+    const int64_t *r = I(b[0]), *w = I(b[1]);
+    const double *p = D(b[2]);
+    double *score = D(b[3]);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0, j; k < a; k = j) {
+        int64_t d = w[k];
+        double m = -INFINITY;
+        for (j = k; j < a && w[j] == d; j++) {
+            double v = score[r[j]] - p[j];
+            if (v > m || v != v) m = v;
+        }
+        double sum = 0.0;
+        for (Py_ssize_t i = k; i < j; i++) sum += exp(score[r[i]] - p[i] - m);
+        score[d] = m + log(sum);
+    }
+    Py_END_ALLOW_THREADS
+    return finish(b, 4, 1);
+}
+
+static const char post_sorted_doc[] =
+    "posteriors_sorted(src, dst, p, alpha, gamma, post)\n\n"
+    "posteriors for arcs sorted by dst: arcs in reverse order, post[k] = gamma[dst] *\n"
+    "exp(alpha[src] - p - alpha[dst]) and gamma[src] += post[k].";
+
+static PyObject *posteriors_sorted(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"src", "dst", "p", "alpha", "gamma", "post", NULL};
+    Buf b[6];
+    if (parse_bufs(args, "posteriors_sorted", "qqddDD", names, b)) return NULL;
+    Py_ssize_t n = b[4].len, a = b[0].len;
+    if (check_arcs(&b[0], &b[1], &b[2], n, "posteriors_sorted")) return finish(b, 6, 0);
+    if (b[3].len != n || b[5].len != a) {
+        PyErr_SetString(PyExc_ValueError, "[gtn._kernels.posteriors_sorted] alpha needs N entries, post A");
+        return finish(b, 6, 0);
+    }
+    const int64_t *r = I(b[0]), *w = I(b[1]);
+    const double *p = D(b[2]), *alpha = D(b[3]);
+    double *gamma = D(b[4]), *post = D(b[5]);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = a - 1; k >= 0; k--) {
+        double x = gamma[w[k]] * exp(alpha[r[k]] - p[k] - alpha[w[k]]);
+        post[k] = x;
+        gamma[r[k]] += x;
+    }
+    Py_END_ALLOW_THREADS
+    return finish(b, 6, 1);
+}
+
 /* --- module -------------------------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
@@ -312,6 +416,9 @@ static PyMethodDef methods[] = {
     {"compose", gtn_compose, METH_VARARGS, gtn_compose_doc},
     {"plan", gtn_plan, METH_VARARGS, gtn_plan_doc},
     {"compose_frames", gtn_compose_frames, METH_VARARGS, gtn_compose_frames_doc},
+    {"arcs_sorted", arcs_sorted, METH_VARARGS, sorted_doc},
+    {"lse_sorted", lse_sorted, METH_VARARGS, lse_sorted_doc},
+    {"posteriors_sorted", posteriors_sorted, METH_VARARGS, post_sorted_doc},
     {NULL, NULL, 0, NULL},
 };
 

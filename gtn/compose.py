@@ -13,8 +13,9 @@ Every matched pair of paths therefore appears exactly once. When ``a`` has no ep
 filter has nothing to order and every state keeps filter state 0.
 
 Numbering of a layered result: states by (``qa``, epsilon level of ``qb`` in ``b``, ``qb``, filter
-state), each graph's final states last and merged into its one final node; arcs by source node, and
-for one source in expansion order (matching moves by label, then epsilon moves).
+state), each graph's final states last and merged into its one final node; arcs by destination node,
+then source node, then expansion order (matching moves by label, then epsilon moves). Arcs sorted by
+destination make the result its own scoring plan on the kernel (gtn/scoring.py).
 
 Two implementations give the same graphs, arc maps and penalties (tested for equality): the numpy
 expansion below (the reference) and the compiled one in gtn/_compose.c (``gtn._kernels``), which runs
@@ -274,7 +275,7 @@ def _finish(a, b, qa, qb, fs, src, dst, amap, bmap, fids):
     node_new[order] = seq - first_seq[g_sorted] + offsets[g_sorted]
     starts, finals = node_new[:B], offsets[1:] - 1
     s_new, d_new = node_new[src], node_new[dst]
-    arc_order = np.argsort(s_new, kind="stable")  # by source node, expansion order inside
+    arc_order = np.lexsort((s_new, d_new))  # by destination, source, then expansion order (stable)
     s_new, d_new, amap, bmap = s_new[arc_order], d_new[arc_order], amap[arc_order], bmap[arc_order]
     arc_offsets = np.zeros(B + 1, dtype=np.int64)
     np.cumsum(np.bincount(graph_of[src], minlength=B), out=arc_offsets[1:])
@@ -288,7 +289,9 @@ def _finish(a, b, qa, qb, fs, src, dst, amap, bmap, fids):
 def _build(a, b, src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint, *, acyclic=True):
     """The output graph from its numbered arcs and arc maps (labels and penalties gathered from a, b)."""
     dtype = torch.promote_types(a.penalty.dtype, b.penalty.dtype)
-    penalty = _gather_penalty(a.penalty, amap, dtype) + _gather_penalty(b.penalty, bmap, dtype)
+    parts = [_gather_penalty(g.penalty, m, dtype) for g, m in ((a, amap), (b, bmap))
+             if g.penalty.requires_grad or bool(g.penalty.detach().any())]  # an all-zero side adds nothing
+    penalty = sum(parts[1:], parts[0]) if parts else torch.zeros(amap.size, dtype=dtype)
     ilabel = np.where(amap >= 0, a.ilabel.numpy()[np.maximum(amap, 0)], EPSILON)
     olabel = np.where(bmap >= 0, b.olabel.numpy()[np.maximum(bmap, 0)], EPSILON)
     t = torch.from_numpy
@@ -320,7 +323,7 @@ def _compose_frames(kernel, a: Graph, b: Graph):
     lens, num_classes = a._cache["frames"]
     B = a.batch_size
     b_ptr, b_ord = sorted_out_arcs(kernel, b, "ilabel")
-    _, b_dst = b.numpy_arcs()
+    b_src, b_dst = b.numpy_arcs()
     bsel = np.arange(B) if b.batch_size == B else np.zeros(B, dtype=np.int64)
     c = np.ascontiguousarray
     out = kernel.compose_frames(c(lens, dtype=np.int64), c(a.node_offsets.numpy(), dtype=np.int64),
@@ -328,7 +331,8 @@ def _compose_frames(kernel, a: Graph, b: Graph):
                                 c(b.ilabel.numpy(), dtype=np.int64), c(b.node_offsets.numpy(), dtype=np.int64),
                                 c(b.starts.numpy()[bsel], dtype=np.int64), c(b.finals.numpy(), dtype=np.int64),
                                 c(_epsilon_levels(b), dtype=np.int64),
-                                np.array([num_classes, int(b.batch_size == B)], dtype=np.int64))
+                                np.array([num_classes, int(b.batch_size == B)], dtype=np.int64),
+                                c(b_src, dtype=np.int64))
     src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint = (np.frombuffer(x, dtype=np.int64) for x in out)
     return _build(a, b, src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint)
 

@@ -56,9 +56,25 @@ class _Plan:
         self.starts = np.ascontiguousarray(g.starts.numpy(), dtype=np.int64)
         self.finals = np.ascontiguousarray(g.finals.numpy(), dtype=np.int64)
         src, dst = np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64)
-        self.src_all = src
+        self.src_all, self.dst_all = src, dst
+        self._hint = g._cache.get("node_levels")
         kernel = _backend.KERNEL
-        if kernel is not None and self._kernel_plan(kernel, g, src, dst):
+        # arcs sorted by destination (compositions, frame graphs): the kernel sweeps them in their own
+        # order and the level arrangement below is only built if the numpy path or n-best asks for it
+        self.sorted = kernel is not None and bool(kernel.arcs_sorted(src, dst, self.starts, self.finals))
+        if not self.sorted:
+            self._build_levels()
+
+    def fast(self) -> bool:
+        """True when the compiled kernel scores this plan's arcs in their own order."""
+        return self.sorted and _backend.KERNEL is not None
+
+    def _build_levels(self) -> None:
+        """The level arrangement: ``perm``, ``reads``, ``writes``, ``bounds``, ``node_level``."""
+        n, src, dst = self.n, self.src_all, self.dst_all
+        level_hint = self._hint if self._hint is not None else longest_path_levels(n, src, dst)
+        kernel = _backend.KERNEL
+        if kernel is not None and self._kernel_plan(kernel, level_hint, src, dst):
             return
         # arcs into a start or out of a final can never lie on a start -> final path (acyclic)
         drop = np.zeros(n, dtype=bool)
@@ -68,7 +84,7 @@ class _Plan:
         drop[self.finals] = True
         keep &= ~drop[src]
         kept = np.flatnonzero(keep)
-        level = g.levels().copy()
+        level = np.array(level_hint, dtype=np.int64)
         if kept.size and not (level[src[kept]] < level[dst[kept]]).all():  # a bad layering hint
             level = longest_path_levels(n, src[kept], dst[kept])
         # nodes without a useful incoming arc (starts, unreachable nodes) are never written: level 0;
@@ -85,12 +101,12 @@ class _Plan:
         self.bounds = bounds.astype(np.int64)  # (K + 1,) arc offsets of the levels, for the kernel
         self.node_level = level
 
-    def _kernel_plan(self, kernel, g: Graph, src: np.ndarray, dst: np.ndarray) -> bool:
+    def _kernel_plan(self, kernel, level_hint: np.ndarray, src: np.ndarray, dst: np.ndarray) -> bool:
         """The same plan by the compiled kernel (one counting sort); False if the kernel cannot."""
         n, a = self.n, src.size
         perm, reads, writes = np.empty(a, dtype=np.int64), np.empty(a, dtype=np.int64), np.empty(a, dtype=np.int64)
         bounds, node_level, info = np.empty(a + 2, dtype=np.int64), np.empty(n, dtype=np.int64), np.zeros(2, dtype=np.int64)
-        for level in (g.levels(), None):
+        for level in (level_hint, None):
             if level is None:  # the cached layering was not valid for the kept arcs: longest paths
                 level = longest_path_levels(n, src, dst)
                 if (level < 0).any():
@@ -103,6 +119,13 @@ class _Plan:
                 self.bounds, self.node_level = bounds[:num_levels + 1], node_level
                 return True
         return False
+
+    def __getattr__(self, name: str):
+        # the level arrangement of a sorted plan, built on first use
+        if name in ("perm", "reads", "writes", "bounds", "node_level") and self.__dict__.get("sorted"):
+            self._build_levels()
+            return self.__dict__[name]
+        raise AttributeError(name)
 
     @functools.cached_property
     def levels(self) -> list[tuple]:
@@ -204,10 +227,21 @@ def plan_of(g: Graph) -> _Plan:
 
 
 def _perm_penalty(plan: _Plan, penalty: torch.Tensor) -> np.ndarray:
+    """float64 penalties in the plan's level arrangement (``perm`` order)."""
     return penalty.detach().cpu().numpy().astype(np.float64, copy=False)[plan.perm]
 
 
+def _arc_penalty(plan: _Plan, penalty: torch.Tensor) -> np.ndarray:
+    """float64 penalties in the order the active path sweeps them: the arcs' own order for a sorted
+    plan on the kernel, else ``perm`` order."""
+    if plan.fast():
+        return np.ascontiguousarray(penalty.detach().cpu().numpy(), dtype=np.float64)
+    return _perm_penalty(plan, penalty)
+
+
 def _scatter_back(plan: _Plan, values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    if plan.fast():
+        return torch.from_numpy(values).to(device=like.device, dtype=like.dtype)
     out = np.zeros(plan.num_arcs, dtype=_np_dtype(like.dtype))
     out[plan.perm] = values
     return torch.from_numpy(out).to(device=like.device, dtype=like.dtype)
@@ -217,22 +251,40 @@ def _np_dtype(dtype: torch.dtype):
     return {torch.float32: np.float32, torch.float16: np.float32, torch.bfloat16: np.float32}.get(dtype, np.float64)
 
 
+def _fast_forward(plan: _Plan, p: np.ndarray) -> np.ndarray:
+    score = np.full(plan.n, _UNREACHED)
+    score[plan.starts] = 0.0
+    _backend.KERNEL.lse_sorted(plan.src_all, plan.dst_all, p, score)
+    return score
+
+
+def _fast_posteriors(plan: _Plan, p: np.ndarray, alpha: np.ndarray, gamma_final: np.ndarray) -> np.ndarray:
+    gamma = np.zeros(plan.n)
+    gamma[plan.finals] = gamma_final
+    post = np.empty(plan.num_arcs)
+    _backend.KERNEL.posteriors_sorted(plan.src_all, plan.dst_all, p, alpha, gamma, post)
+    return post
+
+
 class _ForwardPenalty(torch.autograd.Function):
     @staticmethod
     def forward(ctx, penalty, plan):
-        p = _perm_penalty(plan, penalty)
-        alpha = plan.forward_scores(p, tropical=False)
+        fast = plan.fast()
+        p = _arc_penalty(plan, penalty)
+        alpha = _fast_forward(plan, p) if fast else plan.forward_scores(p, tropical=False)
         logz = alpha[plan.finals]
         ok = logz > _NO_PATH
-        ctx.plan, ctx.p, ctx.alpha, ctx.ok = plan, p, alpha, ok
+        ctx.plan, ctx.p, ctx.alpha, ctx.ok, ctx.fast = plan, p, alpha, ok, fast
         ctx.like = penalty
         return torch.from_numpy(np.where(ok, -logz, np.inf)).to(dtype=penalty.dtype, device=penalty.device)
-
 
     @staticmethod
     def backward(ctx, grad):
         plan = ctx.plan
         g = np.where(ctx.ok, grad.detach().cpu().numpy().astype(np.float64), 0.0)
+        if ctx.fast:
+            post = _fast_posteriors(plan, ctx.p, ctx.alpha, g)
+            return torch.from_numpy(post).to(device=ctx.like.device, dtype=ctx.like.dtype), None
         post = plan.posteriors(ctx.p, ctx.alpha, g)
         return _scatter_back(plan, post, ctx.like), None
 
@@ -256,8 +308,15 @@ class _ViterbiPenalty(torch.autograd.Function):
 
 def viterbi_arcs(plan: _Plan, penalty: torch.Tensor) -> tuple[np.ndarray, list[np.ndarray]]:
     """Best score per graph ``(B,)`` (``-inf`` without a path) and each graph's best-path arcs (global ids)."""
-    p = _perm_penalty(plan, penalty)
-    score, bp = plan.viterbi_scores(p)  # back-pointer: the first (lowest arc id) tight arc into each node
+    if plan.fast():
+        p = _arc_penalty(plan, penalty)
+        score = np.full(plan.n, _UNREACHED)
+        score[plan.starts] = 0.0
+        bp = np.full(plan.n, -1, dtype=np.int64)
+        _backend.KERNEL.max_forward(plan.src_all, plan.dst_all, p, np.zeros(0, dtype=np.int64), score, bp)
+    else:
+        p = _perm_penalty(plan, penalty)
+        score, bp = plan.viterbi_scores(p)  # back-pointer: the first (lowest arc id) tight arc into each node
     best = score[plan.finals]
     ok = best > _NO_PATH
     return np.where(ok, best, -np.inf), _backtrack(plan, bp, ok)

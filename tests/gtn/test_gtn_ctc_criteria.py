@@ -165,3 +165,36 @@ def test_recognize_batch_consistency_and_errors():
         gtn.recognize(gtn.Graph([0], [1], [1], num_nodes=2), net)
     with pytest.raises(ValueError, match=r"returned shape \(4, 1, 3\)"):
         gtn.recognize(g, lambda x: net(x)[:, None])
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_ctc_graphs_batch_equals_the_single_builder(padded):
+    targets = [[1, 2, 2], [], [3], [1, 1, 1, 2], [2, 3]]
+    expect = gtn.batch([gtn.ctc_graph(t) for t in targets])
+    if padded:
+        y = torch.zeros(len(targets), 4, dtype=torch.long)
+        for i, t in enumerate(targets):
+            y[i, :len(t)] = torch.tensor(t, dtype=torch.long)
+        got = gtn.ctc_graphs(y, lengths=[len(t) for t in targets])
+    else:
+        got = gtn.ctc_graphs(targets)
+    for name in ("src", "dst", "ilabel", "olabel", "penalty", "starts", "finals", "node_offsets", "arc_offsets"):
+        assert torch.equal(getattr(got, name), getattr(expect, name)), name
+    assert not got.acyclic and got.num_nodes == expect.num_nodes
+
+
+def test_ctc_graphs_and_string_graphs_refuse_bad_labels():
+    with pytest.raises(ValueError, match=r"\[gtn.ctc_graphs\] target 1 \[0\] contains the blank"):
+        gtn.ctc_graphs([[1], [0]])
+    with pytest.raises(ValueError, match=r"\[gtn.ctc_graphs\] lengths"):
+        gtn.ctc_graphs(torch.ones(2, 3, dtype=torch.long), lengths=[4, 1])
+    with pytest.raises(ValueError, match=r"\[gtn.string_graphs\] labels must be >= 0"):
+        gtn.string_graphs([[1], [-3]])
+
+
+def test_string_graphs_batch_equals_the_single_builder():
+    labels = [[1, 2], [], [0, 0, 3]]
+    expect = gtn.batch([gtn.string_graph(x) for x in labels])
+    got = gtn.string_graphs(labels)
+    for name in ("src", "dst", "ilabel", "olabel", "penalty", "starts", "finals", "node_offsets", "arc_offsets"):
+        assert torch.equal(getattr(got, name), getattr(expect, name)), name
