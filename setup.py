@@ -10,6 +10,8 @@ import sys
 
 from setuptools import Extension, setup
 
-_FLAGS = [] if sys.platform == "win32" else ["-O2"]
+_FLAGS = [] if sys.platform == "win32" else ["-O2", "-pthread"]
+_LINK = [] if sys.platform == "win32" else ["-pthread"]
 
-setup(ext_modules=[Extension("gtn._kernels", ["gtn/_kernels.c", "gtn/_compose.c"], depends=["gtn/_kernels.h"], extra_compile_args=_FLAGS, optional=True)])
+setup(ext_modules=[Extension("gtn._kernels", ["gtn/_kernels.c", "gtn/_compose.c"], depends=["gtn/_kernels.h"],
+                         extra_compile_args=_FLAGS, extra_link_args=_LINK, optional=True)])

@@ -37,6 +37,14 @@ def load_kernel():
 KERNEL = load_kernel()
 
 
+def threads() -> int:
+    """Threads the kernel may use for one batch: ``torch.get_num_threads()`` (set it with
+    ``torch.set_num_threads``). Results do not depend on it: batches are split at graph boundaries."""
+    import torch
+
+    return max(1, int(torch.get_num_threads()))
+
+
 def backend() -> str:
     """``"c"`` when the compiled ``gtn._kernels`` runs the loops, else ``"numpy"``."""
     return "numpy" if KERNEL is None else "c"

@@ -732,6 +732,7 @@ typedef struct {
     const int64_t *b_ptr, *b_ord, *b_dst, *b_lab, *b_off, *b_start, *b_final, *b_lvl;
     int paired;
     int64_t nl;
+    Py_ssize_t nparts; /* thread parts over the graphs */
     const int64_t *b_src;
     int64_t *topo;     /* b's nodes by (epsilon level, id) inside each b graph */
     int64_t *rank;     /* position of each b node in topo */
@@ -824,13 +825,129 @@ static int frames_reverse(Frames *f, Py_ssize_t nbn, Py_ssize_t nba) {
     return 0;
 }
 
+typedef struct {
+    const Frames *f;
+    int64_t *nodes, *arcs;  /* (B,) per graph, from pass 1 */
+    int64_t **out;          /* the 9 output arrays */
+    const int64_t *n_start, *a_start; /* (B + 1,) offsets of each graph's nodes and arcs */
+    int64_t maxst;          /* largest (T + 1) x (nodes of b) of a graph */
+    Py_ssize_t nb;
+    int ok;                 /* cleared when a part runs out of memory */
+} FramesJob;
+
+/* Graphs of one part: a contiguous range with about the same number of states in each part. */
+static void frames_part_range(const FramesJob *j, Py_ssize_t part, Py_ssize_t parts_total, Py_ssize_t *g0, Py_ssize_t *g1) {
+    const int64_t *off = j->f->live_off;
+    int64_t total = off[j->nb];
+    Py_ssize_t lo = 0, hi = 0;
+    while (lo < j->nb && off[lo] * parts_total < total * part) lo++;
+    hi = lo;
+    while (hi < j->nb && off[hi] * parts_total < total * (part + 1)) hi++;
+    *g0 = lo;
+    *g1 = part == parts_total - 1 ? j->nb : hi;
+}
+
+/* Pass 1 for graph g: mark its states, count its nodes and arcs. */
+static void frames_count(const FramesJob *j, Py_ssize_t g) {
+    const Frames *fp = j->f;
+    frames_mark(fp, g);
+    int64_t T = fp->lens[g], gb = fp->paired ? g : 0, bo = fp->b_off[gb], nq = fp->b_off[gb + 1] - bo;
+    const char *st = fp->live + fp->live_off[g];
+    int64_t nn = 0, na_ = 0;
+    for (int64_t t = 0; t <= T; t++)
+        for (int64_t q = bo; q < bo + nq; q++) {
+            if (st[t * nq + q - bo] != 3) continue;
+            nn++;
+            for (int64_t k = fp->b_ptr[q]; k < fp->b_ptr[q + 1]; k++) {
+                int64_t e = fp->b_ord[k], l = fp->b_lab[e];
+                if (l == EPS ? st[t * nq + fp->b_dst[e] - bo] == 3
+                             : (l < fp->C && t < T && st[(t + 1) * nq + fp->b_dst[e] - bo] == 3))
+                    na_++;
+            }
+        }
+    int has_final = st[T * nq + fp->b_final[gb] - bo] == 3;
+    int start_live = st[fp->b_start[g] - bo] == 3;
+    j->nodes[g] = nn + !start_live + !has_final; /* the start stays; a graph without a path gets a lone final */
+    j->arcs[g] = na_;
+}
+
+/* Pass 2 for graph g: number its states and write its arcs (ids: scratch of maxst entries). */
+static void frames_emit(const FramesJob *j, Py_ssize_t g, int64_t *ids) {
+    const Frames *fp = j->f;
+    int64_t **out = j->out;
+    int64_t T = fp->lens[g], gb = fp->paired ? g : 0, bo = fp->b_off[gb], nq = fp->b_off[gb + 1] - bo;
+    const char *st = fp->live + fp->live_off[g];
+    const int64_t *topo = fp->topo + bo;
+    int64_t n_at = j->n_start[g], a_at = j->a_start[g];
+    out[4][g] = n_at;
+    out[5][g] = a_at;
+    int64_t s0 = fp->b_start[g] - bo, fq = fp->b_final[gb] - bo;
+    int start_live = st[s0] == 3, has_final = st[T * nq + fq] == 3;
+    for (int64_t i = 0; i < (T + 1) * nq; i++) ids[i] = -1;
+    int64_t next = n_at;
+    if (!start_live) { /* no path: the start alone, then a lone final */
+        out[8][next] = 0;
+        out[6][g] = next++;
+    }
+    for (int64_t t = 0; t <= T; t++)
+        for (int64_t i = 0; i < nq; i++) {
+            int64_t q = topo[i] - bo;
+            if (st[t * nq + q] != 3) continue;
+            ids[t * nq + q] = next;
+            out[8][next] = t * fp->nl + fp->b_lvl[q + bo];
+            next++;
+        }
+    if (start_live) out[6][g] = ids[s0];
+    if (!has_final) out[8][next++] = 0;
+    out[7][g] = next - 1;
+    for (int64_t t = 0; t <= T; t++) /* arcs by destination, then source (see frames_reverse) */
+        for (int64_t i = 0; i < nq; i++) {
+            int64_t q = topo[i];
+            int64_t d = ids[t * nq + q - bo];
+            if (d < 0) continue;
+            for (int64_t k = fp->rev_ptr[q]; k < fp->rev_ptr[q + 1]; k++) {
+                int64_t e = fp->rev[k], l = fp->b_lab[e], s;
+                if (l == EPS) {
+                    s = ids[t * nq + fp->b_src[e] - bo];
+                } else {
+                    if (t == 0 || l >= fp->C) continue;
+                    s = ids[(t - 1) * nq + fp->b_src[e] - bo];
+                }
+                if (s < 0) continue;
+                out[0][a_at] = s, out[1][a_at] = d, out[2][a_at] = l == EPS ? -1 : fp->a_aoff[g] + (t - 1) * fp->C + l;
+                out[3][a_at] = e;
+                a_at++;
+            }
+        }
+}
+
+static void frames_count_part(void *ctx, Py_ssize_t part) {
+    FramesJob *j = (FramesJob *)ctx;
+    Py_ssize_t g0, g1;
+    frames_part_range(j, part, j->f->nparts, &g0, &g1);
+    for (Py_ssize_t g = g0; g < g1; g++) frames_count(j, g);
+}
+
+static void frames_emit_part(void *ctx, Py_ssize_t part) {
+    FramesJob *j = (FramesJob *)ctx;
+    Py_ssize_t g0, g1;
+    frames_part_range(j, part, j->f->nparts, &g0, &g1);
+    int64_t *ids = (int64_t *)malloc((size_t)(j->maxst + 1) * sizeof(int64_t));
+    if (!ids) {
+        j->ok = 0; /* a plain store: every part that fails writes the same value */
+        return;
+    }
+    for (Py_ssize_t g = g0; g < g1; g++) frames_emit(j, g, ids);
+    free(ids);
+}
+
 const char gtn_compose_frames_doc[] =
     "compose_frames(lens, a_noff, a_aoff, b_ptr, b_ord, b_dst, b_lab, b_off, b_start, b_final, b_lvl, params,\n"
     "               b_src)\n\n"
     "compose(frame graphs, b) without the general expansion: graph g of a is a chain of lens[g] frames\n"
     "whose node t holds the arcs a_aoff[g] + t*C + l labelled l = 0..C-1; b (one graph, or one per frame\n"
     "graph when params[1]) has label-sorted out-arc lists (sort_arcs) and no epsilon-input cycle (b_lvl\n"
-    "its epsilon levels, all >= 0). params = (C, paired). Returns the same graph as compose(), as\n"
+    "its epsilon levels, all >= 0). params = (C, paired, threads). Returns the same graph as compose(), as\n"
     "(src, dst, amap, bmap, node_offsets, arc_offsets, starts, finals, node_levels), OwnedArrays.";
 
 PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
@@ -840,7 +957,7 @@ PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
     if (parse_bufs(args, "compose_frames", "qqqqqqqqqqqqq", names, b)) return NULL;
     Py_ssize_t nb = b[0].len, nbn = b[10].len, bb = b[7].len - 1;
     const int64_t *prm = I(b[11]);
-    if (b[1].len != nb + 1 || b[2].len != nb + 1 || b[3].len != nbn + 1 || b[8].len != nb || b[11].len != 2 ||
+    if (b[1].len != nb + 1 || b[2].len != nb + 1 || b[3].len != nbn + 1 || b[8].len != nb || b[11].len != 3 ||
         bb < 1 || b[9].len != bb || (bb != 1 && bb != nb) || (prm[1] && bb != nb) || b[4].len != b[5].len ||
         b[6].len != b[5].len || b[12].len != b[5].len || prm[0] < 1) {
         PyErr_SetString(PyExc_ValueError, "[gtn._kernels.compose_frames] inconsistent array lengths");
@@ -858,7 +975,8 @@ PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
     if (f.nl < 1) f.nl = 1;
     int64_t *out[9] = {NULL};
     Py_ssize_t sizes[9] = {0};
-    int64_t *ids = NULL, *nodes = NULL, *arcs = NULL, *ptr = NULL;
+    int64_t *nodes = NULL, *arcs = NULL, *ptr = NULL;
+    Py_ssize_t nthreads = (Py_ssize_t)prm[2];
     int oom = 0;
     Py_BEGIN_ALLOW_THREADS
     f.topo = (int64_t *)malloc((size_t)(nbn + 1) * sizeof(int64_t));
@@ -887,31 +1005,13 @@ PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
     }
     if (!oom) {
         f.live = (char *)malloc((size_t)f.live_off[nb] + 1);
-        ids = (int64_t *)malloc((size_t)(maxst + 1) * sizeof(int64_t));
-        oom = !f.live || !ids;
+        oom = !f.live;
     }
-    /* pass 1: mark states, count nodes and arcs per graph */
-    for (Py_ssize_t g = 0; !oom && g < nb; g++) {
-        frames_mark(&f, g);
-        int64_t T = f.lens[g], gb = f.paired ? g : 0, bo = f.b_off[gb], nq = f.b_off[gb + 1] - bo;
-        const char *st = f.live + f.live_off[g];
-        int64_t nn = 0, na_ = 0;
-        for (int64_t t = 0; t <= T; t++)
-            for (int64_t q = bo; q < bo + nq; q++) {
-                if (st[t * nq + q - bo] != 3) continue;
-                nn++;
-                for (int64_t j = f.b_ptr[q]; j < f.b_ptr[q + 1]; j++) {
-                    int64_t e = f.b_ord[j], l = f.b_lab[e];
-                    if (l == EPS ? st[t * nq + f.b_dst[e] - bo] == 3
-                                 : (l < f.C && t < T && st[(t + 1) * nq + f.b_dst[e] - bo] == 3))
-                        na_++;
-                }
-            }
-        int has_final = st[T * nq + f.b_final[gb] - bo] == 3;
-        int start_live = st[f.b_start[g] - bo] == 3;
-        nodes[g] = nn + !start_live + !has_final; /* the start stays; a graph without a path gets a lone final */
-        arcs[g] = na_;
-    }
+    /* pass 1 (threads over graphs): mark states, count nodes and arcs per graph */
+    FramesJob job = {&f, nodes, arcs, out, NULL, NULL, maxst, nb, 1};
+    Py_ssize_t parts = nthreads < 1 ? 1 : (nthreads > nb ? (nb ? nb : 1) : nthreads);
+    f.nparts = parts;
+    if (!oom) gtn_parallel(frames_count_part, &job, parts);
     Py_ssize_t total_n = 0, total_a = 0;
     for (Py_ssize_t g = 0; g < nb; g++) total_n += nodes[g], total_a += arcs[g];
     sizes[0] = sizes[1] = sizes[2] = sizes[3] = total_a;
@@ -922,66 +1022,28 @@ PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
         out[k] = (int64_t *)malloc((size_t)(sizes[k] ? sizes[k] : 1) * sizeof(int64_t));
         if (!out[k]) oom = 1;
     }
-    /* pass 2: number the states by (t, epsilon level, q) and write the arcs by (destination, source,
-       expansion order), as the general expansion orders them */
-    int64_t n_at = 0, a_at = 0;
-    for (Py_ssize_t g = 0; !oom && g < nb; g++) {
-        int64_t T = f.lens[g], gb = f.paired ? g : 0, bo = f.b_off[gb], nq = f.b_off[gb + 1] - bo;
-        const char *st = f.live + f.live_off[g];
-        const int64_t *topo = f.topo + bo;
-        out[4][g] = n_at;
-        out[5][g] = a_at;
-        int64_t s0 = f.b_start[g] - bo, fq = f.b_final[gb] - bo;
-        int start_live = st[s0] == 3, has_final = st[T * nq + fq] == 3;
-        for (int64_t i = 0; i < (T + 1) * nq; i++) ids[i] = -1;
-        int64_t next = n_at;
-        if (!start_live) { /* no path: the start alone, then a lone final */
-            out[8][next] = 0;
-            out[6][g] = next++;
-        }
-        for (int64_t t = 0; t <= T; t++)
-            for (int64_t i = 0; i < nq; i++) {
-                int64_t q = topo[i] - bo;
-                if (st[t * nq + q] != 3) continue;
-                ids[t * nq + q] = next;
-                out[8][next] = t * f.nl + f.b_lvl[q + bo];
-                next++;
-            }
-        if (start_live) out[6][g] = ids[s0];
-        if (!has_final) out[8][next++] = 0;
-        out[7][g] = next - 1;
-        for (int64_t t = 0; t <= T; t++) /* arcs by destination, then source (see rev_order) */
-            for (int64_t i = 0; i < nq; i++) {
-                int64_t q = topo[i];
-                int64_t d = ids[t * nq + q - bo];
-                if (d < 0) continue;
-                for (int64_t j = f.rev_ptr[q]; j < f.rev_ptr[q + 1]; j++) {
-                    int64_t e = f.rev[j], l = f.b_lab[e], s;
-                    if (l == EPS) {
-                        s = ids[t * nq + f.b_src[e] - bo];
-                    } else {
-                        if (t == 0 || l >= f.C) continue;
-                        s = ids[(t - 1) * nq + f.b_src[e] - bo];
-                    }
-                    if (s < 0) continue;
-                    out[0][a_at] = s, out[1][a_at] = d, out[2][a_at] = l == EPS ? -1 : f.a_aoff[g] + (t - 1) * f.C + l;
-                    out[3][a_at] = e;
-                    a_at++;
-                }
-            }
-        n_at = next;
-    }
+    /* pass 2 (threads over graphs): number the states by (t, epsilon level, q), write the arcs by
+       (destination, source, expansion order), as the general expansion orders them */
+    int64_t *n_start = (int64_t *)malloc((size_t)(nb + 1) * sizeof(int64_t));
+    int64_t *a_start = (int64_t *)malloc((size_t)(nb + 1) * sizeof(int64_t));
+    if (!n_start || !a_start) oom = 1;
     if (!oom) {
-        out[4][nb] = n_at;
-        out[5][nb] = a_at;
+        n_start[0] = a_start[0] = 0;
+        for (Py_ssize_t g = 0; g < nb; g++) n_start[g + 1] = n_start[g] + nodes[g], a_start[g + 1] = a_start[g] + arcs[g];
+        job.n_start = n_start, job.a_start = a_start;
+        gtn_parallel(frames_emit_part, &job, parts);
+        out[4][nb] = n_start[nb];
+        out[5][nb] = a_start[nb];
+        oom = job.ok == 0;
     }
+    free(n_start);
+    free(a_start);
     free(f.topo);
     free(f.rank);
     free(f.rev);
     free(f.rev_ptr);
     free(f.live_off);
     free(f.live);
-    free(ids);
     free(nodes);
     free(arcs);
     Py_END_ALLOW_THREADS

@@ -345,60 +345,139 @@ static PyObject *arcs_sorted(PyObject *self, PyObject *args) {
     return PyBool_FromLong(ok);
 }
 
-static const char lse_sorted_doc[] =
-    "lse_sorted(src, dst, p, score)\n\n"
-    "lse_forward for arcs sorted by dst (arcs_sorted): each run of arcs into one node gives\n"
-    "score[d] = m + log(sum exp(score[src] - p - m)), with the same arithmetic as the level sweep.";
+/* The arc range of one part: cuts (P + 1,) arc offsets (at graph boundaries), or all arcs. */
+typedef struct {
+    const int64_t *r, *w, *cuts;
+    const double *p, *alpha;
+    double *score, *gamma, *post;
+    int64_t *bp;
+    Py_ssize_t a;
+} Sweep;
 
-static PyObject *lse_sorted(PyObject *self, PyObject *args) {
-    static const char *const names[] = {"src", "dst", "p", "score", NULL};
-    Buf b[4];
-    if (parse_bufs(args, "lse_sorted", "qqdD", names, b)) return NULL;
-    Py_ssize_t n = b[3].len, a = b[0].len;
-    if (check_arcs(&b[0], &b[1], &b[2], n, "lse_sorted")) return finish(b, 4, 0);
-    const int64_t *r = I(b[0]), *w = I(b[1]);
-    const double *p = D(b[2]);
-    double *score = D(b[3]);
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t k = 0, j; k < a; k = j) {
-        int64_t d = w[k];
+static void part_range(const Sweep *s, Py_ssize_t part, Py_ssize_t *lo, Py_ssize_t *hi) {
+    *lo = s->cuts ? s->cuts[part] : 0;
+    *hi = s->cuts ? s->cuts[part + 1] : s->a;
+}
+
+static int check_cuts(const Buf *cuts, Py_ssize_t a, const char *fn) {
+    if (cuts->len == 0) return 0;
+    const int64_t *c = I(*cuts);
+    if (cuts->len < 2 || c[0] != 0 || c[cuts->len - 1] != a) {
+        PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] cuts must run from 0 to the number of arcs %zd", fn, a);
+        return -1;
+    }
+    for (Py_ssize_t i = 1; i < cuts->len; i++)
+        if (c[i] < c[i - 1]) {
+            PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] cuts decrease at %zd", fn, i);
+            return -1;
+        }
+    return 0;
+}
+
+static void lse_part(void *ctx, Py_ssize_t part) {
+    const Sweep *s = (const Sweep *)ctx;
+    Py_ssize_t lo, hi;
+    part_range(s, part, &lo, &hi);
+    for (Py_ssize_t k = lo, j; k < hi; k = j) {
+        int64_t d = s->w[k];
         double m = -INFINITY;
-        for (j = k; j < a && w[j] == d; j++) {
-            double v = score[r[j]] - p[j];
+        for (j = k; j < hi && s->w[j] == d; j++) {
+            double v = s->score[s->r[j]] - s->p[j];
             if (v > m || v != v) m = v;
         }
         double sum = 0.0;
-        for (Py_ssize_t i = k; i < j; i++) sum += exp(score[r[i]] - p[i] - m);
-        score[d] = m + log(sum);
+        for (Py_ssize_t i = k; i < j; i++) sum += exp(s->score[s->r[i]] - s->p[i] - m);
+        s->score[d] = m + log(sum);
     }
+}
+
+static void post_part(void *ctx, Py_ssize_t part) {
+    const Sweep *s = (const Sweep *)ctx;
+    Py_ssize_t lo, hi;
+    part_range(s, part, &lo, &hi);
+    for (Py_ssize_t k = hi - 1; k >= lo; k--) {
+        double x = s->gamma[s->w[k]] * exp(s->alpha[s->r[k]] - s->p[k] - s->alpha[s->w[k]]);
+        s->post[k] = x;
+        s->gamma[s->r[k]] += x;
+    }
+}
+
+static void max_part(void *ctx, Py_ssize_t part) {
+    const Sweep *s = (const Sweep *)ctx;
+    Py_ssize_t lo, hi;
+    part_range(s, part, &lo, &hi);
+    for (Py_ssize_t k = lo; k < hi; k++) s->score[s->w[k]] = -INFINITY;
+    for (Py_ssize_t k = lo; k < hi; k++) { /* same rule as max_forward */
+        double v = s->score[s->r[k]] - s->p[k];
+        if (v > s->score[s->w[k]] || (v != v && s->score[s->w[k]] == s->score[s->w[k]])) {
+            s->score[s->w[k]] = v;
+            s->bp[s->w[k]] = (v == v) ? k : -1;
+        }
+    }
+}
+
+static const char lse_sorted_doc[] =
+    "lse_sorted(src, dst, p, score, cuts)\n\n"
+    "lse_forward for arcs sorted by dst (arcs_sorted): each run of arcs into one node gives\n"
+    "score[d] = m + log(sum exp(score[src] - p - m)), with the same arithmetic as the level sweep.\n"
+    "cuts (P + 1,) splits the arcs at graph boundaries into P parts swept by P threads (empty: one).";
+
+static PyObject *lse_sorted(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"src", "dst", "p", "score", "cuts", NULL};
+    Buf b[5];
+    if (parse_bufs(args, "lse_sorted", "qqdDq", names, b)) return NULL;
+    Py_ssize_t n = b[3].len, a = b[0].len;
+    if (check_arcs(&b[0], &b[1], &b[2], n, "lse_sorted") || check_cuts(&b[4], a, "lse_sorted")) return finish(b, 5, 0);
+    Sweep s = {I(b[0]), I(b[1]), b[4].len ? I(b[4]) : NULL, D(b[2]), NULL, D(b[3]), NULL, NULL, NULL, a};
+    Py_ssize_t parts = b[4].len ? b[4].len - 1 : 1;
+    Py_BEGIN_ALLOW_THREADS
+    gtn_parallel(lse_part, &s, parts);
     Py_END_ALLOW_THREADS
-    return finish(b, 4, 1);
+    return finish(b, 5, 1);
 }
 
 static const char post_sorted_doc[] =
-    "posteriors_sorted(src, dst, p, alpha, gamma, post)\n\n"
+    "posteriors_sorted(src, dst, p, alpha, gamma, post, cuts)\n\n"
     "posteriors for arcs sorted by dst: arcs in reverse order, post[k] = gamma[dst] *\n"
-    "exp(alpha[src] - p - alpha[dst]) and gamma[src] += post[k].";
+    "exp(alpha[src] - p - alpha[dst]) and gamma[src] += post[k]; cuts as in lse_sorted.";
 
 static PyObject *posteriors_sorted(PyObject *self, PyObject *args) {
-    static const char *const names[] = {"src", "dst", "p", "alpha", "gamma", "post", NULL};
-    Buf b[6];
-    if (parse_bufs(args, "posteriors_sorted", "qqddDD", names, b)) return NULL;
+    static const char *const names[] = {"src", "dst", "p", "alpha", "gamma", "post", "cuts", NULL};
+    Buf b[7];
+    if (parse_bufs(args, "posteriors_sorted", "qqddDDq", names, b)) return NULL;
     Py_ssize_t n = b[4].len, a = b[0].len;
-    if (check_arcs(&b[0], &b[1], &b[2], n, "posteriors_sorted")) return finish(b, 6, 0);
+    if (check_arcs(&b[0], &b[1], &b[2], n, "posteriors_sorted") || check_cuts(&b[6], a, "posteriors_sorted"))
+        return finish(b, 7, 0);
     if (b[3].len != n || b[5].len != a) {
         PyErr_SetString(PyExc_ValueError, "[gtn._kernels.posteriors_sorted] alpha needs N entries, post A");
+        return finish(b, 7, 0);
+    }
+    Sweep s = {I(b[0]), I(b[1]), b[6].len ? I(b[6]) : NULL, D(b[2]), D(b[3]), NULL, D(b[4]), D(b[5]), NULL, a};
+    Py_ssize_t parts = b[6].len ? b[6].len - 1 : 1;
+    Py_BEGIN_ALLOW_THREADS
+    gtn_parallel(post_part, &s, parts);
+    Py_END_ALLOW_THREADS
+    return finish(b, 7, 1);
+}
+
+static const char max_sorted_doc[] =
+    "max_sorted(src, dst, p, score, bp, cuts)\n\n"
+    "max_forward for arcs sorted by dst, back-pointers are arc ids; cuts as in lse_sorted.";
+
+static PyObject *max_sorted(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"src", "dst", "p", "score", "bp", "cuts", NULL};
+    Buf b[6];
+    if (parse_bufs(args, "max_sorted", "qqdDQq", names, b)) return NULL;
+    Py_ssize_t n = b[3].len, a = b[0].len;
+    if (check_arcs(&b[0], &b[1], &b[2], n, "max_sorted") || check_cuts(&b[5], a, "max_sorted")) return finish(b, 6, 0);
+    if (b[4].len != n) {
+        PyErr_SetString(PyExc_ValueError, "[gtn._kernels.max_sorted] bp needs N entries");
         return finish(b, 6, 0);
     }
-    const int64_t *r = I(b[0]), *w = I(b[1]);
-    const double *p = D(b[2]), *alpha = D(b[3]);
-    double *gamma = D(b[4]), *post = D(b[5]);
+    Sweep s = {I(b[0]), I(b[1]), b[5].len ? I(b[5]) : NULL, D(b[2]), NULL, D(b[3]), NULL, NULL, I(b[4]), a};
+    Py_ssize_t parts = b[5].len ? b[5].len - 1 : 1;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t k = a - 1; k >= 0; k--) {
-        double x = gamma[w[k]] * exp(alpha[r[k]] - p[k] - alpha[w[k]]);
-        post[k] = x;
-        gamma[r[k]] += x;
-    }
+    gtn_parallel(max_part, &s, parts);
     Py_END_ALLOW_THREADS
     return finish(b, 6, 1);
 }
@@ -419,6 +498,7 @@ static PyMethodDef methods[] = {
     {"arcs_sorted", arcs_sorted, METH_VARARGS, sorted_doc},
     {"lse_sorted", lse_sorted, METH_VARARGS, lse_sorted_doc},
     {"posteriors_sorted", posteriors_sorted, METH_VARARGS, post_sorted_doc},
+    {"max_sorted", max_sorted, METH_VARARGS, max_sorted_doc},
     {NULL, NULL, 0, NULL},
 };
 

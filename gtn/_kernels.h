@@ -117,6 +117,49 @@ static inline int check_bounds(const Buf *bounds, Py_ssize_t a, const char *fn) 
     return 0;
 }
 
+/* --- threads ------------------------------------------------------------------------------------ */
+/* gtn_parallel(fn, ctx, parts) runs fn(ctx, 0..parts-1), one POSIX thread per part beyond the first
+ * (the caller's thread runs part 0); sequentially where threads are unavailable. Called with the GIL
+ * released; the parts must touch disjoint memory (the callers split batches at graph boundaries). */
+typedef void (*gtn_task)(void *ctx, Py_ssize_t part);
+
+#define GTN_MAX_THREADS 64
+
+#ifndef _WIN32
+#include <pthread.h>
+
+typedef struct {
+    gtn_task fn;
+    void *ctx;
+    Py_ssize_t part;
+} GtnThreadArg;
+
+static void *gtn_trampoline(void *arg) {
+    GtnThreadArg *a = (GtnThreadArg *)arg;
+    a->fn(a->ctx, a->part);
+    return NULL;
+}
+
+static inline void gtn_parallel(gtn_task fn, void *ctx, Py_ssize_t parts) {
+    pthread_t th[GTN_MAX_THREADS];
+    GtnThreadArg args[GTN_MAX_THREADS];
+    int started[GTN_MAX_THREADS] = {0};
+    if (parts > GTN_MAX_THREADS) parts = GTN_MAX_THREADS;
+    for (Py_ssize_t p = 1; p < parts; p++) {
+        args[p].fn = fn, args[p].ctx = ctx, args[p].part = p;
+        started[p] = pthread_create(&th[p], NULL, gtn_trampoline, &args[p]) == 0;
+        if (!started[p]) fn(ctx, p); /* no thread to be had: run it here */
+    }
+    if (parts > 0) fn(ctx, 0);
+    for (Py_ssize_t p = 1; p < parts; p++)
+        if (started[p]) pthread_join(th[p], NULL);
+}
+#else
+static inline void gtn_parallel(gtn_task fn, void *ctx, Py_ssize_t parts) {
+    for (Py_ssize_t p = 0; p < parts; p++) fn(ctx, p);
+}
+#endif
+
 /* Kernels defined in gtn/_compose.c (registered by the module table in gtn/_kernels.c). */
 PyObject *gtn_sort_arcs(PyObject *self, PyObject *args);
 PyObject *gtn_compose(PyObject *self, PyObject *args);

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from gtn import _backend
+from gtn._backend import threads
 from gtn._arrays import expand_ranges, longest_path_levels, reachable, stable_argsort
 from gtn.graph import EPSILON, Graph
 
@@ -331,7 +332,7 @@ def _compose_frames(kernel, a: Graph, b: Graph):
                                 c(b.ilabel.numpy(), dtype=np.int64), c(b.node_offsets.numpy(), dtype=np.int64),
                                 c(b.starts.numpy()[bsel], dtype=np.int64), c(b.finals.numpy(), dtype=np.int64),
                                 c(_epsilon_levels(b), dtype=np.int64),
-                                np.array([num_classes, int(b.batch_size == B)], dtype=np.int64),
+                                np.array([num_classes, int(b.batch_size == B), threads()], dtype=np.int64),
                                 c(b_src, dtype=np.int64))
     src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint = (np.frombuffer(x, dtype=np.int64) for x in out)
     return _build(a, b, src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint)

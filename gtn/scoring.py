@@ -57,6 +57,7 @@ class _Plan:
         self.finals = np.ascontiguousarray(g.finals.numpy(), dtype=np.int64)
         src, dst = np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64)
         self.src_all, self.dst_all = src, dst
+        self.arc_offsets = g.arc_offsets.numpy()
         self._hint = g._cache.get("node_levels")
         kernel = _backend.KERNEL
         # arcs sorted by destination (compositions, frame graphs): the kernel sweeps them in their own
@@ -68,6 +69,16 @@ class _Plan:
     def fast(self) -> bool:
         """True when the compiled kernel scores this plan's arcs in their own order."""
         return self.sorted and _backend.KERNEL is not None
+
+    def cuts(self) -> np.ndarray:
+        """Arc offsets that split a sorted plan into :func:`gtn._backend.threads` parts of about equal
+        size at graph boundaries (empty: one part). Each graph's arcs are contiguous (sorted by dst)."""
+        parts = min(_backend.threads(), self.arc_offsets.size - 1)
+        if parts <= 1 or self.num_arcs < 4096:
+            return np.zeros(0, dtype=np.int64)
+        want = self.num_arcs * np.arange(1, parts) // parts
+        inner = self.arc_offsets[np.searchsorted(self.arc_offsets, want)]
+        return np.unique(np.concatenate([[0], inner, [self.num_arcs]])).astype(np.int64)
 
     def _build_levels(self) -> None:
         """The level arrangement: ``perm``, ``reads``, ``writes``, ``bounds``, ``node_level``."""
@@ -254,7 +265,7 @@ def _np_dtype(dtype: torch.dtype):
 def _fast_forward(plan: _Plan, p: np.ndarray) -> np.ndarray:
     score = np.full(plan.n, _UNREACHED)
     score[plan.starts] = 0.0
-    _backend.KERNEL.lse_sorted(plan.src_all, plan.dst_all, p, score)
+    _backend.KERNEL.lse_sorted(plan.src_all, plan.dst_all, p, score, plan.cuts())
     return score
 
 
@@ -262,7 +273,7 @@ def _fast_posteriors(plan: _Plan, p: np.ndarray, alpha: np.ndarray, gamma_final:
     gamma = np.zeros(plan.n)
     gamma[plan.finals] = gamma_final
     post = np.empty(plan.num_arcs)
-    _backend.KERNEL.posteriors_sorted(plan.src_all, plan.dst_all, p, alpha, gamma, post)
+    _backend.KERNEL.posteriors_sorted(plan.src_all, plan.dst_all, p, alpha, gamma, post, plan.cuts())
     return post
 
 
@@ -313,7 +324,7 @@ def viterbi_arcs(plan: _Plan, penalty: torch.Tensor) -> tuple[np.ndarray, list[n
         score = np.full(plan.n, _UNREACHED)
         score[plan.starts] = 0.0
         bp = np.full(plan.n, -1, dtype=np.int64)
-        _backend.KERNEL.max_forward(plan.src_all, plan.dst_all, p, np.zeros(0, dtype=np.int64), score, bp)
+        _backend.KERNEL.max_sorted(plan.src_all, plan.dst_all, p, score, bp, plan.cuts())
     else:
         p = _perm_penalty(plan, penalty)
         score, bp = plan.viterbi_scores(p)  # back-pointer: the first (lowest arc id) tight arc into each node

@@ -159,3 +159,30 @@ def test_cyclic_left_operand_same_graph(seed):
     assert_same(a, b)
     b2 = leaf(rand_graph(rng, int(rng.integers(2, 6)), int(rng.integers(3, 10)), 3, eps=0.2))
     assert_same(a, b2)
+
+
+def test_two_threads_give_the_same_results(monkeypatch):
+    """The kernel splits a batch at graph boundaries over torch.get_num_threads() threads."""
+    monkeypatch.setattr(_backend, "KERNEL", kernels)
+    g = torch.Generator().manual_seed(3)
+    B, T, C = 16, 60, 6
+    x = torch.randn(B, T, C, generator=g, dtype=torch.float64).log_softmax(-1).neg()
+    targets = torch.randint(1, C, (B, 7), generator=g)
+    lens = torch.randint(40, T + 1, (B,), generator=g)
+    old = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            xx = x.clone().requires_grad_(True)
+            c, maps = on(kernels, gtn.frame_graph(xx, lengths=lens), gtn.ctc_graphs(targets))
+            from gtn.scoring import plan_of
+            assert plan_of(c).fast() and (n == 1 or plan_of(c).cuts().size == 3)
+            loss = gtn.forward_penalty(c)
+            (grad,) = torch.autograd.grad(loss.sum(), xx)
+            best = gtn.viterbi_penalty(c.with_penalty(c.penalty.detach()))
+            results.append((c.src, c.dst, *maps, loss.detach(), grad, best))
+    finally:
+        torch.set_num_threads(old)
+    for t1, t2 in zip(*results):
+        assert torch.equal(t1, t2)
