@@ -271,8 +271,10 @@ class CharacterModel(nn.Module):
         Returns:
             ``(graph, frame_arc)``: the interpretation graph (ilabel = frame class, olabel = character or
             ``EPSILON``) and, per arc, the index ``t * C + c`` of the frame-graph arc it consumed (the
-            frame of every character, hence its x-range). For a batch: ``gtn.batch`` of the B graphs and
-            indices into ``penalties.reshape(-1)`` (``b * T * C + t * C + c``).
+            frame of every character, hence its x-range). For a batch: the B graphs and indices into
+            ``penalties.reshape(-1)`` (``b * T * C + t * C + c``); without ``beam`` the batch is
+            ``gtn.compose(gtn.frame_graph(penalties, lengths=lengths), self.graph())`` (one pass of gtn's
+            frame composition; its epsilon arcs into the final node have index -1).
         """
         if isinstance(penalties, torch.Tensor) and penalties.dim() == 3:
             return self._compose_batch(penalties, beam=beam, lengths=lengths)
@@ -311,6 +313,22 @@ class CharacterModel(nn.Module):
         if lengths.numel() != B or bool((lengths < 1).any()) or bool((lengths > T).any()):
             raise ValueError(f"[decoders.CharacterModel.compose_frames] lengths must be B={B} values in "
                              f"[1, {T}], got {lengths.tolist()}")
+        if beam is None:  # gtn's frame composition with the cyclic machine, the whole batch at once
+            if penalties.shape[-1] != self.alphabet.num_classes:
+                raise ValueError(f"[decoders.CharacterModel.compose_frames] penalties have {C} classes but the "
+                                 f"alphabet has {self.alphabet.num_classes}: {self.alphabet.describe()}")
+            if not torch.isfinite(penalties).all():
+                raise ValueError("[decoders.CharacterModel.compose_frames] non-finite frame penalties")
+            frames = gtn.frame_graph(penalties, lengths=lengths)
+            g, (amap, _) = gtn.compose(frames, self.graph().with_penalty(self.graph().penalty.to(penalties.dtype)))
+            if bool((g.arc_offsets.diff() == 0).any()):  # a trimmed composition without a path has no arcs
+                raise ValueError(f"[decoders.CharacterModel.compose_frames] no path through some of the "
+                                 f"{lengths.tolist()} frames (min_frames={self.config.min_frames})")
+            # frame-graph arc -> index into penalties.reshape(-1): b * T * C + t * C + c (-1: the epsilon
+            # arcs that join the model's final states)
+            arc_graph = frames.arc_batch[amap.clamp(min=0)]
+            local = amap - frames.arc_offsets[arc_graph]
+            return g, torch.where(amap >= 0, arc_graph * T * C + local, torch.full_like(amap, -1))
         graphs, maps = [], []
         for b in range(B):
             g, fa = self.compose_frames(penalties[b, : int(lengths[b])], beam=beam)

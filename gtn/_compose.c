@@ -733,7 +733,7 @@ typedef struct {
     int paired;
     int64_t nl;
     Py_ssize_t nparts; /* thread parts over the graphs */
-    const int64_t *b_src;
+    const int64_t *b_src, *b_olab;
     int64_t *topo;     /* b's nodes by (epsilon level, id) inside each b graph */
     int64_t *rank;     /* position of each b node in topo */
     int64_t *rev, *rev_ptr; /* b's arcs into each node: matching arcs by (rank of source, label, id),
@@ -828,7 +828,7 @@ static int frames_reverse(Frames *f, Py_ssize_t nbn, Py_ssize_t nba) {
 typedef struct {
     const Frames *f;
     int64_t *nodes, *arcs;  /* (B,) per graph, from pass 1 */
-    int64_t **out;          /* the 9 output arrays */
+    int64_t **out;          /* the 11 output arrays */
     const int64_t *n_start, *a_start; /* (B + 1,) offsets of each graph's nodes and arcs */
     int64_t maxst;          /* largest (T + 1) x (nodes of b) of a graph */
     Py_ssize_t nb;
@@ -915,7 +915,7 @@ static void frames_emit(const FramesJob *j, Py_ssize_t g, int64_t *ids) {
                 }
                 if (s < 0) continue;
                 out[0][a_at] = s, out[1][a_at] = d, out[2][a_at] = l == EPS ? -1 : fp->a_aoff[g] + (t - 1) * fp->C + l;
-                out[3][a_at] = e;
+                out[3][a_at] = e, out[9][a_at] = l, out[10][a_at] = fp->b_olab[e];
                 a_at++;
             }
         }
@@ -943,25 +943,26 @@ static void frames_emit_part(void *ctx, Py_ssize_t part) {
 
 const char gtn_compose_frames_doc[] =
     "compose_frames(lens, a_noff, a_aoff, b_ptr, b_ord, b_dst, b_lab, b_off, b_start, b_final, b_lvl, params,\n"
-    "               b_src)\n\n"
+    "               b_src, b_olab)\n\n"
     "compose(frame graphs, b) without the general expansion: graph g of a is a chain of lens[g] frames\n"
     "whose node t holds the arcs a_aoff[g] + t*C + l labelled l = 0..C-1; b (one graph, or one per frame\n"
     "graph when params[1]) has label-sorted out-arc lists (sort_arcs) and no epsilon-input cycle (b_lvl\n"
     "its epsilon levels, all >= 0). params = (C, paired, threads). Returns the same graph as compose(), as\n"
-    "(src, dst, amap, bmap, node_offsets, arc_offsets, starts, finals, node_levels), OwnedArrays.";
+    "(src, dst, amap, bmap, node_offsets, arc_offsets, starts, finals, node_levels, ilabel, olabel),\n"
+    "OwnedArrays (ilabel: the frame label, or -1 on an epsilon move of b; olabel: b's output label).";
 
 PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
     static const char *const names[] = {"lens", "a_noff", "a_aoff", "b_ptr", "b_ord", "b_dst", "b_lab", "b_off",
-                                        "b_start", "b_final", "b_lvl", "params", "b_src", NULL};
-    Buf b[13];
-    if (parse_bufs(args, "compose_frames", "qqqqqqqqqqqqq", names, b)) return NULL;
+                                        "b_start", "b_final", "b_lvl", "params", "b_src", "b_olab", NULL};
+    Buf b[14];
+    if (parse_bufs(args, "compose_frames", "qqqqqqqqqqqqqq", names, b)) return NULL;
     Py_ssize_t nb = b[0].len, nbn = b[10].len, bb = b[7].len - 1;
     const int64_t *prm = I(b[11]);
     if (b[1].len != nb + 1 || b[2].len != nb + 1 || b[3].len != nbn + 1 || b[8].len != nb || b[11].len != 3 ||
         bb < 1 || b[9].len != bb || (bb != 1 && bb != nb) || (prm[1] && bb != nb) || b[4].len != b[5].len ||
-        b[6].len != b[5].len || b[12].len != b[5].len || prm[0] < 1) {
+        b[6].len != b[5].len || b[12].len != b[5].len || b[13].len != b[5].len || prm[0] < 1) {
         PyErr_SetString(PyExc_ValueError, "[gtn._kernels.compose_frames] inconsistent array lengths");
-        return finish(b, 13, 0);
+        return finish(b, 14, 0);
     }
     Frames f;
     memset(&f, 0, sizeof f);
@@ -969,12 +970,13 @@ PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
     f.b_ptr = I(b[3]), f.b_ord = I(b[4]), f.b_dst = I(b[5]), f.b_lab = I(b[6]), f.b_off = I(b[7]);
     f.b_start = I(b[8]), f.b_final = I(b[9]), f.b_lvl = I(b[10]), f.paired = bb == nb && prm[1] != 0;
     f.b_src = I(b[12]);
+    f.b_olab = I(b[13]);
     Py_ssize_t nba = b[5].len;
     for (Py_ssize_t v = 0; v < nbn; v++)
         if (f.b_lvl[v] + 1 > f.nl) f.nl = f.b_lvl[v] + 1;
     if (f.nl < 1) f.nl = 1;
-    int64_t *out[9] = {NULL};
-    Py_ssize_t sizes[9] = {0};
+    int64_t *out[11] = {NULL};
+    Py_ssize_t sizes[11] = {0};
     int64_t *nodes = NULL, *arcs = NULL, *ptr = NULL;
     Py_ssize_t nthreads = (Py_ssize_t)prm[2];
     int oom = 0;
@@ -1018,7 +1020,8 @@ PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
     sizes[4] = sizes[5] = nb + 1;
     sizes[6] = sizes[7] = nb;
     sizes[8] = total_n;
-    for (int k = 0; !oom && k < 9; k++) {
+    sizes[9] = sizes[10] = total_a;
+    for (int k = 0; !oom && k < 11; k++) {
         out[k] = (int64_t *)malloc((size_t)(sizes[k] ? sizes[k] : 1) * sizeof(int64_t));
         if (!out[k]) oom = 1;
     }
@@ -1047,20 +1050,20 @@ PyObject *gtn_compose_frames(PyObject *self, PyObject *args) {
     free(nodes);
     free(arcs);
     Py_END_ALLOW_THREADS
-    release(b, 13);
+    release(b, 14);
     if (oom) {
-        for (int k = 0; k < 9; k++) free(out[k]);
+        for (int k = 0; k < 11; k++) free(out[k]);
         return PyErr_NoMemory();
     }
-    PyObject *res = PyTuple_New(9);
+    PyObject *res = PyTuple_New(11);
     if (!res) {
-        for (int k = 0; k < 9; k++) free(out[k]);
+        for (int k = 0; k < 11; k++) free(out[k]);
         return NULL;
     }
-    for (int k = 0; k < 9; k++) {
+    for (int k = 0; k < 11; k++) {
         PyObject *o = owned(out[k], sizes[k]);
         if (!o) {
-            for (int j = k + 1; j < 9; j++) free(out[j]);
+            for (int j = k + 1; j < 11; j++) free(out[j]);
             Py_DECREF(res);
             return NULL;
         }

@@ -62,6 +62,7 @@ def frame_graph(penalties: torch.Tensor, *, lengths: Sequence[int] | torch.Tenso
     nodes = np.arange(int(node_offsets[-1]))
     g._cache["node_levels"] = nodes - np.repeat(node_offsets[:-1], lens + 1)  # the frame index
     g._cache["frames"] = (lens, C)  # structure marker for gtn.compose's fast path
+    g._cache["arcs_sorted"] = True  # by destination (t + 1): its own scoring plan on the kernel
     return g
 
 

@@ -287,20 +287,25 @@ def _finish(a, b, qa, qb, fs, src, dst, amap, bmap, fids):
     return _build(a, b, s_new, d_new, amap, bmap, offsets, arc_offsets, starts, finals, hint, acyclic=acyclic)
 
 
-def _build(a, b, src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint, *, acyclic=True):
-    """The output graph from its numbered arcs and arc maps (labels and penalties gathered from a, b)."""
+def _build(a, b, src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint, *, acyclic=True, labels=None):
+    """The output graph from its numbered arcs and arc maps (labels, unless given, and penalties gathered
+    from a, b). Arcs are sorted by destination when ``acyclic``: marked so for the scoring plan."""
     dtype = torch.promote_types(a.penalty.dtype, b.penalty.dtype)
     parts = [_gather_penalty(g.penalty, m, dtype) for g, m in ((a, amap), (b, bmap))
              if g.penalty.requires_grad or bool(g.penalty.detach().any())]  # an all-zero side adds nothing
     penalty = sum(parts[1:], parts[0]) if parts else torch.zeros(amap.size, dtype=dtype)
-    ilabel = np.where(amap >= 0, a.ilabel.numpy()[np.maximum(amap, 0)], EPSILON)
-    olabel = np.where(bmap >= 0, b.olabel.numpy()[np.maximum(bmap, 0)], EPSILON)
+    if labels is None:
+        labels = (np.where(amap >= 0, a.ilabel.numpy()[np.maximum(amap, 0)], EPSILON),
+                  np.where(bmap >= 0, b.olabel.numpy()[np.maximum(bmap, 0)], EPSILON))
+    ilabel, olabel = labels
     t = torch.from_numpy
     g = Graph._raw(t(src), t(dst), t(ilabel), t(olabel), penalty, num_nodes=int(offsets[-1]),
                    starts=t(starts), finals=t(finals), node_offsets=t(offsets), arc_offsets=t(arc_offsets),
                    acyclic=acyclic)
     if hint is not None:
         g._cache["node_levels"] = hint
+    if acyclic:
+        g._cache["arcs_sorted"] = True  # by destination, no arc into a start or out of a final
     return g, (t(amap), t(bmap))
 
 
@@ -333,9 +338,9 @@ def _compose_frames(kernel, a: Graph, b: Graph):
                                 c(b.starts.numpy()[bsel], dtype=np.int64), c(b.finals.numpy(), dtype=np.int64),
                                 c(_epsilon_levels(b), dtype=np.int64),
                                 np.array([num_classes, int(b.batch_size == B), threads()], dtype=np.int64),
-                                c(b_src, dtype=np.int64))
-    src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint = (np.frombuffer(x, dtype=np.int64) for x in out)
-    return _build(a, b, src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint)
+                                c(b_src, dtype=np.int64), c(b.olabel.numpy(), dtype=np.int64))
+    src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint, il, ol = (np.frombuffer(x, dtype=np.int64) for x in out)
+    return _build(a, b, src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hint, labels=(il, ol))
 
 
 def _compose_kernel(kernel, a: Graph, b: Graph, *, dense_limit: int | None = None):

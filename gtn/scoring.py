@@ -62,7 +62,8 @@ class _Plan:
         kernel = _backend.KERNEL
         # arcs sorted by destination (compositions, frame graphs): the kernel sweeps them in their own
         # order and the level arrangement below is only built if the numpy path or n-best asks for it
-        self.sorted = kernel is not None and bool(kernel.arcs_sorted(src, dst, self.starts, self.finals))
+        self.sorted = kernel is not None and (g._cache.get("arcs_sorted", False) or
+                                              bool(kernel.arcs_sorted(src, dst, self.starts, self.finals)))
         if not self.sorted:
             self._build_levels()
 
