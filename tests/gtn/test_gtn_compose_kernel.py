@@ -162,18 +162,18 @@ def test_cyclic_left_operand_same_graph(seed):
 
 
 def test_two_threads_give_the_same_results(monkeypatch):
-    """The kernel splits a batch at graph boundaries over torch.get_num_threads() threads."""
+    """The kernel splits a batch at graph boundaries over gtn.get_num_threads() threads."""
     monkeypatch.setattr(_backend, "KERNEL", kernels)
     g = torch.Generator().manual_seed(3)
     B, T, C = 16, 60, 6
     x = torch.randn(B, T, C, generator=g, dtype=torch.float64).log_softmax(-1).neg()
     targets = torch.randint(1, C, (B, 7), generator=g)
     lens = torch.randint(40, T + 1, (B,), generator=g)
-    old = torch.get_num_threads()
+    old = gtn.get_num_threads()
     results = []
     try:
         for n in (1, 2):
-            torch.set_num_threads(n)
+            gtn.set_num_threads(n)
             xx = x.clone().requires_grad_(True)
             c, maps = on(kernels, gtn.frame_graph(xx, lengths=lens), gtn.ctc_graphs(targets))
             from gtn.scoring import plan_of
@@ -183,6 +183,8 @@ def test_two_threads_give_the_same_results(monkeypatch):
             best = gtn.viterbi_penalty(c.with_penalty(c.penalty.detach()))
             results.append((c.src, c.dst, *maps, loss.detach(), grad, best))
     finally:
-        torch.set_num_threads(old)
+        gtn.set_num_threads(old)
     for t1, t2 in zip(*results):
         assert torch.equal(t1, t2)
+    with pytest.raises(ValueError, match=r"\[gtn.set_num_threads\] expected a positive integer"):
+        gtn.set_num_threads(0)
