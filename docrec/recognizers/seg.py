@@ -31,6 +31,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+import gtn
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
 
 #: Bundled weights of the 17-class LeNet-5 used by this recogniser.
@@ -38,6 +39,8 @@ DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "seg-lenet5.
 #: Number of classes of the shared charset (16 characters + 'none').
 NUM_CLASSES = 17
 NONE_ID = 16
+#: The classes that get arcs in an interpretation graph: the 16 characters, not 'none'.
+CHAR_CLASSES = tuple(range(NONE_ID))
 #: Changes to ``segmenter.config.SegmenterConfig``'s defaults used by this recogniser: longer merges
 #: (chosen on validation strings of MNIST training digits: with them the true segmentation is a
 #: path of the graph for 60/60 normal-spacing zip codes, against 51/60 with the defaults).
@@ -119,43 +122,6 @@ def normalized_penalties(raw: torch.Tensor, *, j: float) -> torch.Tensor:
     log-posterior of class ``c`` with a constant rubbish competitor at penalty ``j``."""
     rubbish = raw.new_full((raw.shape[0], 1), -float(j))
     return raw + torch.logsumexp(torch.cat([rubbish, -raw], dim=1), dim=1, keepdim=True)
-
-
-def recognition_transformer(seg_graph, piece_penalties: torch.Tensor, *, seg_weight: float = 1.0,
-                            classes: Sequence[int] = tuple(range(NONE_ID))):
-    """The recognition transformer of Sec. VIII: segmentation graph -> interpretation graph.
-
-    Every segmentation arc ``a`` (``i -> j``, piece image, penalty ``p_a``) becomes one arc per class
-    ``c`` in ``classes`` with label ``c`` and penalty ``seg_weight * p_a + piece_penalties[a, c]``.
-
-    Args:
-        seg_graph: one ``gtn.Graph`` acceptor with ``A`` arcs.
-        piece_penalties: ``(A, C)`` recogniser penalties of each arc's piece (may require grad).
-        seg_weight: weight of the segmenter's penalties.
-        classes: the class ids that get arcs (default: the 16 characters, not 'none').
-
-    Returns:
-        ``(graph, arc_map)``: the interpretation graph with ``A * len(classes)`` arcs (arc
-        ``a * len(classes) + k`` reads class ``classes[k]`` on segmentation arc ``a``) and
-        ``arc_map`` int64 ``(A * len(classes),)``, the segmentation arc of each arc.
-    """
-    from gtn import Graph
-
-    A = seg_graph.num_arcs
-    if piece_penalties.shape[0] != A:
-        raise ValueError(f"[docrec.recognition_transformer] {piece_penalties.shape[0]} piece penalty rows "
-                         f"for a segmentation graph of {A} arcs")
-    cls = torch.as_tensor(list(classes), dtype=torch.long)
-    K = cls.numel()
-    arc_map = torch.arange(A).repeat_interleave(K)  # (A*K,)
-    labels = cls.repeat(A)  # (A*K,)
-    pen = piece_penalties[:, cls]  # (A, K)
-    seg_pen = seg_graph.penalty.to(pen.dtype).reshape(A, 1)
-    pen = (pen + seg_weight * seg_pen).reshape(-1)
-    g = Graph(seg_graph.src[arc_map], seg_graph.dst[arc_map], labels, penalty=pen,
-              num_nodes=seg_graph.num_nodes, start=int(seg_graph.starts[0]), final=int(seg_graph.finals[0]),
-              validate=False)
-    return g, arc_map
 
 
 @dataclass
@@ -247,7 +213,7 @@ class SegmentationRecognizer:
             if s.num_arcs == 0:
                 out.append((None, None))
             else:
-                out.append(recognition_transformer(s.graph, pen, seg_weight=self.config.seg_weight))
+                out.append(gtn.recognize(s.graph, penalties=pen, classes=CHAR_CLASSES, seg_weight=self.config.seg_weight))
         return out
 
     # ------------------------------------------------------------------ recognition

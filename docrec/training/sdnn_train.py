@@ -317,16 +317,16 @@ def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets:
     separators and end marks) -> scalar.
     """
     import gtn
-    from gtn.builders import string_graph
 
     widths = (frames - 1) * STRIDE + STRIP_H  # normalised strips are 32 + 4 k wide
     pen = frame_penalties(sdnn, x, widths)  # (B, T, C)
     g_all, _ = charmodel.compose_frames(pen, lengths=frames)
-    tgt = gtn.batch([t if isinstance(t, gtn.Graph) else string_graph(t, penalty_dtype=pen.dtype) for t in targets])
-    g_con, _ = gtn.compose(g_all, tgt)
-    f_con = gtn.forward_penalty(g_con)
-    f_all = gtn.forward_penalty(g_all)
-    diff = f_con - f_all
+    if any(isinstance(t, gtn.Graph) for t in targets):
+        tgt = gtn.batch([t if isinstance(t, gtn.Graph) else gtn.string_graph(t, penalty_dtype=pen.dtype)
+                         for t in targets])
+    else:
+        tgt = gtn.string_graphs(targets, penalty_dtype=pen.dtype)
+    diff = gtn.discriminative_forward_loss(g_all, tgt)
     # a text with more characters (and forced 'none' frames between repeats) than the field has
     # frames cannot be read at stride 4; such fields carry no usable signal and are skipped
     ok = torch.isfinite(diff)

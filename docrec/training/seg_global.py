@@ -160,7 +160,8 @@ def interpretation_graphs(recognizer, fields: list[CachedField], *, batch_fields
     """The interpretation graph of every cached field under the recogniser's current LeNet-5
     (MAP-normalised penalties and ``seg_weight`` as in :class:`SegmentationRecognizer`), one network
     call per ``batch_fields`` fields; differentiable when gradients are enabled."""
-    from docrec.recognizers.seg import normalized_penalties, recognition_transformer
+    import gtn
+    from docrec.recognizers.seg import CHAR_CLASSES, normalized_penalties
     from docrec.training.seg_data import dequantize
 
     cfg = recognizer.config
@@ -170,7 +171,7 @@ def interpretation_graphs(recognizer, fields: list[CachedField], *, batch_fields
         raw = recognizer.model(dequantize(np.concatenate([f.pieces for f in chunk])))  # (P, 17)
         pen = normalized_penalties(raw, j=cfg.map_j) if cfg.normalize else raw
         for f, p in zip(chunk, torch.split(pen, [len(f.pieces) for f in chunk])):
-            out.append(recognition_transformer(f.graph(), p, seg_weight=cfg.seg_weight)[0])
+            out.append(gtn.recognize(f.graph(), penalties=p, classes=CHAR_CLASSES, seg_weight=cfg.seg_weight)[0])
     return out
 
 

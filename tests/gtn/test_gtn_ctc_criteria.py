@@ -165,6 +165,29 @@ def test_recognize_batch_consistency_and_errors():
         gtn.recognize(gtn.Graph([0], [1], [1], num_nodes=2), net)
     with pytest.raises(ValueError, match=r"returned shape \(4, 1, 3\)"):
         gtn.recognize(g, lambda x: net(x)[:, None])
+    with pytest.raises(ValueError, match="either a recognizer or penalties"):
+        gtn.recognize(g, net, penalties=net(g.data))
+    with pytest.raises(ValueError, match=r"classes must be non-empty ids in \[0, 3\)"):
+        gtn.recognize(g, net, classes=[0, 3])
+
+
+def test_recognize_with_given_penalties_classes_and_segmentation_weight():
+    g, net = seg_graph(), TinyNet()
+    scores = net(g.data).detach().double().requires_grad_(True)
+    full, fmap = gtn.recognize(g, net)
+    given, gmap = gtn.recognize(g.with_penalty(g.penalty), penalties=scores)
+    assert torch.equal(fmap, gmap) and torch.equal(full.olabel, given.olabel)
+    torch.testing.assert_close(given.penalty, full.penalty.double())
+    # a subset of classes (in the order given) and a weighted segmentation penalty
+    sub, smap = gtn.recognize(g, penalties=scores, classes=[2, 0], seg_weight=0.5)
+    assert sub.num_arcs == 2 * g.num_arcs and torch.equal(sub.olabel[:2], torch.tensor([2, 0]))
+    expect = 0.5 * g.penalty.double()[smap] + scores[smap, sub.olabel]
+    torch.testing.assert_close(sub.penalty, expect)
+    # top_k among the subset keeps labels from the subset only
+    top, _ = gtn.recognize(g, penalties=scores, classes=[2, 0], top_k=1)
+    assert set(top.olabel.tolist()) <= {0, 2}
+    assert torch.autograd.gradcheck(lambda s: gtn.forward_penalty(gtn.recognize(g, penalties=s, classes=[1, 2])[0]),
+                                    (scores,))
 
 
 @pytest.mark.parametrize("padded", [False, True])
