@@ -10,7 +10,7 @@ Pipeline, per batch of field images (uint8 ``(H, W)``, white paper, dark ink):
    ``T_b = (W_b - 32) // 4 + 1`` frames (frame t reads strip columns ``[4 t, 4 t + 32)``, so padding
    never reaches a valid frame);
 3. frame graph -> character model (:class:`decoders.CharacterModel`) -> grammar -> Viterbi, batched
-   (:class:`docrec.recognizers.sdnn_decode.ProductDecoder`, equal to :func:`decoders.decode_frames`);
+   (:class:`decoders.ProductDecoder`, equal to :func:`decoders.decode_frames`);
    confidence = posterior of the text, ``exp(F_all - F_text)``, computed on the frame penalties
    divided by a calibration temperature ``tau`` (the weights file's ``meta["confidence_temperature"]``,
    chosen on validation strings by ``benchmarks/sdnn_validation.py --calibrate``; 1 = the raw
@@ -122,7 +122,7 @@ class SDNNRecognizer:
         """``(decoders.Grammar or None, ProductDecoder)`` for a grammar or CLI spec, cached: by the spec
         string (each ``resolve_grammar`` call builds a new Grammar object) or by the object itself."""
         from docrec.recognizers import resolve_grammar
-        from docrec.recognizers.sdnn_decode import ProductDecoder
+        from decoders import ProductDecoder
 
         key = ("spec", grammar) if grammar is None or isinstance(grammar, str) else ("object", id(grammar))
         if key not in self._decoders:

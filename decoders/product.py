@@ -1,7 +1,7 @@
 """Batched decoding of SDNN frames: character model x grammar, vectorised over a whole batch.
 
-:func:`decoders.decode_frames` decodes one field at a time through generic graph composition; it is
-exact and general but costs milliseconds per field. For the recogniser's throughput this module
+The fast path of :func:`decoders.decode_frames`, which decodes one field at a time through generic
+graph composition (exact and general, milliseconds per field). For the recogniser's throughput this module
 builds, once per grammar, the product automaton of the character model (PAPER.md Sec. VII:
 state ``B`` between characters with a 'none' self-loop, one state per character with a self-loop for
 repeated detections) and the grammar's deterministic automaton, and runs over ``(B, T, C)`` frame
@@ -56,7 +56,7 @@ class ProductDecoder:
 
         cfg = charmodel.config
         if cfg.min_frames != 1:
-            raise ValueError(f"[docrec.ProductDecoder] needs min_frames == 1, got {cfg.min_frames}")
+            raise ValueError(f"[decoders.ProductDecoder] needs min_frames == 1, got {cfg.min_frames}")
         self.alphabet = charmodel.alphabet
         if grammar is None:
             grammar = Grammar.any_text(alphabet=self.alphabet)
@@ -117,7 +117,7 @@ class ProductDecoder:
         self.state_cls = torch.full((N,), self.none, dtype=torch.long)
         self.state_cls[self.arc_dst] = self.arc_cls
         if not bool((self.state_cls[self.arc_dst] == self.arc_cls).all()):
-            raise AssertionError("[docrec.ProductDecoder] arcs into one state read different classes")
+            raise AssertionError("[decoders.ProductDecoder] arcs into one state read different classes")
         # transition probabilities exp(-penalty), (N_src, N_dst), for the forward pass by matmul
         trans = torch.zeros((N, N), dtype=torch.float64)
         trans.index_put_((self.arc_src, self.arc_dst), torch.exp(-apen.double()), accumulate=True)
@@ -126,13 +126,13 @@ class ProductDecoder:
     # ------------------------------------------------------------------ helpers
     def _check(self, pen: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         if pen.dim() != 3 or pen.shape[2] != self.C:
-            raise ValueError(f"[docrec.ProductDecoder] expected (B, T, {self.C}) penalties, got {tuple(pen.shape)}")
+            raise ValueError(f"[decoders.ProductDecoder] expected (B, T, {self.C}) penalties, got {tuple(pen.shape)}")
         B, T, _ = pen.shape
         if lengths is None:
             return torch.full((B,), T, dtype=torch.long)
         lengths = torch.as_tensor(lengths, dtype=torch.long)
         if lengths.shape != (B,) or bool((lengths < 1).any()) or bool((lengths > T).any()):
-            raise ValueError(f"[docrec.ProductDecoder] lengths must be {B} values in [1, {T}]")
+            raise ValueError(f"[decoders.ProductDecoder] lengths must be {B} values in [1, {T}]")
         return lengths
 
 
