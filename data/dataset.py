@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from data.mnist import load_mnist
+from data.constants import BACKGROUND  # the paper value of a network input
 
 #: Input levels of LeNet-5: white background and black ink (mean about 0, variance about 1).
-BACKGROUND = -0.1
 INK = 1.175
 
 

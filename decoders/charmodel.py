@@ -34,8 +34,8 @@ import torch
 from torch import nn
 
 from .alphabet import Alphabet
+from gtn.graph import EPSILON as EPS
 
-EPS = -1
 KINDS = ("enter", "direct", "repeat", "none")
 K_ENTER, K_DIRECT, K_REPEAT, K_NONE = range(4)
 

@@ -25,8 +25,8 @@ from .alphabet import Alphabet
 from .charmodel import CharacterModel
 from .grammar import Grammar
 from .result import CharSpan, DecodeResult
+from gtn.graph import EPSILON as EPS
 
-EPS = -1
 
 
 def _check_graph(graph, where: str, alphabet: Alphabet) -> None:

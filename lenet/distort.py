@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from data.constants import BACKGROUND  # the paper value of a network input
 
-BACKGROUND = -0.1
 
 
 @dataclass

@@ -30,10 +30,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-#: The shared character set (label ids 0..16); the last symbol is the 'none/rubbish' class.
-CHARSET: tuple[str, ...] = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9",
-                            ",", ".", "-", "$", "*", "/", "<none>")
-NONE_ID = 16
+from data.constants import CHARSET, NONE_ID  # the shared character set (ids 0..16; 16 is 'none')
+
 CODE_WIDTH = 7
 CODE_HEIGHT = 12
 CODE_SIZE = CODE_WIDTH * CODE_HEIGHT  # 84, the number of F6 units

@@ -29,9 +29,9 @@ from torch import nn
 
 from lenet.layers import scaled_tanh
 from lenet.models import BACKGROUND, LeNet5, check_input
+from data.constants import STRIDE  # pixels between SDNN frames
 
 #: Input pixels per output column (the product of the two subsampling factors).
-STRIDE = 4
 #: Width (and height) of one column's window.
 WINDOW = 32
 

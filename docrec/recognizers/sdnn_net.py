@@ -29,8 +29,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from data.constants import NUM_CLASSES
 
-NUM_CLASSES = 17
 #: Networks an SDNN weights file may hold: the piece classifiers, windowed, and the whole-strip net.
 SDNN_ARCHS = ("lenet5", "modern", "strip")
 

@@ -33,12 +33,11 @@ import torch
 
 import gtn
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
+from data.constants import NONE_ID, NUM_CLASSES  # 16 characters + 'none'
+from lenet.losses import DEFAULT_MAP_J
 
 #: Bundled weights of the 17-class LeNet-5 used by this recogniser.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "seg-lenet5.pt"
-#: Number of classes of the shared charset (16 characters + 'none').
-NUM_CLASSES = 17
-NONE_ID = 16
 #: The classes that get arcs in an interpretation graph: the 16 characters, not 'none'.
 CHAR_CLASSES = tuple(range(NONE_ID))
 #: Changes to ``segmenter.config.SegmenterConfig``'s defaults used by this recogniser: longer merges
@@ -77,7 +76,7 @@ class SegRecognizerConfig:
         max_pixels: larger images are refused (per-image error, not an exception for the batch).
     """
 
-    map_j: float = 16.0
+    map_j: float = DEFAULT_MAP_J
     normalize: bool = True
     seg_weight: float = 1.0
     reject_threshold: float = 0.0

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from data.constants import NUM_CLASSES
 
-NUM_CLASSES = 17
 #: Piece-classifier architectures the recogniser accepts.
 PIECE_ARCHS = ("lenet5", "modern")
 

@@ -22,10 +22,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+from data.constants import NONE_ID
 
 #: Characters of the shared charset in label order (16 = 'none').
 CHARS = "0123456789,.-$*/"
-NONE_ID = 16
 #: MNIST training images ``[0, VAL_START)`` make training strings, ``[VAL_START, 60000)`` validation.
 VAL_START = 55_000
 

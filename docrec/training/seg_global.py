@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from lenet.losses import DEFAULT_MAP_J
 
 #: Grammar spec (``docrec.recognizers.resolve_grammar``) used for each synthetic field kind.
 KIND_GRAMMARS = {"zip": "zip", "digits": "digits:3-8", "amount": "amount"}
@@ -72,7 +73,7 @@ class GlobalTrainConfig:
     seed: int = 0
     aux_weight: float = 0.0
     aux_batch: int = 64
-    map_j: float = 16.0
+    map_j: float = DEFAULT_MAP_J
 
     def __post_init__(self) -> None:
         if self.criterion not in ("forward", "viterbi"):

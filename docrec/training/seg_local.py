@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from lenet.losses import DEFAULT_MAP_J
 
 
 @dataclass
@@ -39,7 +40,7 @@ class LocalTrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     lr_decay: float = 0.5
-    map_j: float = 16.0
+    map_j: float = DEFAULT_MAP_J
     seed: int = 0
     distort: float = 0.0
     max_shift: float = 1.5
