@@ -81,112 +81,142 @@ def compose(a: Graph, b: Graph) -> tuple[Graph, tuple[torch.Tensor, torch.Tensor
         if "frames" in a._cache and (_epsilon_levels(b) >= 0).all():
             return _compose_frames(kernel, a, b)
         return _compose_kernel(kernel, a, b)
-    a_src, a_dst = a.numpy_arcs()
-    b_src, b_dst = b.numpy_arcs()
-    a_ol, b_il = a.olabel.numpy(), b.ilabel.numpy()
-    a_nb = a.node_batch.numpy()
-    b_off = b.node_offsets.numpy()
-    b_nb = b.node_batch.numpy()
-    nbl = int(b.node_offsets.diff().max())  # nodes of the largest b graph
-    b_local = np.arange(b.num_nodes) - b_off[b_nb]  # node id inside its own b graph
-    b_base = (lambda qa: b_off[a_nb[qa]]) if b.batch_size == B else (lambda qa: 0)
+    index = _Index(a, b)
+    qa, qb, fs, src, dst, amap, bmap = _expand(index)
+    return _finish(a, b, qa, qb, fs, src, dst, amap, bmap, index.final_states())
 
-    # a: out-arcs sorted by (src, olabel): epsilon (-1) arcs come first in every node's range.
-    a_order = np.lexsort((a_ol, a_src))
-    a_ptr = np.zeros(a.num_nodes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(a_src, minlength=a.num_nodes), out=a_ptr[1:])
-    a_eps = np.bincount(a_src[a_ol == EPSILON], minlength=a.num_nodes)
-    a_ne_lo, a_ne_cnt = a_ptr[:-1] + a_eps, np.diff(a_ptr) - a_eps
-    has_a_eps, has_b_eps = bool(a_eps.any()), bool((b_il == EPSILON).any())
-    # b: out-arcs sorted by (src, ilabel); (node, label) -> range, by a dense table or searchsorted.
-    span = int(max(b_il.max(initial=0), a_ol.max(initial=0))) + 2
-    b_keys_all = b_src * span + (b_il + 1)
-    b_order = np.argsort(b_keys_all, kind="stable")
-    b_keys = b_keys_all[b_order]
-    if b.num_nodes * span <= _DENSE_LIMIT:
-        table_lo = np.searchsorted(b_keys, np.arange(b.num_nodes * span), "left")
-        table_cnt = np.diff(np.append(table_lo, b_keys.size))
 
-        def b_range(k):
-            return table_lo[k], table_cnt[k]
-    else:
-        def b_range(k):
-            lo = np.searchsorted(b_keys, k, "left")
-            return lo, np.searchsorted(b_keys, k, "right") - lo
+class _Index:
+    """What the numpy expansion looks up, built once per call (step 1 of :func:`compose`).
 
-    keyspace = a.num_nodes * nbl * 2
-    dense = np.full(keyspace, -1, dtype=np.int64) if keyspace <= _DENSE_LIMIT else None
-    lookup: dict[int, int] = {}
+    ``a``'s out-arcs sorted by ``(src, olabel)`` (epsilons first in each node's range); ``b``'s out-arcs
+    sorted by ``(src, ilabel)`` with a ``(node, label) -> range`` lookup (a dense table when it is
+    small, else binary search); the state key ``(qa, local qb, filter)`` and its table.
+    """
 
-    def key_of(qa, qb, fs):
-        return (qa * nbl + b_local[qb]) * 2 + fs
+    def __init__(self, a: Graph, b: Graph) -> None:
+        self.a, self.b, B = a, b, a.batch_size
+        self.B = B
+        a_src, self.a_dst = a.numpy_arcs()
+        b_src, self.b_dst = b.numpy_arcs()
+        self.a_ol, b_il = a.olabel.numpy(), b.ilabel.numpy()
+        a_nb = a.node_batch.numpy()
+        b_off = b.node_offsets.numpy()
+        self.nbl = int(b.node_offsets.diff().max())  # nodes of the largest b graph
+        self.b_local = np.arange(b.num_nodes) - b_off[b.node_batch.numpy()]  # node id inside its own b graph
+        self.paired = b.batch_size == B
+        self.b_base = (lambda qa: b_off[a_nb[qa]]) if self.paired else (lambda qa: 0)
+        self.a_order = np.lexsort((self.a_ol, a_src))
+        self.a_ptr = np.zeros(a.num_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(a_src, minlength=a.num_nodes), out=self.a_ptr[1:])
+        self.a_eps = np.bincount(a_src[self.a_ol == EPSILON], minlength=a.num_nodes)
+        self.a_ne_lo, self.a_ne_cnt = self.a_ptr[:-1] + self.a_eps, np.diff(self.a_ptr) - self.a_eps
+        self.has_a_eps, self.has_b_eps = bool(self.a_eps.any()), bool((b_il == EPSILON).any())
+        self.span = int(max(b_il.max(initial=0), self.a_ol.max(initial=0))) + 2
+        b_keys_all = b_src * self.span + (b_il + 1)
+        self.b_order = np.argsort(b_keys_all, kind="stable")
+        self.b_keys = b_keys_all[self.b_order]
+        self.table = None
+        if b.num_nodes * self.span <= _DENSE_LIMIT:
+            lo = np.searchsorted(self.b_keys, np.arange(b.num_nodes * self.span), "left")
+            self.table = (lo, np.diff(np.append(lo, self.b_keys.size)))
+        keyspace = a.num_nodes * self.nbl * 2
+        self.dense = np.full(keyspace, -1, dtype=np.int64) if keyspace <= _DENSE_LIMIT else None
+        self.lookup: dict[int, int] = {}
 
+    def b_range(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(first, count)`` of ``b``'s sorted arcs with key ``node * span + ilabel + 1``."""
+        if self.table is not None:
+            return self.table[0][k], self.table[1][k]
+        lo = np.searchsorted(self.b_keys, k, "left")
+        return lo, np.searchsorted(self.b_keys, k, "right") - lo
+
+    def key(self, qa, qb, fs):
+        return (qa * self.nbl + self.b_local[qb]) * 2 + fs
+
+    def ids(self, keys: np.ndarray) -> np.ndarray:
+        """State ids of known keys (-1 where unknown)."""
+        if self.dense is not None:
+            return self.dense[keys]
+        return np.array([self.lookup.get(x, -1) for x in keys.tolist()], dtype=np.int64)
+
+    def add_new(self, cand: np.ndarray, first_id: int) -> np.ndarray:
+        """Number the keys of ``cand`` not seen before from ``first_id`` on, in order of first
+        appearance; returns the new keys."""
+        if self.dense is not None:
+            cand = cand[self.dense[cand] < 0]
+            pos = np.arange(cand.size)
+            self.dense[cand] = -2 - pos  # de-duplicate without sorting
+            new = cand[self.dense[cand] == -2 - pos]
+            self.dense[new] = np.arange(first_id, first_id + new.size)
+            return new
+        new, seen = [], set()
+        for c in cand.tolist():
+            if c not in self.lookup and c not in seen:
+                seen.add(c)
+                new.append(c)
+        self.lookup.update(zip(new, range(first_id, first_id + len(new))))
+        return np.array(new, dtype=np.int64)
+
+    def final_states(self) -> np.ndarray:
+        """Ids of the states ``(final of a, final of b, any filter)`` that were reached, sorted."""
+        bsel = np.arange(self.B) if self.paired else np.zeros(self.B, dtype=np.int64)
+        fa, fb = self.a.finals.numpy(), self.b.finals.numpy()[bsel]
+        fids = self.ids(np.concatenate([self.key(fa, fb, 0), self.key(fa, fb, 1)]))
+        return np.sort(fids[fids >= 0])
+
+
+def _expand(ix: _Index):
+    """Step 2 of :func:`compose`: the breadth-first expansion, one vectorised step per frontier over the
+    whole batch: matching moves, then ``a``-epsilon moves (filter state 0 only), then ``b``-epsilon
+    moves. Returns the states ``qa, qb, fs (n,)`` (the first ``B`` the starts) and the arcs ``src,
+    dst, amap, bmap``."""
+    a, b, B = ix.a, ix.b, ix.B
     fr_qa = a.starts.numpy().astype(np.int64)
-    fr_qb = b.starts.numpy()[np.arange(B) if b.batch_size == B else np.zeros(B, dtype=np.int64)]
+    fr_qb = b.starts.numpy()[np.arange(B) if ix.paired else np.zeros(B, dtype=np.int64)]
     fr_fs = np.zeros(B, dtype=np.int64)
+    ix.add_new(ix.key(fr_qa, fr_qb, fr_fs), 0)
     st_qa, st_qb, st_fs = [fr_qa], [fr_qb], [fr_fs]
-    start_keys = key_of(fr_qa, fr_qb, fr_fs)
-    if dense is not None:
-        dense[start_keys] = np.arange(B)
-    else:
-        lookup.update(zip(start_keys.tolist(), range(B)))
-    n_states = B
-    fr = np.arange(B)
+    n_states, fr = B, np.arange(B)
     arcs_src, arcs_dst, arcs_a, arcs_b = [], [], [], []
+    b_eps_filter = int(ix.has_a_eps)  # no epsilon in a: nothing to order, every state keeps filter 0
     while fr.size:
-        # 1. matching moves: a's non-epsilon arcs x b's arcs with the same (input) label.
-        cnt = a_ne_cnt[fr_qa]
+        first_move = len(arcs_dst)
+        # 1. matching moves: a's non-epsilon arcs x b's arcs with the same (input) label
+        cnt = ix.a_ne_cnt[fr_qa]
         rep = np.repeat(np.arange(fr.size), cnt)
-        aidx = a_order[expand_ranges(a_ne_lo[fr_qa], cnt)]
-        blo, bcnt = b_range(fr_qb[rep] * span + (a_ol[aidx] + 1))
+        aidx = ix.a_order[expand_ranges(ix.a_ne_lo[fr_qa], cnt)]
+        blo, bcnt = ix.b_range(fr_qb[rep] * ix.span + (ix.a_ol[aidx] + 1))
         rep2 = np.repeat(np.arange(aidx.size), bcnt)
-        m_a, m_b = aidx[rep2], b_order[expand_ranges(blo, bcnt)]
+        m_a, m_b = aidx[rep2], ix.b_order[expand_ranges(blo, bcnt)]
         arcs_src.append(fr[rep[rep2]])
-        arcs_dst.append(key_of(a_dst[m_a], b_dst[m_b], 0))
+        arcs_dst.append(ix.key(ix.a_dst[m_a], ix.b_dst[m_b], 0))
         arcs_a.append(m_a), arcs_b.append(m_b)
-        if has_a_eps:  # 2. a-epsilon moves (filter state 0 only): b stays.
+        if ix.has_a_eps:  # 2. a-epsilon moves (filter state 0 only): b stays
             ok = np.flatnonzero(fr_fs == 0)
-            cnt = a_eps[fr_qa[ok]]
+            cnt = ix.a_eps[fr_qa[ok]]
             rep = ok[np.repeat(np.arange(ok.size), cnt)]
-            e_a = a_order[expand_ranges(a_ptr[fr_qa[ok]], cnt)]
+            e_a = ix.a_order[expand_ranges(ix.a_ptr[fr_qa[ok]], cnt)]
             arcs_src.append(fr[rep])
-            arcs_dst.append(key_of(a_dst[e_a], fr_qb[rep], 0))
+            arcs_dst.append(ix.key(ix.a_dst[e_a], fr_qb[rep], 0))
             arcs_a.append(e_a), arcs_b.append(np.full(e_a.size, -1, dtype=np.int64))
-        if has_b_eps:  # 3. b-epsilon moves (any filter state -> 1, or 0 when a has no epsilon): a stays.
-            blo, bcnt = b_range(fr_qb * span)  # ilabel EPSILON -> key offset 0
-            f_b = b_order[expand_ranges(blo, bcnt)]
+        if ix.has_b_eps:  # 3. b-epsilon moves: a stays
+            blo, bcnt = ix.b_range(fr_qb * ix.span)  # ilabel EPSILON -> key offset 0
+            f_b = ix.b_order[expand_ranges(blo, bcnt)]
             rep = np.repeat(np.arange(fr.size), bcnt)
             arcs_src.append(fr[rep])
-            arcs_dst.append(key_of(fr_qa[rep], b_dst[f_b], int(has_a_eps)))
+            arcs_dst.append(ix.key(fr_qa[rep], ix.b_dst[f_b], b_eps_filter))
             arcs_a.append(np.full(f_b.size, -1, dtype=np.int64)), arcs_b.append(f_b)
-        k = len(arcs_dst) - 1 - has_a_eps - has_b_eps
-        cand = np.concatenate(arcs_dst[k:]) if k < len(arcs_dst) - 1 else arcs_dst[k]
-        if dense is not None:
-            cand = cand[dense[cand] < 0]
-            pos = np.arange(cand.size)
-            dense[cand] = -2 - pos  # de-duplicate without sorting
-            new = cand[dense[cand] == -2 - pos]
-            dense[new] = np.arange(n_states, n_states + new.size)
-        else:
-            new = np.array([c for c in np.unique(cand).tolist() if c not in lookup], dtype=np.int64)
-            lookup.update(zip(new.tolist(), range(n_states, n_states + new.size)))
+        new = ix.add_new(np.concatenate(arcs_dst[first_move:]), n_states)
         fr = np.arange(n_states, n_states + new.size)
         n_states += new.size
         fr_fs, rest = new % 2, new // 2
-        fr_qa = rest // nbl
-        fr_qb = rest % nbl + b_base(fr_qa)
+        fr_qa = rest // ix.nbl
+        fr_qb = rest % ix.nbl + ix.b_base(fr_qa)
         st_qa.append(fr_qa), st_qb.append(fr_qb), st_fs.append(fr_fs)
-
-    qa, qb, fs = np.concatenate(st_qa), np.concatenate(st_qb), np.concatenate(st_fs)
-    src = np.concatenate(arcs_src)
-    dkeys = np.concatenate(arcs_dst)
-    dst = dense[dkeys] if dense is not None else np.array([lookup[x] for x in dkeys.tolist()], dtype=np.int64)
-    amap, bmap = np.concatenate(arcs_a), np.concatenate(arcs_b)
-    bsel = np.arange(B) if b.batch_size == B else np.zeros(B, dtype=np.int64)
-    fa, fb = a.finals.numpy(), b.finals.numpy()[bsel]
-    fkeys = np.concatenate([key_of(fa, fb, 0), key_of(fa, fb, 1)])
-    fids = dense[fkeys] if dense is not None else np.array([lookup.get(x, -1) for x in fkeys.tolist()])
-    return _finish(a, b, qa, qb, fs, src, dst, amap, bmap, np.sort(fids[fids >= 0]))
+    dst = ix.ids(np.concatenate(arcs_dst))
+    return (np.concatenate(st_qa), np.concatenate(st_qb), np.concatenate(st_fs), np.concatenate(arcs_src), dst,
+            np.concatenate(arcs_a), np.concatenate(arcs_b))
 
 
 def _epsilon_levels(b: Graph) -> np.ndarray:

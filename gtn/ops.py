@@ -16,7 +16,8 @@ import torch
 from gtn._arrays import reachable, stable_argsort
 from gtn.compose import _gather_penalty, compose
 from gtn.graph import EPSILON, Graph
-from gtn.scoring import _check, _perm_penalty, plan_of
+from gtn.scoring import _check, plan_of
+from gtn.sweeps import sweeps
 
 
 def _layout(graphs: Sequence[Graph], extra_before: int, extra_after: int):
@@ -178,9 +179,10 @@ def prune(g: Graph, beam: float) -> tuple[Graph, torch.Tensor]:
     if not beam >= 0:
         raise ValueError(f"[gtn.prune] beam must be >= 0, got {beam}")
     plan = plan_of(g)
-    p = _perm_penalty(plan, g.penalty)
-    fwd = plan.forward_scores(p, tropical=True)
-    bwd = plan.backward_scores_tropical(p)
+    sw = sweeps(plan, levels=True)  # the level arrangement: reads, writes, perm below
+    p = sw.arrange(plan, g.penalty)
+    fwd = sw.forward(plan, p, tropical=True)
+    bwd = sw.backward_tropical(plan, p)
     best = fwd[plan.finals]
     through = fwd[plan.reads] - p + bwd[plan.writes]  # -(best penalty of a path through each arc)
     tol = 1e-9 * np.maximum(1.0, np.abs(best))
@@ -195,7 +197,7 @@ def prune(g: Graph, beam: float) -> tuple[Graph, torch.Tensor]:
 
 
 def intersect(a: Graph, b: Graph) -> tuple[Graph, tuple[torch.Tensor, torch.Tensor]]:
-    """Intersection of two acceptors (``a`` acyclic, ``b`` may be cyclic): composition of acceptors.
+    """Intersection of two acceptors (either may be cyclic): composition of acceptors.
 
     Raises:
         ValueError: if either graph is a transducer (``ilabel != olabel`` somewhere).

@@ -34,9 +34,9 @@ import torch
 from gtn import _backend
 from gtn._arrays import csr, longest_path_levels, stable_argsort
 from gtn.graph import Graph
+from gtn.sweeps import NumpyLevels, sweeps
 
-_UNREACHED = -1e30
-_NO_PATH = -1e29  # final scores below this mean "no path"
+_NO_PATH = -1e29  # final scores below this mean "no path" (unreached nodes hold gtn.sweeps.UNREACHED)
 
 
 def backend() -> str:
@@ -157,78 +157,6 @@ class _Plan:
             out.append((lo, hi, self.reads[lo:hi], self.writes[lo:hi], seg[lo:hi], nodes, nodes.size))
         return out
 
-    def forward_scores(self, p: np.ndarray, *, tropical: bool) -> np.ndarray:
-        """Node scores ``(N,)``: max (``tropical``) or log-sum-exp over paths from the start of -penalty.
-
-        Args:
-            p: float64 penalties of the plan's arcs, in ``perm`` order.
-        """
-        kernel = _backend.KERNEL
-        if kernel is not None and tropical:
-            return self.viterbi_scores(p)[0]
-        score = np.full(self.n, _UNREACHED)
-        score[self.starts] = 0.0
-        if kernel is not None:
-            kernel.lse_forward(self.reads, self.writes, p, self.bounds, score)
-            return score
-        for lo, hi, reads, _, seg, nodes, d in self.levels:
-            v = score[reads] - p[lo:hi]
-            m = np.full(d, -np.inf)
-            np.maximum.at(m, seg, v)
-            if tropical:
-                score[nodes] = m
-            else:
-                s = np.bincount(seg, np.exp(v - m[seg]), minlength=d)
-                score[nodes] = m + np.log(s)
-        return score
-
-    def viterbi_scores(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Tropical node scores ``(N,)`` and back-pointers ``(N,)``: the first (lowest arc id) tight arc
-        into each written node (global arc id), ``-1`` for the starts and nodes without incoming arcs."""
-        kernel = _backend.KERNEL
-        if kernel is not None:
-            score = np.full(self.n, _UNREACHED)
-            score[self.starts] = 0.0
-            bp = np.full(self.n, -1, dtype=np.int64)
-            kernel.max_forward(self.reads, self.writes, p, self.perm, score, bp)
-            return score, bp
-        score = self.forward_scores(p, tropical=True)
-        tight = np.flatnonzero(score[self.reads] - p == score[self.writes])
-        first = np.full(self.n, self.perm.size, dtype=np.int64)
-        np.minimum.at(first, self.writes[tight], tight)
-        bp = np.full(self.n, -1, dtype=np.int64)
-        has = first < self.perm.size
-        bp[has] = self.perm[first[has]]
-        return score, bp
-
-    def backward_scores_tropical(self, p: np.ndarray) -> np.ndarray:
-        """Node scores ``(N,)``: max over paths from each node to its final of -penalty."""
-        score = np.full(self.n, _UNREACHED)
-        score[self.finals] = 0.0
-        kernel = _backend.KERNEL
-        if kernel is not None:
-            kernel.max_backward(self.reads, self.writes, p, score)
-            return score
-        for lo, hi, reads, writes, _, _, _ in reversed(self.levels):
-            np.maximum.at(score, reads, score[writes] - p[lo:hi])
-        return score
-
-    def posteriors(self, p: np.ndarray, alpha: np.ndarray, gamma_final: np.ndarray) -> np.ndarray:
-        """Arc posteriors (in ``perm`` order) scaled by ``gamma_final (B,)`` at each graph's final node."""
-        kernel = _backend.KERNEL
-        if kernel is not None:
-            gamma = np.zeros(self.n)
-            gamma[self.finals] = gamma_final
-            post = np.empty(self.perm.size)
-            kernel.posteriors(self.reads, self.writes, p, alpha, self.bounds, gamma, post)
-            return post
-        w = np.exp(alpha[self.reads] - p - alpha[self.writes])
-        gamma = np.zeros(self.n)
-        gamma[self.finals] = gamma_final
-        for lo, hi, reads, writes, _, _, _ in reversed(self.levels):
-            np.add.at(gamma, reads, gamma[writes] * w[lo:hi])
-        return gamma[self.writes] * w
-
 
 def plan_of(g: Graph) -> _Plan:
     """The cached scoring plan of a graph (structure only, shared by ``with_penalty`` copies)."""
@@ -239,66 +167,34 @@ def plan_of(g: Graph) -> _Plan:
 
 
 def _perm_penalty(plan: _Plan, penalty: torch.Tensor) -> np.ndarray:
-    """float64 penalties in the plan's level arrangement (``perm`` order)."""
-    return penalty.detach().cpu().numpy().astype(np.float64, copy=False)[plan.perm]
-
-
-def _arc_penalty(plan: _Plan, penalty: torch.Tensor) -> np.ndarray:
-    """float64 penalties in the order the active path sweeps them: the arcs' own order for a sorted
-    plan on the kernel, else ``perm`` order."""
-    if plan.fast():
-        return np.ascontiguousarray(penalty.detach().cpu().numpy(), dtype=np.float64)
-    return _perm_penalty(plan, penalty)
-
-
-def _scatter_back(plan: _Plan, values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    if plan.fast():
-        return torch.from_numpy(values).to(device=like.device, dtype=like.dtype)
-    out = np.zeros(plan.num_arcs, dtype=_np_dtype(like.dtype))
-    out[plan.perm] = values
-    return torch.from_numpy(out).to(device=like.device, dtype=like.dtype)
+    """float64 penalties in the plan's level arrangement (``perm`` order; for n-best and pruning)."""
+    return NumpyLevels.arrange(plan, penalty)
 
 
 def _np_dtype(dtype: torch.dtype):
     return {torch.float32: np.float32, torch.float16: np.float32, torch.bfloat16: np.float32}.get(dtype, np.float64)
 
 
-def _fast_forward(plan: _Plan, p: np.ndarray) -> np.ndarray:
-    score = np.full(plan.n, _UNREACHED)
-    score[plan.starts] = 0.0
-    _backend.KERNEL.lse_sorted(plan.src_all, plan.dst_all, p, score, plan.cuts())
-    return score
-
-
-def _fast_posteriors(plan: _Plan, p: np.ndarray, alpha: np.ndarray, gamma_final: np.ndarray) -> np.ndarray:
-    gamma = np.zeros(plan.n)
-    gamma[plan.finals] = gamma_final
-    post = np.empty(plan.num_arcs)
-    _backend.KERNEL.posteriors_sorted(plan.src_all, plan.dst_all, p, alpha, gamma, post, plan.cuts())
-    return post
+def _as_grad(values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    return torch.from_numpy(values.astype(_np_dtype(like.dtype), copy=False)).to(device=like.device, dtype=like.dtype)
 
 
 class _ForwardPenalty(torch.autograd.Function):
     @staticmethod
     def forward(ctx, penalty, plan):
-        fast = plan.fast()
-        p = _arc_penalty(plan, penalty)
-        alpha = _fast_forward(plan, p) if fast else plan.forward_scores(p, tropical=False)
+        sw = sweeps(plan)
+        p = sw.arrange(plan, penalty)
+        alpha = sw.forward(plan, p)
         logz = alpha[plan.finals]
         ok = logz > _NO_PATH
-        ctx.plan, ctx.p, ctx.alpha, ctx.ok, ctx.fast = plan, p, alpha, ok, fast
-        ctx.like = penalty
+        ctx.plan, ctx.sw, ctx.p, ctx.alpha, ctx.ok, ctx.like = plan, sw, p, alpha, ok, penalty
         return torch.from_numpy(np.where(ok, -logz, np.inf)).to(dtype=penalty.dtype, device=penalty.device)
 
     @staticmethod
     def backward(ctx, grad):
-        plan = ctx.plan
         g = np.where(ctx.ok, grad.detach().cpu().numpy().astype(np.float64), 0.0)
-        if ctx.fast:
-            post = _fast_posteriors(plan, ctx.p, ctx.alpha, g)
-            return torch.from_numpy(post).to(device=ctx.like.device, dtype=ctx.like.dtype), None
-        post = plan.posteriors(ctx.p, ctx.alpha, g)
-        return _scatter_back(plan, post, ctx.like), None
+        post = ctx.sw.posteriors(ctx.plan, ctx.p, ctx.alpha, g)
+        return _as_grad(ctx.sw.to_arcs(ctx.plan, post), ctx.like), None
 
 
 class _ViterbiPenalty(torch.autograd.Function):
@@ -320,15 +216,8 @@ class _ViterbiPenalty(torch.autograd.Function):
 
 def viterbi_arcs(plan: _Plan, penalty: torch.Tensor) -> tuple[np.ndarray, list[np.ndarray]]:
     """Best score per graph ``(B,)`` (``-inf`` without a path) and each graph's best-path arcs (global ids)."""
-    if plan.fast():
-        p = _arc_penalty(plan, penalty)
-        score = np.full(plan.n, _UNREACHED)
-        score[plan.starts] = 0.0
-        bp = np.full(plan.n, -1, dtype=np.int64)
-        _backend.KERNEL.max_sorted(plan.src_all, plan.dst_all, p, score, bp, plan.cuts())
-    else:
-        p = _perm_penalty(plan, penalty)
-        score, bp = plan.viterbi_scores(p)  # back-pointer: the first (lowest arc id) tight arc into each node
+    sw = sweeps(plan)
+    score, bp = sw.viterbi(plan, sw.arrange(plan, penalty))  # bp: the lowest-id tight arc into each node
     best = score[plan.finals]
     ok = best > _NO_PATH
     return np.where(ok, best, -np.inf), _backtrack(plan, bp, ok)
