@@ -37,6 +37,13 @@ def _init(plan, at: np.ndarray, value: float) -> np.ndarray:
     return score
 
 
+def _gamma(plan, gamma_final: np.ndarray) -> np.ndarray:
+    """Node posteriors before the backward sweep: ``gamma_final`` at the finals, 0 elsewhere."""
+    gamma = np.zeros(plan.n)
+    gamma[plan.finals] = gamma_final
+    return gamma
+
+
 class NumpyLevels:
     """The numpy reference, level by level (arcs in ``plan.perm`` order)."""
 
@@ -83,8 +90,7 @@ class NumpyLevels:
     @staticmethod
     def posteriors(plan, p: np.ndarray, alpha: np.ndarray, gamma_final: np.ndarray) -> np.ndarray:
         w = np.exp(alpha[plan.reads] - p - alpha[plan.writes])
-        gamma = np.zeros(plan.n)
-        gamma[plan.finals] = gamma_final
+        gamma = _gamma(plan, gamma_final)
         for lo, hi, reads, writes, _, _, _ in reversed(plan.levels):
             np.add.at(gamma, reads, gamma[writes] * w[lo:hi])
         return gamma[plan.writes] * w
@@ -115,10 +121,8 @@ class KernelLevels(NumpyLevels):
         return score
 
     def posteriors(self, plan, p: np.ndarray, alpha: np.ndarray, gamma_final: np.ndarray) -> np.ndarray:
-        gamma = np.zeros(plan.n)
-        gamma[plan.finals] = gamma_final
         post = np.empty(plan.perm.size)
-        self.k.posteriors(plan.reads, plan.writes, p, alpha, plan.bounds, gamma, post)
+        self.k.posteriors(plan.reads, plan.writes, p, alpha, plan.bounds, _gamma(plan, gamma_final), post)
         return post
 
 
@@ -152,10 +156,8 @@ class KernelSorted(KernelLevels):
         return score
 
     def posteriors(self, plan, p: np.ndarray, alpha: np.ndarray, gamma_final: np.ndarray) -> np.ndarray:
-        gamma = np.zeros(plan.n)
-        gamma[plan.finals] = gamma_final
         post = np.empty(plan.num_arcs)
-        self.k.posteriors_sorted(plan.src_all, plan.dst_all, p, alpha, gamma, post, plan.cuts())
+        self.k.posteriors_sorted(plan.src_all, plan.dst_all, p, alpha, _gamma(plan, gamma_final), post, plan.cuts())
         return post
 
 
