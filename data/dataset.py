@@ -1,4 +1,4 @@
-"""A torch ``Dataset`` of MNIST digits as LeNet-5 inputs (PAPER.md Sec. II)."""
+"""A torch ``Dataset`` of MNIST digits as LeNet-5 inputs (docs/paper.md Sec. II)."""
 
 from __future__ import annotations
 

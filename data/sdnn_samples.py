@@ -1,4 +1,4 @@
-"""Inputs of the space-displacement network (SDNN, PAPER.md Sec. VII): field height normalisation and
+"""Inputs of the space-displacement network (SDNN, docs/paper.md Sec. VII): field height normalisation and
 the paper's single-character training windows.
 
 Height normalisation (:func:`normalize_field`), used identically for training and recognition:

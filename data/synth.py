@@ -23,7 +23,7 @@ Layout, per character, left to right:
 
 Rendering: ``height=None`` keeps natural resolution (ink box plus ``margin``); ``height=H``
 scales the line box (20 px body, 6 px above and below, widened if ink sticks out) to ``H`` rows,
-so at the default ``H = 32`` a digit is about 20 px tall as LeNet-5 expects (PAPER.md Sec. II).
+so at the default ``H = 32`` a digit is about 20 px tall as LeNet-5 expects (docs/paper.md Sec. II).
 
 Realism (:mod:`data.realism`, off by default): ``SynthConfig(realism=Realism(...))`` or the preset
 ``SynthConfig.realistic()`` adds a whole-field slant, elastic warps, zoom, stroke morphology, wide

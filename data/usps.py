@@ -172,7 +172,7 @@ def load_usps(root: str | os.PathLike | None = None, *, download: bool = True) -
 def to_mnist_geometry(images: np.ndarray) -> np.ndarray:
     """Put 16 x 16 digits into MNIST's geometry: ``(N, 16, 16) -> (N, 28, 28)`` uint8, ink = 255.
 
-    As MNIST was made (PAPER.md Sec. III-A): each digit's ink box (pixels above 1/4 of full ink,
+    As MNIST was made (docs/paper.md Sec. III-A): each digit's ink box (pixels above 1/4 of full ink,
     which leaves out USPS's faint scanner haze) is resized, keeping its aspect ratio, so that its
     longer side is 20 px, then placed in a 28 x 28 frame with its centre of mass at the centre
     (shifted back inside the frame where needed).

@@ -1,6 +1,6 @@
 """decoders: grammars, the SDNN character model, and decoding with alignments, confidence and rejection.
 
-Public API (penalties, lower is better, everywhere; DESIGN.md, PAPER.md Sec. IV, VII, X):
+Public API (penalties, lower is better, everywhere; docs/design.md, docs/paper.md Sec. IV, VII, X):
 
 - :class:`Alphabet`: the shared symbol table (``0-9 , . - $ * /`` and 'none').
 - :class:`Grammar`: weighted regular languages as graphs: ``digits``, ``zip_code``, ``amount``,

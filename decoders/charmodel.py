@@ -1,4 +1,4 @@
-"""The character model of the SDNN (PAPER.md Sec. VII) and the frame-graph builder.
+"""The character model of the SDNN (docs/paper.md Sec. VII) and the frame-graph builder.
 
 An SDNN gives one penalty vector per horizontal position ("frame"): ``(T, C)`` penalties over the
 classes of an :class:`~decoders.alphabet.Alphabet` that has a 'none' class. The frame graph is the
@@ -42,7 +42,7 @@ K_ENTER, K_DIRECT, K_REPEAT, K_NONE = range(4)
 
 @dataclass
 class CharacterModelConfig:
-    """Options of :class:`CharacterModel` (PAPER.md Sec. VII).
+    """Options of :class:`CharacterModel` (docs/paper.md Sec. VII).
 
     Attributes:
         min_frames: minimum number of consecutive frames per character (>= 1).
@@ -64,7 +64,7 @@ class CharacterModelConfig:
 
 
 def frame_graph(penalties: torch.Tensor, *, lengths=None):
-    """The linear frame graph of an SDNN output: ``(T, C) -> gtn.Graph`` (PAPER.md Sec. VII);
+    """The linear frame graph of an SDNN output: ``(T, C) -> gtn.Graph`` (docs/paper.md Sec. VII);
     ``(B, T, C)`` (+ optional ``lengths (B,)``) gives the batch of B frame graphs.
 
     Node ``t`` is the boundary before frame ``t`` (nodes ``0..T``); frame ``t`` gives ``C`` arcs

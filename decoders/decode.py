@@ -1,13 +1,13 @@
 """Decoding: interpretation graph (+ grammar) -> the n best texts with spans, confidence and rejection.
 
-PAPER.md Sec. IV/VIII: the interpretation graph is composed with a grammar and the Viterbi transformer
+docs/paper.md Sec. IV/VIII: the interpretation graph is composed with a grammar and the Viterbi transformer
 keeps the best path. On top of the paper this module gives
 
 * the n best DISTINCT texts (not paths: two segmentations reading the same string count once). The
   k-th text is the best path of ``graph o (grammar minus texts 1..k-1)``; the exclusion is done exactly
   on the grammar's deterministic automaton (:meth:`Grammar.excluding`), so the list is exact;
 * the confidence of a text: its posterior probability among all interpretations the grammar allows,
-  summed over every path spelling it (``exp(F_all - F_text)``, F = forward penalty, PAPER.md Sec. VI),
+  summed over every path spelling it (``exp(F_all - F_text)``, F = forward penalty, docs/paper.md Sec. VI),
   plus the posterior of the single best path and the penalty margin to the next text;
 * character spans through the arc maps (which input arcs, hence which piece or which frames);
 * an explicit rejected result when no path is allowed (never an exception from deep inside);
@@ -104,7 +104,7 @@ def decode_frames(penalties: torch.Tensor, grammar: Grammar | None = None, n: in
     """Decode SDNN outputs: ``(T, C)`` frame penalties -> character model -> grammar -> n best texts.
 
     Args:
-        penalties: ``(T, C)`` penalties of the replicated recogniser (PAPER.md Sec. VII).
+        penalties: ``(T, C)`` penalties of the replicated recogniser (docs/paper.md Sec. VII).
         grammar: allowed strings (``None``: any).
         n: number of distinct texts.
         model: the :class:`CharacterModel` (default: CTC-like over the grammar's alphabet).

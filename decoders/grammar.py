@@ -1,4 +1,4 @@
-"""Grammars: which character strings a field may hold, as weighted acceptors (PAPER.md Sec. IV, X).
+"""Grammars: which character strings a field may hold, as weighted acceptors (docs/paper.md Sec. IV, X).
 
 A :class:`Grammar` is composed with an interpretation graph (``gtn.compose(interp, grammar.graph(...))``)
 so that only the interpretations it allows survive; its arc penalties act as a prior (e.g. a zip code
@@ -147,7 +147,7 @@ class Grammar:
 
     @classmethod
     def amount(cls, *, alphabet: Alphabet | None = None, **options) -> "Grammar":
-        """Courtesy amounts of cheques (PAPER.md Sec. X). The language, in pattern syntax, is
+        """Courtesy amounts of cheques (docs/paper.md Sec. X). The language, in pattern syntax, is
 
             DOLLAR FILL INTEGER DECIMALS TRAILING_FILL
 

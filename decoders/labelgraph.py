@@ -2,7 +2,7 @@
 
 Real cheque amounts are labelled with their digits only (``15728``) while the image shows
 ``$15.728.-``: separators, a ``$``, ``*`` fill and end marks that the recogniser must still account
-for. The target of the discriminative forward criterion (PAPER.md Sec. VI) is then not one string
+for. The target of the discriminative forward criterion (docs/paper.md Sec. VI) is then not one string
 (``gtn.builders.string_graph``) but the small language of every way the label may be written:
 
     ``\\$? \\*{0,max_fill}  d1 [.,]? d2 [.,]? ... dn  ([.,]? [-/*]{0,max_end_marks})``

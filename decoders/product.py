@@ -2,7 +2,7 @@
 
 The fast path of :func:`decoders.decode_frames`, which decodes one field at a time through generic
 graph composition (exact and general, milliseconds per field). For the recogniser's throughput this module
-builds, once per grammar, the product automaton of the character model (PAPER.md Sec. VII:
+builds, once per grammar, the product automaton of the character model (docs/paper.md Sec. VII:
 state ``B`` between characters with a 'none' self-loop, one state per character with a self-loop for
 repeated detections) and the grammar's deterministic automaton, and runs over ``(B, T, C)`` frame
 penalties, one vectorised step per frame:

@@ -1,4 +1,4 @@
-"""gtn: the batched, differentiable graph-transformer core (PAPER.md Sec. IV, VI, VIII; DESIGN.md).
+"""gtn: the batched, differentiable graph-transformer core (docs/paper.md Sec. IV, VI, VIII; docs/design.md).
 
 Public API (penalties, lower is better, everywhere):
 

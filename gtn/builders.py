@@ -1,6 +1,6 @@
 """Builders for common graphs: frame graphs of per-frame penalties, label strings, CTC topologies.
 
-PAPER.md Sec. VII: the SDNN output sequence ``(T, C)`` "becomes a graph (one arc per position and
+docs/paper.md Sec. VII: the SDNN output sequence ``(T, C)`` "becomes a graph (one arc per position and
 class)": :func:`frame_graph`. Sec. VI: the constrained graph is the interpretation graph composed with
 the target string: :func:`string_graph`. :func:`ctc_graph` is the CTC topology (blank, repeats), used
 to check the discriminative forward criterion against ``torch.nn.functional.ctc_loss``.

@@ -1,4 +1,4 @@
-"""Weighted transducer composition (PAPER.md Sec. IV/VIII: "composition" of a graph with a grammar).
+"""Weighted transducer composition (docs/paper.md Sec. IV/VIII: "composition" of a graph with a grammar).
 
 ``compose(a, b)`` pairs every path of ``a`` with every path of ``b`` whose input-label string equals
 ``a``'s output-label string (epsilons skipped on both sides); the pair's penalty is the sum. It is built

@@ -1,4 +1,4 @@
-"""Global training criteria (PAPER.md Sec. VI), batched, one loss per example.
+"""Global training criteria (docs/paper.md Sec. VI), batched, one loss per example.
 
 All four take the *unconstrained* interpretation graph (every path = one interpretation) and the
 target; the *constrained* graph is its composition with the target, keeping only the paths whose

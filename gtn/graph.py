@@ -1,6 +1,6 @@
 """``gtn.Graph``: a (batch of) weighted transducer(s) held as flat per-arc tensors.
 
-PAPER.md Sec. IV: arcs carry a symbolic label, a numeric penalty (lower is better, a cost = -log score)
+docs/paper.md Sec. IV: arcs carry a symbolic label, a numeric penalty (lower is better, a cost = -log score)
 and optionally data (the image piece of a segmentation arc). A graph here is one start node, one final
 node and ``A`` arcs stored as tensors ``src, dst, ilabel, olabel (A,)``, ``penalty (A,)``, ``data (A, ...)``;
 a batch is the disjoint union of several graphs plus offsets saying which nodes and arcs belong to which

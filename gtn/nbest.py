@@ -1,7 +1,7 @@
 """Best paths: the Viterbi path and the n best paths of every graph of a batch, with their arcs.
 
 A decoded path says which arcs it used, so that callers can follow ``arc_map``s back to the pieces of
-the image each character came from (PAPER.md Sec. V: the Viterbi transformer "gives the best
+the image each character came from (docs/paper.md Sec. V: the Viterbi transformer "gives the best
 segmentation and labels at once").
 """
 

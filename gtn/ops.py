@@ -2,7 +2,7 @@
 
 Each returns ``(graph, arc_map)``: int64 ``(A_out,)`` ids of the input arc each output arc came from
 (``-1`` for new epsilon arcs), or a tuple of maps for several inputs. Output penalties are gathered
-through the map with plain indexing, so autograd flows back to the inputs (DESIGN.md). All operate on
+through the map with plain indexing, so autograd flows back to the inputs (docs/design.md). All operate on
 batches graph-by-graph with vectorised index arithmetic (no Python loop over arcs or graphs).
 """
 

@@ -1,4 +1,4 @@
-"""The recognition transformer (PAPER.md Sec. V): run a recogniser on every arc's image and expand it.
+"""The recognition transformer (docs/paper.md Sec. V): run a recogniser on every arc's image and expand it.
 
 A segmentation graph's arc carries an image piece (``data``) and a segmentation penalty; the recogniser
 gives one penalty per class; every arc becomes one arc per class (or per top-k class) whose label is

@@ -1,4 +1,4 @@
-"""Forward and Viterbi scoring with exact gradients (PAPER.md Sec. IV: "forward penalty", Viterbi).
+"""Forward and Viterbi scoring with exact gradients (docs/paper.md Sec. IV: "forward penalty", Viterbi).
 
 Both run level by level: nodes are grouped by their longest-path depth (computed once per graph
 structure and cached on the Graph), and one level is one vectorised step over the whole batch (a
@@ -257,7 +257,7 @@ def _backtrack(plan: _Plan, bp: np.ndarray, ok: np.ndarray) -> list[np.ndarray]:
 
 
 def forward_penalty(g: Graph) -> torch.Tensor:
-    """Forward penalty ``-log sum_paths exp(-path penalty)`` of every graph (PAPER.md Sec. IV, VI).
+    """Forward penalty ``-log sum_paths exp(-path penalty)`` of every graph (docs/paper.md Sec. IV, VI).
 
     Shapes: ``g`` a batch of ``B`` graphs with ``A`` arcs -> ``(B,)``. The gradient w.r.t.
     ``g.penalty (A,)`` is each arc's posterior probability (exact forward-backward).

@@ -10,7 +10,7 @@
 * :func:`distort` (random planar affine, optional elastic); :mod:`lenet.train`; :mod:`lenet.checkpoint`.
 * :func:`inference_model`: the faithful nets folded for fast, gradient-free CPU inference (same function).
 
-Imports only torch (see DESIGN.md's layering).
+Imports only torch (see docs/design.md's layering).
 """
 
 from lenet.checkpoint import load_checkpoint, load_model, save_checkpoint

@@ -1,4 +1,4 @@
-"""On-the-fly distortions of LeNet inputs (PAPER.md Sec. III-C: "random planar affine
+"""On-the-fly distortions of LeNet inputs (docs/paper.md Sec. III-C: "random planar affine
 transformations: translation, scaling, squeezing, horizontal shearing"; elastic as an option).
 
 The paper does not give its ranges; ours (:class:`DistortionConfig`, defaults) are:

@@ -126,7 +126,7 @@ class LeNet5(FaithfulNet):
         return h
 
     def layer_parameter_counts(self) -> dict[str, int]:
-        """Trainable parameters per layer (PAPER.md: 156, 12, 1516, 32, 48120, 10164)."""
+        """Trainable parameters per layer (docs/paper.md: 156, 12, 1516, 32, 48120, 10164)."""
         return {n: count_parameters(getattr(self, n)) for n in ("c1", "s2", "c3", "s4", "c5", "f6")}
 
 

@@ -1,4 +1,4 @@
-"""The space-displacement neural network (PAPER.md Sec. VII): LeNet-5 replicated over a wide input.
+"""The space-displacement neural network (docs/paper.md Sec. VII): LeNet-5 replicated over a wide input.
 
 :class:`SDNN` wraps a :class:`lenet.LeNet5` (it *holds* that module: the weights are shared, not
 copied; training either trains both) and runs it convolutionally over a field of height 32:

@@ -1,4 +1,4 @@
-"""Every knob of the heuristic over-segmenter (PAPER.md Sec. V) in one dataclass.
+"""Every knob of the heuristic over-segmenter (docs/paper.md Sec. V) in one dataclass.
 
 Lengths are mostly given *relative* to a height so that the same configuration works on a 32-pixel
 field and on a 300-pixel scan: ``image height`` is the height of the input image, ``character

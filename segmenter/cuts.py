@@ -1,4 +1,4 @@
-"""Candidate cuts of an ink mask (PAPER.md Sec. V): deliberately more cuts than characters.
+"""Candidate cuts of an ink mask (docs/paper.md Sec. V): deliberately more cuts than characters.
 
 A cut is a top-to-bottom *path* through the working ink mask, anchored at a column ``x``: on every
 row ``y`` it separates column ``paths[k, y] - 1`` from ``paths[k, y]``. Candidate anchors come from

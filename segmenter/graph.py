@@ -1,4 +1,4 @@
-"""The segmentation graph (PAPER.md Sec. V, Fig. 18) and :func:`segment`.
+"""The segmentation graph (docs/paper.md Sec. V, Fig. 18) and :func:`segment`.
 
 Nodes are the cuts, left to right (node 0 = the left end of the ink, the last node = the right
 end; nodes are numbered in a topological order of compatibility, :mod:`segmenter.pieces`). An arc
@@ -14,7 +14,7 @@ node that has ink on its right can reach the last node. A merged arc (its piece 
 exists only if ``n <= max_merge`` and its ink is at most ``max_width_rel * char_height`` wide.
 Nodes on no complete path are trimmed.
 
-Arc penalties (PAPER.md Sec. V allows the segmenter to score its own pieces), small and geometric:
+Arc penalties (docs/paper.md Sec. V allows the segmenter to score its own pieces), small and geometric:
 ``width_penalty * dist(w, typical_width_rel) + merge_penalty * (pieces - 1) + gap_penalty * [gap]``,
 where ``w`` is the piece's ink width over the character height, ``dist`` is how far ``w`` lies
 outside the typical range ``[lo, hi]`` (0 inside), and ``[gap]`` is 1 when the piece's ink has a run
@@ -285,7 +285,7 @@ def build_graph(prep: Preprocessed, cuts: Cuts, ink_yx: np.ndarray, sides: np.nd
 
 
 def segment(image, *, config: SegmenterConfig | None = None) -> Segmentation:
-    """Heuristically over-segment a field image into a segmentation graph (PAPER.md Sec. V).
+    """Heuristically over-segment a field image into a segmentation graph (docs/paper.md Sec. V).
 
     Pipeline: :func:`segmenter.preprocess.preprocess` (binarise, remove lines and specks, optional
     deslant) -> :func:`segmenter.cuts.find_cuts` (candidate cut paths) ->

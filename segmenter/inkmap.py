@@ -1,6 +1,6 @@
 """A grey-level ink map of a real field with everything but the writer's ink removed.
 
-The SDNN (PAPER.md Sec. VII) reads grey levels, not a binary mask, and normalises the field's
+The SDNN (docs/paper.md Sec. VII) reads grey levels, not a binary mask, and normalises the field's
 height by the rows holding its ink mass (:func:`data.sdnn_samples.normalize_field_ink`): anything
 left in the map that is not writing (a frame, a ruling line, a dark scanner border, the texture of
 security paper, a tinted box printed on the cheque) moves the body rows and shrinks the digits.

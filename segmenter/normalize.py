@@ -1,4 +1,4 @@
-"""Piece -> LeNet-5 input, the way MNIST was made (PAPER.md Sec. III-A).
+"""Piece -> LeNet-5 input, the way MNIST was made (docs/paper.md Sec. III-A).
 
 MNIST's recipe: the binary NIST character is scaled (keeping its aspect ratio, with anti-aliasing)
 to fit in a 20x20 box, then placed in a 28x28 frame so that its centre of mass is at the frame's

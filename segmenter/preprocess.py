@@ -1,7 +1,7 @@
 """Field-image preprocessing: greyscale, binarisation, guide-line/border/speck removal, deslanting.
 
 The output is a boolean ink mask ``(H, W')`` (True = ink) plus what is needed to map it back to the
-input image (PAPER.md Sec. V takes a clean binary field for granted; real fields need this step).
+input image (docs/paper.md Sec. V takes a clean binary field for granted; real fields need this step).
 
 Binarisation methods (``SegmenterConfig.binarize``), all returning True where the pixel is ink:
 
@@ -495,7 +495,7 @@ def _clean(grey: np.ndarray, cfg: SegmenterConfig, *, depth: int = 0
 
 
 def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
-    """Turn a field image into a clean ink mask (PAPER.md Sec. V's input).
+    """Turn a field image into a clean ink mask (docs/paper.md Sec. V's input).
 
     Steps: greyscale; find where the writing sits (:func:`content_box`, so wide margins do not
     change any relative length) and, inside that window: binarise (``config.binarize``); remove

@@ -1,4 +1,4 @@
-"""``docrec train lenet``: train a LeNet-family network on MNIST (PAPER.md Sec. III).
+"""``docrec train lenet``: train a LeNet-family network on MNIST (docs/paper.md Sec. III).
 
 Writes, next to ``--out PATH`` (the checkpoint, rewritten atomically after every epoch):
 ``PATH.json`` (recipe and per-epoch train/validation/test error, timings) and ``PATH.png``

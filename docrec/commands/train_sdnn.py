@@ -1,4 +1,4 @@
-"""``docrec train sdnn --way 1|2``: train the SDNN recogniser (PAPER.md Sec. VII; see
+"""``docrec train sdnn --way 1|2``: train the SDNN recogniser (docs/paper.md Sec. VII; see
 :mod:`docrec.training.sdnn_train`).
 
 Way 1 (windows, MAP loss) writes ``OUT/sdnn-way1.pt``; way 2 (global, discriminative forward

@@ -1,4 +1,4 @@
-"""``docrec train seg STAGE``: train the segmentation recogniser's piece classifier (PAPER.md Sec. VI, X).
+"""``docrec train seg STAGE``: train the segmentation recogniser's piece classifier (docs/paper.md Sec. VI, X).
 
 Stages (each reads the previous one's output from ``--work``):
 
@@ -372,7 +372,7 @@ def _export(args) -> int:
                   "strings, plus plain digits through the piece normaliser, random affine distortions, "
                   f"starting from {start}"
                   + ("; stage global: discriminative forward criterion through the segmentation graph "
-                     "(PAPER.md Sec. VI) on training strings whose true segmentation is a path of the graph"
+                     "(docs/paper.md Sec. VI) on training strings whose true segmentation is a path of the graph"
                      if is_global else "; no global stage (the local checkpoint is exported)")
                   + "; confidence temperature chosen on validation",
         "checkpoint": str(ckpt),

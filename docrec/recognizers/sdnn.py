@@ -1,4 +1,4 @@
-"""The SDNN field recogniser (PAPER.md Sec. VII): no segmentation heuristics at all.
+"""The SDNN field recogniser (docs/paper.md Sec. VII): no segmentation heuristics at all.
 
 Pipeline, per batch of field images (uint8 ``(H, W)``, white paper, dark ink):
 

@@ -1,4 +1,4 @@
-"""Building, saving and loading the SDNN of the SDNN recogniser (PAPER.md Sec. VII).
+"""Building, saving and loading the SDNN of the SDNN recogniser (docs/paper.md Sec. VII).
 
 The network is a 17-class character classifier (digits, ``, . - $ * /``, none) replicated over the
 width of a 32-row strip, sharing its weights: ``(B, 1, 32, W) -> (B, T, 17)`` penalties,

@@ -1,4 +1,4 @@
-"""The segmentation-based recogniser (PAPER.md Sec. V, VI, VIII, X: the heuristic over-segmentation
+"""The segmentation-based recogniser (docs/paper.md Sec. V, VI, VIII, X: the heuristic over-segmentation
 check reader).
 
 Pipeline for one field image ``(H, W)`` uint8:
@@ -117,7 +117,7 @@ def load_seg_model(path: str | os.PathLike | None = None):
 
 
 def normalized_penalties(raw: torch.Tensor, *, j: float) -> torch.Tensor:
-    """``(P, C) -> (P, C)``: ``y_c + log(e^{-j} + sum_i e^{-y_i})`` (PAPER.md eq. 9), i.e. minus the
+    """``(P, C) -> (P, C)``: ``y_c + log(e^{-j} + sum_i e^{-y_i})`` (docs/paper.md eq. 9), i.e. minus the
     log-posterior of class ``c`` with a constant rubbish competitor at penalty ``j``."""
     rubbish = raw.new_full((raw.shape[0], 1), -float(j))
     return raw + torch.logsumexp(torch.cat([rubbish, -raw], dim=1), dim=1, keepdim=True)
@@ -135,7 +135,7 @@ class SegDetail:
 
 
 class SegmentationRecognizer:
-    """Heuristic over-segmentation + LeNet-5 recognition transformer + grammar (PAPER.md Sec. V-X).
+    """Heuristic over-segmentation + LeNet-5 recognition transformer + grammar (docs/paper.md Sec. V-X).
 
     Args:
         weights: path of a 17-class piece-classifier weights file (default: the bundled

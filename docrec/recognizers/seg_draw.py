@@ -2,7 +2,7 @@
 
 Top panel: the field with the segmenter's cuts (colour = cut kind, :mod:`segmenter.draw`) and the
 boxes of the pieces on the chosen path, each labelled with its character. Bottom panel: the
-interpretation graph (PAPER.md Fig. 19): nodes are the cuts at their x position, every segmentation
+interpretation graph (docs/paper.md Fig. 19): nodes are the cuts at their x position, every segmentation
 arc is drawn once with its best character and penalty; the chosen path is red.
 """
 

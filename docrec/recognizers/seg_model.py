@@ -3,7 +3,7 @@
 Two architectures read the ``(P, 1, 32, 32)`` pieces and give ``(P, 17)`` penalties (16 characters
 + 'none'):
 
-- ``lenet5``: the paper's LeNet-5 with Euclidean RBF outputs (PAPER.md Sec. II-B), the default;
+- ``lenet5``: the paper's LeNet-5 with Euclidean RBF outputs (docs/paper.md Sec. II-B), the default;
 - ``modern``: ``lenet.ModernLeNet`` (ReLU, max-pooling, batch norm; ``-log softmax`` penalties),
   not in the paper, offered because it misreads fewer digit pieces.
 

@@ -1,7 +1,7 @@
 """Fine-tuning an SDNN recogniser on real labelled fields, mixed with synthetic ones: any SDNN weights
 (the paper's LeNet-5 SDNN, the modern CNN in windows, or the whole-strip ``lenet.StripNet``).
 
-The criterion is the paper's discriminative forward criterion (PAPER.md Sec. VI) through the
+The criterion is the paper's discriminative forward criterion (docs/paper.md Sec. VI) through the
 character model, :func:`docrec.training.sdnn_train.global_loss`: the network learns from the
 string label alone, no boxes needed. Real labels often hold only the digits of a field whose image
 also shows thousands separators and end marks; with ``marks=True`` the constrained graph of such a

@@ -1,4 +1,4 @@
-"""Training the SDNN recogniser, two ways (issue 7; PAPER.md Sec. VII and VI).
+"""Training the SDNN recogniser, two ways (issue 7; docs/paper.md Sec. VII and VI).
 
 * **Way 1 (the paper's)**: single-character classification of 32x32 windows
   (:func:`data.sdnn_samples.make_windows`: a centred character with random neighbours, ink gaps of
@@ -10,7 +10,7 @@
 * **Way 2 (global)**: whole synthetic training fields (zip codes, digit strings, amounts), strip ->
   SDNN -> frame graph -> character model (:meth:`decoders.CharacterModel.compose_frames`) -> the
   discriminative forward criterion ``F(constrained by the true text) - F(all)`` computed with
-  :func:`gtn.compose` and :func:`gtn.forward_penalty` (PAPER.md Sec. VI), starting from way 1.
+  :func:`gtn.compose` and :func:`gtn.forward_penalty` (docs/paper.md Sec. VI), starting from way 1.
 
 Model selection uses a validation split carved from MNIST *training* digits (the last
 :data:`VAL_DIGITS` of the 60,000); MNIST test digits are never seen here. Checkpoints are written
@@ -307,7 +307,7 @@ def strips_batch(images) -> tuple[torch.Tensor, torch.Tensor, list]:
 
 
 def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets: list[list[int]]) -> torch.Tensor:
-    """The discriminative forward criterion (PAPER.md Sec. VI), mean over the batch:
+    """The discriminative forward criterion (docs/paper.md Sec. VI), mean over the batch:
 
     ``F(frames o model o target) - F(frames o model)``, F = :func:`gtn.forward_penalty`. Fields whose
     target cannot be aligned with their frames at all (too many characters for the width) are

@@ -1,4 +1,4 @@
-"""Training pieces for the segmentation recogniser's 17-class LeNet-5 (PAPER.md Sec. X: the check
+"""Training pieces for the segmentation recogniser's 17-class LeNet-5 (docs/paper.md Sec. X: the check
 reader's recogniser was trained on correctly segmented characters *and* on mis-segmented pieces
 labelled 'rubbish').
 

@@ -1,4 +1,4 @@
-"""Stage 2: global training of the segmentation recogniser through the whole graph (PAPER.md Sec. VI).
+"""Stage 2: global training of the segmentation recogniser through the whole graph (docs/paper.md Sec. VI).
 
 For a training field with true text ``t``: segmentation graph -> recognition transformer with the
 current LeNet-5 -> interpretation graph ``G`` (all 16 characters on every piece). The constrained

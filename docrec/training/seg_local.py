@@ -1,11 +1,11 @@
 """Stage 1 of the segmentation recogniser's training: LeNet-5 with 17 outputs trained on single
 pieces (correct characters and 'none' pieces from :mod:`docrec.training.seg_data`, plus plain MNIST
-training digits) with the MAP criterion (PAPER.md eq. 9). Checkpoints are written atomically.
+training digits) with the MAP criterion (docs/paper.md eq. 9). Checkpoints are written atomically.
 
 Optimiser: Adam (the project's SDLM is the faithful choice for the MNIST benchmark; here a short
 fine-tuning run from the MNIST weights matters more, and Adam converges in fewer epochs).
 Optionally a share of every batch gets a fresh random planar affine distortion
-(:func:`lenet.distort.distort`, PAPER.md Sec. III-C), milder than the MNIST recipe's because the
+(:func:`lenet.distort.distort`, docs/paper.md Sec. III-C), milder than the MNIST recipe's because the
 pieces are already normalised by the segmenter.
 """
 

@@ -1,4 +1,4 @@
-"""Real labelled fields for the segmentation recogniser's training (PAPER.md Sec. VI, IX-X).
+"""Real labelled fields for the segmentation recogniser's training (docs/paper.md Sec. VI, IX-X).
 
 A field folder (``labels.csv`` plus optional ``boxes.jsonl``, :func:`data.read_fields`) becomes
 cached segmented fields (:class:`docrec.training.seg_global.CachedField`: every arc's piece and

@@ -1,5 +1,5 @@
 """``docrec train seg local|global --fields DIR``: the segmentation recogniser trained on real labelled
-fields, fine-tuning from the bundled weights (PAPER.md Sec. VI, IX-X; :mod:`docrec.training.seg_real`).
+fields, fine-tuning from the bundled weights (docs/paper.md Sec. VI, IX-X; :mod:`docrec.training.seg_real`).
 
 * ``local``: the true pieces the folder's boxes give (each character's best-matching arc; fragments
   and merges as 'none'), mixed with ``synth_ratio`` synthetic pieces per real piece (pieces cut from

@@ -2,7 +2,7 @@
 
 There are no windows to classify: the net is trained from scratch with the global criterion of
 way 2 (:func:`docrec.training.sdnn_train.global_loss`: strip -> frame penalties -> character model ->
-``F(constrained by the true text) - F(all)``, PAPER.md Sec. VI), on synthetic fields rendered on the
+``F(constrained by the true text) - F(all)``, docs/paper.md Sec. VI), on synthetic fields rendered on the
 fly from MNIST *training* digits 0..54,999 (the last 5,000 are the validation pool):
 
 * kinds ``zip`` / ``digits`` (3-8) / ``amount`` in turn;

@@ -1,4 +1,4 @@
-"""The SDNN recogniser (PAPER.md Sec. VII) on real data: strings built from MNIST TEST digits read with
+"""The SDNN recogniser (docs/paper.md Sec. VII) on real data: strings built from MNIST TEST digits read with
 the bundled weights; the batched decoder against gtn composition; batch consistency; drawing."""
 
 from __future__ import annotations

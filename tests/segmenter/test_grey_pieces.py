@@ -68,7 +68,7 @@ def test_grey_and_binary_pieces_share_the_graph(mnist_train):
 
 def test_grey_pieces_read_better_by_mnist_lenet5(mnist_train):
     """The MNIST LeNet-5 finds the true pieces of real training-digit fields more convincing in grey
-    (PAPER.md Sec. III-A: MNIST keeps the anti-aliasing grey levels) than binarised."""
+    (docs/paper.md Sec. III-A: MNIST keeps the anti-aliasing grey levels) than binarised."""
     from data.synth import DigitPool, SynthConfig
     from data.texts import sample_text
     from docrec.weights import load_model
