@@ -270,7 +270,7 @@ def render(text: str, pool: DigitPool | MixedPool, rng: np.random.Generator, con
     if end_mark:
         glyphs.append(_place(draw_end_mark(end_mark, rng), rng, config, field_slant))
     xs = layout(glyphs, rng, config)
-    return _paint(text, glyphs, xs, pool.split, rng, config)
+    return paint(text, glyphs, xs, pool.split, rng, config)
 
 
 def _place(g: Glyph, rng: np.random.Generator, config: SynthConfig, field_slant: float) -> Glyph:
@@ -294,7 +294,7 @@ def _line_box(glyphs, xs, config: SynthConfig) -> tuple[int, int, int]:
     return y_lo, y_hi, x_end + 2 * m
 
 
-def _paint(text, glyphs, xs, split, rng, config: SynthConfig) -> SynthField:
+def paint(text, glyphs, xs, split, rng, config: SynthConfig) -> SynthField:
     """Paint the laid-out glyphs; glyphs after ``len(text)`` are an end mark (no character)."""
     m = config.margin
     y_lo, y_hi, wn = _line_box(glyphs, xs, config)

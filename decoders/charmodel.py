@@ -33,8 +33,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .alphabet import Alphabet
+import gtn
 from gtn.graph import EPSILON as EPS
+
+from .alphabet import Alphabet
 
 KINDS = ("enter", "direct", "repeat", "none")
 K_ENTER, K_DIRECT, K_REPEAT, K_NONE = range(4)
@@ -75,7 +77,6 @@ def frame_graph(penalties: torch.Tensor, *, lengths=None):
     Raises:
         ValueError: not a 2-D/3-D tensor, no frame or class, or non-finite penalties.
     """
-    import gtn
 
     if not isinstance(penalties, torch.Tensor) or penalties.dim() not in (2, 3):
         raise ValueError(f"[decoders.frame_graph] expected (T, C) or (B, T, C) penalties, got "
@@ -227,7 +228,6 @@ class CharacterModel(nn.Module):
             the arc kind's penalty (differentiable w.r.t. ``self.penalties``). Accepts exactly the frame
             label sequences the character model allows (of length T if given).
         """
-        import gtn
 
         if num_frames is None:
             tpl = self._template
@@ -278,7 +278,6 @@ class CharacterModel(nn.Module):
         """
         if isinstance(penalties, torch.Tensor) and penalties.dim() == 3:
             return self._compose_batch(penalties, beam=beam, lengths=lengths)
-        import gtn
 
         if not isinstance(penalties, torch.Tensor) or penalties.dim() != 2:
             raise ValueError("[decoders.CharacterModel.compose_frames] expected (T, C) or (B, T, C) penalties, "
@@ -304,8 +303,6 @@ class CharacterModel(nn.Module):
         return g, frame_arc
 
     def _compose_batch(self, penalties: torch.Tensor, *, beam, lengths):
-        import gtn
-
         B, T, C = penalties.shape
         if lengths is None:
             lengths = torch.full((B,), T, dtype=torch.long)

@@ -21,17 +21,16 @@ import math
 
 import torch
 
+import gtn
+from gtn.graph import EPSILON as EPS
+
 from .alphabet import Alphabet
 from .charmodel import CharacterModel
 from .grammar import Grammar
 from .result import CharSpan, DecodeResult
-from gtn.graph import EPSILON as EPS
-
 
 
 def _check_graph(graph, where: str, alphabet: Alphabet) -> None:
-    import gtn
-
     if not isinstance(graph, gtn.Graph):
         raise ValueError(f"[{where}] expected a gtn.Graph, got {type(graph).__name__}")
     if graph.batch_size != 1:
@@ -47,7 +46,6 @@ def _check_graph(graph, where: str, alphabet: Alphabet) -> None:
 
 def _best_path(g) -> tuple[list[int], float]:
     """Arcs of the best path in path order and its penalty (``inf`` and ``[]`` if there is no path)."""
-    import gtn
 
     (path,) = gtn.viterbi_path(g)
     pen = float(path.penalty.detach())
@@ -57,8 +55,6 @@ def _best_path(g) -> tuple[list[int], float]:
 
 
 def _forward(g) -> float:
-    import gtn
-
     return float(gtn.forward_penalty(g)[0])
 
 
@@ -91,7 +87,6 @@ def decode(graph, grammar: Grammar | None = None, n: int = 1, *, beam: float | N
     g = graph.with_penalty(graph.penalty.detach().double())
     keep = torch.arange(g.num_arcs)
     if beam is not None:
-        import gtn
 
         g, pmap = gtn.prune(g, float(beam))
         keep = torch.as_tensor(pmap)
@@ -150,7 +145,6 @@ def text_penalties(graph, texts, grammar: Grammar | None = None, *, alphabet: Al
         characters outside the alphabet, or that no path spells (``f_all`` is ``inf`` when the
         grammar allows no path at all).
     """
-    import gtn
 
     alphabet = _alphabets(grammar, alphabet, "decoders.text_penalties")
     _check_graph(graph, "decoders.text_penalties", alphabet)
@@ -169,7 +163,6 @@ def text_penalties(graph, texts, grammar: Grammar | None = None, *, alphabet: Al
 
 def _text_forward(constrained, text: str, alphabet: Alphabet) -> float:
     """Forward penalty of the paths of a grammar-constrained graph that spell ``text``."""
-    import gtn
 
     lex = Grammar.lexicon([text], alphabet=alphabet)
     only, _ = gtn.compose(constrained, lex.graph(dtype=torch.float64))
@@ -187,7 +180,6 @@ def _alphabets(grammar, alphabet, where) -> Alphabet:
 def _decode(g, grammar, n, *, alphabet, report, start, end, note) -> list[DecodeResult]:
     """Shared core. ``report/start/end (A_g,)``: per arc of ``g``, the arc id to report and its
     input positions."""
-    import gtn
 
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"[decoders.decode] n must be a positive int, got {n!r}")

@@ -23,6 +23,10 @@ from __future__ import annotations
 import math
 from typing import Iterable, Sequence
 
+import torch
+
+import gtn
+
 from .alphabet import Alphabet
 from .automaton import ArcList, Dfa, intersect, trie
 from .pattern import compile_pattern
@@ -293,7 +297,6 @@ class Grammar:
         """
         top = self.max_length
         key = None if max_len is None or (top is not None and max_len >= top) else int(max_len)
-        import torch
 
         dtype = dtype or torch.get_default_dtype()
         if (key, dtype) not in self._graphs:
@@ -302,9 +305,6 @@ class Grammar:
 
 
 def _to_graph(arcs: ArcList, dtype):
-    import gtn
-    import torch
-
     return gtn.Graph(
         torch.tensor(arcs.src, dtype=torch.long),
         torch.tensor(arcs.dst, dtype=torch.long),

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import torch
 
+import gtn
+
 from .alphabet import Alphabet
 
 SEPARATORS = ".,"
@@ -106,7 +108,6 @@ def marked_label_graph(digits: str, *, alphabet: Alphabet | None = None, separat
         ValueError: an empty label, a non-digit in it, a negative count, or a symbol the options need
             that the alphabet lacks.
     """
-    import gtn
 
     where = "decoders.marked_label_graph"
     _check_label(digits, where)

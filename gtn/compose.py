@@ -34,14 +34,14 @@ import numpy as np
 import torch
 
 from gtn import _backend
-from gtn._backend import threads
 from gtn._arrays import expand_ranges, longest_path_levels, reachable, stable_argsort
+from gtn._backend import threads
 from gtn.graph import EPSILON, Graph
 
 _DENSE_LIMIT = 1 << 23  # largest state-key space indexed by a dense id array (int64: 64 MB)
 
 
-def _gather_penalty(penalty: torch.Tensor, arc_map: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+def gather_penalty(penalty: torch.Tensor, arc_map: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
     """``penalty[arc_map]`` with 0 where ``arc_map == -1`` (plain indexing: autograd flows)."""
     padded = torch.cat([penalty.to(dtype), penalty.new_zeros(1, dtype=dtype)])
     idx = torch.from_numpy(np.where(arc_map < 0, penalty.numel(), arc_map))
@@ -321,7 +321,7 @@ def _build(a, b, src, dst, amap, bmap, offsets, arc_offsets, starts, finals, hin
     """The output graph from its numbered arcs and arc maps (labels, unless given, and penalties gathered
     from a, b). Arcs are sorted by destination when ``acyclic``: marked so for the scoring plan."""
     dtype = torch.promote_types(a.penalty.dtype, b.penalty.dtype)
-    parts = [_gather_penalty(g.penalty, m, dtype) for g, m in ((a, amap), (b, bmap))
+    parts = [gather_penalty(g.penalty, m, dtype) for g, m in ((a, amap), (b, bmap))
              if g.penalty.requires_grad or bool(g.penalty.detach().any())]  # an all-zero side adds nothing
     penalty = sum(parts[1:], parts[0]) if parts else torch.zeros(amap.size, dtype=dtype)
     if labels is None:

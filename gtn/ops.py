@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from gtn._arrays import reachable, stable_argsort
-from gtn.compose import _gather_penalty, compose
+from gtn.compose import compose, gather_penalty
 from gtn.graph import EPSILON, Graph
-from gtn.scoring import _check, plan_of
+from gtn.scoring import plan_of, require_scorable
 from gtn.sweeps import sweeps
 
 
@@ -60,7 +60,7 @@ def _build(graphs, shifts, offsets, B, new_src, new_dst, new_graph, starts, fina
     dtype = graphs[0].penalty.dtype
     for g in graphs[1:]:
         dtype = torch.promote_types(dtype, g.penalty.dtype)
-    penalty = sum(_gather_penalty(g.penalty, m, dtype) for g, m in zip(graphs, maps))
+    penalty = sum(gather_penalty(g.penalty, m, dtype) for g, m in zip(graphs, maps))
     ilabel = sum_labels([g.ilabel.numpy() for g in graphs], maps)
     olabel = sum_labels([g.olabel.numpy() for g in graphs], maps)
     t = torch.from_numpy
@@ -175,7 +175,7 @@ def prune(g: Graph, beam: float) -> tuple[Graph, torch.Tensor]:
     An arc survives when ``best_to(src) + penalty + best_from(dst) <= best + beam`` (Viterbi scores
     forward and backward), then the graph is trimmed. ``beam = 0`` keeps the best path(s) only.
     """
-    _check(g, "prune")
+    require_scorable(g, "prune")
     if not beam >= 0:
         raise ValueError(f"[gtn.prune] beam must be >= 0, got {beam}")
     plan = plan_of(g)

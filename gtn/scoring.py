@@ -166,7 +166,7 @@ def plan_of(g: Graph) -> _Plan:
     return plan
 
 
-def _perm_penalty(plan: _Plan, penalty: torch.Tensor) -> np.ndarray:
+def level_penalties(plan: _Plan, penalty: torch.Tensor) -> np.ndarray:
     """float64 penalties in the plan's level arrangement (``perm`` order; for n-best and pruning)."""
     return NumpyLevels.arrange(plan, penalty)
 
@@ -268,7 +268,7 @@ def forward_penalty(g: Graph) -> torch.Tensor:
     Raises:
         ValueError: if ``g`` was built with ``acyclic=False``.
     """
-    _check(g, "forward_penalty")
+    require_scorable(g, "forward_penalty")
     return _ForwardPenalty.apply(g.penalty, plan_of(g))
 
 
@@ -277,11 +277,12 @@ def viterbi_penalty(g: Graph) -> torch.Tensor:
 
     Ties are broken towards the lowest arc id into each node (deterministic). ``inf`` without a path.
     """
-    _check(g, "viterbi_penalty")
+    require_scorable(g, "viterbi_penalty")
     return _ViterbiPenalty.apply(g.penalty, plan_of(g))
 
 
-def _check(g: Graph, name: str) -> None:
+def require_scorable(g: Graph, name: str) -> None:
+    """Raise ``ValueError("[gtn.NAME] ...")`` unless ``g`` is a graph built as acyclic (scorable)."""
     if not isinstance(g, Graph):
         raise ValueError(f"[gtn.{name}] expected a gtn.Graph, got {type(g).__name__}")
     if not g.acyclic:

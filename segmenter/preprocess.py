@@ -103,7 +103,8 @@ def to_grey(image, *, where: str = "segmenter.preprocess") -> np.ndarray:
     return np.rint(arr).astype(np.uint8)
 
 
-def _odd(n: float, minimum: int = 3) -> int:
+def odd_size(n: float, minimum: int = 3) -> int:
+    """``n`` rounded to an odd kernel size of at least ``minimum`` (the next odd number up)."""
     k = max(minimum, int(round(n)))
     return k if k % 2 == 1 else k + 1
 
@@ -125,7 +126,7 @@ def darkness(grey: np.ndarray, config: SegmenterConfig | None = None) -> np.ndar
     grey levels. The ``midpoint`` binarisation is exactly ``darkness > 0.5``.
     """
     cfg = config or SegmenterConfig()
-    bg = background(grey, kernel=_odd(max(grey.shape[0], 8) * 0.2))
+    bg = background(grey, kernel=odd_size(max(grey.shape[0], 8) * 0.2))
     norm, darkest = _paper_ratio(grey, bg, cfg)
     return np.clip((1.0 - norm) / np.maximum(1.0 - darkest, 0.2), 0.0, 1.0).astype(np.float32)
 
@@ -134,7 +135,7 @@ def _paper_ratio(grey: np.ndarray, bg: np.ndarray, cfg: SegmenterConfig) -> tupl
     """``grey / paper`` (<= 1: the closing ``bg`` is never darker than the image) and its minimum
     within a window of ``window_rel`` image heights: float64 ``(H, W)`` each."""
     norm = grey.astype(np.float64) / np.maximum(bg, 1.0)
-    win = _odd(cfg.window_rel * grey.shape[0])
+    win = odd_size(cfg.window_rel * grey.shape[0])
     return norm, cv2.erode(norm, np.ones((win, win), np.uint8), borderType=cv2.BORDER_REPLICATE)
 
 
@@ -170,12 +171,12 @@ def binarize(grey: np.ndarray, config: SegmenterConfig | None = None, *, method:
     h, w = grey.shape
     if method == "fixed":
         return g < cfg.fixed_threshold
-    stroke_kernel = _odd(max(h, 8) * 0.2)
+    stroke_kernel = odd_size(max(h, 8) * 0.2)
     bg = background(grey, kernel=stroke_kernel)
     contrast = (bg - g) >= cfg.min_contrast
     if not contrast.any():
         return contrast
-    win = _odd(cfg.window_rel * h)
+    win = odd_size(cfg.window_rel * h)
     if method == "otsu":
         mask = g <= _otsu(g)
     elif method == "adaptive":
@@ -486,7 +487,7 @@ def _clean(grey: np.ndarray, cfg: SegmenterConfig, *, depth: int = 0
         ink[y0:y1, x0:x1] = sub_ink
         removed[y0:y1, x0:x1] = sub_removed
         return ink, removed, (y0 + a, y0 + b, x0 + c, x0 + d)
-    bg = background(grey, kernel=_odd(max(h, 8) * 0.2))
+    bg = background(grey, kernel=odd_size(max(h, 8) * 0.2))
     contrast = 1.0 - grey.astype(np.float64) / np.maximum(bg, 1.0)  # 0 paper .. 1 black
     ink, removed = remove_printed_lines(binarize(grey, cfg), cfg, dark=contrast)
     min_area = max(cfg.speck_min_px, int(round(cfg.speck_rel_area * h * h)))

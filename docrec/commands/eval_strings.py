@@ -27,6 +27,8 @@ from typing import Sequence
 
 import numpy as np
 
+from data.folder import FieldFolder
+
 
 def levenshtein(a: str, b: str) -> int:
     """Edit distance between two strings (unit insert/delete/substitute costs)."""
@@ -100,7 +102,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from data.folder import FieldFolder
     from docrec.recognizers import default_weights, get_recognizer, resolve_grammar
     from docrec.recognizers.base import digit_string
 

@@ -18,7 +18,10 @@ import time
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
+from data import load_mnist, to_lenet_input
+from lenet.boost import train_boosted
 from lenet.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from lenet.models import ARCHITECTURES, build_model
 from lenet.train import Split, TrainConfig, make_optimizer, train_model
@@ -65,7 +68,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def load_splits(mnist: Path | None, *, val_size: int, train_limit: int | None) -> tuple[Split, Split | None, Split]:
     """MNIST as LeNet inputs: (train, validation or None, test)."""
-    from data import load_mnist, to_lenet_input
 
     images, labels = load_mnist("train", root=mnist)
     if train_limit:
@@ -165,7 +167,6 @@ def run(args: argparse.Namespace) -> int:
 
     bar = None
     if not args.no_bar:
-        from tqdm import tqdm
 
         bar = tqdm(total=train.y.shape[0], unit="digit", dynamic_ncols=True, file=sys.stderr)
 
@@ -222,7 +223,6 @@ def train_boosted_cli(model, train: Split, val: Split | None, test: Split, confi
                       args: argparse.Namespace, out: Path, start_member: int = 0,
                       records: list[dict] | None = None) -> int:
     """Boosted LeNet-4: members trained in turn by the filtering scheme; checkpoint per member."""
-    from lenet.boost import train_boosted
 
     where = "docrec train lenet"
     records = list(records or [])

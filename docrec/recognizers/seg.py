@@ -32,9 +32,13 @@ import numpy as np
 import torch
 
 import gtn
-from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
 from data.constants import NONE_ID, NUM_CLASSES  # 16 characters + 'none'
+from decoders import decode, text_penalties
+from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
+from lenet.inference import inference_model
 from lenet.losses import DEFAULT_MAP_J
+from segmenter.config import SegmenterConfig
+from segmenter.graph import segment
 
 #: Bundled weights of the 17-class LeNet-5 used by this recogniser.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "seg-lenet5.pt"
@@ -54,7 +58,6 @@ SEGMENTER_OVERRIDES = {"max_merge": 6, "max_width_rel": 2.0, "gap_penalty": 4.0,
 
 def default_segmenter_config():
     """``SegmenterConfig`` with :data:`SEGMENTER_OVERRIDES` applied."""
-    from segmenter.config import SegmenterConfig
 
     return SegmenterConfig().replace(**SEGMENTER_OVERRIDES)
 
@@ -109,11 +112,6 @@ def load_seg_weights(path: str | os.PathLike | None = None):
     if not path.exists() and path.parent == Path(".") and not path.suffix and bundled.is_file():
         path = bundled  # a bundled name: "seg-modern", "seg-lenet5"
     return load_piece_model(path)
-
-
-def load_seg_model(path: str | os.PathLike | None = None):
-    """The 17-class piece classifier of :func:`load_seg_weights` (without its metadata)."""
-    return load_seg_weights(path)[0]
 
 
 def normalized_penalties(raw: torch.Tensor, *, j: float) -> torch.Tensor:
@@ -180,7 +178,6 @@ class SegmentationRecognizer:
     # ------------------------------------------------------------------ building blocks
     def segment(self, images: Sequence[np.ndarray]) -> list:
         """Segment every image (``segmenter.graph.segment``); list of ``Segmentation``."""
-        from segmenter.graph import segment
 
         return [segment(img, config=self.segmenter_config) for img in images]
 
@@ -193,7 +190,6 @@ class SegmentationRecognizer:
         if not pieces:
             return [torch.zeros(0, NUM_CLASSES) for _ in segs]
         x = torch.cat(pieces).float()  # (P, 1, 32, 32)
-        from lenet.inference import inference_model
 
         outs = []
         # without gradients, the folded form of the same network (lenet.inference, ~2x faster)
@@ -219,7 +215,6 @@ class SegmentationRecognizer:
     def recognize_detailed(self, images: Sequence[np.ndarray], *, grammar=None, n: int = 1
                            ) -> list[tuple[Recognition, SegDetail | None]]:
         """Like :meth:`recognize`, also returning each image's :class:`SegDetail`."""
-        from decoders import decode
 
         checked: list = []
         results: list = [None] * len(images)
@@ -265,7 +260,6 @@ class SegmentationRecognizer:
             Per image ``(f_all, f_text)``, ``f_text`` float64 ``(N_b,)``; ``inf`` for a text no
             allowed path spells, and everything ``inf`` for an image without a graph.
         """
-        from decoders import text_penalties
 
         if len(texts) != len(details):
             raise ValueError(f"[docrec.SegmentationRecognizer.text_penalties] {len(details)} details but "

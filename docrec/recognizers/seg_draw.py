@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from decoders import Grammar, decode
+from segmenter.draw import draw_cuts
+
 
 def chosen_path(recognizer, detail, text: str) -> list[int]:
     """Segmentation arcs read as ``text`` on the best path spelling it (empty if none)."""
-    from decoders import Grammar, decode
 
     if detail.graph is None or not text:
         return []
@@ -33,8 +35,6 @@ def draw_recognition(recognizer, image, result, out_png: str | os.PathLike) -> P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch
-
-    from segmenter.draw import draw_cuts
 
     _, detail = recognizer.recognize_detailed([image], grammar=None)[0]
     if detail is None:

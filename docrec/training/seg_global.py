@@ -38,7 +38,17 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from lenet.losses import DEFAULT_MAP_J
+from tqdm import tqdm
+
+import gtn
+from data.synth import SynthConfig, field_rng
+from data.texts import sample_text
+from decoders import decode
+from gtn import EPSILON, Graph
+from lenet.losses import DEFAULT_MAP_J, map_loss
+from segmenter.graph import segment
+from segmenter.synthtruth import render_with_char_map
+from segmenter.truth import true_path
 
 #: Grammar spec (``docrec.recognizers.resolve_grammar``) used for each synthetic field kind.
 KIND_GRAMMARS = {"zip": "zip", "digits": "digits:3-8", "amount": "amount"}
@@ -99,8 +109,6 @@ class CachedField:
     name: str = ""
 
     def graph(self):
-        from gtn import EPSILON, Graph
-
         return Graph(self.src, self.dst, torch.full_like(self.src, EPSILON), penalty=self.penalty,
                      num_nodes=self.num_nodes, validate=False)
 
@@ -116,16 +124,9 @@ def make_fields(count: int, *, seed: int, pool, segmenter_config=None, progress:
     drawn until ``count`` are kept whose true segmentation is a path of the graph (at most
     ``10 * count`` draws); ``stats`` (if given) receives the numbers drawn and kept.
     """
-    from tqdm import tqdm
-
-    from data.synth import SynthConfig, field_rng
-    from data.texts import sample_text
-    from docrec.training.seg_data import quantize
-    from segmenter.graph import segment
-    from segmenter.synthtruth import render_with_char_map
-    from segmenter.truth import true_path
 
     from docrec.recognizers.seg import default_segmenter_config
+    from docrec.training.seg_data import quantize
 
     segmenter_config = segmenter_config or default_segmenter_config()
     rng = np.random.default_rng([seed, 11])
@@ -161,7 +162,6 @@ def interpretation_graphs(recognizer, fields: list[CachedField], *, batch_fields
     """The interpretation graph of every cached field under the recogniser's current LeNet-5
     (MAP-normalised penalties and ``seg_weight`` as in :class:`SegmentationRecognizer`), one network
     call per ``batch_fields`` fields; differentiable when gradients are enabled."""
-    import gtn
     from docrec.recognizers.seg import CHAR_CLASSES, normalized_penalties
     from docrec.training.seg_data import dequantize
 
@@ -187,7 +187,6 @@ def field_losses(recognizer, fields: list[CachedField], *, criterion: str) -> tu
     marks). A field whose label graph has no path in its interpretation graph (loss ``inf``) adds
     nothing and no gradient.
     """
-    import gtn
     from docrec.training.seg_real import REAL_KIND, label_graph
 
     if criterion not in ("forward", "viterbi"):
@@ -207,7 +206,6 @@ def field_losses(recognizer, fields: list[CachedField], *, criterion: str) -> tu
 def string_accuracy(recognizer, fields: list[CachedField]) -> float:
     """Fraction of cached fields read exactly (grammar of each field's kind, :data:`KIND_GRAMMARS`;
     real fields, whose labels are digits only, are read as amounts and scored on the reading's digits)."""
-    from decoders import decode
     from docrec.recognizers import resolve_grammar
     from docrec.training.seg_real import REAL_GRAMMAR, REAL_KIND, digits_of
 
@@ -240,13 +238,11 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
     Returns:
         One dict per epoch (0 = before training): mean loss, fields used, validation accuracy.
     """
-    from tqdm import tqdm
 
     from docrec.recognizers.seg import SegmentationRecognizer
     from docrec.recognizers.seg_model import arch_meta, freeze_batch_norm
     from docrec.training.seg_data import dequantize, train_pools
     from docrec.training.seg_local import save_atomic
-    from lenet.losses import map_loss
 
     if fields is None or val is None:
         train_pool, val_pool = train_pools(mnist_dir)

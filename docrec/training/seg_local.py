@@ -19,7 +19,10 @@ from typing import Callable
 
 import numpy as np
 import torch
-from lenet.losses import DEFAULT_MAP_J
+from tqdm import tqdm
+
+from lenet.distort import DistortionConfig, distort
+from lenet.losses import DEFAULT_MAP_J, map_loss
 
 
 @dataclass
@@ -58,7 +61,6 @@ class LocalTrainConfig:
 
     def distortion(self):
         """The ``lenet.distort.DistortionConfig`` of :attr:`distort` (None when 0)."""
-        from lenet.distort import DistortionConfig
 
         if self.distort <= 0:
             return None
@@ -121,12 +123,9 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
         One dict per epoch (loss, train piece error of the last batches, validation piece error,
         ``val_accuracy`` with ``evaluate``).
     """
-    from tqdm import tqdm
 
     from docrec.recognizers.seg_model import arch_meta
     from docrec.training.seg_data import dequantize
-    from lenet.distort import distort
-    from lenet.losses import map_loss
 
     g = torch.Generator().manual_seed(config.seed)
     dcfg = config.distortion()

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from data import usps_pool
+
 #: Bundled weights real training starts from, per architecture.
 BUNDLED_SEG = {"lenet5": "seg-lenet5.pt", "modern": "seg-modern.pt"}
 
@@ -191,8 +193,7 @@ def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bo
         and validation fields, a missing init.
     """
     from docrec.recognizers.seg import SegmentationRecognizer
-    from docrec.training.seg_real import (digit_accuracy, ids_text, read_folder, segment_folder,
-                                          subsample)
+    from docrec.training.seg_real import digit_accuracy, ids_text, read_folder, segment_folder, subsample
 
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -259,7 +260,6 @@ def _local(model, fields, val, config: RealTrainConfig, *, work: Path, checkpoin
     synth = synthetic_pieces(config, work=work, progress=progress, log=log) if config.synth_ratio > 0 else None
     x, y, mix = mix_pieces((rx, ry), synth, synth_ratio=config.synth_ratio, seed=config.seed)
     if config.usps_digits > 0:
-        from data import usps_pool
         from docrec.training.seg_data import mnist_pieces
 
         ux, uy = mnist_pieces(usps_pool("train", root=config.usps_dir), limit=config.usps_digits, seed=config.seed)

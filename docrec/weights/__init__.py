@@ -18,7 +18,9 @@ from pathlib import Path
 
 from torch import nn
 
-from lenet.checkpoint import load_checkpoint, load_model as _load_checkpoint_model, save_checkpoint
+from lenet.checkpoint import load_checkpoint, save_checkpoint
+from lenet.checkpoint import load_model as _load_checkpoint_model
+from lenet.models import ARCHITECTURES
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
 
@@ -28,7 +30,6 @@ def available() -> list[str]:
 
     Other systems' weights in this directory (e.g. the SDNN recogniser's) are not listed.
     """
-    from lenet.models import ARCHITECTURES
 
     names = []
     for pt in sorted(WEIGHTS_DIR.glob("*.pt")):

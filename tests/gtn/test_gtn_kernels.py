@@ -11,14 +11,14 @@ import math
 import numpy as np
 import pytest
 import torch
+from gtn_testutil import rand_graph
 
 import gtn
 from gtn import _backend
 from gtn._arrays import longest_path_levels
 from gtn._backend import load_kernel
-from gtn.scoring import _perm_penalty, plan_of
+from gtn.scoring import level_penalties, plan_of
 from gtn.sweeps import KernelLevels, KernelSorted, NumpyLevels, sweeps
-from gtn_testutil import rand_graph
 
 kernels = pytest.importorskip("gtn._kernels", reason="the C extension gtn._kernels is not built")
 
