@@ -23,9 +23,9 @@ from decoders.decode import decode, decode_frames, text_penalties
 from decoders.grammar import Grammar
 from decoders.labelgraph import marked_label_graph, marked_label_pattern
 from decoders.pattern import PatternError
-from decoders.product import FrameSpan, ProductDecoder
+from decoders.product import ProductDecoder
 from decoders.result import CharSpan, DecodeResult
 
 __all__ = ["Alphabet", "Grammar", "PatternError", "CharacterModel", "CharacterModelConfig", "frame_graph",
            "decode", "decode_frames", "text_penalties", "CharSpan", "DecodeResult", "marked_label_graph",
-           "marked_label_pattern", "FrameSpan", "ProductDecoder"]
+           "marked_label_pattern", "ProductDecoder"]

@@ -19,9 +19,9 @@ It covers the character model with ``min_frames = 1`` (the default); the tests c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
+
+from decoders.result import CharSpan
 
 INF = float("inf")
 
@@ -29,15 +29,6 @@ INF = float("inf")
 def _softmin(x: torch.Tensor, dim: int) -> torch.Tensor:
     """``-log sum exp(-x)`` along ``dim`` (inf when every entry is inf)."""
     return -torch.logsumexp(-x, dim=dim)
-
-
-@dataclass
-class FrameSpan:
-    """One decoded character: its label and the frames ``[start, end)`` read as it."""
-
-    label: int
-    start: int
-    end: int
 
 
 class ProductDecoder:
@@ -140,7 +131,7 @@ class ProductDecoder:
     @torch.no_grad()
     def viterbi(self, pen: torch.Tensor, lengths: torch.Tensor | None = None):
         """Best path of every field: ``(B, T, C)`` penalties, ``(B,)`` frame counts ->
-        ``(penalties (B,), list of B lists of FrameSpan)``; a field without any allowed path has
+        ``(penalties (B,), list of B lists of decoders.CharSpan)`` (frames ``[start, end)``); a field without any allowed path has
         penalty ``inf`` and no spans."""
         lengths = self._check(pen, lengths)
         B, T, _ = pen.shape
@@ -174,21 +165,29 @@ class ProductDecoder:
         cls = torch.where(arcs >= 0, self.arc_cls[arcs.clamp(min=0)], torch.full_like(arcs, -2)).t().tolist()
         spans_all = []
         ok = torch.isfinite(best).tolist()
+        C = self.C
         for b in range(B):
-            spans: list[FrameSpan] = []
+            runs: list[list[int]] = []  # [label, start, end] of each character
             if ok[b]:
                 cur = None
                 for t in range(int(lengths[b])):
                     e, c = emit[b][t], cls[b][t]
                     if e >= 0:
-                        cur = FrameSpan(e, t, t + 1)
-                        spans.append(cur)
-                    elif cur is not None and c == cur.label:
-                        cur.end = t + 1
+                        cur = [e, t, t + 1]
+                        runs.append(cur)
+                    elif cur is not None and c == cur[0]:
+                        cur[2] = t + 1
                     else:
                         cur = None
-            spans_all.append(spans)
+            spans_all.append([self._span(pen[b], *run, C) for run in runs])
         return best, spans_all
+
+    def _span(self, pen: torch.Tensor, label: int, start: int, end: int, C: int) -> CharSpan:
+        """The :class:`decoders.CharSpan` of a character read on frames ``start .. end - 1`` of one
+        field's ``(T, C)`` penalties: its frame-graph arcs ``t * C + label`` and their penalty sum."""
+        frames = range(start, end)
+        return CharSpan(self.alphabet.symbols[label], label, start, end, tuple(t * C + label for t in frames),
+                        float(pen[start:end, label].sum()))
 
     @torch.no_grad()
     def forward_all(self, pen: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -258,4 +257,4 @@ class ProductDecoder:
         return _softmin(torch.stack([end_even, end_odd]), 0) + gpen
 
 
-__all__ = ["FrameSpan", "ProductDecoder"]
+__all__ = ["ProductDecoder"]

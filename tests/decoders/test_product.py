@@ -37,6 +37,10 @@ def test_product_decoder_reads_what_decode_frames_reads(name):
         top = results[0]
         assert ours == top.text
         assert float(best[b]) == pytest.approx(top.penalty, abs=1e-6)
+        # the same character spans: frames, frame-graph arcs and their penalty
+        assert [(s.char, s.label, s.start, s.end, s.arcs) for s in spans[b]] == \
+            [(s.char, s.label, s.start, s.end, tuple(s.arcs)) for s in top.spans]
+        assert [s.penalty for s in spans[b]] == pytest.approx([s.penalty for s in top.spans], abs=1e-9)
         # the same posterior of the text: exp(F_all - F_text)
         f_txt = dec.forward_text(pen[b: b + 1], lengths[b: b + 1], [[s.label for s in spans[b]]])
         assert float(torch.exp(f_all[b] - f_txt[0])) == pytest.approx(top.confidence, abs=1e-6)
