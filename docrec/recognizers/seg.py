@@ -44,22 +44,11 @@ from segmenter.graph import segment
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "seg-lenet5.pt"
 #: The classes that get arcs in an interpretation graph: the 16 characters, not 'none'.
 CHAR_CLASSES = tuple(range(NONE_ID))
-#: Changes to ``segmenter.config.SegmenterConfig``'s defaults used by this recogniser: longer merges
-#: (chosen on validation strings of MNIST training digits: with them the true segmentation is a
-#: path of the graph for 60/60 normal-spacing zip codes, against 51/60 with the defaults).
-#: The gap and dot penalties (a piece with empty columns inside its ink, or holding a small low
-#: component beside a larger one: a digit that swallowed its '.' or ',') were chosen on 200
-#: validation strings per condition (benchmarks/seg_penalties.py, training digits 55,000-59,999): amounts
-#: normal / tight / wide 0.89 / 0.80 / 0.96 -> 0.92 / 0.86 / 0.975 with 4 and 4; zip codes (normal,
-#: touching) and 3-8 digit strings unchanged; 8 or 16 gained at most 2 more points on amounts but
-#: began to cost touching zip codes, and a softer penalty is safer on real scans.
-SEGMENTER_OVERRIDES = {"max_merge": 6, "max_width_rel": 2.0, "gap_penalty": 4.0, "dot_penalty": 4.0}
-
-
 def default_segmenter_config():
-    """``SegmenterConfig`` with :data:`SEGMENTER_OVERRIDES` applied."""
-
-    return SegmenterConfig().replace(**SEGMENTER_OVERRIDES)
+    """The segmenter configuration this recogniser reads with: ``SegmenterConfig()``, whose defaults
+    are the product's values (the graph's merge width, gap and dot penalties chosen on validation
+    strings; see :mod:`segmenter.config` and docs/segmenter.md)."""
+    return SegmenterConfig()
 
 
 @dataclass

@@ -173,7 +173,7 @@ def mnist_pieces(pool, *, limit: int | None = None, seed: int = 0, renormalize: 
     from docrec.recognizers.seg import default_segmenter_config
 
     cfg = default_segmenter_config()
-    if cfg.grey_pieces:
+    if cfg.pieces.grey_pieces:
         masks = [pool.images[i].astype(np.float32) / 255.0 for i in idx]
     else:
         masks = [pool.images[i] >= ink_threshold for i in idx]
