@@ -23,13 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the recipe's commands without running them")
     sub = parser.add_subparsers(dest="trainer", metavar="TRAINER")
     for name in TRAINER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     parser.set_defaults(func=lambda args: _run_recipe(args) if args.recipe else (parser.print_help(), 2)[1])
 
 
