@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from data import load_mnist, to_lenet_input
+from data.atomic import atomic_write, write_json_atomic
 from lenet.boost import train_boosted
 from lenet.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from lenet.models import ARCHITECTURES, build_model
@@ -106,16 +107,12 @@ def plot_curves(history: list[dict], path: Path, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
     plt.close(fig)
-    tmp.replace(path)
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    tmp.replace(path)
+    write_json_atomic(path, obj)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,13 +24,13 @@ classifier, absent = LeNet-5, as in every file written before the modern one).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
 import lenet
+from data.atomic import atomic_write
 from data.constants import NUM_CLASSES
 from lenet.models import LeNet5, lenet5_with_classes
 from lenet.strip import StripNet, strip_config
@@ -92,18 +92,9 @@ def new_lenet5(init: str | os.PathLike | None = None) -> nn.Module:
 def save_weights(path: str | os.PathLike, lenet5: nn.Module, charmodel: dict, meta: dict) -> None:
     """Write the recogniser's weights atomically (temp file + ``os.replace``); the classifier's
     architecture is recorded in ``meta`` (module docstring)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     blob = {"model": {k: v.detach().cpu().clone() for k, v in lenet5.state_dict().items()},
             "charmodel": dict(charmodel), "meta": {**dict(meta), **_arch_meta(lenet5)}}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: torch.save(blob, tmp))
 
 
 def load_weights(path: str | os.PathLike) -> tuple[nn.Module, dict, dict]:

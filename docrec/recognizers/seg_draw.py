@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data.atomic import atomic_write
 from decoders import Grammar, decode
 from segmenter.draw import draw_cuts
 
@@ -60,12 +61,8 @@ def draw_recognition(recognizer, image, result, out_png: str | os.PathLike) -> P
     ax2.set_title("interpretation graph: best character and penalty per piece (red: chosen path)",
                   fontsize=9)
     fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    out = atomic_write(out_png, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
     plt.close(fig)
-    os.replace(tmp, out)
     return out
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ import torch
 from tqdm import tqdm
 
 import gtn
+from data.atomic import atomic_write
 from data.sdnn_samples import STRIDE, STRIP_H, WindowConfig, make_windows, normalize_field, salt_and_pepper
 from data.synth import DigitPool, SynthConfig, field_rng, synthesize_one
 from decoders import CharacterModel
@@ -94,15 +94,7 @@ def split_pools(root=None) -> tuple[DigitPool, DigitPool]:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load_progress(ckpt_path: Path, net, opt, best: float, *, resume: bool, log=print) -> tuple[list, int, float]:
@@ -151,9 +143,8 @@ def window_sets(cfg: SDNNTrainConfig, out_dir: Path, *, progress=None):
     yt = np.concatenate([c[1] for c in chunks])
     xv, yv = make_windows(cfg.val_fields, seed=cfg.seed + 1000, pool=val_pool, config=cfg.window)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / (cache.name + ".tmp.npz")
-    np.savez(tmp, xt=xt.astype(np.float16), yt=yt, xv=xv.astype(np.float16), yv=yv)
-    os.replace(tmp, cache)
+    atomic_write(cache, lambda tmp: np.savez(tmp, xt=xt.astype(np.float16), yt=yt, xv=xv.astype(np.float16), yv=yv),
+                 suffix=".npz")
     return (xt, yt), (xv, yv)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from data.atomic import atomic_write, write_json_atomic
 from lenet.distort import DistortionConfig, distort
 from lenet.losses import DEFAULT_MAP_J, map_loss
 
@@ -70,21 +71,12 @@ class LocalTrainConfig:
 
 def save_atomic(obj, path: str | os.PathLike) -> Path:
     """``torch.save`` to a temp file next to ``path``, then ``os.replace`` (never a torn file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def write_card(path: str | os.PathLike, card: dict) -> Path:
     """Write a JSON weights card atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(path, card)
 
 
 def piece_error(model, x_q: np.ndarray, y: np.ndarray, *, batch: int = 1024) -> float:

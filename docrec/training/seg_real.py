@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 import segmenter
 from data import read_fields
+from data.atomic import atomic_write
 from decoders import Grammar, decode, marked_label_graph
 from segmenter.graph import segment
 from segmenter.truth import box_arc_targets, box_char_map, true_path
@@ -179,10 +180,8 @@ def segment_folder(fieldset, *, with_targets: bool, cache_dir: str | os.PathLike
     if ious:
         stats["median_char_iou"] = float(np.median(ious))
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")  # several runs may write at once
-        torch.save({"fields": [_to_blob(f) for f in fields], "stats": json.dumps(stats)}, tmp)
-        os.replace(tmp, cache)
+        blob = {"fields": [_to_blob(f) for f in fields], "stats": json.dumps(stats)}
+        atomic_write(cache, lambda tmp: torch.save(blob, tmp))  # a fresh temp name: several runs may write
     return fields, stats
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from data import usps_pool
+from data.atomic import atomic_write, write_json_atomic
 
 #: Bundled weights real training starts from, per architecture.
 BUNDLED_SEG = {"lenet5": "seg-lenet5.pt", "modern": "seg-modern.pt"}
@@ -160,9 +161,7 @@ def synthetic_pieces(config: RealTrainConfig, *, work: Path, progress: bool, log
     x, y, stats = make_pieces(config.synth_fields, seed=config.seed, pool=train_pool, config=PieceDataConfig(),
                               progress=progress)
     log(json.dumps({"synthetic_pieces": stats}))
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez_compressed(tmp, x=x, y=y)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: np.savez_compressed(tmp, x=x, y=y), suffix=".npz")
     return x, y
 
 
@@ -242,9 +241,7 @@ def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bo
     record["checkpoint"] = str(ckpt)
     record["weights"] = str(_save_weights(model, meta, record, work / f"{config.name}-weights.pt"))
     record["seconds"] = time.time() - t0
-    tmp = work / f"{config.name}.json.tmp"
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    os.replace(tmp, work / f"{config.name}.json")
+    write_json_atomic(work / f"{config.name}.json", record, default=str)
     return record
 
 
