@@ -79,11 +79,20 @@ class Recognition:
 
 
 class Recognizer(Protocol):
-    """A field recogniser: uint8 images ``(H, W)`` (white background) -> one Recognition each."""
+    """The interface every recogniser (seg, sdnn, combo) has.
+
+    Built as ``Cls(weights=NAME_OR_PATH, config=...)`` (weights of another system are refused,
+    :func:`docrec.weights.resolve`); uint8 images ``(H, W)`` (white background) -> one
+    :class:`Recognition` each, with ``n_best - 1`` alternatives; ``temperature`` scales the
+    penalties behind the confidence; ``draw`` pictures one reading.
+    """
 
     name: str
 
-    def recognize(self, images: Sequence[np.ndarray], *, grammar=None) -> list[Recognition]:
+    def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1) -> list[Recognition]:
+        ...
+
+    def draw(self, image: np.ndarray, result: Recognition, path) -> Path:
         ...
 
 

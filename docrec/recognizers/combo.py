@@ -160,14 +160,14 @@ class CombinedRecognizer:
         self.sdnn = sdnn if sdnn is not None else SDNNRecognizer(
             cfg.sdnn_weights, **({} if max_pixels is None else {"max_pixels": int(max_pixels)}))
 
-    def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n: int = 1) -> list[Recognition]:
+    def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1) -> list[Recognition]:
         """Read field images: uint8 ``(H, W)`` each -> one :class:`Recognition` each (same order).
 
         Args:
             images: field images; one that fails the input checks gives a rejected result with the
                 reason (the batch goes on).
             grammar: a ``decoders.Grammar`` or a CLI spec (``zip``, ``amount``, ...); None: any text.
-            n: readings to report (the extra ones go to ``alternatives``, with combined penalties).
+            n_best: readings to report (the extra ones go to ``alternatives``, with combined penalties).
         """
         from docrec.recognizers import resolve_grammar
 
@@ -183,21 +183,21 @@ class CombinedRecognizer:
                 results[k] = Recognition.reject(str(exc))
         if not good:
             return results  # type: ignore[return-value]
-        scored = self.score_candidates([img for _, img in good], grammar=grammar, n=n)
+        scored = self.score_candidates([img for _, img in good], grammar=grammar, n_best=n_best)
         for (k, img), sc in zip(good, scored):
-            results[k] = self._result(img, sc, n)
+            results[k] = self._result(img, sc, n_best)
         return results  # type: ignore[return-value]
 
-    def score_candidates(self, images: Sequence[np.ndarray], *, grammar=None, n: int = 1) -> list["Scored"]:
+    def score_candidates(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1) -> list["Scored"]:
         """Steps 1-2 of the module docstring for checked images: per image the candidate texts with
         both systems' ``-log`` posteriors (uncapped; zeros for a system with no reading at all).
 
         A system's own readings already carry their posterior (``-log`` of its confidence); only
         the other system's readings are scored anew, in one batch per system.
         """
-        m_seg = max(int(self.config.candidates), int(n))
+        m_seg = max(int(self.config.candidates), int(n_best))
         m_sdnn = int(self.config.sdnn_candidates)
-        seg_out = self.seg.recognize_detailed(images, grammar=grammar, n=m_seg)
+        seg_out = self.seg.recognize_detailed(images, grammar=grammar, n_best=m_seg)
         sdnn_out = self.sdnn.recognize(images, grammar=grammar, n_best=m_sdnn)
         cands = [candidate_texts(s, d, m_seg, m_sdnn) for (s, _), d in zip(seg_out, sdnn_out)]
         known_seg = [{d.text: _nll(d.confidence) for d in (det.decoded if det is not None else []) if not d.rejected}
@@ -232,7 +232,7 @@ class CombinedRecognizer:
         cfg = self.config
         return cfg.seg_weight_severed if sc.severed and cfg.seg_weight_severed is not None else cfg.seg_weight
 
-    def _result(self, img, sc: "Scored", n: int) -> Recognition:
+    def _result(self, img, sc: "Scored", n_best: int) -> Recognition:
         if not sc.texts:
             return Recognition.reject(sc.seg.reason or sc.sdnn.reason or "no reading from either recogniser")
         c, conf = combine_scores(sc.seg_nll, sc.sdnn_nll, seg_weight=self.weight_of(sc),
@@ -247,7 +247,7 @@ class CombinedRecognizer:
                            penalty=float(c[best]),
                            reason=(f"confidence {confidence:.3f} below the threshold "
                                    f"{self.config.reject_threshold:.3f}") if rejected else "",
-                           alternatives=[(sc.texts[int(i)], float(c[int(i)])) for i in order[1: n]])
+                           alternatives=[(sc.texts[int(i)], float(c[int(i)])) for i in order[1: n_best]])
 
     def _boxes(self, img, text, seg_nll, s_res, d_res, detail) -> list:
         """Boxes of ``text``: the segmentation system's pieces when its graph spells it, else the

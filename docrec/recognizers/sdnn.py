@@ -26,17 +26,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-import cv2
 import numpy as np
 import torch
 
-from data.sdnn_samples import STRIDE, STRIP_H, FieldTransform, ink_map, normalize_field_ink
+from data.sdnn_samples import STRIDE, STRIP_H, FieldTransform, normalize_field_ink
 from decoders import CharacterModel, CharacterModelConfig, ProductDecoder, decode_frames
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
 from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, load_weights
+from docrec.weights import resolve as resolve_weights
 from lenet.models import BACKGROUND
 from segmenter.inkmap import clean_ink_levels
 
@@ -72,50 +73,69 @@ def _one_thread():
         torch.set_num_threads(threads)
 
 
-class SDNNRecognizer:
-    """Field images -> :class:`Recognition` with the SDNN (module docstring).
+@dataclass
+class SDNNRecognizerConfig:
+    """Settings of :class:`SDNNRecognizer`.
 
-    Args:
-        weights: a weights file or a bundled name (``sdnn``, ``sdnn-way1``); default ``sdnn``.
-        model: a 17-class classifier (LeNet-5 or ModernLeNet) to use instead of a weights file (e.g. during training).
+    Attributes:
         batch_size: fields per SDNN batch.
         reject_threshold: results with a confidence below it are marked rejected (0: never).
         max_pixels: input size limit (:func:`check_field_image`).
         charmodel: options for :class:`decoders.CharacterModelConfig` (default: the weights file's).
-        confidence_temperature: ``tau`` of the confidence (module docstring, step 3); default the
-            weights file's ``meta["confidence_temperature"]``, else 1.
+        temperature: ``tau`` of the confidence (module docstring, step 3); None: the weights file's
+            ``meta["confidence_temperature"]``, else 1.
+    """
+
+    batch_size: int = 256
+    reject_threshold: float = 0.0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    charmodel: dict = field(default_factory=dict)
+    temperature: float | None = None
+
+
+class SDNNRecognizer:
+    """Field images -> :class:`Recognition` with the SDNN (module docstring).
+
+    Args:
+        weights: an SDNN weights file or bundled name (``sdnn``, ``sdnn-strip``, ...); default ``sdnn``.
+            Weights of another system are refused (:func:`docrec.weights.resolve`).
+        model: a 17-class classifier (LeNet-5 or ModernLeNet) to use instead of a weights file (e.g. during training).
+        config: :class:`SDNNRecognizerConfig`; the keywords below override single fields of it.
     """
 
     name = "sdnn"
 
     def __init__(self, weights: str | os.PathLike | None = None, *, model: torch.nn.Module | None = None,
-                 batch_size: int = 256, reject_threshold: float = 0.0, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 charmodel: dict | None = None, confidence_temperature: float | None = None):
-
+                 config: SDNNRecognizerConfig | None = None, batch_size: int | None = None,
+                 reject_threshold: float | None = None, max_pixels: int | None = None,
+                 charmodel: dict | None = None, temperature: float | None = None):
+        given = {"batch_size": batch_size, "reject_threshold": reject_threshold, "max_pixels": max_pixels,
+                 "charmodel": charmodel, "temperature": temperature}
+        self.config = replace(config or SDNNRecognizerConfig(), **{k: v for k, v in given.items() if v is not None})
+        cfg = self.config
         self.meta: dict = {}
         cm_opts: dict = {}
         if model is None:
-            path = Path(weights) if weights is not None else WEIGHTS_DIR / "sdnn.pt"
-            if weights is not None and not path.suffix and not path.exists():
-                path = WEIGHTS_DIR / f"{weights}.pt"
-            model, cm_opts, self.meta = load_weights(path)
+            model, cm_opts, self.meta = load_weights(resolve_weights(weights or "sdnn", "sdnn"))
         if getattr(model, "num_classes", 17) != 17:
             raise ValueError(f"[docrec.SDNNRecognizer] needs a 17-class classifier, got {model.num_classes} classes")
-        if not 0.0 <= reject_threshold <= 1.0:
-            raise ValueError(f"[docrec.SDNNRecognizer] reject_threshold must be in [0, 1], got {reject_threshold}")
-        if batch_size < 1:
-            raise ValueError(f"[docrec.SDNNRecognizer] batch_size must be >= 1, got {batch_size}")
+        if not 0.0 <= cfg.reject_threshold <= 1.0:
+            raise ValueError(f"[docrec.SDNNRecognizer] reject_threshold must be in [0, 1], got {cfg.reject_threshold}")
+        if cfg.batch_size < 1:
+            raise ValueError(f"[docrec.SDNNRecognizer] batch_size must be >= 1, got {cfg.batch_size}")
+        batch_size, reject_threshold, max_pixels, temperature = (cfg.batch_size, cfg.reject_threshold,
+                                                                 cfg.max_pixels, cfg.temperature)
+        charmodel = cfg.charmodel
         self.lenet = model.eval()
         self.sdnn = build_sdnn(self.lenet).eval()
         self.charmodel = CharacterModel(config=CharacterModelConfig(**{**cm_opts, **(charmodel or {})}))
         self.batch_size = int(batch_size)
         self.reject_threshold = float(reject_threshold)
         self.max_pixels = int(max_pixels)
-        tau = confidence_temperature if confidence_temperature is not None else self.meta.get(
-            "confidence_temperature", 1.0)
+        tau = temperature if temperature is not None else self.meta.get("confidence_temperature", 1.0)
         if not (isinstance(tau, (int, float)) and np.isfinite(tau) and tau > 0):
-            raise ValueError(f"[docrec.SDNNRecognizer] confidence_temperature must be finite and > 0, got {tau!r}")
-        self.confidence_temperature = float(tau)
+            raise ValueError(f"[docrec.SDNNRecognizer] temperature must be finite and > 0, got {tau!r}")
+        self.temperature = float(tau)
         self._decoders: dict = {}
 
     # ------------------------------------------------------------------ pieces
@@ -224,7 +244,7 @@ class SDNNRecognizer:
             with _one_thread():
                 best, spans = dec.viterbi(pen, frames)
                 texts = [[sp.label for sp in spl] for spl in spans]
-                scaled = pen / self.confidence_temperature
+                scaled = pen / self.temperature
                 f_all = dec.forward_all(scaled, frames)
                 f_txt = dec.forward_text(scaled, frames, texts)
             for k, i in enumerate(chunk):
@@ -256,7 +276,7 @@ class SDNNRecognizer:
         out: list[tuple[float, np.ndarray]] = [(float("inf"), np.full(len(c), np.inf)) for c in texts]
         norm = self._normalized(images)
         for chunk, pen, frames in self._frame_batches(norm, [i for i, n in enumerate(norm) if n is not None and texts[i]]):
-            scaled = (pen / self.confidence_temperature).double()
+            scaled = (pen / self.temperature).double()
             rows, labels, ok = [], [], []
             for k, i in enumerate(chunk):
                 for t in texts[i]:

@@ -35,6 +35,7 @@ import gtn
 from data.constants import NONE_ID, NUM_CLASSES  # 16 characters + 'none'
 from decoders import decode, text_penalties
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
+from docrec.weights import resolve as resolve_weights
 from lenet.inference import inference_model
 from lenet.losses import DEFAULT_MAP_J
 from segmenter.config import SegmenterConfig
@@ -96,11 +97,7 @@ def load_seg_weights(path: str | os.PathLike | None = None):
 
     if path is None:
         return load_piece_model(DEFAULT_WEIGHTS)
-    path = Path(path)
-    bundled = DEFAULT_WEIGHTS.parent / f"{path.name}.pt"
-    if not path.exists() and path.parent == Path(".") and not path.suffix and bundled.is_file():
-        path = bundled  # a bundled name: "seg-modern", "seg-lenet5"
-    return load_piece_model(path)
+    return load_piece_model(resolve_weights(path, "seg"))
 
 
 def normalized_penalties(raw: torch.Tensor, *, j: float) -> torch.Tensor:
@@ -201,7 +198,7 @@ class SegmentationRecognizer:
         return out
 
     # ------------------------------------------------------------------ recognition
-    def recognize_detailed(self, images: Sequence[np.ndarray], *, grammar=None, n: int = 1
+    def recognize_detailed(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1
                            ) -> list[tuple[Recognition, SegDetail | None]]:
         """Like :meth:`recognize`, also returning each image's :class:`SegDetail`."""
 
@@ -220,24 +217,24 @@ class SegmentationRecognizer:
             if g is None:
                 results[k] = (Recognition.reject("no ink in the image"), detail)
                 continue
-            decoded = decode(self._tempered(g), grammar, n=max(1, n))
+            decoded = decode(self._tempered(g), grammar, n=max(1, n_best))
             detail.decoded = decoded
             results[k] = (self._to_recognition(decoded, seg, amap), detail)
         return results
 
-    def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n: int = 1) -> list[Recognition]:
+    def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1) -> list[Recognition]:
         """Read a batch of field images.
 
         Args:
             images: uint8 ``(H, W)`` fields (white paper, dark ink); colour/float accepted.
             grammar: a ``decoders.Grammar`` (None: any string of the 16 characters).
-            n: number of distinct readings to compute (the extra ones go to ``alternatives``).
+            n_best: number of distinct readings to compute (the extra ones go to ``alternatives``).
 
         Returns:
             One :class:`Recognition` per image; images that fail the input checks or hold no ink
             give a rejected result with the reason (the batch goes on).
         """
-        return [r for r, _ in self.recognize_detailed(images, grammar=grammar, n=n)]
+        return [r for r, _ in self.recognize_detailed(images, grammar=grammar, n_best=n_best)]
 
     def text_penalties(self, details: Sequence[SegDetail | None], texts: Sequence[Sequence[str]], *,
                        grammar=None) -> list[tuple[float, np.ndarray]]:

@@ -44,24 +44,74 @@ def available() -> list[str]:
     return names
 
 
-def resolve(name_or_path: str | os.PathLike) -> Path:
-    """The checkpoint file for a bundled name or a path.
+#: Kinds of weights files: a LeNet-family MNIST classifier checkpoint, the seg recogniser's 17-class
+#: piece classifier, the SDNN recogniser's network with its character model.
+KINDS = ("lenet", "seg", "sdnn")
+
+
+def kind_of(path: str | os.PathLike) -> str:
+    """The kind of a weights file (:data:`KINDS`), from its contents (``weights_only``).
+
+    Raises:
+        ValueError: unreadable, or none of the kinds.
+    """
+    import torch
+
+    from lenet.checkpoint import FORMAT
+
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt or foreign files
+        raise ValueError(f"[docrec.weights] {path} is not a readable checkpoint (corrupt, or not a weights file; "
+                         f"torch.load with weights_only raised {type(exc).__name__})") from None
+    if isinstance(blob, dict) and blob.get("format") == FORMAT:
+        return "lenet"
+    if isinstance(blob, dict) and "charmodel" in blob:
+        return "sdnn"
+    if isinstance(blob, dict) and ("model" in blob or all(isinstance(k, str) for k in blob)):
+        return "seg"
+    raise ValueError(f"[docrec.weights] {path} holds no weights this project knows")
+
+
+def resolve(name_or_path: str | os.PathLike, kind: str | None = None) -> Path:
+    """The weights file for a bundled name (``docrec/weights/NAME.pt``) or a path; with ``kind``, the
+    file must hold that kind of weights (:data:`KINDS`), so that one system never reads another's.
 
     Raises:
         FileNotFoundError: neither a bundled name nor an existing file (lists the bundled names).
+        ValueError: an unknown ``kind``, or a file of another kind (names both).
     """
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"[docrec.weights] unknown kind {kind!r}; expected one of {KINDS}")
     text = str(name_or_path)
     bundled = WEIGHTS_DIR / f"{text}.pt"
     if os.sep not in text and "/" not in text and not text.endswith(".pt") and bundled.is_file():
-        return bundled
-    path = Path(text).expanduser()
-    if path.is_file():
-        return path
-    raise FileNotFoundError(
-        f"[docrec.load_model] {text!r} is neither a bundled LeNet model "
-        f"({', '.join(available()) or 'none'}) "
-        f"nor an existing checkpoint file"
-    )
+        path = bundled
+    else:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            names = sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt") if kind is None or _bundled_kind(p) == kind)
+            raise FileNotFoundError(f"[docrec.weights] {text!r} is neither bundled {kind or ''} weights "
+                                    f"({', '.join(names) or 'none'}) nor an existing file".replace("  ", " "))
+    if kind is not None:
+        found = kind_of(path)
+        if found != kind:
+            names = sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt") if _bundled_kind(p) == kind)
+            raise ValueError(f"[docrec.weights] {text} holds {found} weights, not {kind} weights "
+                             f"(bundled {kind} weights: {', '.join(names)})")
+    return path
+
+
+def _bundled_kind(pt: Path) -> str | None:
+    """A bundled file's kind from its card (no need to load it)."""
+    try:
+        card = json.loads(pt.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return None
+    if card.get("arch") in ARCHITECTURES and "system" not in card and "used_by" not in card:
+        return "lenet"
+    system = card.get("system") or ("sdnn" if "sdnn" in pt.stem else "seg")
+    return "sdnn" if system == "sdnn" else "seg"
 
 
 def load_model(name_or_path: str | os.PathLike, *, arch: str | None = None,
@@ -78,7 +128,7 @@ def load_model(name_or_path: str | os.PathLike, *, arch: str | None = None,
         FileNotFoundError: unknown name or missing file.
         ValueError: corrupt file, not a LeNet checkpoint, or wrong architecture.
     """
-    return _load_checkpoint_model(resolve(name_or_path), arch=arch, num_classes=num_classes)
+    return _load_checkpoint_model(resolve(name_or_path, "lenet"), arch=arch, num_classes=num_classes)
 
 
 def load_card(name_or_path: str | os.PathLike) -> dict:

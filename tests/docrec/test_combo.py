@@ -57,7 +57,7 @@ def test_text_penalties_agree_with_each_systems_confidence(combo, fields):
 
     grammar = resolve_grammar("zip")
     images = [f.image for f in fields[:4]]
-    seg_out = combo.seg.recognize_detailed(images, grammar=grammar, n=2)
+    seg_out = combo.seg.recognize_detailed(images, grammar=grammar, n_best=2)
     sdnn_out = combo.sdnn.recognize(images, grammar=grammar, n_best=2)
     texts = [[s.text, d.text, "00000", "1234"] for (s, _), d in zip(seg_out, sdnn_out)]
     seg_pen = combo.seg.text_penalties([det for _, det in seg_out], texts, grammar=grammar)
@@ -76,7 +76,7 @@ def test_combined_reading_with_bad_inputs_and_batch_consistency(combo, fields):
     grammar = resolve_grammar("zip")
     images = [f.image for f in fields[:4]]
     batch = combo.recognize([images[0], np.zeros((0, 5), np.uint8), images[1], np.full((30, 40), 255, np.uint8),
-                             images[2], images[3]], grammar=grammar, n=3)
+                             images[2], images[3]], grammar=grammar, n_best=3)
     assert batch[1].rejected and not batch[1].text and "empty image of shape (0, 5)" in batch[1].reason
     assert batch[3].rejected and not batch[3].text and batch[3].confidence == 0.0  # blank paper: no ink
     good = [batch[0], batch[2], batch[4], batch[5]]
@@ -85,7 +85,7 @@ def test_combined_reading_with_bad_inputs_and_batch_consistency(combo, fields):
         assert len(r.boxes) == 5 and all(0 <= x0 < x1 <= img.shape[1] for x0, _, x1, _ in r.boxes)
         assert len(r.alternatives) <= 2
         assert all(p >= r.penalty for _, p in r.alternatives)
-        alone = combo.recognize([img], grammar=grammar, n=3)[0]
+        alone = combo.recognize([img], grammar=grammar, n_best=3)[0]
         assert alone.text == r.text and alone.confidence == pytest.approx(r.confidence, rel=1e-6)
     # real (training-digit) touching zip codes: the combination reads most of them
     assert sum(r.text == f.text for r, f in zip(good, fields[:4])) >= 3
@@ -153,7 +153,7 @@ def test_sdnn_weights_setting_picks_the_sdnn(tmp_path, combo):
 
     save_weights(tmp_path / "m.pt", ModernLeNet(17), {}, {"confidence_temperature": 2.0})
     rec = CombinedRecognizer(seg=combo.seg, config=CombinedConfig(sdnn_weights=str(tmp_path / "m.pt")))
-    assert isinstance(rec.sdnn.sdnn, WindowedSDNN) and rec.sdnn.confidence_temperature == 2.0
+    assert isinstance(rec.sdnn.sdnn, WindowedSDNN) and rec.sdnn.temperature == 2.0
     # the bundled seg-modern settings name sdnn-strip; without the setting: the LeNet-5 SDNN
     from lenet.models import LeNet5
     from lenet.strip import StripNet
@@ -161,7 +161,7 @@ def test_sdnn_weights_setting_picks_the_sdnn(tmp_path, combo):
     assert isinstance(combo.sdnn.sdnn, StripNet) and combo.config.sdnn_weights == "sdnn-strip"
     plain = CombinedRecognizer(seg=combo.seg, config=CombinedConfig())
     assert isinstance(plain.sdnn.lenet, LeNet5)
-    with pytest.raises(FileNotFoundError, match="no SDNN weights"):
+    with pytest.raises(FileNotFoundError, match="neither bundled sdnn weights"):
         CombinedRecognizer(seg=combo.seg, config=CombinedConfig(sdnn_weights=str(tmp_path / "none.pt")))
 
 

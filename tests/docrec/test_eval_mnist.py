@@ -54,7 +54,7 @@ def test_text_report_and_gallery(capsys, mnist_dir, tmp_path):
 
 def test_bad_models_are_clear_errors(capsys, tmp_path):
     rc, _, err = _run(capsys, ["eval", "mnist", "--model", "lenet99"])
-    assert rc == 2 and "neither a bundled LeNet model" in err and "lenet5" in err
+    assert rc == 2 and "neither bundled lenet weights" in err and "lenet5" in err
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00garbage")
     rc, _, err = _run(capsys, ["eval", "mnist", "--model", str(bad)])

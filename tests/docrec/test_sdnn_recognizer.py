@@ -91,17 +91,17 @@ def test_threshold_rejects_low_confidence(rec, test_pool):
 def test_confidence_temperature(rec, test_pool):
     """The calibration temperature comes from the weights file, changes only the confidences (the
     readings are the Viterbi texts of the unscaled penalties), and must be positive."""
-    assert rec.confidence_temperature == rec.meta.get("confidence_temperature", 1.0)
+    assert rec.temperature == rec.meta.get("confidence_temperature", 1.0)
     fields = synthesize("zip", 6, split="test", seed=74, pool=test_pool)
     images = [f.image for f in fields]
-    raw = SDNNRecognizer(model=rec.lenet, confidence_temperature=1.0)
-    hot = SDNNRecognizer(model=rec.lenet, confidence_temperature=20.0)
+    raw = SDNNRecognizer(model=rec.lenet, temperature=1.0)
+    hot = SDNNRecognizer(model=rec.lenet, temperature=20.0)
     a, b = raw.recognize(images, grammar="zip"), hot.recognize(images, grammar="zip")
     assert [x.text for x in a] == [x.text for x in b] and [x.boxes for x in a] == [x.boxes for x in b]
     assert any(x.confidence != pytest.approx(y.confidence, abs=1e-9) for x, y in zip(a, b))
     for bad in (0.0, -1.0, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match="confidence_temperature"):
-            SDNNRecognizer(model=rec.lenet, confidence_temperature=bad)
+        with pytest.raises(ValueError, match="temperature"):
+            SDNNRecognizer(model=rec.lenet, temperature=bad)
 
 
 def test_decoder_cache_by_grammar_spec(rec, test_pool):
@@ -198,9 +198,16 @@ def test_draw_writes_png(rec, test_pool, tmp_path):
         rec.draw(np.full((32, 64), 255, np.uint8), r, tmp_path / "x.png")
 
 
-def test_missing_weights_file_is_clear(tmp_path):
-    with pytest.raises(FileNotFoundError, match="SDNN weights"):
+def test_missing_or_foreign_weights_are_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="neither bundled sdnn weights .*sdnn-strip"):
         SDNNRecognizer(tmp_path / "nope.pt")
+    # another system's weights are refused, not read into a confident wrong answer
+    with pytest.raises(ValueError, match=r"seg-lenet5 holds seg weights, not sdnn weights"):
+        SDNNRecognizer("seg-lenet5")
+    from docrec.recognizers.seg import SegmentationRecognizer
+
+    with pytest.raises(ValueError, match=r"sdnn-strip holds sdnn weights, not seg weights"):
+        SegmentationRecognizer(weights="sdnn-strip")
 
 
 def test_printed_frame_and_guide_line_do_not_pass_for_the_writing(rec, test_pool):

@@ -153,5 +153,5 @@ def test_bundled_seg_weights_by_name():
     assert isinstance(model, ModernLeNet) and meta["arch"] == "modern" and meta["temperature"] > 0
     model, meta = load_seg_weights("seg-lenet5")
     assert isinstance(model, LeNet5) and meta["arch"] == "lenet5"
-    with pytest.raises(FileNotFoundError, match="no weights at seg-resnet"):
+    with pytest.raises(FileNotFoundError, match="seg-resnet. is neither bundled seg weights"):
         load_seg_weights("seg-resnet")

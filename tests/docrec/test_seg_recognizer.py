@@ -146,5 +146,5 @@ def test_reject_threshold_and_draw(rec, zips, tmp_path):
 
 
 def test_missing_weights_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="docrec train seg"):
+    with pytest.raises(FileNotFoundError, match="neither bundled seg weights .*seg-lenet5"):
         SegmentationRecognizer(weights=tmp_path / "nope.pt")

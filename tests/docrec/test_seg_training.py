@@ -204,7 +204,7 @@ def test_seg_weights_carry_their_temperature(tmp_path):
     assert SegmentationRecognizer(weights=bare).config.temperature == 1.0
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
         load_seg_weights(junk)
     wrong = tmp_path / "ten.pt"
     torch.save(LeNet5(10).state_dict(), wrong)
