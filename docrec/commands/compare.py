@@ -57,7 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"{WHERE}: error: {message}", file=sys.stderr)
+    first = message.strip().splitlines()[0] if message.strip() else "unknown problem"
+    print(f"{WHERE}: error: {first}", file=sys.stderr)
     return 2
 
 

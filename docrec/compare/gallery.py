@@ -46,16 +46,15 @@ def strip_png(fset: LoadedSet, errors: list[dict], title: str, path: Path) -> Pa
     return path
 
 
-def shrink_png(path: Path, *, max_width: int = MAX_DRAW_WIDTH) -> None:
-    """Downscale a PNG in place to at most ``max_width`` pixels wide."""
-    import cv2
+def shrink_png(path: Path, *, max_width: int = MAX_DRAW_WIDTH, colours: int = 64) -> None:
+    """Downscale a PNG in place to at most ``max_width`` pixels wide, with a ``colours`` palette."""
+    from PIL import Image
 
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None or img.shape[1] <= max_width:
-        return
-    h = round(img.shape[0] * max_width / img.shape[1])
-    cv2.imwrite(str(path), cv2.resize(img, (max_width, h), interpolation=cv2.INTER_AREA),
-                [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    with Image.open(path) as im:
+        img = im.convert("RGB")
+    if img.width > max_width:
+        img = img.resize((max_width, round(img.height * max_width / img.width)), Image.LANCZOS)
+    img.quantize(colors=colours).save(path, optimize=True)
 
 
 def _recognition(record: dict):

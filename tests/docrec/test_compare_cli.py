@@ -1,0 +1,153 @@
+"""``docrec compare``: a tiny end-to-end run, its JSON / Markdown / PNGs, the cache, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from docrec.cli import main
+from docrec.compare.runner import Recognizers, read_cache
+from docrec.compare.specs import parse_folder, parse_synth, parse_systems
+from docrec.compare.study import StudyConfig, run_study
+
+SAMPLES = Path(__file__).resolve().parents[2] / "docrec" / "samples"
+
+
+class CountingFactory:
+    """Builds real recognisers and counts the fields they are asked to read."""
+
+    def __init__(self):
+        self.fields = 0
+
+    def __call__(self, system, weights):
+        from docrec.compare.specs import weights_file
+        from docrec.recognizers import get_recognizer
+
+        rec = get_recognizer(system, weights=str(weights_file(weights)))
+        inner = rec.recognize
+        factory = self
+
+        def recognize(images, **kwargs):
+            factory.fields += len(images)
+            return inner(images, **kwargs)
+
+        rec.recognize = recognize
+        return rec
+
+
+def _refuse(system, weights):
+    raise AssertionError(f"a resumed run built the {system} recogniser ({weights})")
+
+
+def _config(out, *, n=10, gallery=1):
+    return StudyConfig(systems=parse_systems(["sdnn", "crnn"]),
+                       sets=[parse_folder(str(SAMPLES), grammar="zip", score="auto"),
+                             parse_synth(f"kind=zip,spacing=touching,n={n},seed=3", score="auto")],
+                       out=out, gallery=gallery, n_boot=200, progress=False)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, mnist_dir):
+    out = tmp_path_factory.mktemp("compare")
+    factory = CountingFactory()
+    doc = run_study(_config(out), recognizers=Recognizers(factory))
+    return out, doc, factory
+
+
+def test_json_markdown_and_pngs_agree(study):
+    out, doc, factory = study
+    assert factory.fields == 2 * (8 + 10)
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["schema"] == "docrec-compare/1"
+    assert [s["name"] for s in on_disk["sets"]] == ["samples", "zip-touching"]
+    assert [s["label"] for s in on_disk["systems"]] == ["sdnn", "crnn"]
+    report = (out / "report.md").read_text()
+    for name in on_disk["plots"].values():
+        assert (out / name).is_file() and (out / name).stat().st_size > 1000
+        assert f"]({name})" in report
+    assert set(on_disk["plots"]) >= {"accuracy", "reject", "speed"}
+    truths = {"samples": (SAMPLES / "labels.csv").read_text().split()[1:]}
+    for s in on_disk["sets"]:
+        for label, m in on_disk["results"][s["name"]].items():
+            assert m["fields"] == s["fields"] == len(m["right"])
+            assert m["correct"] == sum(m["right"])
+            lo, hi = m["accuracy_ci"]
+            assert lo <= m["accuracy"] <= hi
+            cell = f"| {label} | `{on_disk['systems'][[x['label'] for x in on_disk['systems']].index(label)]['weights'][s['name']]}` | {m['correct']}/{m['fields']} ="
+            assert cell in report
+        # the readings behind the numbers are the cached ones, scored against the labels
+        if s["name"] in truths:
+            recs = [json.loads(line) for f in (out / "cache").glob("sdnn-sdnn-*.jsonl")
+                    for line in f.read_text().splitlines()]
+            texts = {r["field"]: r["text"] for r in recs}
+            assert len(texts) == 18
+    pair = on_disk["pairs"]["zip-touching"][0]
+    assert (pair["a"], pair["b"]) == ("sdnn", "crnn")
+    assert pair["both"] + pair["only_a"] + pair["only_b"] + pair["neither"] == 10
+    assert set(on_disk["by_spacing"]["crnn"]) == {"touching"}
+    assert "crnn" in report and "CRNN + CTC" in report
+
+
+def test_gallery_has_the_recognisers_pictures(study):
+    out, doc, _ = study
+    for set_name, by_system in doc.get("gallery", {}).items():
+        for label, g in by_system.items():
+            assert (out / g["strip"]).is_file()
+            for e in g["errors"]:
+                assert e["reading"] != e["truth"]
+                assert e["draw"] is None or (out / e["draw"]).is_file()
+
+
+def test_second_run_reads_nothing(study):
+    out, doc, _ = study
+    again = run_study(_config(out), recognizers=Recognizers(_refuse))
+    assert again["results"] == doc["results"]
+
+
+def test_cache_resumes_a_longer_set(study):
+    out, _, _ = study
+    factory = CountingFactory()
+    run_study(_config(out, n=12, gallery=0), recognizers=Recognizers(factory))
+    assert factory.fields == 2 * 2  # only the two new synthetic fields, for each system
+    lines = sum(len(read_cache(p)) for p in (out / "cache").glob("*.jsonl"))
+    assert lines == 2 * (8 + 12)
+
+
+def test_table_from_results_json(study, capsys):
+    out, doc, _ = study
+    assert main(["compare", "--table", str(out / "results.json")]) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].startswith("| system | samples (8) | zip-touching (")
+    assert f"{100 * doc['results']['samples']['crnn']['accuracy']:.1f}%" in table
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--systems", "seg", "bogus", "--fields", str(SAMPLES)], "unknown system 'bogus'"),
+    (["--systems", "seg:no-such-weights", "--fields", str(SAMPLES)], "'no-such-weights'"),
+    (["--systems", "seg", "--fields", "/no/such/folder"], "no such folder '/no/such/folder'"),
+    (["--systems", "seg", "--fields", str(SAMPLES) + ":ids=9-1"], "empty range"),
+    (["--systems", "seg", "--synth", "kind=zip,spacing=sideways"], "spacing='sideways'"),
+    (["--systems", "seg", "--synth", "kind=zip,n=ten"], "n='ten'"),
+    (["--systems", "seg", "--synth", "kind=zip,colour=red"], "unknown key 'colour'"),
+    (["--systems", "seg", "--synth", "kind=zip,spacing"], "'spacing' is not key=value"),
+    (["--systems", "seg", "--synth", "kind=zip", "kind=zip"], "named 'zip-normal'"),
+    (["--systems", "seg", "seg", "--fields", str(SAMPLES)], "label 'seg' is given twice"),
+    (["--systems", "seg", "--fields", str(SAMPLES) + ":grammar=(("], "bad grammar"),
+    (["--systems", "seg"], "name at least one field set"),
+    (["--table", "/no/such/results.json"], "not a readable"),
+])
+def test_bad_input_is_one_line(argv, needle, tmp_path, capsys):
+    if "--table" not in argv:
+        argv = argv + ["--out", str(tmp_path / "out")]
+    assert main(["compare", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("docrec compare: error:") and needle in err
+    assert "Traceback" not in err
+
+
+def test_out_is_required(capsys):
+    assert main(["compare", "--systems", "seg", "--fields", str(SAMPLES)]) == 2
+    assert "--out" in capsys.readouterr().err
