@@ -73,7 +73,7 @@ def draw_errors(spec: SystemSpec, fset: LoadedSet, errors: list[dict], records_b
         rel = Path("gallery") / _slug(fset.name) / _slug(spec.label) / f"{e['field']}.png"
         target = out / rel
         if not target.is_file():
-            rec = recognizers.get(spec, fset.spec.grammar)
+            rec = recognizers.get(spec, fset.spec)
             draw = getattr(rec, "draw", None)
             if draw is None:
                 names.append(None)

@@ -96,7 +96,7 @@ def build_results(systems, sets: list[LoadedSet], readings: dict, *, n_boot: int
         "schema": SCHEMA,
         "command": command or [],
         "systems": [{"label": s.label, "system": s.system, "alias": s.alias, "weights_given": s.weights,
-                     "weights": {fset.name: s.weights_for(fset.spec.grammar) for fset in sets}} for s in systems],
+                     "weights": {fset.name: s.weights_for_set(fset.spec) for fset in sets}} for s in systems],
         "sets": [{"name": f.name, "source": f.spec.source, "spec": f.spec.spec, "grammar": f.spec.grammar,
                   "score": f.score, "fields": len(f.images), "spacing": f.spacing,
                   "path": str(f.spec.path) if f.spec.path else None,

@@ -18,17 +18,17 @@ from pathlib import Path
 from typing import Callable
 
 from docrec.compare.fieldsets import LoadedSet
-from docrec.compare.specs import SystemSpec, weights_file
+from docrec.compare.specs import SetSpec, SystemSpec, weights_file
 
 
 def _file_digest(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
 
 
-def cache_path(cache_dir: Path, spec: SystemSpec, grammar: str) -> Path:
-    """The cache file of ``spec`` reading fields with ``grammar`` (keyed by the weights' bytes)."""
-    weights = spec.weights_for(grammar)
-    key = json.dumps([spec.system, _file_digest(weights_file(weights)), grammar])
+def cache_path(cache_dir: Path, spec: SystemSpec, fields: SetSpec) -> Path:
+    """The cache file of ``spec`` reading the set ``fields`` (keyed by the weights' bytes and the grammar)."""
+    weights = spec.weights_for_set(fields)
+    key = json.dumps([spec.system, _file_digest(weights_file(weights)), fields.grammar])
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{spec.system}-{Path(weights).stem}")[:60]
     return cache_dir / f"{slug}-{hashlib.sha1(key.encode()).hexdigest()[:10]}.jsonl"
 
@@ -57,8 +57,9 @@ class Recognizers:
         self._made: dict[tuple[str, str], object] = {}
         self.built = 0
 
-    def get(self, spec: SystemSpec, grammar: str):
-        weights = spec.weights_for(grammar)
+    def get(self, spec: SystemSpec, fields: SetSpec):
+        """The recogniser of ``spec`` for the set ``fields`` (built on first use)."""
+        weights = spec.weights_for_set(fields)
         key = (spec.system, weights)
         if key not in self._made:
             if self._factory is not None:
@@ -87,13 +88,13 @@ def read_set(spec: SystemSpec, fset: LoadedSet, *, cache_dir: Path, recognizers:
     """
     from docrec.recognizers import resolve_grammar
 
-    path = cache_path(cache_dir, spec, fset.spec.grammar)
+    path = cache_path(cache_dir, spec, fset.spec)
     cached = read_cache(path)
     todo = [i for i, h in enumerate(fset.hashes) if h not in cached]
     if todo:
         from tqdm import tqdm
 
-        rec = recognizers.get(spec, fset.spec.grammar)
+        rec = recognizers.get(spec, fset.spec)
         grammar = resolve_grammar(fset.spec.grammar)
         path.parent.mkdir(parents=True, exist_ok=True)
         bar = tqdm(total=len(fset.hashes), initial=len(fset.hashes) - len(todo), disable=not progress,

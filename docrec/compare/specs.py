@@ -6,10 +6,12 @@ System specs (``--systems``)::
     SYSTEM:WEIGHTS                             a bundled weights name or a file, e.g. sdnn:sdnn-way2
     LABEL=SYSTEM[:WEIGHTS]                     the same under another name in the report
 
-A plain system reads each field set with the weights ``docrec recognize`` would use for its grammar
-(:func:`docrec.recognizers.default_weights`: the real-trained ones for ``amount``). ``crnn`` is the
+A plain system reads a labelled folder with the weights ``docrec recognize`` would use for its
+grammar (:func:`docrec.recognizers.default_weights`: the real-trained ones for ``amount``) and a
+generator condition with the weights trained on generated fields (the real-trained ones read
+generated amounts worse: they never learnt ``$`` and ``*``). ``crnn`` is the
 segmentation-free baseline: the SDNN recogniser with the whole-strip ``StripNet`` (conv trunk +
-BiLSTM, trained with the CTC criterion; docs/compare.md), ``sdnn-strip`` or, for amounts,
+BiLSTM, trained with the CTC criterion; docs/compare.md), ``sdnn-strip`` or, for real amounts,
 ``sdnn-strip-real``.
 
 Field-set specs: a labelled folder (``--fields DIR[:key=value,...]``, keys ``ids=A-B``,
@@ -59,17 +61,27 @@ class SystemSpec:
     weights: str | None = None
     alias: str | None = None
 
-    def weights_for(self, grammar: str) -> str:
-        """The weights (bundled name or path) this system reads fields of ``grammar`` with."""
+    def weights_for(self, grammar: str, *, real: bool = True) -> str:
+        """The weights (bundled name or path) this system reads fields of ``grammar`` with.
+
+        ``real``: the fields are a labelled folder (real scans, as far as we know): an amount
+        grammar then picks the weights ``docrec recognize`` uses for real amounts. Generated fields
+        (``real=False``) are read with the weights trained on generated fields.
+        """
         from docrec.recognizers import default_weights
 
         if self.weights is not None:
             return self.weights
-        is_amount = grammar.split(":")[0] == "amount"
+        is_real_amount = real and grammar.split(":")[0] == "amount"
         if self.alias in ALIASES:
             _, plain, amount = ALIASES[self.alias]
-            return amount if is_amount else plain
-        return default_weights(self.system, grammar) or SYSTEM_DEFAULT_WEIGHTS[self.system]
+            return amount if is_real_amount else plain
+        chosen = default_weights(self.system, grammar) if is_real_amount else None
+        return chosen or SYSTEM_DEFAULT_WEIGHTS[self.system]
+
+    def weights_for_set(self, fields: "SetSpec") -> str:
+        """The weights this system reads the field set ``fields`` with (see :meth:`weights_for`)."""
+        return self.weights_for(fields.grammar, real=fields.source == "folder")
 
 
 def weights_file(weights: str) -> Path:
