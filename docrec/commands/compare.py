@@ -115,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{WHERE}: error: {exc}", file=sys.stderr)
         return 1
     if not args.quiet and doc is not None:
-        print(f"{WHERE}: wrote {args.out / 'report.md'} and {args.out / 'results.json'}", file=sys.stderr)
+        stem = {"mnist": "mnist", "global": "global"}.get(args.study, "report")
+        json_name = "results.json" if stem == "report" else f"{stem}.json"
+        print(f"{WHERE}: wrote {args.out / (stem + '.md')} and {args.out / json_name}", file=sys.stderr)
     return 0
 
 
