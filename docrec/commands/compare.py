@@ -50,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--count", type=int, default=200, help="global: synthetic fields per condition (default 200)")
     p.add_argument("--orand", type=Path, default=None,
                    help="global: the real field folder (default $DOCREC_ORAND_DIR or ../shared/data/orand_car_a)")
+    p.add_argument("--global-work", type=Path, default=Path("runs/global"),
+                   help="global: folder of the global-training runs of seg-modern (global-forward.pt, "
+                        "global-viterbi.pt; default runs/global); missing ones are reported as not available")
     p.add_argument("--table", type=Path, default=None, metavar="RESULTS.json",
                    help="print the summary table of a results.json and stop")
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
@@ -105,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
         elif args.study == "global":
             from docrec.compare.global_table import run_global
 
-            doc = run_global(out=args.out, count=args.count, orand=args.orand, mnist_dir=args.mnist_dir,
-                             batch=args.batch, progress=not args.quiet, command=command, log=log)
+            doc = run_global(out=args.out, count=args.count, orand=args.orand, work=args.global_work,
+                             mnist_dir=args.mnist_dir, batch=args.batch, progress=not args.quiet, command=command, log=log)
         else:
             doc = _run_fields(args, command, log)
     except SpecError as exc:
