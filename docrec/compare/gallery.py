@@ -18,7 +18,7 @@ from docrec.compare.fieldsets import LoadedSet
 from docrec.compare.runner import Recognizers
 from docrec.compare.specs import SystemSpec
 
-MAX_DRAW_WIDTH = 640
+MAX_DRAW_WIDTH = 560
 
 
 def _slug(text: str) -> str:
@@ -46,7 +46,7 @@ def strip_png(fset: LoadedSet, errors: list[dict], title: str, path: Path) -> Pa
     return path
 
 
-def shrink_png(path: Path, *, max_width: int = MAX_DRAW_WIDTH, colours: int = 64) -> None:
+def shrink_png(path: Path, *, max_width: int = MAX_DRAW_WIDTH, colours: int = 32) -> None:
     """Downscale a PNG in place to at most ``max_width`` pixels wide, with a ``colours`` palette."""
     from PIL import Image
 

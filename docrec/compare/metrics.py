@@ -53,7 +53,7 @@ def system_metrics(fset: LoadedSet, records: list[dict], *, n_boot: int = 2000, 
             "fields_per_s": n / seconds if seconds > 0 else None,
             "at_1pct_in_sample": stats.operating_point(curve),
             "at_1pct_cross_fitted": stats.cross_fitted_at_error(conf, ok),
-            "reject_curve": curve, "by_length": dict(sorted(by_length.items(), key=lambda kv: int(kv[0]))),
+            "reject_curve": {k: [round(v, 5) for v in vals] for k, vals in curve.items()}, "by_length": dict(sorted(by_length.items(), key=lambda kv: int(kv[0]))),
             "right": ok.astype(int).tolist(), "errors": errors}
 
 

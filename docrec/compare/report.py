@@ -9,7 +9,7 @@ from __future__ import annotations
 from docrec.compare.specs import ALIASES
 
 CRNN_NOTE = ("`crnn` is the SDNN recogniser with the whole-strip StripNet (`sdnn-strip`; `sdnn-strip-real` "
-             "for amounts): a conv trunk and a 2-layer BiLSTM trained from scratch with the CTC criterion "
+             "for real amounts): a conv trunk and a 2-layer BiLSTM trained from scratch with the CTC criterion "
              "(discriminative forward through the default character model, 'none' as the blank), i.e. a "
              "standard CRNN + CTC reader. The paper's SDNN (`sdnn`: LeNet-5 replicated over 32x32 windows, "
              "trained on centred-character windows) keeps its own row; see docs/compare.md.")

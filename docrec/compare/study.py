@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,9 +43,11 @@ class StudyConfig:
 
 
 def write_json(path: Path, doc: dict) -> None:
-    """Write atomically (a temporary file renamed over the target)."""
+    """Write atomically (a temporary file renamed over the target); lists of numbers on one line."""
+    text = re.sub(r"\[\s+([-+0-9.eE, \n]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]",
+                  json.dumps(doc, indent=1))
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    tmp.write_text(text + "\n")
     os.replace(tmp, path)
 
 
