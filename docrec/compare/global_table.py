@@ -28,8 +28,12 @@ SHARED_ORAND = REPO.parent / "shared" / "data" / "orand_car_a"
 #: generator conditions (the same seeds as the committed field study) and the real validation split
 SYNTH_SETS = ("kind=zip,spacing=normal,n={n},seed=12", "kind=zip,spacing=touching,n={n},seed=13",
               "kind=amount,spacing=normal,n={n},seed=14")
-GLOBAL_CMD = ("docrec train seg global --work {work} --arch modern --init docrec/weights/seg-modern.pt "
-              "--criterion {criterion} --fields 2000 --val-fields 300 --epochs 3 --threads 1")
+GLOBAL_CMD = "python benchmarks/seg_global_criteria.py --work {work}"
+#: the modern-CNN global variants: row label, criterion (docrec.training.seg_global.CRITERIA), training text
+MODERN_GLOBAL = (("m-fwd", "forward", "+ global, discriminative forward"),
+                 ("m-vit", "viterbi", "+ global, discriminative Viterbi"),
+                 ("m-fwd-nd", "forward-nd", "+ global, forward (non-discriminative)"),
+                 ("m-vit-nd", "viterbi-nd", "+ global, Viterbi (non-discriminative)"))
 
 
 @dataclass
@@ -50,7 +54,12 @@ class Row:
 
 def rows(work: Path) -> list[Row]:
     """The table's rows; the modern-CNN global variants are read from ``work``."""
-    fwd, vit = work / "global-forward.pt", work / "global-viterbi.pt"
+    modern_global = []
+    for label, criterion, training in MODERN_GLOBAL:
+        ckpt = work / f"global-{criterion}.pt"
+        modern_global.append(Row(label, "seg, modern CNN (synthetic)", training, "seg",
+                                 str(ckpt) if ckpt.is_file() else None, local="m-local",
+                                 note=f"{criterion}, trained by `{GLOBAL_CMD.format(work=work)}`"))
     return [
         Row("l5-local", "seg, LeNet-5 (synthetic)", "local only", note=(
             "its checkpoint (runs/seg5/local.pt) is not bundled and the pieces + local stages "
@@ -59,15 +68,7 @@ def rows(work: Path) -> list[Row]:
             local="l5-local", note="bundled `seg-lenet5` (its card: local, then global on 4,000 strings)"),
         Row("m-local", "seg, modern CNN (synthetic)", "local only", "seg", "seg-modern",
             note="bundled `seg-modern` (no global stage)"),
-        Row("m-fwd", "seg, modern CNN (synthetic)", "+ global, discriminative forward", "seg",
-            str(fwd) if fwd.is_file() else None, local="m-local",
-            note=f"trained here: `{GLOBAL_CMD.format(work=work, criterion='forward')}`"),
-        Row("m-vit", "seg, modern CNN (synthetic)", "+ global, discriminative Viterbi", "seg",
-            str(vit) if vit.is_file() else None, local="m-local",
-            note=f"trained here: `{GLOBAL_CMD.format(work=work, criterion='viterbi')}`"),
-        Row("m-ndvit", "seg, modern CNN (synthetic)", "+ global, Viterbi / forward (non-discriminative)", note=(
-            "the trainer offers the discriminative criteria only (gtn has all four); the paper "
-            "notes that non-discriminative Viterbi training can collapse")),
+        *modern_global,
         Row("r-local", "seg, LeNet-5 (real cheques)", "local (real boxes + synthetic pieces)", recorded="local",
             note="benchmarks/seg_real_training.py; weights not bundled"),
         Row("r-global", "seg, LeNet-5 (real cheques)", "global only (labels), discriminative forward",

@@ -45,3 +45,30 @@ def test_global_rows_are_paired_with_their_local_row(tmp_path):
     md = gt.render(table)
     assert "20.0% [" in md and "(-10.0, p 1.000)" in md
     assert "recorded: benchmarks/seg_real_training.py" in md
+
+
+@pytest.mark.parametrize("kind", ["forward", "viterbi"])
+def test_non_discriminative_criteria_are_the_constrained_penalty(mnist_dir, kind):
+    import torch
+
+    import gtn
+    from docrec.recognizers.seg import SegmentationRecognizer
+    from docrec.training.seg_data import train_pools
+    from docrec.training.seg_global import GlobalTrainConfig, field_losses, interpretation_graphs, make_fields
+    from lenet.models import LeNet5
+
+    train_pool, _ = train_pools(mnist_dir)
+    fields = make_fields(3, seed=9, pool=train_pool, spacings=("wide",), kinds=(("zip", 1.0),))
+    torch.manual_seed(1)
+    rec = SegmentationRecognizer(model=LeNet5(17))
+    with torch.no_grad():
+        disc, used = field_losses(rec, fields, criterion=kind)
+        plain, used_nd = field_losses(rec, fields, criterion=f"{kind}-nd")
+        graphs = gtn.batch(interpretation_graphs(rec, fields))
+        unconstrained = (gtn.forward_penalty if kind == "forward" else gtn.viterbi_penalty)(graphs)
+    assert used == used_nd == 3
+    # discriminative = constrained - unconstrained, so the plain criterion is the difference plus it
+    assert float(plain) == pytest.approx(float(disc) + float(unconstrained.sum()), rel=1e-5, abs=1e-4)
+    assert GlobalTrainConfig(criterion=f"{kind}-nd").criterion == f"{kind}-nd"
+    with pytest.raises(ValueError, match="criterion='bogus'"):
+        GlobalTrainConfig(criterion="bogus")
