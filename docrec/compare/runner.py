@@ -76,7 +76,24 @@ def _record(field_hash: str, res, seconds: float) -> dict:
     penalty = res.penalty if res.penalty == res.penalty and abs(res.penalty) != float("inf") else None
     return {"field": field_hash, "text": res.text, "confidence": float(res.confidence),
             "rejected": bool(res.rejected), "boxes": [list(map(int, b)) for b in res.boxes],
-            "penalty": penalty, "seconds": seconds}
+            "penalty": penalty, "seconds": seconds, **({"reason": res.reason} if res.reason else {})}
+
+
+def _recognize(rec, images: list, grammar) -> list:
+    """``rec.recognize`` on a batch; if the batch fails, field by field, a field that fails on its
+    own becoming a rejected reading without text (scored wrong) whose reason names the error."""
+    from docrec.recognizers import Recognition
+
+    try:
+        return rec.recognize(images, grammar=grammar)
+    except (ValueError, RuntimeError):
+        out = []
+        for image in images:
+            try:
+                out.append(rec.recognize([image], grammar=grammar)[0])
+            except (ValueError, RuntimeError) as exc:
+                out.append(Recognition.reject(f"error: {exc}"))
+        return out
 
 
 def read_set(spec: SystemSpec, fset: LoadedSet, *, cache_dir: Path, recognizers: Recognizers,
@@ -105,7 +122,7 @@ def read_set(spec: SystemSpec, fset: LoadedSet, *, cache_dir: Path, recognizers:
                 if not chunk:
                     continue
                 t0 = time.perf_counter()
-                results = rec.recognize([fset.images[i] for i in chunk], grammar=grammar)
+                results = _recognize(rec, [fset.images[i] for i in chunk], grammar)
                 share = (time.perf_counter() - t0) / len(chunk)
                 for i, res in zip(chunk, results):
                     cached[fset.hashes[i]] = _record(fset.hashes[i], res, share)

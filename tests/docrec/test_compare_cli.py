@@ -151,3 +151,18 @@ def test_bad_input_is_one_line(argv, needle, tmp_path, capsys):
 def test_out_is_required(capsys):
     assert main(["compare", "--systems", "seg", "--fields", str(SAMPLES)]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_a_field_that_fails_is_a_wrong_reading_not_a_crash():
+    from docrec.compare.runner import _recognize
+    from docrec.recognizers import Recognition
+
+    class Fussy:
+        def recognize(self, images, *, grammar=None):
+            if any(im is None for im in images):
+                raise ValueError("[fussy] cannot read None")
+            return [Recognition(text="1", confidence=0.5, rejected=False) for _ in images]
+
+    out = _recognize(Fussy(), ["a", None, "b"], None)
+    assert [r.text for r in out] == ["1", "", "1"]
+    assert out[1].rejected and "cannot read None" in out[1].reason
