@@ -40,7 +40,8 @@ MODERN_GLOBAL = (("m-fwd", "forward", "+ global, discriminative forward"),
 class Row:
     """One line of the table: ``group`` (the recogniser), ``training``, ``system`` and ``weights``
     (None: not measurable here), ``local`` (label of the local-only row it is compared with),
-    ``recorded`` (benchmark key of a recorded number), ``note``."""
+    ``recorded`` (benchmark key of a recorded number), ``note``, ``history`` (validation string
+    accuracy per training epoch, epoch 0 = before global training, when the run recorded it)."""
 
     label: str
     group: str
@@ -50,6 +51,7 @@ class Row:
     local: str | None = None
     recorded: str | None = None
     note: str = ""
+    history: list[float] | None = None
 
 
 def rows(work: Path) -> list[Row]:
@@ -59,7 +61,8 @@ def rows(work: Path) -> list[Row]:
         ckpt = work / f"global-{criterion}.pt"
         modern_global.append(Row(label, "seg, modern CNN (synthetic)", training, "seg",
                                  str(ckpt) if ckpt.is_file() else None, local="m-local",
-                                 note=f"{criterion}, trained by `{GLOBAL_CMD.format(work=work)}`"))
+                                 note=f"{criterion}, trained by `{GLOBAL_CMD.format(work=work)}`",
+                                 history=_history(work / f"global-{criterion}.json")))
     return [
         Row("l5-local", "seg, LeNet-5 (synthetic)", "local only", note=(
             "its checkpoint (runs/seg5/local.pt) is not bundled and the pieces + local stages "
@@ -84,6 +87,14 @@ def rows(work: Path) -> list[Row]:
     ]
 
 
+def _history(path: Path) -> list[float] | None:
+    """Validation string accuracy per epoch of a global-training run record, if there is one."""
+    try:
+        return [float(h["val_string_accuracy"]) for h in json.loads(path.read_text())["history"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _recorded(path: Path) -> dict:
     try:
         doc = json.loads(path.read_text())
@@ -105,7 +116,7 @@ def build_table(table_rows: list[Row], doc: dict | None, recorded: dict, *, real
     out_rows = []
     for r in table_rows:
         entry = {"label": r.label, "group": r.group, "training": r.training, "weights": r.weights,
-                 "note": r.note, "status": "measured" if r.weights and doc else
+                 "note": r.note, "val_history": r.history, "status": "measured" if r.weights and doc else
                  ("recorded" if r.recorded and recorded else "not available"), "cells": {}}
         for s in sets:
             if entry["status"] == "measured":
@@ -133,7 +144,11 @@ def render(table: dict, *, command=None) -> str:
     out += ["String error % [95% Wilson] on each set; under a '+ global' row, the change of error against its "
             "local row on the same fields and the exact McNemar p-value. The paper (PAPER.md Sec. IX): "
             "on-line words 4.6% -> 3.2% with global training (heuristic segmentation, lexicon), SDNN/HMM 38% -> 26%.",
-            "", "| recogniser | training | " + " | ".join(sets) + " | source |", "|---|---|" + "---|" * len(sets) + "---|"]
+            "Validation: string accuracy on the trainer's 300 validation strings (MNIST training digits "
+            "55,000-59,999, all spacings) after each epoch, epoch 0 = before global training; the trainer keeps "
+            "the best epoch (the first of equals), so a criterion that only hurts leaves the local weights.",
+            "", "| recogniser | training | " + " | ".join(sets) + " | validation by epoch (kept) | source |",
+            "|---|---|" + "---|" * len(sets) + "---|---|"]
     for r in table["rows"]:
         cells = []
         for s in sets:
@@ -147,7 +162,11 @@ def render(table: dict, *, command=None) -> str:
                 p = "<0.001" if v["mcnemar_p"] < 0.001 else f"{v['mcnemar_p']:.3f}"
                 text += f" ({100 * v['change']:+.1f}, p {p})"
             cells.append(text)
-        out.append(f"| {r['group']} | {r['training']} | " + " | ".join(cells) + f" | {r['status']}: {r['note']} |")
+        hist = r.get("val_history")
+        kept = f" ({int(np.argmax(hist))})" if hist else ""
+        val = " / ".join(f"{100 * v:.1f}" for v in hist) + kept if hist else "-"
+        out.append(f"| {r['group']} | {r['training']} | " + " | ".join(cells)
+                   + f" | {val} | {r['status']}: {r['note']} |")
     out += ["", "![string error](global.png)", ""]
     return "\n".join(out)
 

@@ -18,7 +18,13 @@ def test_rows_without_weights_are_not_available(tmp_path):
     assert rows["m-fwd"].weights is None and rows["m-vit"].weights is None  # nothing trained in tmp_path
     assert rows["l5-local"].weights is None and rows["m-local"].weights == "seg-modern"
     (tmp_path / "global-forward.pt").write_bytes(b"x")
-    assert gt.rows(tmp_path)[3].weights == str(tmp_path / "global-forward.pt")
+    (tmp_path / "global-forward.json").write_text(
+        '{"history": [{"epoch": 0, "val_string_accuracy": 0.7}, {"epoch": 1, "val_string_accuracy": 0.72}, '
+        '{"epoch": 2, "val_string_accuracy": 0.71}]}')
+    fwd = gt.rows(tmp_path)[3]
+    assert fwd.weights == str(tmp_path / "global-forward.pt") and fwd.history == [0.7, 0.72, 0.71]
+    table = gt.build_table([fwd], None, {}, real_set=None)
+    assert "| 70.0 / 72.0 / 71.0 (1) |" in gt.render(table)
 
 
 def test_global_rows_are_paired_with_their_local_row(tmp_path):
