@@ -27,6 +27,18 @@ def _labels(doc: dict) -> list[str]:
     return [s["label"] for s in doc["systems"]]
 
 
+def _panels(n: int, *, width: float = 3.8, height: float = 3.2):
+    """A figure with ``n`` panels, at most three a row; returns ``(fig, list of n axes)``."""
+    plt = _plt()
+    cols = min(3, max(n, 1))
+    rows = -(-max(n, 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
@@ -63,10 +75,9 @@ def accuracy_plot(doc: dict, path: Path) -> Path:
 
 def reject_plot(doc: dict, path: Path) -> Path:
     """Error against rejection rate per set, one line per system, the 1%-error point marked."""
-    plt = _plt()
     sets = [s["name"] for s in doc["sets"]]
-    fig, axes = plt.subplots(1, len(sets), figsize=(3.8 * len(sets), 3.4), squeeze=False)
-    for ax, s in zip(axes[0], sets):
+    fig, axes = _panels(len(sets), height=3.4)
+    for ax, s in zip(axes, sets):
         for label in _labels(doc):
             m = doc["results"][s][label]
             line, = ax.plot(100 * np.array(m["reject_curve"]["rejected"]),
@@ -80,7 +91,7 @@ def reject_plot(doc: dict, path: Path) -> Path:
         ax.set_xlim(0, 100)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, title="dot: most fields read at <= 1% error", title_fontsize=7)
+    axes[0].legend(fontsize=7, title="dot: most fields read at <= 1% error", title_fontsize=7)
     return _save(fig, path)
 
 
@@ -95,14 +106,13 @@ def _line_with_ci(ax, xs, cells, label):
 
 def length_plot(doc: dict, path: Path, *, min_fields: int = 5) -> Path | None:
     """Accuracy against string length (digits), one panel per set with more than one length."""
-    plt = _plt()
     sets = [s["name"] for s in doc["sets"]
             if sum(1 for c in next(iter(doc["results"][s["name"]].values()))["by_length"].values()
                    if c[1] >= min_fields) > 1]
     if not sets:
         return None
-    fig, axes = plt.subplots(1, len(sets), figsize=(3.8 * len(sets), 3.2), squeeze=False)
-    for ax, s in zip(axes[0], sets):
+    fig, axes = _panels(len(sets))
+    for ax, s in zip(axes, sets):
         for label in _labels(doc):
             items = [(int(L), c) for L, c in doc["results"][s][label]["by_length"].items() if c[1] >= min_fields]
             _line_with_ci(ax, [L for L, _ in items], [c for _, c in items], label)
@@ -110,7 +120,7 @@ def length_plot(doc: dict, path: Path, *, min_fields: int = 5) -> Path | None:
         ax.set_xlabel("digits in the string")
         ax.set_ylabel("string accuracy % (95% Wilson)")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+    axes[0].legend(fontsize=7)
     return _save(fig, path)
 
 
