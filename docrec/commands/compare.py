@@ -6,6 +6,7 @@
     docrec compare mnist  --out OUT      # Fig. 9: the LeNet family on the MNIST test set
     docrec compare global --out OUT      # Sec. IX: local against local + global training
     docrec compare --table OUT/results.json   # the summary table, from the JSON alone
+    docrec compare --fill README.md           # regenerate the tables marked in README.md
 
 Writes ``OUT/report.md``, ``OUT/results.json`` and PNG plots; readings are cached in
 ``OUT/cache`` by field hash, so an interrupted run resumes where it stopped. Bad input (unknown
@@ -55,6 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "global-viterbi.pt; default runs/global); missing ones are reported as not available")
     p.add_argument("--table", type=Path, default=None, metavar="RESULTS.json",
                    help="print the summary table of a results.json and stop")
+    p.add_argument("--fill", type=Path, default=None, metavar="FILE.md",
+                   help="regenerate the tables marked <!-- docrec compare --table RESULTS.json --> ... "
+                        "<!-- end docrec compare --> in FILE.md (paths relative to its folder's repository "
+                        "root: the current folder) and stop")
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     p.set_defaults(func=run)
 
@@ -76,6 +81,20 @@ def _table(path: Path) -> int:
     return 0
 
 
+def _fill(path: Path) -> int:
+    from docrec.compare.report import fill_tables
+
+    try:
+        text, count = fill_tables(path.read_text(), root=Path.cwd())
+    except (OSError, ValueError) as exc:
+        return _fail(f"--fill {str(path)!r}: {exc}")
+    if count == 0:
+        return _fail(f"--fill {str(path)!r}: no <!-- docrec compare --table RESULTS.json --> marker")
+    path.write_text(text)
+    print(f"{WHERE}: {count} table(s) regenerated in {path}", file=sys.stderr)
+    return 0
+
+
 def _check_numbers(args: argparse.Namespace) -> str | None:
     for name, lo in (("gallery", 0), ("batch", 1), ("boot", 1), ("threads", 1), ("count", 1)):
         if getattr(args, name) < lo:
@@ -90,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.table is not None:
         return _table(args.table)
+    if args.fill is not None:
+        return _fill(args.fill)
     problem = _check_numbers(args)
     if problem:
         return _fail(problem)

@@ -6,7 +6,14 @@ is regenerated from the JSON rather than typed.
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 from docrec.compare.specs import ALIASES
+
+_START = re.compile(r"<!-- docrec compare --table (\S+) -->")
+_END = "<!-- end docrec compare -->"
 
 CRNN_NOTE = ("`crnn` is the SDNN recogniser with the whole-strip StripNet (`sdnn-strip`; `sdnn-strip-real` "
              "for real amounts): a conv trunk and a 2-layer BiLSTM trained from scratch with the CTC criterion "
@@ -40,6 +47,35 @@ def summary_table(doc: dict) -> str:
             cells.append(f"{_pct(m['accuracy'])} {_ci(*m['accuracy_ci'])} / CER {_pct(m['cer'])}")
         lines.append(f"| {sys_['label']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def fill_tables(text: str, *, root: Path) -> tuple[str, int]:
+    """Regenerate every summary table marked in a Markdown text.
+
+    A block between ``<!-- docrec compare --table PATH -->`` and ``<!-- end docrec compare -->``
+    is replaced by :func:`summary_table` of the ``results.json`` at ``PATH`` (relative to ``root``),
+    so a README's table is never typed by hand.
+
+    Returns:
+        ``(new text, number of tables filled)``.
+
+    Raises:
+        ValueError: a start marker without its end, or a results file that cannot be read (named).
+    """
+    out, count, pos = [], 0, 0
+    for m in _START.finditer(text):
+        end = text.find(_END, m.end())
+        if end < 0:
+            raise ValueError(f"[docrec.compare] table marker for {m.group(1)!r} has no {_END!r} after it")
+        path = root / m.group(1)
+        try:
+            table = summary_table(json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"[docrec.compare] cannot make the table of {path}: {exc}") from None
+        out += [text[pos: m.end()], "\n", table, "\n"]
+        pos, count = end, count + 1
+    out.append(text[pos:])
+    return "".join(out), count
 
 
 def _set_table(doc: dict, name: str) -> list[str]:
@@ -138,4 +174,4 @@ def render(doc: dict) -> str:
     return "\n".join(out)
 
 
-__all__ = ["CRNN_NOTE", "render", "summary_table"]
+__all__ = ["CRNN_NOTE", "fill_tables", "render", "summary_table"]

@@ -166,3 +166,20 @@ def test_a_field_that_fails_is_a_wrong_reading_not_a_crash():
     out = _recognize(Fussy(), ["a", None, "b"], None)
     assert [r.text for r in out] == ["1", "", "1"]
     assert out[1].rejected and "cannot read None" in out[1].reason
+
+
+def test_fill_regenerates_marked_tables(study, tmp_path):
+    from docrec.compare.report import fill_tables, summary_table
+
+    out, _, _ = study
+    doc = json.loads((out / "results.json").read_text())  # as the last run of the module left it
+    rel = out.relative_to(out.parent) / "results.json"
+    text = f"intro\n<!-- docrec compare --table {rel.as_posix()} -->\n| old | table |\n<!-- end docrec compare -->\nafter\n"
+    filled, count = fill_tables(text, root=out.parent)
+    assert count == 1 and "| old | table |" not in filled
+    assert summary_table(doc) in filled and filled.startswith("intro\n") and filled.endswith("after\n")
+    assert fill_tables(filled, root=out.parent) == (filled, 1)  # idempotent
+    with pytest.raises(ValueError, match="has no"):
+        fill_tables(f"<!-- docrec compare --table {rel.as_posix()} -->\n| t |\n", root=out.parent)
+    with pytest.raises(ValueError, match="cannot make the table"):
+        fill_tables("<!-- docrec compare --table nope.json -->\n<!-- end docrec compare -->", root=tmp_path)
