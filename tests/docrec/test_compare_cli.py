@@ -183,3 +183,19 @@ def test_fill_regenerates_marked_tables(study, tmp_path):
         fill_tables(f"<!-- docrec compare --table {rel.as_posix()} -->\n| t |\n", root=out.parent)
     with pytest.raises(ValueError, match="cannot make the table"):
         fill_tables("<!-- docrec compare --table nope.json -->\n<!-- end docrec compare -->", root=tmp_path)
+
+
+def test_generator_conditions_map_to_the_synth_config():
+    from docrec.compare.fieldsets import synth_config
+
+    spec = parse_synth("kind=digits,length=4-6,spacing=tight,paper=form,noise=20,scale=natural,n=3,seed=7",
+                       score="auto")
+    assert spec.name == "digits-4-6-tight-form-noise20-hnatural"
+    assert spec.grammar == "digits:4-6" and spec.synth["n"] == 3 and spec.synth["seed"] == 7
+    cfg = synth_config(spec.synth)
+    assert (cfg.min_len, cfg.max_len, cfg.spacing, cfg.background, cfg.noise, cfg.height) == \
+        (4, 6, "tight", "form", 20.0, None)
+    assert synth_config(parse_synth("kind=zip,scale=64", score="auto").synth).height == 64
+    assert parse_synth("kind=amount", score="auto").grammar == "amount"
+    with pytest.raises(ValueError, match="length= applies to kind=digits only"):
+        parse_synth("kind=zip,length=3", score="auto")
