@@ -4,7 +4,7 @@ Per field set and system: string accuracy with its Wilson interval, CER with a b
 fields/s, the reject curve with its in-sample 1%-error point and the cross-fitted accuracy at 1%
 error, accuracy per string length, and the errors. Per field set and pair of systems: the
 agreement table (both / only A / only B / neither), the oracle "either is right" bound and the
-exact McNemar p-value. Across the synthetic sets: accuracy per spacing preset.
+exact McNemar p-value. Across the synthetic sets: accuracy per field kind and spacing preset.
 
 A reading is scored by its text (``""`` when the recogniser gave none); a rejected reading with a
 text is still scored on that text: rejection is what the reject curve measures.
@@ -67,22 +67,26 @@ def pair_table(labels: list[str], by_system: dict[str, dict]) -> list[dict]:
 
 
 def by_spacing(sets: list[LoadedSet], results: dict, labels: list[str]) -> dict:
-    """``{system: {spacing: {"correct", "fields", "accuracy", "accuracy_ci"}}}`` over synthetic sets."""
+    """``{system: {kind: {spacing: {"correct", "fields", "accuracy", "accuracy_ci"}}}}``: generator
+    conditions pooled by field kind and spacing preset (kinds are kept apart: an amount and a zip
+    code of the same spacing are not the same task)."""
     from data.synth import SPACING_PRESETS
 
+    order = list(SPACING_PRESETS)
     out: dict[str, dict] = {}
     for label in labels:
-        cells: dict[str, list[int]] = {}
+        cells: dict[str, dict[str, list[int]]] = {}
         for fset in sets:
             if fset.spacing is None:
                 continue
             m = results[fset.name][label]
-            cell = cells.setdefault(fset.spacing, [0, 0])
+            cell = cells.setdefault(fset.spec.synth["kind"], {}).setdefault(fset.spacing, [0, 0])
             cell[0] += m["correct"]
             cell[1] += m["fields"]
-        out[label] = {sp: {"correct": c[0], "fields": c[1], "accuracy": c[0] / c[1],
-                           "accuracy_ci": list(stats.wilson(c[0], c[1]))}
-                      for sp, c in sorted(cells.items(), key=lambda kv: list(SPACING_PRESETS).index(kv[0]))}
+        out[label] = {kind: {sp: {"correct": c[0], "fields": c[1], "accuracy": c[0] / c[1],
+                                  "accuracy_ci": list(stats.wilson(c[0], c[1]))}
+                             for sp, c in sorted(by_sp.items(), key=lambda kv: order.index(kv[0]))}
+                      for kind, by_sp in cells.items()}
     return out
 
 

@@ -125,21 +125,25 @@ def length_plot(doc: dict, path: Path, *, min_fields: int = 5) -> Path | None:
 
 
 def spacing_plot(doc: dict, path: Path) -> Path | None:
-    """Accuracy against the generator's spacing preset (synthetic sets pooled by spacing)."""
-    plt = _plt()
-    spacings = {sp for cells in doc["by_spacing"].values() for sp in cells}
-    if len(spacings) < 2:
+    """Accuracy against the generator's spacing preset, one panel per field kind read at two
+    spacings or more (conditions of the same kind and spacing pooled)."""
+    first = next(iter(doc["by_spacing"].values()), {})
+    kinds = [k for k, cells in first.items() if len(cells) >= 2]
+    if not kinds:
         return None
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    for label, cells in doc["by_spacing"].items():
-        names = list(cells)
-        _line_with_ci(ax, range(len(names)), [(c["correct"], c["fields"]) for c in cells.values()], label)
+    fig, axes = _panels(len(kinds), width=5.0, height=3.4)
+    for ax, kind in zip(axes, kinds):
+        names = list(first[kind])
+        for label, by_kind in doc["by_spacing"].items():
+            cells = by_kind[kind]
+            _line_with_ci(ax, range(len(names)), [(cells[n]["correct"], cells[n]["fields"]) for n in names], label)
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names)
-    ax.set_xlabel("spacing (wide ... overlapping)")
-    ax.set_ylabel("string accuracy % (95% Wilson)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+        ax.set_title(f"kind={kind}", fontsize=9)
+        ax.set_xlabel("spacing (wide ... overlapping)")
+        ax.set_ylabel("string accuracy % (95% Wilson)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
     return _save(fig, path)
 
 

@@ -102,14 +102,15 @@ def _pair_table(doc: dict, name: str) -> list[str]:
 
 
 def _spacing_table(doc: dict) -> list[str]:
-    spacings = list(dict.fromkeys(sp for cells in doc["by_spacing"].values() for sp in cells))
-    if not spacings:
+    first = next(iter(doc["by_spacing"].values()), {})
+    columns = [(kind, sp) for kind, cells in first.items() for sp in cells]
+    if not columns:
         return []
-    lines = ["| system | " + " | ".join(spacings) + " |", "|---|" + "---|" * len(spacings)]
-    for label, cells in doc["by_spacing"].items():
+    lines = ["| system | " + " | ".join(f"{kind} {sp}" for kind, sp in columns) + " |",
+             "|---|" + "---|" * len(columns)]
+    for label, by_kind in doc["by_spacing"].items():
         lines.append(f"| {label} | " + " | ".join(
-            f"{_pct(cells[sp]['accuracy'])} {_ci(*cells[sp]['accuracy_ci'])}" if sp in cells else "-"
-            for sp in spacings) + " |")
+            f"{_pct(by_kind[k][sp]['accuracy'])} {_ci(*by_kind[k][sp]['accuracy_ci'])}" for k, sp in columns) + " |")
     return lines
 
 
@@ -162,7 +163,7 @@ def render(doc: dict) -> str:
     if spacing or "length" in plots:
         out += ["## Length and spacing", ""]
         if spacing:
-            out += ["String accuracy by spacing preset (synthetic sets pooled):", ""] + spacing + [""]
+            out += ["String accuracy by field kind and spacing preset (generator conditions of the same kind and spacing pooled):", ""] + spacing + [""]
         for key in ("spacing", "length"):
             if key in plots:
                 out += [f"![accuracy by {key}]({plots[key]})", ""]

@@ -86,7 +86,8 @@ def test_json_markdown_and_pngs_agree(study):
     pair = on_disk["pairs"]["zip-touching"][0]
     assert (pair["a"], pair["b"]) == ("sdnn", "crnn")
     assert pair["both"] + pair["only_a"] + pair["only_b"] + pair["neither"] == 10
-    assert set(on_disk["by_spacing"]["crnn"]) == {"touching"}
+    assert on_disk["by_spacing"]["crnn"]["zip"]["touching"]["fields"] == 10
+    assert set(on_disk["by_spacing"]["crnn"]) == {"zip"}
     assert "crnn" in report and "CRNN + CTC" in report
 
 
@@ -199,3 +200,19 @@ def test_generator_conditions_map_to_the_synth_config():
     assert parse_synth("kind=amount", score="auto").grammar == "amount"
     with pytest.raises(ValueError, match="length= applies to kind=digits only"):
         parse_synth("kind=zip,length=3", score="auto")
+
+
+def test_spacing_plot_and_table_keep_kinds_apart(tmp_path):
+    from docrec.compare.plots import spacing_plot
+    from docrec.compare.report import _spacing_table
+
+    def cell(k, n):
+        return {"correct": k, "fields": n, "accuracy": k / n, "accuracy_ci": [0.0, 1.0]}
+
+    doc = {"by_spacing": {s: {"zip": {"normal": cell(9, 10), "touching": cell(5, 10)}, "amount": {"normal": cell(7, 10)}}
+                          for s in ("seg", "sdnn")}}
+    assert spacing_plot(doc, tmp_path / "s.png").is_file()  # a panel for zip only: amounts have one spacing
+    table = _spacing_table(doc)
+    assert table[0] == "| system | zip normal | zip touching | amount normal |"
+    assert table[2].startswith("| seg | 90.0% [0.0, 100.0] | 50.0%")
+    assert spacing_plot({"by_spacing": {"seg": {"zip": {"normal": cell(1, 2)}}}}, tmp_path / "t.png") is None
