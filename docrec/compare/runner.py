@@ -116,7 +116,10 @@ def read_set(spec: SystemSpec, fset: LoadedSet, *, cache_dir: Path, recognizers:
         path.parent.mkdir(parents=True, exist_ok=True)
         bar = tqdm(total=len(fset.hashes), initial=len(fset.hashes) - len(todo), disable=not progress,
                    desc=f"{spec.label} on {fset.name}", unit="field", file=sys.stderr, leave=False)
+        torn = path.is_file() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
         with path.open("a") as out:
+            if torn:  # an interrupted write left half a line: end it, read_cache skips it
+                out.write("\n")
             for k in range(0, len(todo), max(1, batch)):
                 chunk = [i for i in todo[k: k + max(1, batch)] if fset.hashes[i] not in cached]
                 if not chunk:

@@ -216,3 +216,16 @@ def test_spacing_plot_and_table_keep_kinds_apart(tmp_path):
     assert table[0] == "| system | zip normal | zip touching | amount normal |"
     assert table[2].startswith("| seg | 90.0% [0.0, 100.0] | 50.0%")
     assert spacing_plot({"by_spacing": {"seg": {"zip": {"normal": cell(1, 2)}}}}, tmp_path / "t.png") is None
+
+
+def test_a_torn_cache_line_is_skipped_and_not_glued_to_the_next(study):
+    out, _, _ = study
+    run_study(_config(out, n=12, gallery=0), recognizers=Recognizers(CountingFactory()))  # whatever ran before
+    path = sorted((out / "cache").glob("sdnn-sdnn-strip-*.jsonl"))[0]
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])  # interrupted mid-line
+    assert len(read_cache(path)) == len(lines) - 1
+    factory = CountingFactory()
+    run_study(_config(out, n=12, gallery=0), recognizers=Recognizers(factory))
+    assert factory.fields == 1  # only the field whose line was torn is read again
+    assert len(read_cache(path)) == len(lines)
