@@ -6,7 +6,7 @@ STAMP := $(VENV)/.docrec-installed
 
 .PHONY: test demo bench clean
 
-$(STAMP): pyproject.toml setup.py gtn/_kernels.c
+$(STAMP): pyproject.toml setup.py gtn/_kernels.c gtn/_compose.c gtn/_kernels.h
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned, so that no other (CUDA) build is ever pulled in

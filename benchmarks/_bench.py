@@ -16,13 +16,8 @@ if _SHARED_MNIST.is_dir() and not os.environ.get("DOCREC_MNIST_DIR"):
     os.environ["DOCREC_MNIST_DIR"] = str(_SHARED_MNIST)
 
 
-def write_json(path: Path, obj) -> Path:
-    """Write a results JSON atomically (temporary file + ``os.replace``), creating its folder."""
-    import json
+def write_json(path: Path, obj, **dumps_kwargs) -> Path:
+    """Write a results JSON atomically (``data.atomic.write_json_atomic``), creating its folder."""
+    from data.atomic import write_json_atomic
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(path, obj, **dumps_kwargs)

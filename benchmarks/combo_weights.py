@@ -31,10 +31,9 @@ import sys
 import time
 from pathlib import Path
 
+import _bench  # repository on sys.path, development MNIST; write_json
 import numpy as np
 import torch
-
-import _bench  # repository on sys.path, development MNIST; write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "combo_weights.json"
@@ -49,11 +48,11 @@ SDNN_CANDIDATES = (1, 2, 3)
 
 
 def subset(sc, m_seg: int, m_sdnn: int) -> np.ndarray:
-    """Indices (into ``sc.texts``) of the candidates of :func:`docrec.recognizers.combo._candidates`
+    """Indices (into ``sc.texts``) of the candidates of :func:`docrec.recognizers.combo.candidate_texts`
     with ``m_seg`` / ``m_sdnn`` texts from the two lists."""
-    from docrec.recognizers.combo import _candidates
+    from docrec.recognizers.combo import candidate_texts
 
-    keep = _candidates(sc.seg, sc.sdnn, m_seg, m_sdnn)
+    keep = candidate_texts(sc.seg, sc.sdnn, m_seg, m_sdnn)
     return np.asarray([sc.texts.index(t) for t in keep], np.int64)
 
 

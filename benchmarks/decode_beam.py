@@ -17,7 +17,6 @@ path left through the grammar), and the mean absolute change of the confidence.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import torch
 
 from decoders import CharacterModel, Grammar, decode_frames
+import _bench  # benchmarks/_bench.py: repository on sys.path, write_json
 
 
 def synth(length: int, gen: torch.Generator, *, sigma: float, margin: float) -> tuple[str, torch.Tensor]:
@@ -100,10 +100,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "decode_beam.json")
     args = p.parse_args()
     res = run(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(res, indent=1, default=str))
-    tmp.replace(args.out)
+    _bench.write_json(args.out, res, indent=1, default=str)
     print(table(res))
 
 

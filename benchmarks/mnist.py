@@ -1,4 +1,4 @@
-"""The MNIST benchmark (PAPER.md Sec. III-C, Fig. 9): our networks beside the paper's numbers.
+"""The MNIST benchmark (docs/paper.md Sec. III-C, Fig. 9): our networks beside the paper's numbers.
 
 For every bundled LeNet-family model (docrec/weights/<name>.pt + card) this script measures, in
 one run on this machine:

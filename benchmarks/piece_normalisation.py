@@ -13,8 +13,6 @@ spacing, 150 fields each (fixed seed). ``--split test`` repeats the measurement 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import numpy as np
 import torch
 
 from _bench import ROOT  # noqa: E402  (repository on sys.path, development MNIST)
+import _bench  # benchmarks/_bench.py: repository on sys.path, write_json
 
 VARIANTS = {
     "binary": {"grey_pieces": False},
@@ -75,10 +74,7 @@ def main(argv=None) -> int:
         print(f"{name}: {len(y)} pieces, LeNet-5 digit error {100 * err:.2f}%", flush=True)
     out = {"description": __doc__.split("\n\n")[0], "split": args.split, "model": "lenet5-distorted",
            "fields_per_spacing": args.fields, "results": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(out, indent=2) + "\n")
-    os.replace(tmp, args.out)
+    _bench.write_json(args.out, out, indent=2)
     return 0
 
 

@@ -13,8 +13,6 @@ normalisation) carries to other paper and scales.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ import numpy as np
 import torch
 
 from _bench import ROOT  # noqa: E402  (repository on sys.path, development MNIST)
+import _bench  # benchmarks/_bench.py: repository on sys.path, write_json
 
 #: name -> (SynthConfig overrides, seed)
 CONDITIONS = {
@@ -69,10 +68,7 @@ def main(argv=None) -> int:
                          "strings_per_s": len(fields) / sec, "config": {k: v for k, v in overrides.items()}})
             print(f"{name:>20} {system:>5}: {100 * acc:.1f}%  ({len(fields) / sec:.0f}/s)", flush=True)
     out = {"description": __doc__.split("\n\n")[0], "count": args.count, "results": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(out, indent=2) + "\n")
-    os.replace(tmp, args.out)
+    _bench.write_json(args.out, out, indent=2)
     print()
     print("| condition | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import torch
+import _bench  # benchmarks/_bench.py: repository on sys.path, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -120,10 +121,7 @@ def main(argv=None) -> int:
            "count": args.count, "repeats": args.repeats, "batch_size": args.batch_size,
            "weights": args.weights or "bundled sdnn", "cpu_count": os.cpu_count(), "torch": torch.__version__,
            "results": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(out, indent=2) + "\n")
-    os.replace(tmp, args.out)
+    _bench.write_json(args.out, out, indent=2)
     print("| threads | zip codes/s (median) | normalise s | SDNN s | decode s | rest s | load avg before |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:

@@ -1,4 +1,4 @@
-"""The four global criteria of PAPER.md Sec. VI on the segmentation system with the modern-CNN piece
+"""The four global criteria of docs/paper.md Sec. VI on the segmentation system with the modern-CNN piece
 reader: a short global fine-tuning of the bundled ``seg-modern`` (local training only) with each.
 
 Criteria (``docrec.training.seg_global.CRITERIA``): discriminative forward (the paper's choice),

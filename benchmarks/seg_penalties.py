@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     from data.synth import SynthConfig, field_rng, synthesize_one
     from decoders import decode
     from docrec.recognizers import resolve_grammar
-    from docrec.recognizers.seg import SegmentationRecognizer, recognition_transformer
+    import gtn
+    from docrec.recognizers.seg import CHAR_CLASSES, SegmentationRecognizer
     from docrec.training.seg_data import train_pools
     from segmenter.graph import arc_penalties
 
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                     original = graph.penalty
                     graph.penalty = torch.from_numpy(penalty.astype(np.float32))
                     try:
-                        ig, _ = recognition_transformer(graph, pen, seg_weight=rec.config.seg_weight)
+                        ig, _ = gtn.recognize(graph, penalties=pen, classes=CHAR_CLASSES, seg_weight=rec.config.seg_weight)
                     finally:
                         graph.penalty = original
                     right += decode(ig, grammar)[0].text == field.text

@@ -1,5 +1,5 @@
 """The segmentation recogniser (heuristic over-segmentation + LeNet-5) trained on real cheque amounts:
-local training from boxes against global training from the labels alone (PAPER.md Sec. VI, IX).
+local training from boxes against global training from the labels alone (docs/paper.md Sec. VI, IX).
 
 On a folder of real labelled fields (``--fields``, e.g. ``../shared/data/orand_car_a``, training ids
 ``--ids``, validation ids ``--val-ids``), it measures the digit-string accuracy on the validation

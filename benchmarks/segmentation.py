@@ -57,7 +57,7 @@ def binarisation(pool: DigitPool, n: int, seed: int) -> list[dict]:
             text = sample_text("digits", rng, min_len=3, max_len=7)
             fields.append(render_condition(text, pool, rng, cond))
         for method in BINARIZE_METHODS:
-            cfg = SegmenterConfig(binarize=method)
+            cfg = SegmenterConfig().replace(binarize=method)
             raw, full, kept, line_gone = [], [], [], []
             for image, gt, _, paper in fields:
                 b = binarize(image, cfg)

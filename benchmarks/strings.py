@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import _bench  # benchmarks/_bench.py: repository on sys.path, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -181,10 +182,7 @@ def main(argv=None) -> int:
                    "count": args.count, "val_count": args.val_count, "threads": args.threads,
                    "cpu_count": os.cpu_count(), "torch": torch.__version__,
                    "results": sorted(results.values(), key=lambda r: (r["system"], r["variant"], r["condition"]))}
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = args.out.with_name(args.out.name + ".tmp")
-            tmp.write_text(json.dumps(out, indent=2) + "\n")
-            os.replace(tmp, args.out)
+            _bench.write_json(args.out, out, indent=2)
     print()
     print(markdown(sorted(results.values(), key=lambda r: (r["system"], r["variant"]))))
     return 0

@@ -57,7 +57,7 @@ def with_anchors(find_cuts, char_map_of, jitter):
         a = a[(a > lo) & (a < hi)]
         if a.size == 0:
             return cuts
-        paths, cost = trace_paths(ink, a, band=0, slopes=tuple(config.cut_slopes), lo=lo, hi=hi)
+        paths, cost = trace_paths(ink, a, band=0, slopes=tuple(config.cuts.cut_slopes), lo=lo, hi=hi)
         k = np.argmin(cost, axis=1)
         rows = np.arange(a.size)
         return cuts.concat(Cuts(x=a, kind=np.full(a.size, 5), paths=paths[rows, k], cost=cost[rows, k]))

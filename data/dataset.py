@@ -1,4 +1,4 @@
-"""A torch ``Dataset`` of MNIST digits as LeNet-5 inputs (PAPER.md Sec. II)."""
+"""A torch ``Dataset`` of MNIST digits as LeNet-5 inputs (docs/paper.md Sec. II)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from data.mnist import load_mnist
+from data.constants import BACKGROUND  # the paper value of a network input
 
 #: Input levels of LeNet-5: white background and black ink (mean about 0, variance about 1).
-BACKGROUND = -0.1
 INK = 1.175
 
 

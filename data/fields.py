@@ -10,7 +10,7 @@ Layout of a field folder (the ORAND-CAR-A copy in ``../shared/data/orand_car_a``
 ``box`` is ``[x, y, w, h]`` in pixels of the image (``image[y:y+h, x:x+w]``), one per character of
 ``text``, in the order of the text (left to right). A field without a line in ``boxes.jsonl`` (or
 every field, when the file is absent) has ``boxes=None``: only its text is known, which is what
-global training (PAPER.md Sec. VI) learns from.
+global training (docs/paper.md Sec. VI) learns from.
 
 Every fault names its file and line: a path outside the folder, a missing (or, with
 ``check_images``, undecodable) image, a duplicated path, a character outside the alphabet, a

@@ -26,6 +26,8 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
+from data.atomic import atomic_write
+
 LABELS_FILE = "labels.csv"
 
 
@@ -226,12 +228,11 @@ class FieldFolder:
 
 def write_labels(csv_path: str | os.PathLike, rows: Iterable[tuple[str, str]]) -> Path:
     """Write ``labels.csv`` (header ``path,text``) atomically: temp file, then ``os.replace``."""
-    csv_path = Path(csv_path)
-    tmp = csv_path.with_name(csv_path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["path", "text"])
-        for rel, text in rows:
-            writer.writerow([rel, text])
-    os.replace(tmp, csv_path)
-    return csv_path
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["path", "text"])
+            for rel, text in rows:
+                writer.writerow([rel, text])
+
+    return atomic_write(csv_path, write)

@@ -3,7 +3,7 @@
 Every glyph is an *ink map* (float32 ``(h, w)`` in [0, 1], 1 = full ink, MNIST polarity) plus the
 row of its top edge relative to the writing line's baseline (``top < 0`` means above the baseline).
 The scale is MNIST's own: a digit's body is about :data:`BODY` = 20 pixels tall (MNIST digits are
-size-normalised into a 20x20 box inside the 28x28 frame, PAPER.md Sec. III-A).
+size-normalised into a 20x20 box inside the 28x28 frame, docs/paper.md Sec. III-A).
 
 How punctuation is drawn (:func:`draw_punctuation`): each symbol is a few strokes (polylines
 through jittered control points, or filled dots) drawn with OpenCV's anti-aliased lines on a

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
+from data.atomic import fetch
 from data.idx import read_idx
 
 #: split -> (images file, labels file, number of examples)
@@ -70,28 +68,14 @@ def download_file(name: str, directory: Path, *, mirrors: tuple[str, ...] = MNIS
     Raises:
         RuntimeError: if no mirror delivered a file with the published checksum.
     """
-    directory.mkdir(parents=True, exist_ok=True)
     target = directory / name
-    want = MNIST_MD5[name]
     errors = []
     for mirror in mirrors:
         url = mirror + name
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=name + ".", suffix=".tmp")
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-                for block in iter(lambda: resp.read(1 << 16), b""):
-                    out.write(block)
-            got = md5_of(Path(tmp))
-            if got != want:
-                errors.append(f"{url}: MD5 {got} != published {want}")
-                continue
-            os.replace(tmp, target)
-            return target
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            return fetch(url, target, md5=MNIST_MD5[name], timeout=timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
             errors.append(f"{url}: {exc}")
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     raise RuntimeError(
         f"[data.load_mnist] could not download {name} into {directory}; tried:\n  "
         + "\n  ".join(errors)

@@ -1,4 +1,4 @@
-"""Inputs of the space-displacement network (SDNN, PAPER.md Sec. VII): field height normalisation and
+"""Inputs of the space-displacement network (SDNN, docs/paper.md Sec. VII): field height normalisation and
 the paper's single-character training windows.
 
 Height normalisation (:func:`normalize_field`), used identically for training and recognition:
@@ -42,12 +42,10 @@ import numpy as np
 from data.dataset import BACKGROUND, INK
 from data.glyphs import PUNCTUATION
 from data.synth import DigitPool, SynthConfig, field_rng, render
+from data.constants import CHARACTERS, NONE_ID, STRIDE, STRIP_H  # strip height, frame stride, charset
 
 #: Rows of the normalised writing body (a digit's height in LeNet-5's 32x32 input, Sec. II).
 BODY_PX = 20
-#: Height of the normalised strip and of the SDNN window; stride of the SDNN frames.
-STRIP_H = 32
-STRIDE = 4
 #: Blank columns added left and right of the ink in the normalised strip.
 PAD_PX = 12
 #: Ink levels below this fraction of the ink range count as paper.
@@ -58,9 +56,7 @@ CENTRE_JITTER = 2
 #: some frame is always within 2 px of a character's centre; frames 4 px or more away must say
 #: 'none', or the character model reads the character twice.
 NONE_CLEARANCE = 4
-#: The character set of the SDNN (HELPERS.md shared contract); 'none' is id 16.
-CHARSET = "0123456789,.-$*/"
-NONE_ID = 16
+CHARSET = CHARACTERS  # the SDNN's characters; 'none' is NONE_ID
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ Layout, per character, left to right:
 
 Rendering: ``height=None`` keeps natural resolution (ink box plus ``margin``); ``height=H``
 scales the line box (20 px body, 6 px above and below, widened if ink sticks out) to ``H`` rows,
-so at the default ``H = 32`` a digit is about 20 px tall as LeNet-5 expects (PAPER.md Sec. II).
+so at the default ``H = 32`` a digit is about 20 px tall as LeNet-5 expects (docs/paper.md Sec. II).
 
 Realism (:mod:`data.realism`, off by default): ``SynthConfig(realism=Realism(...))`` or the preset
 ``SynthConfig.realistic()`` adds a whole-field slant, elastic warps, zoom, stroke morphology, wide
@@ -270,7 +270,7 @@ def render(text: str, pool: DigitPool | MixedPool, rng: np.random.Generator, con
     if end_mark:
         glyphs.append(_place(draw_end_mark(end_mark, rng), rng, config, field_slant))
     xs = layout(glyphs, rng, config)
-    return _paint(text, glyphs, xs, pool.split, rng, config)
+    return paint(text, glyphs, xs, pool.split, rng, config)
 
 
 def _place(g: Glyph, rng: np.random.Generator, config: SynthConfig, field_slant: float) -> Glyph:
@@ -294,7 +294,7 @@ def _line_box(glyphs, xs, config: SynthConfig) -> tuple[int, int, int]:
     return y_lo, y_hi, x_end + 2 * m
 
 
-def _paint(text, glyphs, xs, split, rng, config: SynthConfig) -> SynthField:
+def paint(text, glyphs, xs, split, rng, config: SynthConfig) -> SynthField:
     """Paint the laid-out glyphs; glyphs after ``len(text)`` are an end mark (no character)."""
     m = config.margin
     y_lo, y_hi, wn = _line_box(glyphs, xs, config)

@@ -4,7 +4,7 @@ Kinds and their languages (each has an anchored regular expression in :data:`KIN
 
 * ``digits``: ``\\d{min_len,max_len}``, length uniform in the range, digits uniform.
 * ``zip``: US zip codes, ``\\d{5}`` or, with probability ``zip_plus4``, ``\\d{5}-\\d{4}``.
-* ``amount``: cheque courtesy amounts (PAPER.md Sec. X), by this grammar::
+* ``amount``: cheque courtesy amounts (docs/paper.md Sec. X), by this grammar::
 
       AMOUNT   := DOLLAR FILL INTEGER CENTS TRAILING
       DOLLAR   := "$" | ""                      (p = 0.4 for "$")

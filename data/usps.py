@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import gzip
 import os
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from data.mnist import md5_of
+from data.atomic import fetch
 from data.synth import DigitPool
 
 USPS_FILE = "zip.train.gz"
@@ -69,28 +66,12 @@ def download_usps(directory: str | os.PathLike, *, url: str = USPS_URL, md5: str
     """
     directory = Path(directory)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=USPS_FILE + ".", suffix=".tmp")
-    except OSError as exc:
-        raise RuntimeError(f"[data.load_usps] cannot write into {directory}: {exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            for block in iter(lambda: resp.read(1 << 16), b""):
-                out.write(block)
-        got = md5_of(Path(tmp))
-        if got != md5:
-            raise RuntimeError(f"{url} delivered a file with MD5 {got}, expected {md5}")
-        target = directory / USPS_FILE
-        os.replace(tmp, target)
-        return target
-    except (urllib.error.URLError, OSError, TimeoutError, RuntimeError) as exc:
+        return fetch(url, directory / USPS_FILE, md5=md5, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
         raise RuntimeError(
             f"[data.load_usps] could not download {url} into {directory}: {exc}. Download {USPS_FILE} "
             f"yourself and pass root= or point {ENV_VAR} at the directory holding it."
         ) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _find_file(directory: Path, download: bool) -> Path:
@@ -172,7 +153,7 @@ def load_usps(root: str | os.PathLike | None = None, *, download: bool = True) -
 def to_mnist_geometry(images: np.ndarray) -> np.ndarray:
     """Put 16 x 16 digits into MNIST's geometry: ``(N, 16, 16) -> (N, 28, 28)`` uint8, ink = 255.
 
-    As MNIST was made (PAPER.md Sec. III-A): each digit's ink box (pixels above 1/4 of full ink,
+    As MNIST was made (docs/paper.md Sec. III-A): each digit's ink box (pixels above 1/4 of full ink,
     which leaves out USPS's faint scanner haze) is resized, keeping its aspect ratio, so that its
     longer side is 20 px, then placed in a 28 x 28 frame with its centre of mass at the centre
     (shifted back inside the frame where needed).

@@ -1,14 +1,14 @@
 """The symbol table shared by recognisers, grammars and character models.
 
 Every graph in docrec labels its arcs with integer ids; this module is the single place that says which
-character an id stands for. The default alphabet is the project's shared 17-class set (HELPERS.md):
+character an id stands for. The default alphabet is the project's shared 17-class set (data.constants.CHARSET):
 
 =====  ==========================================
 ids    symbols
 =====  ==========================================
 0..9   ``0 1 2 3 4 5 6 7 8 9``
 10..15 ``,  .  -  $  *  /``
-16     the 'none / rubbish' class (PAPER.md Sec. VII: "none" positions of the SDNN, Sec. X: rubbish)
+16     the 'none / rubbish' class (docs/paper.md Sec. VII: "none" positions of the SDNN, Sec. X: rubbish)
 =====  ==========================================
 
 The 'none' class is a recogniser output, never a character of a decoded string: grammars are built over
@@ -21,8 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-DEFAULT_CHARACTERS: tuple[str, ...] = tuple("0123456789,.-$*/")
-NONE_SYMBOL = "<none>"
+from data.constants import CHARACTERS, NONE_SYMBOL
+
+DEFAULT_CHARACTERS: tuple[str, ...] = tuple(CHARACTERS)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-EPS = -1  # same value as gtn.EPSILON (kept local so the automata need nothing but Python)
+from gtn.graph import EPSILON as EPS
 
 
 @dataclass

@@ -5,7 +5,7 @@ deterministic automaton by subset construction, then minimised), and only at the
 ``gtn.Graph``. Keeping the deterministic form has two purposes:
 
 * every accepted string has exactly ONE path, so composing a grammar with an interpretation graph never
-  counts an interpretation twice (the forward penalty and the confidence stay exact, PAPER.md Sec. VI);
+  counts an interpretation twice (the forward penalty and the confidence stay exact, docs/paper.md Sec. VI);
 * a grammar with loops (``\\d*``, the ``*`` fill of amounts) is written either as a cyclic graph
   (``gtn.Graph(..., acyclic=False)``, usable as the right operand of ``gtn.compose``) or, on request,
   unrolled into an acyclic graph exact up to a given length (:meth:`Dfa.arcs`, ``max_len``): no string

@@ -1,4 +1,4 @@
-"""The character model of the SDNN (PAPER.md Sec. VII) and the frame-graph builder.
+"""The character model of the SDNN (docs/paper.md Sec. VII) and the frame-graph builder.
 
 An SDNN gives one penalty vector per horizontal position ("frame"): ``(T, C)`` penalties over the
 classes of an :class:`~decoders.alphabet.Alphabet` that has a 'none' class. The frame graph is the
@@ -33,16 +33,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+import gtn
+from gtn.graph import EPSILON as EPS
+
 from .alphabet import Alphabet
 
-EPS = -1
 KINDS = ("enter", "direct", "repeat", "none")
 K_ENTER, K_DIRECT, K_REPEAT, K_NONE = range(4)
 
 
 @dataclass
 class CharacterModelConfig:
-    """Options of :class:`CharacterModel` (PAPER.md Sec. VII).
+    """Options of :class:`CharacterModel` (docs/paper.md Sec. VII).
 
     Attributes:
         min_frames: minimum number of consecutive frames per character (>= 1).
@@ -64,7 +66,7 @@ class CharacterModelConfig:
 
 
 def frame_graph(penalties: torch.Tensor, *, lengths=None):
-    """The linear frame graph of an SDNN output: ``(T, C) -> gtn.Graph`` (PAPER.md Sec. VII);
+    """The linear frame graph of an SDNN output: ``(T, C) -> gtn.Graph`` (docs/paper.md Sec. VII);
     ``(B, T, C)`` (+ optional ``lengths (B,)``) gives the batch of B frame graphs.
 
     Node ``t`` is the boundary before frame ``t`` (nodes ``0..T``); frame ``t`` gives ``C`` arcs
@@ -75,7 +77,6 @@ def frame_graph(penalties: torch.Tensor, *, lengths=None):
     Raises:
         ValueError: not a 2-D/3-D tensor, no frame or class, or non-finite penalties.
     """
-    import gtn
 
     if not isinstance(penalties, torch.Tensor) or penalties.dim() not in (2, 3):
         raise ValueError(f"[decoders.frame_graph] expected (T, C) or (B, T, C) penalties, got "
@@ -227,7 +228,6 @@ class CharacterModel(nn.Module):
             the arc kind's penalty (differentiable w.r.t. ``self.penalties``). Accepts exactly the frame
             label sequences the character model allows (of length T if given).
         """
-        import gtn
 
         if num_frames is None:
             tpl = self._template
@@ -271,12 +271,13 @@ class CharacterModel(nn.Module):
         Returns:
             ``(graph, frame_arc)``: the interpretation graph (ilabel = frame class, olabel = character or
             ``EPSILON``) and, per arc, the index ``t * C + c`` of the frame-graph arc it consumed (the
-            frame of every character, hence its x-range). For a batch: ``gtn.batch`` of the B graphs and
-            indices into ``penalties.reshape(-1)`` (``b * T * C + t * C + c``).
+            frame of every character, hence its x-range). For a batch: the B graphs and indices into
+            ``penalties.reshape(-1)`` (``b * T * C + t * C + c``); without ``beam`` the batch is
+            ``gtn.compose(gtn.frame_graph(penalties, lengths=lengths), self.graph())`` (one pass of gtn's
+            frame composition; its epsilon arcs into the final node have index -1).
         """
         if isinstance(penalties, torch.Tensor) and penalties.dim() == 3:
             return self._compose_batch(penalties, beam=beam, lengths=lengths)
-        import gtn
 
         if not isinstance(penalties, torch.Tensor) or penalties.dim() != 2:
             raise ValueError("[decoders.CharacterModel.compose_frames] expected (T, C) or (B, T, C) penalties, "
@@ -302,8 +303,6 @@ class CharacterModel(nn.Module):
         return g, frame_arc
 
     def _compose_batch(self, penalties: torch.Tensor, *, beam, lengths):
-        import gtn
-
         B, T, C = penalties.shape
         if lengths is None:
             lengths = torch.full((B,), T, dtype=torch.long)
@@ -311,6 +310,22 @@ class CharacterModel(nn.Module):
         if lengths.numel() != B or bool((lengths < 1).any()) or bool((lengths > T).any()):
             raise ValueError(f"[decoders.CharacterModel.compose_frames] lengths must be B={B} values in "
                              f"[1, {T}], got {lengths.tolist()}")
+        if beam is None:  # gtn's frame composition with the cyclic machine, the whole batch at once
+            if penalties.shape[-1] != self.alphabet.num_classes:
+                raise ValueError(f"[decoders.CharacterModel.compose_frames] penalties have {C} classes but the "
+                                 f"alphabet has {self.alphabet.num_classes}: {self.alphabet.describe()}")
+            if not torch.isfinite(penalties).all():
+                raise ValueError("[decoders.CharacterModel.compose_frames] non-finite frame penalties")
+            frames = gtn.frame_graph(penalties, lengths=lengths)
+            g, (amap, _) = gtn.compose(frames, self.graph().with_penalty(self.graph().penalty.to(penalties.dtype)))
+            if bool((g.arc_offsets.diff() == 0).any()):  # a trimmed composition without a path has no arcs
+                raise ValueError(f"[decoders.CharacterModel.compose_frames] no path through some of the "
+                                 f"{lengths.tolist()} frames (min_frames={self.config.min_frames})")
+            # frame-graph arc -> index into penalties.reshape(-1): b * T * C + t * C + c (-1: the epsilon
+            # arcs that join the model's final states)
+            arc_graph = frames.arc_batch[amap.clamp(min=0)]
+            local = amap - frames.arc_offsets[arc_graph]
+            return g, torch.where(amap >= 0, arc_graph * T * C + local, torch.full_like(amap, -1))
         graphs, maps = [], []
         for b in range(B):
             g, fa = self.compose_frames(penalties[b, : int(lengths[b])], beam=beam)

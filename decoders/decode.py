@@ -1,13 +1,13 @@
 """Decoding: interpretation graph (+ grammar) -> the n best texts with spans, confidence and rejection.
 
-PAPER.md Sec. IV/VIII: the interpretation graph is composed with a grammar and the Viterbi transformer
+docs/paper.md Sec. IV/VIII: the interpretation graph is composed with a grammar and the Viterbi transformer
 keeps the best path. On top of the paper this module gives
 
 * the n best DISTINCT texts (not paths: two segmentations reading the same string count once). The
   k-th text is the best path of ``graph o (grammar minus texts 1..k-1)``; the exclusion is done exactly
   on the grammar's deterministic automaton (:meth:`Grammar.excluding`), so the list is exact;
 * the confidence of a text: its posterior probability among all interpretations the grammar allows,
-  summed over every path spelling it (``exp(F_all - F_text)``, F = forward penalty, PAPER.md Sec. VI),
+  summed over every path spelling it (``exp(F_all - F_text)``, F = forward penalty, docs/paper.md Sec. VI),
   plus the posterior of the single best path and the penalty margin to the next text;
 * character spans through the arc maps (which input arcs, hence which piece or which frames);
 * an explicit rejected result when no path is allowed (never an exception from deep inside);
@@ -21,17 +21,16 @@ import math
 
 import torch
 
+import gtn
+from gtn.graph import EPSILON as EPS
+
 from .alphabet import Alphabet
 from .charmodel import CharacterModel
 from .grammar import Grammar
 from .result import CharSpan, DecodeResult
 
-EPS = -1
-
 
 def _check_graph(graph, where: str, alphabet: Alphabet) -> None:
-    import gtn
-
     if not isinstance(graph, gtn.Graph):
         raise ValueError(f"[{where}] expected a gtn.Graph, got {type(graph).__name__}")
     if graph.batch_size != 1:
@@ -47,7 +46,6 @@ def _check_graph(graph, where: str, alphabet: Alphabet) -> None:
 
 def _best_path(g) -> tuple[list[int], float]:
     """Arcs of the best path in path order and its penalty (``inf`` and ``[]`` if there is no path)."""
-    import gtn
 
     (path,) = gtn.viterbi_path(g)
     pen = float(path.penalty.detach())
@@ -57,8 +55,6 @@ def _best_path(g) -> tuple[list[int], float]:
 
 
 def _forward(g) -> float:
-    import gtn
-
     return float(gtn.forward_penalty(g)[0])
 
 
@@ -91,7 +87,6 @@ def decode(graph, grammar: Grammar | None = None, n: int = 1, *, beam: float | N
     g = graph.with_penalty(graph.penalty.detach().double())
     keep = torch.arange(g.num_arcs)
     if beam is not None:
-        import gtn
 
         g, pmap = gtn.prune(g, float(beam))
         keep = torch.as_tensor(pmap)
@@ -104,7 +99,7 @@ def decode_frames(penalties: torch.Tensor, grammar: Grammar | None = None, n: in
     """Decode SDNN outputs: ``(T, C)`` frame penalties -> character model -> grammar -> n best texts.
 
     Args:
-        penalties: ``(T, C)`` penalties of the replicated recogniser (PAPER.md Sec. VII).
+        penalties: ``(T, C)`` penalties of the replicated recogniser (docs/paper.md Sec. VII).
         grammar: allowed strings (``None``: any).
         n: number of distinct texts.
         model: the :class:`CharacterModel` (default: CTC-like over the grammar's alphabet).
@@ -150,7 +145,6 @@ def text_penalties(graph, texts, grammar: Grammar | None = None, *, alphabet: Al
         characters outside the alphabet, or that no path spells (``f_all`` is ``inf`` when the
         grammar allows no path at all).
     """
-    import gtn
 
     alphabet = _alphabets(grammar, alphabet, "decoders.text_penalties")
     _check_graph(graph, "decoders.text_penalties", alphabet)
@@ -169,7 +163,6 @@ def text_penalties(graph, texts, grammar: Grammar | None = None, *, alphabet: Al
 
 def _text_forward(constrained, text: str, alphabet: Alphabet) -> float:
     """Forward penalty of the paths of a grammar-constrained graph that spell ``text``."""
-    import gtn
 
     lex = Grammar.lexicon([text], alphabet=alphabet)
     only, _ = gtn.compose(constrained, lex.graph(dtype=torch.float64))
@@ -187,7 +180,6 @@ def _alphabets(grammar, alphabet, where) -> Alphabet:
 def _decode(g, grammar, n, *, alphabet, report, start, end, note) -> list[DecodeResult]:
     """Shared core. ``report/start/end (A_g,)``: per arc of ``g``, the arc id to report and its
     input positions."""
-    import gtn
 
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"[decoders.decode] n must be a positive int, got {n!r}")

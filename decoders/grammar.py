@@ -1,4 +1,4 @@
-"""Grammars: which character strings a field may hold, as weighted acceptors (PAPER.md Sec. IV, X).
+"""Grammars: which character strings a field may hold, as weighted acceptors (docs/paper.md Sec. IV, X).
 
 A :class:`Grammar` is composed with an interpretation graph (``gtn.compose(interp, grammar.graph(...))``)
 so that only the interpretations it allows survive; its arc penalties act as a prior (e.g. a zip code
@@ -22,6 +22,10 @@ from __future__ import annotations
 
 import math
 from typing import Iterable, Sequence
+
+import torch
+
+import gtn
 
 from .alphabet import Alphabet
 from .automaton import ArcList, Dfa, intersect, trie
@@ -147,7 +151,7 @@ class Grammar:
 
     @classmethod
     def amount(cls, *, alphabet: Alphabet | None = None, **options) -> "Grammar":
-        """Courtesy amounts of cheques (PAPER.md Sec. X). The language, in pattern syntax, is
+        """Courtesy amounts of cheques (docs/paper.md Sec. X). The language, in pattern syntax, is
 
             DOLLAR FILL INTEGER DECIMALS TRAILING_FILL
 
@@ -293,7 +297,6 @@ class Grammar:
         """
         top = self.max_length
         key = None if max_len is None or (top is not None and max_len >= top) else int(max_len)
-        import torch
 
         dtype = dtype or torch.get_default_dtype()
         if (key, dtype) not in self._graphs:
@@ -302,9 +305,6 @@ class Grammar:
 
 
 def _to_graph(arcs: ArcList, dtype):
-    import gtn
-    import torch
-
     return gtn.Graph(
         torch.tensor(arcs.src, dtype=torch.long),
         torch.tensor(arcs.dst, dtype=torch.long),

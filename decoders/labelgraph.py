@@ -2,7 +2,7 @@
 
 Real cheque amounts are labelled with their digits only (``15728``) while the image shows
 ``$15.728.-``: separators, a ``$``, ``*`` fill and end marks that the recogniser must still account
-for. The target of the discriminative forward criterion (PAPER.md Sec. VI) is then not one string
+for. The target of the discriminative forward criterion (docs/paper.md Sec. VI) is then not one string
 (``gtn.builders.string_graph``) but the small language of every way the label may be written:
 
     ``\\$? \\*{0,max_fill}  d1 [.,]? d2 [.,]? ... dn  ([.,]? [-/*]{0,max_end_marks})``
@@ -20,6 +20,8 @@ the segmentation system's interpretation graph; a batch of labels is ``gtn.batch
 from __future__ import annotations
 
 import torch
+
+import gtn
 
 from .alphabet import Alphabet
 
@@ -106,7 +108,6 @@ def marked_label_graph(digits: str, *, alphabet: Alphabet | None = None, separat
         ValueError: an empty label, a non-digit in it, a negative count, or a symbol the options need
             that the alphabet lacks.
     """
-    import gtn
 
     where = "decoders.marked_label_graph"
     _check_label(digits, where)

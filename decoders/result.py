@@ -31,7 +31,7 @@ class CharSpan:
 
     def x_range(self, *, stride: int = 4, window: int = 32, offset: int = 0) -> tuple[int, int]:
         """Pixel columns ``[x0, x1)`` of an SDNN span: frame t sees columns ``[offset + stride*t,
-        offset + stride*t + window)`` (LeNet-5 replicated: stride 4, window 32, PAPER.md Sec. VII).
+        offset + stride*t + window)`` (LeNet-5 replicated: stride 4, window 32, docs/paper.md Sec. VII).
         The range is the union of the windows of the span's frames."""
         return offset + stride * self.start, offset + stride * (self.end - 1) + window
 
@@ -46,7 +46,7 @@ class DecodeResult:
         penalty: penalty of the best path spelling ``text`` (grammar penalties included; ``inf`` if
             there is none).
         confidence: posterior probability of ``text`` given the input and the grammar, summed over all
-            paths spelling it: ``exp(F_all - F_text)`` with F the forward penalty (PAPER.md Sec. VI) of
+            paths spelling it: ``exp(F_all - F_text)`` with F the forward penalty (docs/paper.md Sec. VI) of
             all allowed interpretations and of those spelling ``text``. In [0, 1].
         path_confidence: posterior of the single best path alone, ``exp(F_all - penalty)`` (<=
             ``confidence``).

@@ -4,7 +4,7 @@ Run from the repository root:  .venv/bin/python examples/graph_basics.py
 
 The graph below is what a recogniser produces for a field that was cut into two pieces, where
 the cut may be wrong (arc 0 -> 2 reads both pieces as one character). Labels are alphabet ids
-(0-9 are the digits); penalties are -log scores, lower is better (PAPER.md Sec. IV).
+(0-9 are the digits); penalties are -log scores, lower is better (docs/paper.md Sec. IV).
 """
 
 import torch
@@ -39,6 +39,6 @@ for result in decode(interpretations, grammar, n=3):
     print(f"text {result.text!r} penalty {result.penalty:.2f} confidence {result.confidence:.3f} "
           f"margin {result.margin:.2f}")
 
-# The discriminative forward criterion for the true text "14" (PAPER.md Sec. VI): -log P("14" | field).
+# The discriminative forward criterion for the true text "14" (docs/paper.md Sec. VI): -log P("14" | field).
 loss = gtn.discriminative_forward_loss(interpretations, [[1, 4]])
 print("discriminative forward loss for '14':", float(loss[0]))

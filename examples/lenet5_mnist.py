@@ -3,7 +3,7 @@
 Run from the repository root:  .venv/bin/python examples/lenet5_mnist.py [MNIST_DIR]
 
 MNIST is read from MNIST_DIR, else $DOCREC_MNIST_DIR, else the user cache (downloaded with checksum
-verification when missing). The network outputs one penalty per class (Euclidean RBF, PAPER.md
+verification when missing). The network outputs one penalty per class (Euclidean RBF, docs/paper.md
 Sec. II-B); the answer is the class with the lowest penalty.
 """
 

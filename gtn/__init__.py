@@ -1,4 +1,4 @@
-"""gtn: the batched, differentiable graph-transformer core (PAPER.md Sec. IV, VI, VIII; DESIGN.md).
+"""gtn: the batched, differentiable graph-transformer core (docs/paper.md Sec. IV, VI, VIII; docs/design.md).
 
 Public API (penalties, lower is better, everywhere):
 
@@ -12,14 +12,16 @@ from gtn.graph import EPSILON, Graph, topsort
 from gtn.batch import batch, unbatch
 from gtn.textio import graph_from_str, graph_to_str
 from gtn.compose import compose
+from gtn._backend import get_num_threads, set_num_threads
 from gtn.scoring import forward_penalty, viterbi_penalty
 
 __all__ = ["EPSILON", "Graph", "topsort", "batch", "unbatch", "graph_from_str", "graph_to_str",
            "compose", "forward_penalty", "viterbi_penalty"]
 from gtn.nbest import Path, nbest, viterbi_path
-from gtn.builders import ctc_graph, frame_graph, string_graph
+from gtn.builders import ctc_graph, ctc_graphs, frame_graph, string_graph, string_graphs
 
-__all__ += ["Path", "nbest", "viterbi_path", "ctc_graph", "frame_graph", "string_graph"]
+__all__ += ["get_num_threads", "set_num_threads"]
+__all__ += ["Path", "nbest", "viterbi_path", "ctc_graph", "ctc_graphs", "frame_graph", "string_graph", "string_graphs"]
 from gtn.ops import concat, connect, intersect, project, prune, trim, union
 from gtn.criteria import (constrain, discriminative_forward_loss, discriminative_viterbi_loss, forward_loss,
                           viterbi_loss)

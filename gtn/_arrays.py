@@ -98,14 +98,3 @@ def longest_path_levels(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         frontier = unique_unsorted(d[indeg[d] == 0], stamp)
         depth += 1
     return level
-
-
-def segments(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Run boundaries of an already sorted key array: ``-> (starts (S,), unique_keys (S,))``."""
-    if sorted_keys.size == 0:
-        return np.zeros(0, dtype=np.int64), sorted_keys[:0]
-    flags = np.empty(sorted_keys.size, dtype=bool)
-    flags[0] = True
-    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flags[1:])
-    starts = np.flatnonzero(flags)
-    return starts, sorted_keys[starts]

@@ -37,6 +37,48 @@ def load_kernel():
 KERNEL = load_kernel()
 
 
+class _Threads:
+    """How many threads the kernel may use for one batch (process-wide, like ``torch.set_num_threads``)."""
+
+    def __init__(self) -> None:
+        raw = os.environ.get("DOCREC_GTN_THREADS", "1").strip() or "1"
+        try:
+            self.n = int(raw)
+        except ValueError:
+            raise ValueError(f"[gtn] DOCREC_GTN_THREADS={raw!r}; expected a positive integer") from None
+        if self.n < 1:
+            raise ValueError(f"[gtn] DOCREC_GTN_THREADS={raw!r}; expected a positive integer")
+
+
+_THREADS = _Threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Let the kernel split a batch over ``n`` threads (default 1, or ``$DOCREC_GTN_THREADS``).
+
+    Results do not depend on it (batches are split at graph boundaries). It pays on large batches
+    when the cores are otherwise idle; with torch's own worker threads spinning beside it (torch
+    with several threads and the default OpenMP wait policy) it can be slower: measure
+    (benchmarks/gtn_ops.py).
+
+    Raises:
+        ValueError: ``n`` is not a positive integer.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"[gtn.set_num_threads] expected a positive integer, got {n!r}")
+    _THREADS.n = n
+
+
+def get_num_threads() -> int:
+    """The number of threads the kernel may use for one batch (see :func:`set_num_threads`)."""
+    return _THREADS.n
+
+
+def threads() -> int:
+    """Alias of :func:`get_num_threads` for the kernels' callers."""
+    return _THREADS.n
+
+
 def backend() -> str:
     """``"c"`` when the compiled ``gtn._kernels`` runs the loops, else ``"numpy"``."""
     return "numpy" if KERNEL is None else "c"

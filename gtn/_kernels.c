@@ -13,116 +13,7 @@
  *
  * Only Python.h and the buffer protocol are used (no numpy headers at build time).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* --- buffers ------------------------------------------------------------------------------------ */
-
-typedef struct {
-    Py_buffer view;
-    Py_ssize_t len; /* number of items */
-    int held;
-} Buf;
-
-/* Get a C-contiguous 1-d buffer of 8-byte items: kind 'd' (float64) or 'q' (int64). */
-static int get_buf(PyObject *obj, Buf *b, char kind, int writable, const char *name) {
-    int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
-    b->held = 0;
-    if (PyObject_GetBuffer(obj, &b->view, flags) < 0) {
-        PyErr_Format(PyExc_TypeError, "[gtn._kernels] %s: expected a contiguous%s 1-d array",
-                     name, writable ? " writable" : "");
-        return -1;
-    }
-    b->held = 1;
-    const char *f = b->view.format ? b->view.format : "B";
-    if (*f == '<' || *f == '=' || *f == '@') f++;
-    int ok = b->view.itemsize == 8 && b->view.ndim <= 1 && f[1] == '\0' &&
-             (kind == 'd' ? f[0] == 'd' : (f[0] == 'q' || f[0] == 'l'));
-    if (!ok) {
-        PyErr_Format(PyExc_TypeError, "[gtn._kernels] %s: expected a 1-d %s array, got format '%s' itemsize %zd",
-                     name, kind == 'd' ? "float64" : "int64", b->view.format ? b->view.format : "B",
-                     b->view.itemsize);
-        PyBuffer_Release(&b->view);
-        b->held = 0;
-        return -1;
-    }
-    b->len = b->view.len / 8;
-    return 0;
-}
-
-static void release(Buf *bufs, int count) {
-    for (int i = 0; i < count; i++)
-        if (bufs[i].held) PyBuffer_Release(&bufs[i].view);
-}
-
-/* Parse the positional arguments of `fn` into buffers, one spec letter each: 'd' float64, 'q' int64,
- * upper case = must be writable; `names` is a NULL-terminated list for the error messages. */
-static int parse_bufs(PyObject *args, const char *fn, const char *spec, const char *const *names, Buf *b) {
-    Py_ssize_t k = (Py_ssize_t)strlen(spec);
-    memset(b, 0, (size_t)k * sizeof(Buf));
-    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != k) {
-        PyErr_Format(PyExc_TypeError, "[gtn._kernels.%s] takes %zd arrays", fn, k);
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < k; i++) {
-        int writable = spec[i] == 'D' || spec[i] == 'Q';
-        char kind = (spec[i] == 'd' || spec[i] == 'D') ? 'd' : 'q';
-        if (get_buf(PyTuple_GET_ITEM(args, i), &b[i], kind, writable, names[i]) < 0) {
-            release(b, (int)i);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Release the buffers and return None (ok) or NULL (an exception is set). */
-static PyObject *finish(Buf *b, int count, int ok) {
-    release(b, count);
-    if (!ok) return NULL;
-    Py_RETURN_NONE;
-}
-
-#define D(b) ((double *)(b).view.buf)
-#define I(b) ((int64_t *)(b).view.buf)
-
-/* Check the shared arc arrays: reads, writes, p of one length A, node ids in [0, n). */
-static int check_arcs(const Buf *reads, const Buf *writes, const Buf *p, Py_ssize_t n, const char *fn) {
-    Py_ssize_t a = reads->len;
-    if (writes->len != a || p->len != a) {
-        PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] reads, writes, p have lengths %zd, %zd, %zd",
-                     fn, a, writes->len, p->len);
-        return -1;
-    }
-    const int64_t *r = (const int64_t *)reads->view.buf, *w = (const int64_t *)writes->view.buf;
-    for (Py_ssize_t k = 0; k < a; k++) {
-        if ((uint64_t)r[k] >= (uint64_t)n || (uint64_t)w[k] >= (uint64_t)n) {
-            PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] arc %zd (%lld -> %lld) has a node outside [0, %zd)",
-                         fn, k, (long long)r[k], (long long)w[k], n);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int check_bounds(const Buf *bounds, Py_ssize_t a, const char *fn) {
-    const int64_t *bd = I(*bounds);
-    Py_ssize_t nb = bounds->len;
-    if (nb < 1 || bd[0] != 0 || bd[nb - 1] != a) {
-        PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] bounds must run from 0 to the number of arcs %zd", fn, a);
-        return -1;
-    }
-    for (Py_ssize_t i = 1; i < nb; i++) {
-        if (bd[i] < bd[i - 1]) {
-            PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] bounds decrease at level %zd", fn, i - 1);
-            return -1;
-        }
-    }
-    return 0;
-}
+#include "_kernels.h"
 
 /* --- forward log-sum-exp ------------------------------------------------------------------------ */
 
@@ -179,7 +70,8 @@ fail:
 static const char max_doc[] =
     "max_forward(reads, writes, p, perm, score, bp)\n\n"
     "Viterbi scores in place: score[d] = max over arcs into d of score[src] - p, and bp[d] = perm[k] of\n"
-    "the first (lowest plan position, i.e. lowest arc id) arc reaching the max. `score` (N,) comes\n"
+    "the first (lowest plan position, i.e. lowest arc id) arc reaching the max (perm empty: k itself,\n"
+    "for arcs in their own order). `score` (N,) comes\n"
     "initialised (sentinel, 0 at the starts), `bp` (N,) int64 filled with -1.";
 
 static PyObject *max_forward(PyObject *self, PyObject *args) {
@@ -188,13 +80,14 @@ static PyObject *max_forward(PyObject *self, PyObject *args) {
     if (parse_bufs(args, "max_forward", "qqdqDQ", names, b)) return NULL;
     Py_ssize_t n = b[4].len, a = b[0].len;
     if (check_arcs(&b[0], &b[1], &b[2], n, "max_forward")) goto fail;
-    if (b[3].len != a || b[5].len != n) {
+    if ((b[3].len != a && b[3].len != 0) || b[5].len != n) {
         PyErr_Format(PyExc_ValueError, "[gtn._kernels.max_forward] perm has %zd entries for %zd arcs, bp %zd for %zd nodes",
                      b[3].len, a, b[5].len, n);
         goto fail;
     }
     {
         const int64_t *r = I(b[0]), *w = I(b[1]), *perm = I(b[3]);
+        int identity = b[3].len == 0; /* arcs in their own order: the arc id is the position */
         const double *p = D(b[2]);
         double *score = D(b[4]);
         int64_t *bp = I(b[5]);
@@ -206,7 +99,7 @@ static PyObject *max_forward(PyObject *self, PyObject *args) {
             double v = score[r[k]] - p[k];
             if (v > score[w[k]] || (v != v && score[w[k]] == score[w[k]])) {
                 score[w[k]] = v;
-                bp[w[k]] = (v == v) ? perm[k] : -1;
+                bp[w[k]] = (v == v) ? (identity ? k : perm[k]) : -1;
             }
         }
         Py_END_ALLOW_THREADS
@@ -408,6 +301,187 @@ fail:
     return finish(b, 3, 0);
 }
 
+/* --- graphs whose arcs are sorted by destination ------------------------------------------------ */
+/* A graph whose arcs are sorted by dst, with src < dst, no arc into a start and none out of a final,
+ * needs no plan: one sweep over the arcs in their own order (runs of equal dst) is topological. */
+
+static const char sorted_doc[] =
+    "arcs_sorted(src, dst, starts, finals) -> bool\n\n"
+    "True when dst is non-decreasing, src < dst for every arc, no arc enters a start node and none\n"
+    "leaves a final node: the arcs are then their own scoring plan (see lse_sorted, posteriors_sorted).";
+
+static PyObject *arcs_sorted(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"src", "dst", "starts", "finals", NULL};
+    Buf b[4];
+    if (parse_bufs(args, "arcs_sorted", "qqqq", names, b)) return NULL;
+    Py_ssize_t a = b[0].len, nb = b[2].len;
+    if (b[1].len != a || b[3].len != nb) {
+        PyErr_SetString(PyExc_ValueError, "[gtn._kernels.arcs_sorted] src/dst and starts/finals lengths differ");
+        return finish(b, 4, 0);
+    }
+    const int64_t *src = I(b[0]), *dst = I(b[1]), *starts = I(b[2]), *finals = I(b[3]);
+    int64_t n = 0;
+    for (Py_ssize_t k = 0; k < a; k++)
+        if (dst[k] + 1 > n) n = dst[k] + 1;
+    for (Py_ssize_t g = 0; g < nb; g++) {
+        if (starts[g] + 1 > n) n = starts[g] + 1;
+        if (finals[g] + 1 > n) n = finals[g] + 1;
+    }
+    int ok = 1;
+    for (Py_ssize_t k = 0; k < a && ok; k++)
+        ok = src[k] >= 0 && src[k] < dst[k] && (k == 0 || dst[k - 1] <= dst[k]);
+    char *flag = ok ? (char *)calloc((size_t)n + 1, 1) : NULL;
+    if (ok && !flag) {
+        release(b, 4);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t g = 0; ok && g < nb; g++) {
+        if (starts[g] < 0 || finals[g] < 0) ok = 0;
+        else flag[starts[g]] |= 1, flag[finals[g]] |= 2;
+    }
+    for (Py_ssize_t k = 0; k < a && ok; k++) ok = !(flag[dst[k]] & 1) && !(flag[src[k]] & 2);
+    free(flag);
+    release(b, 4);
+    return PyBool_FromLong(ok);
+}
+
+/* The arc range of one part: cuts (P + 1,) arc offsets (at graph boundaries), or all arcs. */
+typedef struct {
+    const int64_t *r, *w, *cuts;
+    const double *p, *alpha;
+    double *score, *gamma, *post;
+    int64_t *bp;
+    Py_ssize_t a;
+} Sweep;
+
+static void part_range(const Sweep *s, Py_ssize_t part, Py_ssize_t *lo, Py_ssize_t *hi) {
+    *lo = s->cuts ? s->cuts[part] : 0;
+    *hi = s->cuts ? s->cuts[part + 1] : s->a;
+}
+
+static int check_cuts(const Buf *cuts, Py_ssize_t a, const char *fn) {
+    if (cuts->len == 0) return 0;
+    const int64_t *c = I(*cuts);
+    if (cuts->len < 2 || c[0] != 0 || c[cuts->len - 1] != a) {
+        PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] cuts must run from 0 to the number of arcs %zd", fn, a);
+        return -1;
+    }
+    for (Py_ssize_t i = 1; i < cuts->len; i++)
+        if (c[i] < c[i - 1]) {
+            PyErr_Format(PyExc_ValueError, "[gtn._kernels.%s] cuts decrease at %zd", fn, i);
+            return -1;
+        }
+    return 0;
+}
+
+static void lse_part(void *ctx, Py_ssize_t part) {
+    const Sweep *s = (const Sweep *)ctx;
+    Py_ssize_t lo, hi;
+    part_range(s, part, &lo, &hi);
+    for (Py_ssize_t k = lo, j; k < hi; k = j) {
+        int64_t d = s->w[k];
+        double m = -INFINITY;
+        for (j = k; j < hi && s->w[j] == d; j++) {
+            double v = s->score[s->r[j]] - s->p[j];
+            if (v > m || v != v) m = v;
+        }
+        double sum = 0.0;
+        for (Py_ssize_t i = k; i < j; i++) sum += exp(s->score[s->r[i]] - s->p[i] - m);
+        s->score[d] = m + log(sum);
+    }
+}
+
+static void post_part(void *ctx, Py_ssize_t part) {
+    const Sweep *s = (const Sweep *)ctx;
+    Py_ssize_t lo, hi;
+    part_range(s, part, &lo, &hi);
+    for (Py_ssize_t k = hi - 1; k >= lo; k--) {
+        double x = s->gamma[s->w[k]] * exp(s->alpha[s->r[k]] - s->p[k] - s->alpha[s->w[k]]);
+        s->post[k] = x;
+        s->gamma[s->r[k]] += x;
+    }
+}
+
+static void max_part(void *ctx, Py_ssize_t part) {
+    const Sweep *s = (const Sweep *)ctx;
+    Py_ssize_t lo, hi;
+    part_range(s, part, &lo, &hi);
+    for (Py_ssize_t k = lo; k < hi; k++) s->score[s->w[k]] = -INFINITY;
+    for (Py_ssize_t k = lo; k < hi; k++) { /* same rule as max_forward */
+        double v = s->score[s->r[k]] - s->p[k];
+        if (v > s->score[s->w[k]] || (v != v && s->score[s->w[k]] == s->score[s->w[k]])) {
+            s->score[s->w[k]] = v;
+            s->bp[s->w[k]] = (v == v) ? k : -1;
+        }
+    }
+}
+
+static const char lse_sorted_doc[] =
+    "lse_sorted(src, dst, p, score, cuts)\n\n"
+    "lse_forward for arcs sorted by dst (arcs_sorted): each run of arcs into one node gives\n"
+    "score[d] = m + log(sum exp(score[src] - p - m)), with the same arithmetic as the level sweep.\n"
+    "cuts (P + 1,) splits the arcs at graph boundaries into P parts swept by P threads (empty: one).";
+
+static PyObject *lse_sorted(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"src", "dst", "p", "score", "cuts", NULL};
+    Buf b[5];
+    if (parse_bufs(args, "lse_sorted", "qqdDq", names, b)) return NULL;
+    Py_ssize_t n = b[3].len, a = b[0].len;
+    if (check_arcs(&b[0], &b[1], &b[2], n, "lse_sorted") || check_cuts(&b[4], a, "lse_sorted")) return finish(b, 5, 0);
+    Sweep s = {I(b[0]), I(b[1]), b[4].len ? I(b[4]) : NULL, D(b[2]), NULL, D(b[3]), NULL, NULL, NULL, a};
+    Py_ssize_t parts = b[4].len ? b[4].len - 1 : 1;
+    Py_BEGIN_ALLOW_THREADS
+    gtn_parallel(lse_part, &s, parts);
+    Py_END_ALLOW_THREADS
+    return finish(b, 5, 1);
+}
+
+static const char post_sorted_doc[] =
+    "posteriors_sorted(src, dst, p, alpha, gamma, post, cuts)\n\n"
+    "posteriors for arcs sorted by dst: arcs in reverse order, post[k] = gamma[dst] *\n"
+    "exp(alpha[src] - p - alpha[dst]) and gamma[src] += post[k]; cuts as in lse_sorted.";
+
+static PyObject *posteriors_sorted(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"src", "dst", "p", "alpha", "gamma", "post", "cuts", NULL};
+    Buf b[7];
+    if (parse_bufs(args, "posteriors_sorted", "qqddDDq", names, b)) return NULL;
+    Py_ssize_t n = b[4].len, a = b[0].len;
+    if (check_arcs(&b[0], &b[1], &b[2], n, "posteriors_sorted") || check_cuts(&b[6], a, "posteriors_sorted"))
+        return finish(b, 7, 0);
+    if (b[3].len != n || b[5].len != a) {
+        PyErr_SetString(PyExc_ValueError, "[gtn._kernels.posteriors_sorted] alpha needs N entries, post A");
+        return finish(b, 7, 0);
+    }
+    Sweep s = {I(b[0]), I(b[1]), b[6].len ? I(b[6]) : NULL, D(b[2]), D(b[3]), NULL, D(b[4]), D(b[5]), NULL, a};
+    Py_ssize_t parts = b[6].len ? b[6].len - 1 : 1;
+    Py_BEGIN_ALLOW_THREADS
+    gtn_parallel(post_part, &s, parts);
+    Py_END_ALLOW_THREADS
+    return finish(b, 7, 1);
+}
+
+static const char max_sorted_doc[] =
+    "max_sorted(src, dst, p, score, bp, cuts)\n\n"
+    "max_forward for arcs sorted by dst, back-pointers are arc ids; cuts as in lse_sorted.";
+
+static PyObject *max_sorted(PyObject *self, PyObject *args) {
+    static const char *const names[] = {"src", "dst", "p", "score", "bp", "cuts", NULL};
+    Buf b[6];
+    if (parse_bufs(args, "max_sorted", "qqdDQq", names, b)) return NULL;
+    Py_ssize_t n = b[3].len, a = b[0].len;
+    if (check_arcs(&b[0], &b[1], &b[2], n, "max_sorted") || check_cuts(&b[5], a, "max_sorted")) return finish(b, 6, 0);
+    if (b[4].len != n) {
+        PyErr_SetString(PyExc_ValueError, "[gtn._kernels.max_sorted] bp needs N entries");
+        return finish(b, 6, 0);
+    }
+    Sweep s = {I(b[0]), I(b[1]), b[5].len ? I(b[5]) : NULL, D(b[2]), NULL, D(b[3]), NULL, NULL, I(b[4]), a};
+    Py_ssize_t parts = b[5].len ? b[5].len - 1 : 1;
+    Py_BEGIN_ALLOW_THREADS
+    gtn_parallel(max_part, &s, parts);
+    Py_END_ALLOW_THREADS
+    return finish(b, 6, 1);
+}
+
 /* --- module -------------------------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
@@ -417,13 +491,28 @@ static PyMethodDef methods[] = {
     {"posteriors", posteriors, METH_VARARGS, post_doc},
     {"backtrack", backtrack, METH_VARARGS, back_doc},
     {"longest_path", longest_path, METH_VARARGS, lp_doc},
+    {"sort_arcs", gtn_sort_arcs, METH_VARARGS, gtn_sort_arcs_doc},
+    {"compose", gtn_compose, METH_VARARGS, gtn_compose_doc},
+    {"plan", gtn_plan, METH_VARARGS, gtn_plan_doc},
+    {"compose_frames", gtn_compose_frames, METH_VARARGS, gtn_compose_frames_doc},
+    {"arcs_sorted", arcs_sorted, METH_VARARGS, sorted_doc},
+    {"lse_sorted", lse_sorted, METH_VARARGS, lse_sorted_doc},
+    {"posteriors_sorted", posteriors_sorted, METH_VARARGS, post_sorted_doc},
+    {"max_sorted", max_sorted, METH_VARARGS, max_sorted_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "gtn._kernels",
-    "Compiled loops of gtn's scoring dynamic programmes (forward, Viterbi, posteriors); see gtn/scoring.py.",
+    "Compiled loops of gtn: scoring (forward, Viterbi, posteriors; gtn/scoring.py) and composition (gtn/compose.py).",
     -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__kernels(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m && gtn_compose_register(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,4 +1,4 @@
-"""Batching: a list of graphs <-> one disjoint union with per-graph offsets (DESIGN.md "core data structure")."""
+"""Batching: a list of graphs <-> one disjoint union with per-graph offsets (docs/design.md "core data structure")."""
 
 from __future__ import annotations
 

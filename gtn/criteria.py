@@ -1,4 +1,4 @@
-"""Global training criteria (PAPER.md Sec. VI), batched, one loss per example.
+"""Global training criteria (docs/paper.md Sec. VI), batched, one loss per example.
 
 All four take the *unconstrained* interpretation graph (every path = one interpretation) and the
 target; the *constrained* graph is its composition with the target, keeping only the paths whose
@@ -21,8 +21,7 @@ from typing import Sequence, Union
 
 import torch
 
-from gtn.batch import batch
-from gtn.builders import string_graph
+from gtn.builders import string_graphs
 from gtn.compose import compose
 from gtn.graph import Graph
 from gtn.scoring import forward_penalty, viterbi_penalty
@@ -51,7 +50,7 @@ def constrain(graph: Graph, target: Target) -> Graph:
             seqs = [seqs]
         if len(seqs) != graph.batch_size:
             raise ValueError(f"[gtn.criteria] got {len(seqs)} targets for a batch of {graph.batch_size} graphs")
-        tg = batch([string_graph([int(x) for x in s], penalty_dtype=graph.penalty.dtype) for s in seqs])
+        tg = string_graphs([[int(x) for x in s] for s in seqs], penalty_dtype=graph.penalty.dtype)
     return compose(graph, tg)[0]
 
 

@@ -1,6 +1,6 @@
 """Inspection: networkx conversion, Graphviz DOT text, and a PNG drawing of a graph.
 
-Not a hot path (DESIGN.md: networkx is for conversion, inspection and drawing). The PNG is rendered by
+Not a hot path (docs/design.md: networkx is for conversion, inspection and drawing). The PNG is rendered by
 Graphviz ``dot`` when it is installed, else by matplotlib with nodes placed left to right by level.
 """
 

@@ -1,6 +1,6 @@
 """``gtn.Graph``: a (batch of) weighted transducer(s) held as flat per-arc tensors.
 
-PAPER.md Sec. IV: arcs carry a symbolic label, a numeric penalty (lower is better, a cost = -log score)
+docs/paper.md Sec. IV: arcs carry a symbolic label, a numeric penalty (lower is better, a cost = -log score)
 and optionally data (the image piece of a segmentation arc). A graph here is one start node, one final
 node and ``A`` arcs stored as tensors ``src, dst, ilabel, olabel (A,)``, ``penalty (A,)``, ``data (A, ...)``;
 a batch is the disjoint union of several graphs plus offsets saying which nodes and arcs belong to which
@@ -47,7 +47,9 @@ class Graph:
         penalty: float ``(A,)`` arc penalties (default zeros); may require grad. Lower is better.
         num_nodes: number of nodes ``N`` (keyword-only).
         start: the start node (default 0).
-        final: the final node (default ``num_nodes - 1``).
+        final: the final node (default ``num_nodes - 1``), or a sequence of final nodes: several
+            finals are joined by epsilon arcs (penalty 0) into one new final node ``num_nodes``
+            (so the graph then has ``num_nodes + 1`` nodes); the accepted paths are the same.
         data: optional per-arc payload ``(A, ...)``, e.g. piece images ``(A, 1, 32, 32)``.
         validate: check the invariants below (ops that build correct graphs pass ``False``).
         acyclic: require ``src < dst`` for every arc (default). ``False`` admits cycles.
@@ -68,13 +70,12 @@ class Graph:
         *,
         num_nodes: int,
         start: int = 0,
-        final: int | None = None,
+        final: int | Sequence[int] | None = None,
         data: torch.Tensor | None = None,
         validate: bool = True,
         acyclic: bool = True,
     ) -> None:
         num_nodes = int(num_nodes)
-        final = num_nodes - 1 if final is None else int(final)
         src_t, dst_t = _as_long(src, "src"), _as_long(dst, "dst")
         il = _as_long(ilabel, "ilabel")
         ol = il if olabel is None else _as_long(olabel, "olabel")
@@ -86,6 +87,29 @@ class Graph:
                 pen = pen.to(torch.get_default_dtype())
             if pen.dim() != 1:
                 pen = pen.reshape(-1)
+        if final is None:
+            final = num_nodes - 1
+        elif not isinstance(final, (int, np.integer)) and not (torch.is_tensor(final) and final.dim() == 0):
+            finals = sorted({int(f) for f in _as_long(final, "final").tolist()})
+            if not finals:
+                raise ValueError("[gtn.Graph] final: expected a node or a non-empty sequence of nodes")
+            bad = [f for f in finals if not 0 <= f < num_nodes]
+            if bad:
+                raise ValueError(f"[gtn.Graph] final node {bad[0]} does not exist (graph has {num_nodes} nodes)")
+            if len(finals) == 1:
+                final = finals[0]
+            else:  # one new final node, reached from each final by an epsilon arc of penalty 0
+                k = len(finals)
+                join = torch.full((k,), EPSILON, dtype=torch.long)
+                src_t = torch.cat([src_t, torch.tensor(finals, dtype=torch.long)])
+                dst_t = torch.cat([dst_t, torch.full((k,), num_nodes, dtype=torch.long)])
+                il, ol = torch.cat([il, join]), torch.cat([ol, join])
+                if pen.numel() == src_t.numel() - k:
+                    pen = torch.cat([pen, pen.new_zeros(k)])
+                if data is not None:
+                    raise ValueError("[gtn.Graph] several final nodes and per-arc data: join the finals yourself")
+                final, num_nodes = num_nodes, num_nodes + 1
+        final = int(final)
         self._set(src_t, dst_t, il, ol, pen, data, num_nodes,
                   torch.tensor([int(start)]), torch.tensor([final]),
                   torch.tensor([0, num_nodes]), torch.tensor([0, src_t.numel()]), acyclic)

@@ -1,7 +1,7 @@
 """Best paths: the Viterbi path and the n best paths of every graph of a batch, with their arcs.
 
 A decoded path says which arcs it used, so that callers can follow ``arc_map``s back to the pieces of
-the image each character came from (PAPER.md Sec. V: the Viterbi transformer "gives the best
+the image each character came from (docs/paper.md Sec. V: the Viterbi transformer "gives the best
 segmentation and labels at once").
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from gtn.graph import EPSILON, Graph
-from gtn.scoring import _check, _perm_penalty, plan_of, viterbi_arcs
+from gtn.scoring import level_penalties, plan_of, require_scorable, viterbi_arcs
 
 
 @dataclass
@@ -64,7 +64,7 @@ def viterbi_path(g: Graph) -> list[Path]:
     Ties are broken towards the lowest arc id into each node, as in :func:`gtn.viterbi_penalty`.
     The gradient of ``path.penalty`` is the best-path indicator.
     """
-    _check(g, "viterbi_path")
+    require_scorable(g, "viterbi_path")
     best, paths = viterbi_arcs(plan_of(g), g.penalty)
     return [_make_path(g, b, arcs) if np.isfinite(best[b]) else _no_path(g, b) for b, arcs in enumerate(paths)]
 
@@ -82,12 +82,12 @@ def nbest(g: Graph, n: int) -> list[list[Path]]:
     Returns:
         ``B`` lists of up to ``n`` :class:`Path` objects, in increasing penalty.
     """
-    _check(g, "nbest")
+    require_scorable(g, "nbest")
     if int(n) < 1:
         raise ValueError(f"[gtn.nbest] n must be >= 1, got {n}")
     n = int(n)
     plan = plan_of(g)
-    p = _perm_penalty(plan, g.penalty)
+    p = level_penalties(plan, g.penalty)
     top = np.full((plan.n, n), -np.inf)
     top[plan.starts, 0] = 0.0
     bp_arc = np.full((plan.n, n), -1, dtype=np.int64)

@@ -2,7 +2,7 @@
 
 Each returns ``(graph, arc_map)``: int64 ``(A_out,)`` ids of the input arc each output arc came from
 (``-1`` for new epsilon arcs), or a tuple of maps for several inputs. Output penalties are gathered
-through the map with plain indexing, so autograd flows back to the inputs (DESIGN.md). All operate on
+through the map with plain indexing, so autograd flows back to the inputs (docs/design.md). All operate on
 batches graph-by-graph with vectorised index arithmetic (no Python loop over arcs or graphs).
 """
 
@@ -14,9 +14,10 @@ import numpy as np
 import torch
 
 from gtn._arrays import reachable, stable_argsort
-from gtn.compose import _gather_penalty, compose
+from gtn.compose import compose, gather_penalty
 from gtn.graph import EPSILON, Graph
-from gtn.scoring import _check, _perm_penalty, plan_of
+from gtn.scoring import plan_of, require_scorable
+from gtn.sweeps import sweeps
 
 
 def _layout(graphs: Sequence[Graph], extra_before: int, extra_after: int):
@@ -59,7 +60,7 @@ def _build(graphs, shifts, offsets, B, new_src, new_dst, new_graph, starts, fina
     dtype = graphs[0].penalty.dtype
     for g in graphs[1:]:
         dtype = torch.promote_types(dtype, g.penalty.dtype)
-    penalty = sum(_gather_penalty(g.penalty, m, dtype) for g, m in zip(graphs, maps))
+    penalty = sum(gather_penalty(g.penalty, m, dtype) for g, m in zip(graphs, maps))
     ilabel = sum_labels([g.ilabel.numpy() for g in graphs], maps)
     olabel = sum_labels([g.olabel.numpy() for g in graphs], maps)
     t = torch.from_numpy
@@ -174,13 +175,14 @@ def prune(g: Graph, beam: float) -> tuple[Graph, torch.Tensor]:
     An arc survives when ``best_to(src) + penalty + best_from(dst) <= best + beam`` (Viterbi scores
     forward and backward), then the graph is trimmed. ``beam = 0`` keeps the best path(s) only.
     """
-    _check(g, "prune")
+    require_scorable(g, "prune")
     if not beam >= 0:
         raise ValueError(f"[gtn.prune] beam must be >= 0, got {beam}")
     plan = plan_of(g)
-    p = _perm_penalty(plan, g.penalty)
-    fwd = plan.forward_scores(p, tropical=True)
-    bwd = plan.backward_scores_tropical(p)
+    sw = sweeps(plan, levels=True)  # the level arrangement: reads, writes, perm below
+    p = sw.arrange(plan, g.penalty)
+    fwd = sw.forward(plan, p, tropical=True)
+    bwd = sw.backward_tropical(plan, p)
     best = fwd[plan.finals]
     through = fwd[plan.reads] - p + bwd[plan.writes]  # -(best penalty of a path through each arc)
     tol = 1e-9 * np.maximum(1.0, np.abs(best))
@@ -195,7 +197,7 @@ def prune(g: Graph, beam: float) -> tuple[Graph, torch.Tensor]:
 
 
 def intersect(a: Graph, b: Graph) -> tuple[Graph, tuple[torch.Tensor, torch.Tensor]]:
-    """Intersection of two acceptors (``a`` acyclic, ``b`` may be cyclic): composition of acceptors.
+    """Intersection of two acceptors (either may be cyclic): composition of acceptors.
 
     Raises:
         ValueError: if either graph is a transducer (``ilabel != olabel`` somewhere).

@@ -1,4 +1,4 @@
-"""Forward and Viterbi scoring with exact gradients (PAPER.md Sec. IV: "forward penalty", Viterbi).
+"""Forward and Viterbi scoring with exact gradients (docs/paper.md Sec. IV: "forward penalty", Viterbi).
 
 Both run level by level: nodes are grouped by their longest-path depth (computed once per graph
 structure and cached on the Graph), and one level is one vectorised step over the whole batch (a
@@ -34,9 +34,9 @@ import torch
 from gtn import _backend
 from gtn._arrays import csr, longest_path_levels, stable_argsort
 from gtn.graph import Graph
+from gtn.sweeps import NumpyLevels, sweeps
 
-_UNREACHED = -1e30
-_NO_PATH = -1e29  # final scores below this mean "no path"
+_NO_PATH = -1e29  # final scores below this mean "no path" (unreached nodes hold gtn.sweeps.UNREACHED)
 
 
 def backend() -> str:
@@ -56,7 +56,38 @@ class _Plan:
         self.starts = np.ascontiguousarray(g.starts.numpy(), dtype=np.int64)
         self.finals = np.ascontiguousarray(g.finals.numpy(), dtype=np.int64)
         src, dst = np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(dst, dtype=np.int64)
-        self.src_all = src
+        self.src_all, self.dst_all = src, dst
+        self.arc_offsets = g.arc_offsets.numpy()
+        self._hint = g._cache.get("node_levels")
+        kernel = _backend.KERNEL
+        # arcs sorted by destination (compositions, frame graphs): the kernel sweeps them in their own
+        # order and the level arrangement below is only built if the numpy path or n-best asks for it
+        self.sorted = kernel is not None and (g._cache.get("arcs_sorted", False) or
+                                              bool(kernel.arcs_sorted(src, dst, self.starts, self.finals)))
+        if not self.sorted:
+            self._build_levels()
+
+    def fast(self) -> bool:
+        """True when the compiled kernel scores this plan's arcs in their own order."""
+        return self.sorted and _backend.KERNEL is not None
+
+    def cuts(self) -> np.ndarray:
+        """Arc offsets that split a sorted plan into :func:`gtn._backend.threads` parts of about equal
+        size at graph boundaries (empty: one part). Each graph's arcs are contiguous (sorted by dst)."""
+        parts = min(_backend.threads(), self.arc_offsets.size - 1)
+        if parts <= 1 or self.num_arcs < 4096:
+            return np.zeros(0, dtype=np.int64)
+        want = self.num_arcs * np.arange(1, parts) // parts
+        inner = self.arc_offsets[np.searchsorted(self.arc_offsets, want)]
+        return np.unique(np.concatenate([[0], inner, [self.num_arcs]])).astype(np.int64)
+
+    def _build_levels(self) -> None:
+        """The level arrangement: ``perm``, ``reads``, ``writes``, ``bounds``, ``node_level``."""
+        n, src, dst = self.n, self.src_all, self.dst_all
+        level_hint = self._hint if self._hint is not None else longest_path_levels(n, src, dst)
+        kernel = _backend.KERNEL
+        if kernel is not None and self._kernel_plan(kernel, level_hint, src, dst):
+            return
         # arcs into a start or out of a final can never lie on a start -> final path (acyclic)
         drop = np.zeros(n, dtype=bool)
         drop[self.starts] = True
@@ -65,7 +96,7 @@ class _Plan:
         drop[self.finals] = True
         keep &= ~drop[src]
         kept = np.flatnonzero(keep)
-        level = g.levels().copy()
+        level = np.array(level_hint, dtype=np.int64)
         if kept.size and not (level[src[kept]] < level[dst[kept]]).all():  # a bad layering hint
             level = longest_path_levels(n, src[kept], dst[kept])
         # nodes without a useful incoming arc (starts, unreachable nodes) are never written: level 0;
@@ -80,95 +111,51 @@ class _Plan:
         num_levels = int(arc_level.max(initial=0))
         bounds = np.searchsorted(arc_level[order], np.arange(1, num_levels + 2))
         self.bounds = bounds.astype(np.int64)  # (K + 1,) arc offsets of the levels, for the kernel
-        # local index of every node inside its level, so a level's segment ids are local[writes]
-        node_order, node_ptr = csr(np.maximum(level, 0), num_levels + 1)
-        local = np.empty(n, dtype=np.int64)
-        local[node_order] = np.arange(n) - np.repeat(node_ptr[:-1], np.diff(node_ptr))
-        self._seg, self._node_order, self._node_ptr = local[self.writes], node_order, node_ptr
+        self.node_level = level
+
+    def _kernel_plan(self, kernel, level_hint: np.ndarray, src: np.ndarray, dst: np.ndarray) -> bool:
+        """The same plan by the compiled kernel (one counting sort); False if the kernel cannot."""
+        n, a = self.n, src.size
+        perm, reads, writes = np.empty(a, dtype=np.int64), np.empty(a, dtype=np.int64), np.empty(a, dtype=np.int64)
+        bounds, node_level, info = np.empty(a + 2, dtype=np.int64), np.empty(n, dtype=np.int64), np.zeros(2, dtype=np.int64)
+        for level in (level_hint, None):
+            if level is None:  # the cached layering was not valid for the kept arcs: longest paths
+                level = longest_path_levels(n, src, dst)
+                if (level < 0).any():
+                    return False
+            kernel.plan(src, dst, np.ascontiguousarray(level, dtype=np.int64), self.starts, self.finals,
+                        perm, reads, writes, bounds, node_level, info)
+            if info[0] >= 0:
+                kept, num_levels = int(info[0]), int(info[1])
+                self.perm, self.reads, self.writes = perm[:kept], reads[:kept], writes[:kept]
+                self.bounds, self.node_level = bounds[:num_levels + 1], node_level
+                return True
+        return False
+
+    def __getattr__(self, name: str):
+        # the level arrangement of a sorted plan, built on first use
+        if name in ("perm", "reads", "writes", "bounds", "node_level") and self.__dict__.get("sorted"):
+            self._build_levels()
+            return self.__dict__[name]
+        raise AttributeError(name)
 
     @functools.cached_property
     def levels(self) -> list[tuple]:
         """Per level ``(lo, hi, reads, writes, seg, nodes, d)``: arc slice, local segment ids of the
         arcs' destinations, the level's ``d`` nodes (built on first use: the kernel does not need it)."""
+        num_levels = self.bounds.size - 1
+        node_order, node_ptr = csr(self.node_level, num_levels + 1)
+        # local index of every node inside its level, so a level's segment ids are local[writes]
+        local = np.empty(self.n, dtype=np.int64)
+        local[node_order] = np.arange(self.n) - np.repeat(node_ptr[:-1], np.diff(node_ptr))
+        seg = local[self.writes]
         out = []
-        b, seg, node_order, node_ptr = self.bounds, self._seg, self._node_order, self._node_ptr
+        b = self.bounds
         for li in range(b.size - 1):
             lo, hi = int(b[li]), int(b[li + 1])
             nodes = node_order[node_ptr[li + 1]:node_ptr[li + 2]]
             out.append((lo, hi, self.reads[lo:hi], self.writes[lo:hi], seg[lo:hi], nodes, nodes.size))
         return out
-
-    def forward_scores(self, p: np.ndarray, *, tropical: bool) -> np.ndarray:
-        """Node scores ``(N,)``: max (``tropical``) or log-sum-exp over paths from the start of -penalty.
-
-        Args:
-            p: float64 penalties of the plan's arcs, in ``perm`` order.
-        """
-        kernel = _backend.KERNEL
-        if kernel is not None and tropical:
-            return self.viterbi_scores(p)[0]
-        score = np.full(self.n, _UNREACHED)
-        score[self.starts] = 0.0
-        if kernel is not None:
-            kernel.lse_forward(self.reads, self.writes, p, self.bounds, score)
-            return score
-        for lo, hi, reads, _, seg, nodes, d in self.levels:
-            v = score[reads] - p[lo:hi]
-            m = np.full(d, -np.inf)
-            np.maximum.at(m, seg, v)
-            if tropical:
-                score[nodes] = m
-            else:
-                s = np.bincount(seg, np.exp(v - m[seg]), minlength=d)
-                score[nodes] = m + np.log(s)
-        return score
-
-    def viterbi_scores(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Tropical node scores ``(N,)`` and back-pointers ``(N,)``: the first (lowest arc id) tight arc
-        into each written node (global arc id), ``-1`` for the starts and nodes without incoming arcs."""
-        kernel = _backend.KERNEL
-        if kernel is not None:
-            score = np.full(self.n, _UNREACHED)
-            score[self.starts] = 0.0
-            bp = np.full(self.n, -1, dtype=np.int64)
-            kernel.max_forward(self.reads, self.writes, p, self.perm, score, bp)
-            return score, bp
-        score = self.forward_scores(p, tropical=True)
-        tight = np.flatnonzero(score[self.reads] - p == score[self.writes])
-        first = np.full(self.n, self.perm.size, dtype=np.int64)
-        np.minimum.at(first, self.writes[tight], tight)
-        bp = np.full(self.n, -1, dtype=np.int64)
-        has = first < self.perm.size
-        bp[has] = self.perm[first[has]]
-        return score, bp
-
-    def backward_scores_tropical(self, p: np.ndarray) -> np.ndarray:
-        """Node scores ``(N,)``: max over paths from each node to its final of -penalty."""
-        score = np.full(self.n, _UNREACHED)
-        score[self.finals] = 0.0
-        kernel = _backend.KERNEL
-        if kernel is not None:
-            kernel.max_backward(self.reads, self.writes, p, score)
-            return score
-        for lo, hi, reads, writes, _, _, _ in reversed(self.levels):
-            np.maximum.at(score, reads, score[writes] - p[lo:hi])
-        return score
-
-    def posteriors(self, p: np.ndarray, alpha: np.ndarray, gamma_final: np.ndarray) -> np.ndarray:
-        """Arc posteriors (in ``perm`` order) scaled by ``gamma_final (B,)`` at each graph's final node."""
-        kernel = _backend.KERNEL
-        if kernel is not None:
-            gamma = np.zeros(self.n)
-            gamma[self.finals] = gamma_final
-            post = np.empty(self.perm.size)
-            kernel.posteriors(self.reads, self.writes, p, alpha, self.bounds, gamma, post)
-            return post
-        w = np.exp(alpha[self.reads] - p - alpha[self.writes])
-        gamma = np.zeros(self.n)
-        gamma[self.finals] = gamma_final
-        for lo, hi, reads, writes, _, _, _ in reversed(self.levels):
-            np.add.at(gamma, reads, gamma[writes] * w[lo:hi])
-        return gamma[self.writes] * w
 
 
 def plan_of(g: Graph) -> _Plan:
@@ -179,38 +166,35 @@ def plan_of(g: Graph) -> _Plan:
     return plan
 
 
-def _perm_penalty(plan: _Plan, penalty: torch.Tensor) -> np.ndarray:
-    return penalty.detach().cpu().numpy().astype(np.float64, copy=False)[plan.perm]
-
-
-def _scatter_back(plan: _Plan, values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
-    out = np.zeros(plan.num_arcs, dtype=_np_dtype(like.dtype))
-    out[plan.perm] = values
-    return torch.from_numpy(out).to(device=like.device, dtype=like.dtype)
+def level_penalties(plan: _Plan, penalty: torch.Tensor) -> np.ndarray:
+    """float64 penalties in the plan's level arrangement (``perm`` order; for n-best and pruning)."""
+    return NumpyLevels.arrange(plan, penalty)
 
 
 def _np_dtype(dtype: torch.dtype):
     return {torch.float32: np.float32, torch.float16: np.float32, torch.bfloat16: np.float32}.get(dtype, np.float64)
 
 
+def _as_grad(values: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    return torch.from_numpy(values.astype(_np_dtype(like.dtype), copy=False)).to(device=like.device, dtype=like.dtype)
+
+
 class _ForwardPenalty(torch.autograd.Function):
     @staticmethod
     def forward(ctx, penalty, plan):
-        p = _perm_penalty(plan, penalty)
-        alpha = plan.forward_scores(p, tropical=False)
+        sw = sweeps(plan)
+        p = sw.arrange(plan, penalty)
+        alpha = sw.forward(plan, p)
         logz = alpha[plan.finals]
         ok = logz > _NO_PATH
-        ctx.plan, ctx.p, ctx.alpha, ctx.ok = plan, p, alpha, ok
-        ctx.like = penalty
+        ctx.plan, ctx.sw, ctx.p, ctx.alpha, ctx.ok, ctx.like = plan, sw, p, alpha, ok, penalty
         return torch.from_numpy(np.where(ok, -logz, np.inf)).to(dtype=penalty.dtype, device=penalty.device)
-
 
     @staticmethod
     def backward(ctx, grad):
-        plan = ctx.plan
         g = np.where(ctx.ok, grad.detach().cpu().numpy().astype(np.float64), 0.0)
-        post = plan.posteriors(ctx.p, ctx.alpha, g)
-        return _scatter_back(plan, post, ctx.like), None
+        post = ctx.sw.posteriors(ctx.plan, ctx.p, ctx.alpha, g)
+        return _as_grad(ctx.sw.to_arcs(ctx.plan, post), ctx.like), None
 
 
 class _ViterbiPenalty(torch.autograd.Function):
@@ -232,8 +216,8 @@ class _ViterbiPenalty(torch.autograd.Function):
 
 def viterbi_arcs(plan: _Plan, penalty: torch.Tensor) -> tuple[np.ndarray, list[np.ndarray]]:
     """Best score per graph ``(B,)`` (``-inf`` without a path) and each graph's best-path arcs (global ids)."""
-    p = _perm_penalty(plan, penalty)
-    score, bp = plan.viterbi_scores(p)  # back-pointer: the first (lowest arc id) tight arc into each node
+    sw = sweeps(plan)
+    score, bp = sw.viterbi(plan, sw.arrange(plan, penalty))  # bp: the lowest-id tight arc into each node
     best = score[plan.finals]
     ok = best > _NO_PATH
     return np.where(ok, best, -np.inf), _backtrack(plan, bp, ok)
@@ -273,7 +257,7 @@ def _backtrack(plan: _Plan, bp: np.ndarray, ok: np.ndarray) -> list[np.ndarray]:
 
 
 def forward_penalty(g: Graph) -> torch.Tensor:
-    """Forward penalty ``-log sum_paths exp(-path penalty)`` of every graph (PAPER.md Sec. IV, VI).
+    """Forward penalty ``-log sum_paths exp(-path penalty)`` of every graph (docs/paper.md Sec. IV, VI).
 
     Shapes: ``g`` a batch of ``B`` graphs with ``A`` arcs -> ``(B,)``. The gradient w.r.t.
     ``g.penalty (A,)`` is each arc's posterior probability (exact forward-backward).
@@ -284,7 +268,7 @@ def forward_penalty(g: Graph) -> torch.Tensor:
     Raises:
         ValueError: if ``g`` was built with ``acyclic=False``.
     """
-    _check(g, "forward_penalty")
+    require_scorable(g, "forward_penalty")
     return _ForwardPenalty.apply(g.penalty, plan_of(g))
 
 
@@ -293,11 +277,12 @@ def viterbi_penalty(g: Graph) -> torch.Tensor:
 
     Ties are broken towards the lowest arc id into each node (deterministic). ``inf`` without a path.
     """
-    _check(g, "viterbi_penalty")
+    require_scorable(g, "viterbi_penalty")
     return _ViterbiPenalty.apply(g.penalty, plan_of(g))
 
 
-def _check(g: Graph, name: str) -> None:
+def require_scorable(g: Graph, name: str) -> None:
+    """Raise ``ValueError("[gtn.NAME] ...")`` unless ``g`` is a graph built as acyclic (scorable)."""
     if not isinstance(g, Graph):
         raise ValueError(f"[gtn.{name}] expected a gtn.Graph, got {type(g).__name__}")
     if not g.acyclic:

@@ -10,12 +10,12 @@
 * :func:`distort` (random planar affine, optional elastic); :mod:`lenet.train`; :mod:`lenet.checkpoint`.
 * :func:`inference_model`: the faithful nets folded for fast, gradient-free CPU inference (same function).
 
-Imports only torch (see DESIGN.md's layering).
+Imports only torch (see docs/design.md's layering).
 """
 
 from lenet.checkpoint import load_checkpoint, load_model, save_checkpoint
 from lenet.distort import DistortionConfig, distort
-from lenet.inference import FoldedNet, inference_model
+from lenet.inference import FoldedModern, FoldedNet, inference_model
 from lenet.layers import C3_TABLE, PartialConv2d, ScaledTanh, Subsampling, scaled_tanh
 from lenet.losses import DEFAULT_MAP_J, map_loss, mse_loss
 from lenet.models import (ARCHITECTURES, BoostedLeNet4, LeNet1, LeNet4, LeNet5, ModernLeNet,
@@ -27,7 +27,7 @@ from lenet.strip import StripNet, StripNetConfig
 
 __all__ = [
     "ARCHITECTURES", "BoostedLeNet4", "C3_TABLE", "CHARSET", "DEFAULT_MAP_J", "DistortionConfig",
-    "EuclideanRBF", "FoldedNet", "LeNet1", "LeNet4", "LeNet5", "ModernLeNet", "NONE_ID", "PartialConv2d", "SDLM",
+    "EuclideanRBF", "FoldedModern", "FoldedNet", "LeNet1", "LeNet4", "LeNet5", "ModernLeNet", "NONE_ID", "PartialConv2d", "SDLM",
     "SDNN", "ScaledTanh", "StripNet", "StripNetConfig", "Subsampling", "WindowedSDNN", "build_model", "charset_codes", "distort", "frame_counts",
     "frame_mask", "gauss_newton_diagonal", "inference_model", "lenet5_with_classes", "load_checkpoint", "load_model",
     "map_loss", "mse_loss", "pad_batch", "paper_eta", "save_checkpoint", "scaled_tanh",

@@ -15,12 +15,12 @@ missing, corrupt, foreign or wrong-architecture files.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from data.atomic import atomic_write
 from lenet.models import build_model, lenet5_with_classes, model_config
 
 FORMAT = "docrec-lenet"
@@ -43,21 +43,11 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, meta: dict | N
     arch = getattr(model, "arch", None)
     if arch is None or not hasattr(model, "config"):
         raise ValueError(f"[lenet.save_checkpoint] {type(model).__name__} is not a lenet model")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, "arch": arch, "config": model_config(model),
                "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
                "meta": dict(meta or {})}
     payload.update(extra)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

@@ -1,4 +1,4 @@
-"""On-the-fly distortions of LeNet inputs (PAPER.md Sec. III-C: "random planar affine
+"""On-the-fly distortions of LeNet inputs (docs/paper.md Sec. III-C: "random planar affine
 transformations: translation, scaling, squeezing, horizontal shearing"; elastic as an option).
 
 The paper does not give its ranges; ours (:class:`DistortionConfig`, defaults) are:
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from data.constants import BACKGROUND  # the paper value of a network input
 
-BACKGROUND = -0.1
 
 
 @dataclass

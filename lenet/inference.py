@@ -24,8 +24,9 @@ fast on a CPU. Three exact rewrites, none of which changes what the network comp
    input): ``F.linear`` on the flattened maps.
 
 The folded module is a snapshot: it does not follow later changes of the source's weights, has no
-parameters and never builds an autograd graph. Other models (the modern CNN, SDNN) are returned
-unchanged by :func:`inference_model`.
+parameters and never builds an autograd graph. The modern CNN in eval mode gets its own fold
+(:class:`FoldedModern`: batch norm into the convolutions, max-pool before ReLU); other models are
+returned unchanged by :func:`inference_model`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lenet.layers import TANH_A, TANH_S, Conv2d, Linear, PartialConv2d, Subsampling
-from lenet.models import BoostedLeNet4, FaithfulNet, check_input
+from lenet.models import BoostedLeNet4, FaithfulNet, ModernLeNet, check_input
 
 #: the 2x2 block positions, in the order of the phase maps of a fused convolution
 _PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
@@ -196,16 +197,77 @@ class FoldedNet(nn.Module):
         return total
 
 
+class FoldedModern(nn.Module):
+    """:class:`~lenet.models.ModernLeNet` in eval mode, folded: ``(B, 1, 32, 32) -> (B, C)`` penalties.
+
+    Exact rewrites of the eval-mode network: each batch norm becomes a scale and shift of the
+    convolution before it (``w * g / sqrt(v + eps)``, ``(b - m) * g / sqrt(v + eps) + beta``); a ReLU
+    followed by a max-pool is applied after the pool (they commute: ReLU is monotone), on four times
+    fewer values; dropout is the identity; the maps are kept channels-last (oneDNN's fast layout).
+    A snapshot without parameters or autograd.
+    """
+
+    def __init__(self, model: ModernLeNet) -> None:
+        super().__init__()
+        if model.training:
+            raise ValueError("[lenet.FoldedModern] fold a model in eval mode (batch norm running statistics)")
+        ops: list[tuple] = []
+        for layer in model.body:
+            if isinstance(layer, nn.Conv2d):
+                bias = layer.bias.detach().clone() if layer.bias is not None else torch.zeros(layer.out_channels)
+                ops.append(["conv", layer.weight.detach().clone(), bias, layer.padding])
+            elif isinstance(layer, nn.BatchNorm2d):
+                scale = layer.weight.detach() / torch.sqrt(layer.running_var + layer.eps)
+                conv = ops[-1]
+                conv[1] = conv[1] * scale[:, None, None, None]
+                conv[2] = (conv[2] - layer.running_mean) * scale + layer.bias.detach()
+            elif isinstance(layer, nn.ReLU):
+                ops.append(["relu"])
+            elif isinstance(layer, nn.MaxPool2d):
+                if ops and ops[-1][0] == "relu":  # pool first, then ReLU
+                    ops.insert(len(ops) - 1, ["pool", layer.kernel_size])
+                else:
+                    ops.append(["pool", layer.kernel_size])
+            elif isinstance(layer, nn.Flatten):
+                ops.append(["flatten"])
+            elif not isinstance(layer, nn.Dropout):
+                raise TypeError(f"[lenet.FoldedModern] cannot fold a {type(layer).__name__}")
+        # channels-last weights: oneDNN's fast layout on CPUs (measured 1.6x on 2,000 pieces, 1 thread)
+        self._ops = [(op[0], op[1].contiguous(memory_format=torch.channels_last), *op[2:]) if op[0] == "conv"
+                     else tuple(op) for op in ops]
+        self._head = (model.head.weight.detach().clone(), model.head.bias.detach().clone())
+
+    @torch.inference_mode()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, "lenet.FoldedModern")
+        h = x.contiguous(memory_format=torch.channels_last)
+        for op in self._ops:
+            if op[0] == "conv":  # (a 1-channel input gives a plain-layout output: make it channels-last)
+                h = F.conv2d(h, op[1].to(h.dtype), op[2].to(h.dtype), padding=op[3])
+                h = h.contiguous(memory_format=torch.channels_last)
+            elif op[0] == "relu":
+                h = torch.relu_(h)
+            elif op[0] == "pool":
+                h = F.max_pool2d(h, op[1])
+            else:
+                h = h.contiguous().flatten(1)  # (B, C, H, W) order, as the head was trained
+        w, b = self._head
+        return -F.log_softmax(F.linear(h, w.to(h.dtype), b.to(h.dtype)), dim=-1)
+
+
 def inference_model(model: nn.Module) -> nn.Module:
     """A fast, gradient-free module with ``model``'s penalties; ``model`` itself when not foldable.
 
-    Faithful networks (LeNet-1/4/5) and boosted LeNet-4 are folded (:class:`FoldedNet`, a snapshot
-    of the current weights); anything else (the modern CNN) is returned as is. Call it again after
-    changing the weights.
+    Faithful networks (LeNet-1/4/5) and boosted LeNet-4 are folded (:class:`FoldedNet`), the modern
+    CNN in eval mode too (:class:`FoldedModern`); both are snapshots of the current weights (call
+    this again after changing them). Anything else, or a modern CNN in training mode, is returned
+    as is.
     """
     if isinstance(model, (FaithfulNet, BoostedLeNet4)):
         return FoldedNet(model)
+    if isinstance(model, ModernLeNet) and not model.training:
+        return FoldedModern(model)
     return model
 
 
-__all__ = ["FoldedNet", "inference_model"]
+__all__ = ["FoldedModern", "FoldedNet", "inference_model"]

@@ -1,4 +1,4 @@
-"""The building blocks of LeNet-5 (PAPER.md Sec. II and App. A).
+"""The building blocks of LeNet-5 (docs/paper.md Sec. II and App. A).
 
 * :func:`scaled_tanh` / :class:`ScaledTanh`: the squashing function ``f(a) = 1.7159 tanh(2a/3)``.
 * :class:`Subsampling`: S2/S4, the sum of a 2x2 block times one trainable coefficient plus one

@@ -1,4 +1,4 @@
-"""Loss functions on penalties (PAPER.md Sec. II-C). Inputs ``(B, C)`` penalties, ``(B,)`` labels.
+"""Loss functions on penalties (docs/paper.md Sec. II-C). Inputs ``(B, C)`` penalties, ``(B,)`` labels.
 
 * :func:`mse_loss`: the maximum-likelihood / MSE criterion ``E = mean_p y_{D_p}``: the penalty of
   the correct class. With the Euclidean RBF that is the squared distance of F6's output to the

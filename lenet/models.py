@@ -26,9 +26,9 @@ from torch import nn
 from lenet.layers import (C3_TABLE, Conv2d, Linear, PartialConv2d, Subsampling, count_parameters,
                           scaled_tanh)
 from lenet.rbf import EuclideanRBF, charset_codes, place_codes
+from data.constants import BACKGROUND  # the paper value of a network input
 
 #: LeNet input levels (data.to_lenet_input); lenet may not import data, so they are repeated here.
-BACKGROUND = -0.1
 
 
 def check_input(x: torch.Tensor, where: str, *, height: int = 32, width: int | None = 32) -> None:
@@ -126,7 +126,7 @@ class LeNet5(FaithfulNet):
         return h
 
     def layer_parameter_counts(self) -> dict[str, int]:
-        """Trainable parameters per layer (PAPER.md: 156, 12, 1516, 32, 48120, 10164)."""
+        """Trainable parameters per layer (docs/paper.md: 156, 12, 1516, 32, 48120, 10164)."""
         return {n: count_parameters(getattr(self, n)) for n in ("c1", "s2", "c3", "s4", "c5", "f6")}
 
 

@@ -1,11 +1,11 @@
-"""The Euclidean RBF output layer and its stylised 7x12 codes (PAPER.md Sec. II-B, Fig. 3).
+"""The Euclidean RBF output layer and its stylised 7x12 codes (docs/paper.md Sec. II-B, Fig. 3).
 
 Every class ``i`` has a fixed centre ``w_i`` in ``{-1, +1}^84``: a 7-wide, 12-tall bitmap of the
 character, ink = +1, paper = -1, read row by row. The output is a *penalty*
 ``y_i = sum_j (x_j - w_ij)^2`` (lower = more likely) over the 84 outputs ``x`` of F6.
 
 The paper only draws its ASCII bitmaps (Fig. 3); the bitmaps below are our own, for the project's
-17-symbol character set (HELPERS.md, ids in this order)::
+17-symbol character set (data.constants.CHARSET, ids in this order)::
 
     0 1 2 3 4 5 6 7 8 9 , . - $ * /  <none>
 
@@ -30,10 +30,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-#: The shared character set (label ids 0..16); the last symbol is the 'none/rubbish' class.
-CHARSET: tuple[str, ...] = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9",
-                            ",", ".", "-", "$", "*", "/", "<none>")
-NONE_ID = 16
+from data.constants import CHARSET, NONE_ID  # the shared character set (ids 0..16; 16 is 'none')
+
 CODE_WIDTH = 7
 CODE_HEIGHT = 12
 CODE_SIZE = CODE_WIDTH * CODE_HEIGHT  # 84, the number of F6 units

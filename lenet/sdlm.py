@@ -1,4 +1,4 @@
-"""Stochastic diagonal Levenberg-Marquardt (PAPER.md Sec. III, App. C).
+"""Stochastic diagonal Levenberg-Marquardt (docs/paper.md Sec. III, App. C).
 
 Every parameter ``k`` gets its own step ``eps_k = eta / (mu + h_kk)``, where ``h_kk`` is a
 Gauss-Newton estimate of the diagonal second derivative of the per-pattern loss, re-estimated on a

@@ -1,4 +1,4 @@
-"""The space-displacement neural network (PAPER.md Sec. VII): LeNet-5 replicated over a wide input.
+"""The space-displacement neural network (docs/paper.md Sec. VII): LeNet-5 replicated over a wide input.
 
 :class:`SDNN` wraps a :class:`lenet.LeNet5` (it *holds* that module: the weights are shared, not
 copied; training either trains both) and runs it convolutionally over a field of height 32:
@@ -29,9 +29,9 @@ from torch import nn
 
 from lenet.layers import scaled_tanh
 from lenet.models import BACKGROUND, LeNet5, check_input
+from data.constants import STRIDE  # pixels between SDNN frames
 
 #: Input pixels per output column (the product of the two subsampling factors).
-STRIDE = 4
 #: Width (and height) of one column's window.
 WINDOW = 32
 

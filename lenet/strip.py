@@ -1,6 +1,6 @@
 """A whole-strip recogniser with context, for the SDNN's frame interface (not in the paper).
 
-The SDNN (PAPER.md Sec. VII) reads each 32-pixel window on its own. :class:`StripNet` gives the same
+The SDNN (docs/paper.md Sec. VII) reads each 32-pixel window on its own. :class:`StripNet` gives the same
 output, one penalty vector per frame ``t`` centred on strip column ``4 t + 16``, but every frame
 sees the whole field: a convolutional trunk (3x3 convolutions, batch norm, ReLU, max-pooling; stride
 4 along the width, the 32 rows pooled down to 2) followed by a bidirectional LSTM over the frames and

@@ -1,9 +1,9 @@
-"""segmenter: heuristic over-segmentation of field images (PAPER.md Sec. V).
+"""segmenter: heuristic over-segmentation of field images (docs/paper.md Sec. V).
 
 ``segment(image) -> Segmentation``: preprocessing (binarisation, guide-line/border/speck removal,
 optional deslanting), candidate cut paths, connected-component ink ownership, and the segmentation
 graph as a ``gtn.Graph`` whose arcs carry the normalised pieces ``(A, 1, 32, 32)``; plus drawing.
-See README "segmenter: heuristic over-segmentation". May import gtn and data (DESIGN.md).
+See README "segmenter: heuristic over-segmentation". May import gtn and data (docs/design.md).
 
 ``segmenter.truth`` matches arcs against character maps of synthetic fields;
 ``segmenter.synthtruth`` renders ``data.synth`` fields together with their character maps.

@@ -1,28 +1,25 @@
-"""Every knob of the heuristic over-segmenter (PAPER.md Sec. V) in one dataclass.
-
-Lengths are mostly given *relative* to a height so that the same configuration works on a 32-pixel
-field and on a 300-pixel scan: ``image height`` is the height of the input image, ``character
-height`` (``char_height``) is estimated from the ink after preprocessing (see
-:func:`segmenter.preprocess.estimate_char_height`).
+"""Configuration of the over-segmenter, in five parts: binarisation, cleaning, cuts, graph shape and
+piece normalisation (:class:`SegmenterConfig` holds one of each). The defaults are the values the
+product reads with: the graph's merge width and its gap and dot penalties were chosen on validation
+strings of MNIST training digits (docs/segmenter.md, ``benchmarks/seg_penalties.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 
-#: Binarisation methods understood by :func:`segmenter.preprocess.binarize`.
+#: Binarisation methods understood by :func:`segmenter.preprocess.binarize` (``midpoint`` is the one
+#: chosen by measurement; the others are kept for ``benchmarks/segmentation.py``'s comparison).
 BINARIZE_METHODS = ("fixed", "otsu", "adaptive", "sauvola", "bgnorm", "midpoint")
 
 
-@dataclass
-class SegmenterConfig:
-    """Configuration of :func:`segmenter.segment`.
-
-    Preprocessing (:mod:`segmenter.preprocess`):
+@dataclass(frozen=True)
+class BinarizeConfig:
+    """How ink is told from paper (:func:`segmenter.preprocess.binarize`).
 
     Attributes:
-        binarize: one of ``BINARIZE_METHODS``; ``"midpoint"`` (background-normalised local
-            midpoint) was chosen by measurement, see README "segmenter" and
+        method: one of ``BINARIZE_METHODS``; ``"midpoint"`` (background-normalised local
+            midpoint) was chosen by measurement, see docs/segmenter.md and
             ``benchmarks/segmentation.py``.
         fixed_threshold: grey level under which a pixel is ink for ``"fixed"``.
         window_rel: local window of ``adaptive``/``sauvola``/``midpoint``, relative to the image
@@ -31,6 +28,23 @@ class SegmenterConfig:
         sauvola_k, sauvola_r: Sauvola's ``T = m (1 + k (s / R - 1))``.
         min_contrast: a pixel is ink only if at least this many grey levels darker than the local
             background estimate (all methods); guards flat or white images against noise ink.
+    """
+
+    method: str = "midpoint"
+    fixed_threshold: int = 128
+    window_rel: float = 0.75
+    adaptive_offset: float = 12.0
+    sauvola_k: float = 0.2
+    sauvola_r: float = 128.0
+    min_contrast: float = 40.0
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    """What preprocessing removes, and where it looks for the writing (:mod:`segmenter.preprocess`,
+    :mod:`segmenter.lines`).
+
+    Attributes:
         remove_lines: remove printed horizontal lines (ruling, frame tops and bottoms): long runs
             that are straight and thin or touch the top/bottom edge, only their own band, keeping
             the strokes that cross them (:func:`segmenter.preprocess.remove_printed_lines`).
@@ -77,9 +91,37 @@ class SegmenterConfig:
         deslant: shear the ink upright (slant from second-order moments) before cutting; piece boxes
             are still reported in the coordinates of the input image.
         max_slant: absolute shear never exceeds this (dx per dy).
-        max_pixels: images with more pixels are refused with a ValueError (memory guard).
+    """
 
-    Cut candidates (:mod:`segmenter.cuts`):
+    remove_lines: bool = True
+    line_min_rel: float = 2.0
+    line_min_px: int = 24
+    line_span_rel: float = 0.8
+    line_max_slope: float = 0.08
+    line_max_wobble_rel: float = 0.03
+    line_max_width_rel: float = 0.15
+    line_find_contrast: float = 0.2
+    remove_borders: bool = True
+    border_min_rel: float = 0.85
+    border_span_rel: float = 0.04
+    border_margin_rel: float = 0.08
+    crop_content: bool = True
+    content_crop_rel: float = 0.5
+    content_pad_rel: float = 0.25
+    content_min_px: int = 32
+    edge_band_rel: float = 0.12
+    speck_rel_area: float = 0.003
+    speck_min_px: int = 3
+    speck_near_rel: float = 0.04
+    min_char_rel: float = 0.25
+    remnant_rel_area: float = 0.02
+    deslant: bool = False
+    max_slant: float = 1.0
+
+
+@dataclass(frozen=True)
+class CutConfig:
+    """Cut candidates (:mod:`segmenter.cuts`, :mod:`segmenter.splits`) and ink ownership (:mod:`segmenter.pieces`).
 
     Attributes:
         cut_gaps: cut at the middle of every column gap between ink.
@@ -118,7 +160,6 @@ class SegmenterConfig:
             ``n`` pixels splits it only when both sides hold at least
             ``min(sever_fraction * n, sever_rel * char_height**2)`` of them, otherwise the whole
             component goes to the side holding most of it (see :mod:`segmenter.pieces`).
-
         component_order_cuts: also cut between connected components in the order of their centres
             of mass, owning ink by component (a dot under a neighbour's stroke), see
             :mod:`segmenter.splits`.
@@ -130,75 +171,8 @@ class SegmenterConfig:
         split_wide_rel: only components wider than this (relative to the character height) get them.
         split_step_rel: anchor spacing of the split windows, relative to the character height.
         split_max_rel: a split removes at most this many pixels per pixel of character height.
-
-    Segmentation graph (:mod:`segmenter.graph`):
-
-    Attributes:
-        max_merge: an arc merges at most this many elementary pieces (the longest chain of
-            compatible cuts between its two ends).
-        max_width_rel: a merged arc (2 or more pieces) is created only if its ink is at most this wide
-            (relative to the character height); elementary arcs always exist so the graph stays
-            connected.
-        typical_width_rel: ``(lo, hi)`` range of typical character widths relative to the character
-            height; widths outside it are penalised.
-        width_penalty: penalty per unit of relative width outside ``typical_width_rel``.
-        merge_penalty: penalty per merged piece beyond the first (small; favours fewer cuts when
-            the recogniser is indifferent).
-        gap_penalty: penalty of a piece whose ink has a run of empty columns inside it (see
-            :mod:`segmenter.graph`); chosen on validation strings.
-        gap_min_rel: the narrowest such run that counts, relative to the character height
-            (at least one pixel).
-        dot_penalty: penalty of a piece holding a small low component beside a larger one (a
-            digit merged with a '.' or ','; see :mod:`segmenter.graph`); chosen on validation.
-        dot_area_rel: the largest such component, in pixels over char_height**2.
-        min_rel_height: normalisation: pieces at least this tall (relative to the character
-            height) are fitted into 20x20 exactly like MNIST; smaller ones (punctuation, fragments)
-            keep the scale of a piece this tall so their smallness stays visible.
-        grey_pieces: pieces carry grey levels like MNIST (the ink's darkness, plus the faint
-            anti-aliased fringe of non-ink pixels touching the piece, see
-            :func:`segmenter.preprocess.darkness`) instead of the binary ink mask.
-        fringe_max: darkness cap of the fringe pixels (they are below the ink threshold).
-        fit_core: a grey piece is fitted into ``fit_box`` by its core (darkness >= 0.5) rather
-            than by all its grey pixels.
-        fit_box: side of the box the piece is fitted into (MNIST: 20).
-        frame: side of the frame the centre of mass is centred in (MNIST: 28).
-        pad: padding around the frame (LeNet-5: 2, giving 32x32).
     """
 
-    # preprocessing
-    binarize: str = "midpoint"
-    fixed_threshold: int = 128
-    window_rel: float = 0.75
-    adaptive_offset: float = 12.0
-    sauvola_k: float = 0.2
-    sauvola_r: float = 128.0
-    min_contrast: float = 40.0
-    remove_lines: bool = True
-    line_min_rel: float = 2.0
-    line_min_px: int = 24
-    line_span_rel: float = 0.8
-    line_max_slope: float = 0.08
-    line_max_wobble_rel: float = 0.03
-    line_max_width_rel: float = 0.15
-    line_find_contrast: float = 0.2
-    remove_borders: bool = True
-    border_min_rel: float = 0.85
-    border_span_rel: float = 0.04
-    border_margin_rel: float = 0.08
-    crop_content: bool = True
-    content_crop_rel: float = 0.5
-    content_pad_rel: float = 0.25
-    content_min_px: int = 32
-    edge_band_rel: float = 0.12
-    speck_rel_area: float = 0.003
-    speck_min_px: int = 3
-    speck_near_rel: float = 0.04
-    min_char_rel: float = 0.25
-    remnant_rel_area: float = 0.02
-    deslant: bool = False
-    max_slant: float = 1.0
-    max_pixels: int = 20_000_000
-    # cuts
     cut_gaps: bool = True
     cut_component_gaps: bool = True
     cut_projection: bool = True
@@ -227,17 +201,68 @@ class SegmenterConfig:
     stray_cost: float = 0.02
     sever_fraction: float = 0.15
     sever_rel: float = 0.04
-    # graph
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """Which merges become arcs of the segmentation graph, and their penalties (:mod:`segmenter.graph`).
+
+    The defaults are the product's, chosen on validation strings of MNIST training digits: merges of
+    up to 6 pieces and 2.0 character heights make the true segmentation a path of the graph for
+    60/60 normal-spacing zip codes (51/60 with 4 and 1.6); gap and dot penalties of 4 lift amounts
+    (normal / tight / wide) from 0.89 / 0.80 / 0.96 to 0.92 / 0.86 / 0.975 and leave zip codes and
+    3-8 digit strings unchanged (``benchmarks/seg_penalties.py``).
+
+    Attributes:
+        max_merge: an arc merges at most this many elementary pieces (the longest chain of
+            compatible cuts between its two ends).
+        max_width_rel: a merged arc (2 or more pieces) is created only if its ink is at most this wide
+            (relative to the character height); elementary arcs always exist so the graph stays
+            connected.
+        typical_width_rel: ``(lo, hi)`` range of typical character widths relative to the character
+            height; widths outside it are penalised.
+        width_penalty: penalty per unit of relative width outside ``typical_width_rel``.
+        merge_penalty: penalty per merged piece beyond the first (small; favours fewer cuts when
+            the recogniser is indifferent).
+        gap_penalty: penalty of a piece whose ink has a run of empty columns inside it (see
+            :mod:`segmenter.graph`); chosen on validation strings.
+        gap_min_rel: the narrowest such run that counts, relative to the character height
+            (at least one pixel).
+        dot_penalty: penalty of a piece holding a small low component beside a larger one (a
+            digit merged with a '.' or ','; see :mod:`segmenter.graph`); chosen on validation.
+        dot_area_rel: the largest such component, in pixels over char_height**2.
+    """
+
     max_merge: int = 6
-    max_width_rel: float = 1.6
+    max_width_rel: float = 2.0
     typical_width_rel: tuple[float, float] = (0.1, 1.1)
     width_penalty: float = 1.0
     merge_penalty: float = 0.0
-    gap_penalty: float = 0.0
+    gap_penalty: float = 4.0
     gap_min_rel: float = 0.0
-    dot_penalty: float = 0.0
+    dot_penalty: float = 4.0
     dot_area_rel: float = 0.06
-    # normalisation
+
+
+@dataclass(frozen=True)
+class PieceConfig:
+    """Normalisation of a piece to the recogniser's 32x32 input (:mod:`segmenter.normalize`).
+
+    Attributes:
+        min_rel_height: normalisation: pieces at least this tall (relative to the character
+            height) are fitted into 20x20 exactly like MNIST; smaller ones (punctuation, fragments)
+            keep the scale of a piece this tall so their smallness stays visible.
+        grey_pieces: pieces carry grey levels like MNIST (the ink's darkness, plus the faint
+            anti-aliased fringe of non-ink pixels touching the piece, see
+            :func:`segmenter.preprocess.darkness`) instead of the binary ink mask.
+        fringe_max: darkness cap of the fringe pixels (they are below the ink threshold).
+        fit_core: a grey piece is fitted into ``fit_box`` by its core (darkness >= 0.5) rather
+            than by all its grey pixels.
+        fit_box: side of the box the piece is fitted into (MNIST: 20).
+        frame: side of the frame the centre of mass is centred in (MNIST: 28).
+        pad: padding around the frame (LeNet-5: 2, giving 32x32).
+    """
+
     min_rel_height: float = 0.5
     grey_pieces: bool = True
     fringe_max: float = 0.5
@@ -246,37 +271,72 @@ class SegmenterConfig:
     frame: int = 28
     pad: int = 2
 
+
+
+_PARTS = {"binarization": BinarizeConfig, "cleaning": CleanConfig, "cuts": CutConfig, "graph": GraphConfig, "pieces": PieceConfig}
+_RENAMED = {"binarize": ("binarization", "method")}  # flat names that differ from the part's field
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """Configuration of :func:`segmenter.segment`: one of each part, and the input size guard.
+
+    ``SegmenterConfig().replace(max_merge=4, method="otsu")`` changes fields by name in whichever
+    part holds them; ``SegmenterConfig(graph=GraphConfig(max_merge=4))`` builds a part explicitly.
+
+    Attributes:
+        binarization, cleaning, cuts, graph, pieces: the parts (classes of the same names above).
+        max_pixels: images with more pixels are refused with a ValueError (memory guard).
+    """
+
+    binarization: BinarizeConfig = field(default_factory=BinarizeConfig)
+    cleaning: CleanConfig = field(default_factory=CleanConfig)
+    cuts: CutConfig = field(default_factory=CutConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    pieces: PieceConfig = field(default_factory=PieceConfig)
+    max_pixels: int = 20_000_000
+
     def __post_init__(self) -> None:
-        if self.binarize not in BINARIZE_METHODS:
-            raise ValueError(
-                f"[segmenter.SegmenterConfig] binarize={self.binarize!r}; expected one of "
-                f"{', '.join(BINARIZE_METHODS)}"
-            )
-        if self.max_merge < 1:
-            raise ValueError(f"[segmenter.SegmenterConfig] max_merge={self.max_merge} must be >= 1")
-        if not 0.0 <= self.sever_fraction <= 0.5:
-            raise ValueError(
-                f"[segmenter.SegmenterConfig] sever_fraction={self.sever_fraction} must lie in [0, 0.5]"
-            )
-        if not (0 < self.fit_box <= self.frame):
-            raise ValueError(
-                f"[segmenter.SegmenterConfig] need 0 < fit_box ({self.fit_box}) <= frame ({self.frame})"
-            )
-        lo, hi = self.typical_width_rel
+        b, c, g, p = self.binarization, self.cuts, self.graph, self.pieces
+        if b.method not in BINARIZE_METHODS:
+            raise ValueError(f"[segmenter.SegmenterConfig] binarization method {b.method!r}; expected one of "
+                             f"{', '.join(BINARIZE_METHODS)}")
+        if g.max_merge < 1:
+            raise ValueError(f"[segmenter.SegmenterConfig] max_merge={g.max_merge} must be >= 1")
+        if not 0.0 <= c.sever_fraction <= 0.5:
+            raise ValueError(f"[segmenter.SegmenterConfig] sever_fraction={c.sever_fraction} must lie in [0, 0.5]")
+        if not 0 < p.fit_box <= p.frame:
+            raise ValueError(f"[segmenter.SegmenterConfig] need 0 < fit_box ({p.fit_box}) <= frame ({p.frame})")
+        lo, hi = g.typical_width_rel
         if not 0 <= lo <= hi:
-            raise ValueError(f"[segmenter.SegmenterConfig] typical_width_rel={self.typical_width_rel}")
-        if min(self.gap_penalty, self.gap_min_rel, self.dot_penalty, self.dot_area_rel) < 0:
+            raise ValueError(f"[segmenter.SegmenterConfig] typical_width_rel={g.typical_width_rel}")
+        if min(g.gap_penalty, g.gap_min_rel, g.dot_penalty, g.dot_area_rel) < 0:
             raise ValueError("[segmenter.SegmenterConfig] gap_penalty, gap_min_rel, dot_penalty "
                              "and dot_area_rel must be >= 0")
-        if self.max_pixels <= 0 or self.window_rel <= 0:
+        if self.max_pixels <= 0 or b.window_rel <= 0:
             raise ValueError("[segmenter.SegmenterConfig] max_pixels and window_rel must be positive")
 
     def replace(self, **changes) -> "SegmenterConfig":
-        """A copy with some fields changed (unknown names raise ValueError)."""
-        names = {f.name for f in fields(self)}
-        bad = sorted(set(changes) - names)
-        if bad:
-            raise ValueError(f"[segmenter.SegmenterConfig] unknown field(s): {', '.join(bad)}")
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values.update(changes)
-        return SegmenterConfig(**values)
+        """A copy with fields changed by name, in whichever part holds them (``binarize`` is the
+        binarization ``method``).
+
+        Raises:
+            ValueError: an unknown name, or a value the checks refuse.
+        """
+        per_part: dict[str, dict] = {}
+        top = {}
+        for name, value in changes.items():
+            if name == "max_pixels":
+                top[name] = value
+                continue
+            part, field_name = _RENAMED.get(name, (None, name))
+            if part is None:
+                part = next((p for p, cls in _PARTS.items() if field_name in {f.name for f in fields(cls)}), None)
+            if part is None:
+                raise ValueError(f"[segmenter.SegmenterConfig] unknown field {name!r}")
+            per_part.setdefault(part, {})[field_name] = value
+        parts = {p: replace(getattr(self, p), **kv) for p, kv in per_part.items()}
+        return replace(self, **parts, **top)
+
+
+__all__ = ["BINARIZE_METHODS", "BinarizeConfig", "CleanConfig", "CutConfig", "GraphConfig", "PieceConfig", "SegmenterConfig"]

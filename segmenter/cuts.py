@@ -1,4 +1,4 @@
-"""Candidate cuts of an ink mask (PAPER.md Sec. V): deliberately more cuts than characters.
+"""Candidate cuts of an ink mask (docs/paper.md Sec. V): deliberately more cuts than characters.
 
 A cut is a top-to-bottom *path* through the working ink mask, anchored at a column ``x``: on every
 row ``y`` it separates column ``paths[k, y] - 1`` from ``paths[k, y]``. Candidate anchors come from
@@ -272,17 +272,17 @@ def path_cuts(ink: np.ndarray, anchors: np.ndarray, paths: np.ndarray, cost: np.
     cfg = config
     k, ns, h = paths.shape
     n, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
-    wide = [i for i in range(1, n) if stats[i, cv2.CC_STAT_WIDTH] > cfg.dense_wide_rel * char_height]
+    wide = [i for i in range(1, n) if stats[i, cv2.CC_STAT_WIDTH] > cfg.cuts.dense_wide_rel * char_height]
     if not wide:
         return []
     flat_paths = paths.reshape(k * ns, h)
     left, right = side_masses(ink, np.repeat(anchors, ns), flat_paths, int(round(char_height)))
-    ok = ((np.minimum(left, right) >= cfg.min_side_rel * char_height ** 2).reshape(k, ns)
-          & (cost <= cfg.path_max_rel * char_height))
+    ok = ((np.minimum(left, right) >= cfg.cuts.min_side_rel * char_height ** 2).reshape(k, ns)
+          & (cost <= cfg.cuts.path_max_rel * char_height))
     balance = np.maximum(np.minimum(left, right), 1).reshape(k, ns)
-    score = np.where(ok, (cost + cfg.score_eps) / balance, np.inf)
-    if cfg.dense_step_rel > 0:
-        r = max(1, int(round(cfg.dense_step_rel * char_height / 2)))
+    score = np.where(ok, (cost + cfg.cuts.score_eps) / balance, np.inf)
+    if cfg.cuts.dense_step_rel > 0:
+        r = max(1, int(round(cfg.cuts.dense_step_rel * char_height / 2)))
         padded = np.pad(score, ((r, r), (0, 0)), constant_values=np.inf)
         window_min = np.min(np.stack([padded[d: d + k] for d in range(2 * r + 1)]), axis=0)
         hit = np.isfinite(score) & (score <= window_min)
@@ -294,7 +294,7 @@ def path_cuts(ink: np.ndarray, anchors: np.ndarray, paths: np.ndarray, cost: np.
         width = stats[i, cv2.CC_STAT_WIDTH]
         inside = (anchors > c0) & (anchors < c0 + width)
         ai, si = np.nonzero(hit & inside[:, None])
-        budget = int(np.ceil(cfg.dense_per_char * width / char_height))
+        budget = int(np.ceil(cfg.cuts.dense_per_char * width / char_height))
         chosen: list[tuple[int, int]] = []
         for t in np.argsort(score[ai, si], kind="stable"):
             a, sl = int(ai[t]), int(si[t])
@@ -323,34 +323,34 @@ def find_cuts(ink: np.ndarray, char_height: float, config: SegmenterConfig | Non
         return Cuts.empty(h)
     lo, hi = int(nz[0]), int(nz[-1]) + 1
     ch = max(char_height, 1.0)
-    band = int(round(cfg.cut_band_rel * ch))
-    slopes = tuple(cfg.cut_slopes)
+    band = int(round(cfg.cuts.cut_band_rel * ch))
+    slopes = tuple(cfg.cuts.cut_slopes)
     ns = len(slopes)
     # the cheapest path of every anchor column and slope: one vectorised dynamic programme
     every = np.arange(lo, hi + 1)
     all_paths, all_cost = trace_paths(ink, every, band=band, slopes=slopes, lo=lo, hi=hi,
-                                      step_cost=cfg.step_cost, stray_cost=cfg.stray_cost)
+                                      step_cost=cfg.cuts.step_cost, stray_cost=cfg.cuts.stray_cost)
     # the heuristics propose columns; each gets its cheapest slope (ties: the most upright)
     upright = np.argsort(np.argsort(np.abs(np.asarray(slopes)), kind="stable"))
     best_slope = np.argmin(np.round(all_cost, 3) + 1e-4 * upright[None, :], axis=1)
     columns: list[tuple[int, int]] = []
-    if cfg.cut_gaps:
+    if cfg.cuts.cut_gaps:
         columns += [(x, 1) for x in gap_cuts(cols, lo, hi)]
-    if cfg.cut_component_gaps:
+    if cfg.cuts.cut_component_gaps:
         columns += [(x, 2) for x in component_cuts(ink)]
-    if cfg.cut_projection:
-        prof = _smooth(cols, cfg.smooth_px)
-        limit = cfg.projection_max_rel * prof.max()
+    if cfg.cuts.cut_projection:
+        prof = _smooth(cols, cfg.cuts.smooth_px)
+        limit = cfg.cuts.projection_max_rel * prof.max()
         columns += [(x, 3) for x in local_minima(prof, lo, hi) if prof[x] <= limit]
-    if cfg.cut_contour:
+    if cfg.cuts.cut_contour:
         has = cols > 0
         top = np.where(has, ink.argmax(axis=0), 0)
         bottom = np.where(has, h - 1 - ink[::-1].argmax(axis=0), -1)
-        dist = _smooth(np.where(has, bottom - top + 1, 0), cfg.smooth_px)
-        limit = cfg.contour_max_rel * ch
+        dist = _smooth(np.where(has, bottom - top + 1, 0), cfg.cuts.smooth_px)
+        limit = cfg.cuts.contour_max_rel * ch
         columns += [(x, 4) for x in local_minima(dist, lo, hi) if dist[x] <= limit]
     found = [((x - lo) * ns + int(best_slope[x - lo]), kind) for x, kind in columns if lo < x < hi]
-    if cfg.cut_paths:
+    if cfg.cuts.cut_paths:
         found += [(i, 5) for i in path_cuts(ink, every, all_paths, all_cost, ch, cfg)]
     ends = np.stack([np.full(h, lo, np.int64), np.full(h, hi, np.int64)])
     best: dict[int, int] = {}

@@ -1,4 +1,4 @@
-"""The segmentation graph (PAPER.md Sec. V, Fig. 18) and :func:`segment`.
+"""The segmentation graph (docs/paper.md Sec. V, Fig. 18) and :func:`segment`.
 
 Nodes are the cuts, left to right (node 0 = the left end of the ink, the last node = the right
 end; nodes are numbered in a topological order of compatibility, :mod:`segmenter.pieces`). An arc
@@ -14,7 +14,7 @@ node that has ink on its right can reach the last node. A merged arc (its piece 
 exists only if ``n <= max_merge`` and its ink is at most ``max_width_rel * char_height`` wide.
 Nodes on no complete path are trimmed.
 
-Arc penalties (PAPER.md Sec. V allows the segmenter to score its own pieces), small and geometric:
+Arc penalties (docs/paper.md Sec. V allows the segmenter to score its own pieces), small and geometric:
 ``width_penalty * dist(w, typical_width_rel) + merge_penalty * (pieces - 1) + gap_penalty * [gap]``,
 where ``w`` is the piece's ink width over the character height, ``dist`` is how far ``w`` lies
 outside the typical range ``[lo, hi]`` (0 inside), and ``[gap]`` is 1 when the piece's ink has a run
@@ -126,7 +126,7 @@ class Segmentation:
 
 
 def _empty(prep: Preprocessed, cfg: SegmenterConfig) -> Segmentation:
-    side = cfg.frame + 2 * cfg.pad
+    side = cfg.pieces.frame + 2 * cfg.pieces.pad
     graph = Graph([], [], [], penalty=torch.zeros(0), num_nodes=1, start=0, final=0,
                   data=torch.zeros((0, 1, side, side)))
     return Segmentation(graph=graph, boxes=np.zeros((0, 4), np.int64),
@@ -152,17 +152,17 @@ def _trim(edge_ok: np.ndarray) -> np.ndarray:
 def piece_crop(prep: Preprocessed, py: np.ndarray, px: np.ndarray, config: SegmenterConfig) -> np.ndarray:
     """The image of one piece from its ink pixels ``(py, px)`` (working coordinates).
 
-    Binary pieces: a bool crop of the ink's bounding box. Grey pieces (``config.grey_pieces``): a
+    Binary pieces: a bool crop of the ink's bounding box. Grey pieces (``config.pieces.grey_pieces``): a
     float32 crop one pixel larger on every side holding each ink pixel's darkness (at least 0.5:
     it is ink) and, on the non-ink pixels touching the piece, their own darkness capped at
-    ``config.fringe_max`` (the anti-aliased edge of the strokes; ink of *other* pieces never
+    ``config.pieces.fringe_max`` (the anti-aliased edge of the strokes; ink of *other* pieces never
     enters).
 
     Returns:
         ``(h, w)`` bool or float32 crop.
     """
     y0, x0 = int(py.min()), int(px.min())
-    if not config.grey_pieces or prep.darkness is None:
+    if not config.pieces.grey_pieces or prep.darkness is None:
         crop = np.zeros((int(py.max()) + 1 - y0, int(px.max()) + 1 - x0), bool)
         crop[py - y0, px - x0] = True
         return crop
@@ -174,7 +174,7 @@ def piece_crop(prep: Preprocessed, py: np.ndarray, px: np.ndarray, config: Segme
     near = cv2.dilate(own, np.ones((3, 3), np.uint8)).astype(bool)
     dark = prep.darkness[ya:yb, xa:xb]
     fringe = near & ~prep.ink[ya:yb, xa:xb]
-    crop = np.where(fringe, np.minimum(dark, config.fringe_max), 0.0).astype(np.float32)
+    crop = np.where(fringe, np.minimum(dark, config.pieces.fringe_max), 0.0).astype(np.float32)
     crop[py - ya, px - xa] = np.maximum(dark[py - ya, px - xa], 0.5)
     return crop
 
@@ -217,12 +217,12 @@ def arc_penalties(features: np.ndarray, char_height: float, config: SegmenterCon
     """
     cfg = config
     ch = max(char_height, 1.0)
-    lo, hi = cfg.typical_width_rel
+    lo, hi = cfg.graph.typical_width_rel
     w = features[:, 0]
     outside = np.maximum(0.0, lo - w) + np.maximum(0.0, w - hi)
-    gapped = features[:, 6] * ch >= np.maximum(1.0, cfg.gap_min_rel * ch)
-    return (cfg.width_penalty * outside + cfg.merge_penalty * (features[:, 4] - 1.0)
-            + cfg.gap_penalty * gapped + cfg.dot_penalty * features[:, 7])
+    gapped = features[:, 6] * ch >= np.maximum(1.0, cfg.graph.gap_min_rel * ch)
+    return (cfg.graph.width_penalty * outside + cfg.graph.merge_penalty * (features[:, 4] - 1.0)
+            + cfg.graph.gap_penalty * gapped + cfg.graph.dot_penalty * features[:, 7])
 
 
 def build_graph(prep: Preprocessed, cuts: Cuts, ink_yx: np.ndarray, sides: np.ndarray,
@@ -239,16 +239,16 @@ def build_graph(prep: Preprocessed, cuts: Cuts, ink_yx: np.ndarray, sides: np.nd
     chain = longest_chains(edge)
     ys, xs = ink_yx[:, 0], ink_yx[:, 1]
     means = cuts.paths.mean(axis=1)
-    reach = (cfg.max_width_rel + 1.0) * ch
+    reach = (cfg.graph.max_width_rel + 1.0) * ch
     ii, jj = np.nonzero(edge)
     n = chain[ii, jj]
-    near = (n == 1) | ((n <= cfg.max_merge) & (means[jj] - means[ii] <= reach))
+    near = (n == 1) | ((n <= cfg.graph.max_merge) & (means[jj] - means[ii] <= reach))
     ii, jj, n = ii[near], jj[near], n[near]
     masks_all = sides[ii] & ~sides[jj]  # (E, P) ink of each candidate arc
     big = np.iinfo(np.int64).max
     x0 = np.where(masks_all, xs[None, :], big).min(axis=1)
     x1 = np.where(masks_all, xs[None, :], -1).max(axis=1) + 1
-    keep = (n == 1) | ((x1 - x0) / ch <= cfg.max_width_rel)
+    keep = (n == 1) | ((x1 - x0) / ch <= cfg.graph.max_width_rel)
     ii, jj, n, masks_all = ii[keep], jj[keep], n[keep], masks_all[keep]
     ok = np.zeros_like(edge)
     ok[ii, jj] = True
@@ -270,7 +270,7 @@ def build_graph(prep: Preprocessed, cuts: Cuts, ink_yx: np.ndarray, sides: np.nd
         boxes.append((int(qx.min()), y0, int(qx.max()) + 1, y1))
         feats.append(((x1 - x0) / ch, (y1 - y0) / ch, (y0 - band_top) / ch, (y1 - band_top) / ch,
                       float(k), int(m.sum()) / (ch * ch), column_gap(px) / ch,
-                      float(has_low_dot(py, comp[m], ch, max_area_rel=cfg.dot_area_rel))))
+                      float(has_low_dot(py, comp[m], ch, max_area_rel=cfg.graph.dot_area_rel))))
     feats_a = np.asarray(feats, np.float32).reshape(-1, len(FEATURE_NAMES))
     penalty = arc_penalties(feats_a, prep.char_height, cfg)
     data = normalize_pieces(masks, char_height=prep.char_height, config=cfg)
@@ -285,7 +285,7 @@ def build_graph(prep: Preprocessed, cuts: Cuts, ink_yx: np.ndarray, sides: np.nd
 
 
 def segment(image, *, config: SegmenterConfig | None = None) -> Segmentation:
-    """Heuristically over-segment a field image into a segmentation graph (PAPER.md Sec. V).
+    """Heuristically over-segment a field image into a segmentation graph (docs/paper.md Sec. V).
 
     Pipeline: :func:`segmenter.preprocess.preprocess` (binarise, remove lines and specks, optional
     deslant) -> :func:`segmenter.cuts.find_cuts` (candidate cut paths) ->
@@ -313,18 +313,18 @@ def segment(image, *, config: SegmenterConfig | None = None) -> Segmentation:
     ys, xs, comp = ink_pixels(prep.ink)
     cuts = find_cuts(prep.ink, prep.char_height, cfg)
     def owner(paths: np.ndarray) -> np.ndarray:
-        return cut_sides(ys, xs, comp, paths, sever_fraction=cfg.sever_fraction,
-                         sever_px=cfg.sever_rel * ch * ch)
+        return cut_sides(ys, xs, comp, paths, sever_fraction=cfg.cuts.sever_fraction,
+                         sever_px=cfg.cuts.sever_rel * ch * ch)
 
     sides = owner(cuts.paths)
     extras = []
-    if cfg.component_order_cuts:
+    if cfg.cuts.component_order_cuts:
         extras.append(component_order_cuts(ys, xs, comp, prep.ink.shape[0]))
-    if cfg.split_cuts:
+    if cfg.cuts.split_cuts:
         extras.append(split_cuts(ys, xs, comp, prep.ink.shape[0], owner, prep.char_height, cfg))
     for extra, extra_sides in extras:
         cuts = cuts.concat(extra)
         sides = np.concatenate([sides, extra_sides])
     cuts, sides = select_cuts(cuts, sides,
-                              min_between=max(1.0, cfg.min_piece_px, cfg.min_piece_rel * ch * ch))
+                              min_between=max(1.0, cfg.cuts.min_piece_px, cfg.cuts.min_piece_rel * ch * ch))
     return build_graph(prep, cuts, np.stack([ys, xs], axis=1), sides, cfg, comp)

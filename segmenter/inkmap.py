@@ -1,6 +1,6 @@
 """A grey-level ink map of a real field with everything but the writer's ink removed.
 
-The SDNN (PAPER.md Sec. VII) reads grey levels, not a binary mask, and normalises the field's
+The SDNN (docs/paper.md Sec. VII) reads grey levels, not a binary mask, and normalises the field's
 height by the rows holding its ink mass (:func:`data.sdnn_samples.normalize_field_ink`): anything
 left in the map that is not writing (a frame, a ruling line, a dark scanner border, the texture of
 security paper, a tinted box printed on the cheque) moves the body rows and shrinks the digits.
@@ -17,7 +17,7 @@ import numpy as np
 
 from data.sdnn_samples import ink_map
 from segmenter.config import SegmenterConfig
-from segmenter.preprocess import _odd, background, preprocess
+from segmenter.preprocess import background, odd_size, preprocess
 
 
 def clean_ink_levels(image, config: SegmenterConfig | None = None, *, reach: int = 2,
@@ -58,7 +58,7 @@ def clean_ink_levels(image, config: SegmenterConfig | None = None, *, reach: int
     grey = pre.grey[y0:y1, x0:x1]
     ink = pre.ink[y0:y1, x0:x1]
     removed = pre.lines[y0:y1, x0:x1]
-    bg = background(grey, kernel=_odd(max(grey.shape[0], 8) * paper_rel))
+    bg = background(grey, kernel=odd_size(max(grey.shape[0], 8) * paper_rel))
     flat = np.clip(np.rint(255.0 * grey / np.maximum(bg, 1.0)), 0, 255).astype(np.uint8)  # (h, w)
     levels = ink_map(flat)
     side = 2 * reach + 1

@@ -1,4 +1,4 @@
-"""Piece -> LeNet-5 input, the way MNIST was made (PAPER.md Sec. III-A).
+"""Piece -> LeNet-5 input, the way MNIST was made (docs/paper.md Sec. III-A).
 
 MNIST's recipe: the binary NIST character is scaled (keeping its aspect ratio, with anti-aliasing)
 to fit in a 20x20 box, then placed in a 28x28 frame so that its centre of mass is at the frame's
@@ -31,7 +31,7 @@ def normalize_frame(mask: np.ndarray, *, char_height: float = 0.0,
 
     ``mask`` is cropped to its ink first; 255 = ink, 0 = background (MNIST's polarity). A grey
     mask (values in [0, 1]) is fitted by its *core* (values >= 0.5, the binary character, as NIST's
-    binary images were) when ``config.fit_core``, its fainter fringe scaled along and kept around
+    binary images were) when ``config.pieces.fit_core``, its fainter fringe scaled along and kept around
     it; otherwise by all of its grey pixels.
 
     Raises:
@@ -47,16 +47,16 @@ def normalize_frame(mask: np.ndarray, *, char_height: float = 0.0,
         raise ValueError("[segmenter.normalize_frame] the piece holds no ink")
     m = m[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
     h, w = m.shape
-    core = m >= (0.5 if cfg.fit_core else 1e-6)
+    core = m >= (0.5 if cfg.pieces.fit_core else 1e-6)
     if core.any():
         core_h = int(np.ptp(np.flatnonzero(core.any(axis=1)))) + 1
         core_w = int(np.ptp(np.flatnonzero(core.any(axis=0)))) + 1
     else:
         core_h, core_w = h, w
-    scale = cfg.fit_box / max(core_h, core_w)
-    if cfg.min_rel_height > 0 and char_height > 0:
-        scale = min(scale, cfg.fit_box / (cfg.min_rel_height * char_height))
-    limit = cfg.frame if (core_h, core_w) != (h, w) else cfg.fit_box
+    scale = cfg.pieces.fit_box / max(core_h, core_w)
+    if cfg.pieces.min_rel_height > 0 and char_height > 0:
+        scale = min(scale, cfg.pieces.fit_box / (cfg.pieces.min_rel_height * char_height))
+    limit = cfg.pieces.frame if (core_h, core_w) != (h, w) else cfg.pieces.fit_box
     nh = int(min(limit, max(1, round(h * scale))))
     nw = int(min(limit, max(1, round(w * scale))))
     interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
@@ -68,7 +68,7 @@ def normalize_frame(mask: np.ndarray, *, char_height: float = 0.0,
         mass = small.sum()
     cy = float((small.sum(axis=1) * np.arange(nh)).sum() / mass)
     cx = float((small.sum(axis=0) * np.arange(nw)).sum() / mass)
-    f = cfg.frame
+    f = cfg.pieces.frame
     top = int(np.clip(round(f / 2.0 - 0.5 - cy), 0, f - nh))
     left = int(np.clip(round(f / 2.0 - 0.5 - cx), 0, f - nw))
     frame = np.zeros((f, f), np.uint8)
@@ -85,10 +85,10 @@ def normalize_pieces(masks: list[np.ndarray], *, char_height: float = 0.0,
     a few hundred small frames).
     """
     cfg = config or SegmenterConfig()
-    side = cfg.frame + 2 * cfg.pad
+    side = cfg.pieces.frame + 2 * cfg.pieces.pad
     out = np.full((len(masks), 1, side, side), BACKGROUND, np.float32)
     for a, m in enumerate(masks):
         frame = normalize_frame(m, char_height=char_height, config=cfg).astype(np.float32) / 255.0
-        out[a, 0, cfg.pad: cfg.pad + cfg.frame, cfg.pad: cfg.pad + cfg.frame] = (
+        out[a, 0, cfg.pieces.pad: cfg.pieces.pad + cfg.pieces.frame, cfg.pieces.pad: cfg.pieces.pad + cfg.pieces.frame] = (
             BACKGROUND + (INK - BACKGROUND) * frame)
     return torch.from_numpy(out)

@@ -1,7 +1,7 @@
 """Field-image preprocessing: greyscale, binarisation, guide-line/border/speck removal, deslanting.
 
 The output is a boolean ink mask ``(H, W')`` (True = ink) plus what is needed to map it back to the
-input image (PAPER.md Sec. V takes a clean binary field for granted; real fields need this step).
+input image (docs/paper.md Sec. V takes a clean binary field for granted; real fields need this step).
 
 Binarisation methods (``SegmenterConfig.binarize``), all returning True where the pixel is ink:
 
@@ -103,7 +103,8 @@ def to_grey(image, *, where: str = "segmenter.preprocess") -> np.ndarray:
     return np.rint(arr).astype(np.uint8)
 
 
-def _odd(n: float, minimum: int = 3) -> int:
+def odd_size(n: float, minimum: int = 3) -> int:
+    """``n`` rounded to an odd kernel size of at least ``minimum`` (the next odd number up)."""
     k = max(minimum, int(round(n)))
     return k if k % 2 == 1 else k + 1
 
@@ -125,7 +126,7 @@ def darkness(grey: np.ndarray, config: SegmenterConfig | None = None) -> np.ndar
     grey levels. The ``midpoint`` binarisation is exactly ``darkness > 0.5``.
     """
     cfg = config or SegmenterConfig()
-    bg = background(grey, kernel=_odd(max(grey.shape[0], 8) * 0.2))
+    bg = background(grey, kernel=odd_size(max(grey.shape[0], 8) * 0.2))
     norm, darkest = _paper_ratio(grey, bg, cfg)
     return np.clip((1.0 - norm) / np.maximum(1.0 - darkest, 0.2), 0.0, 1.0).astype(np.float32)
 
@@ -134,7 +135,7 @@ def _paper_ratio(grey: np.ndarray, bg: np.ndarray, cfg: SegmenterConfig) -> tupl
     """``grey / paper`` (<= 1: the closing ``bg`` is never darker than the image) and its minimum
     within a window of ``window_rel`` image heights: float64 ``(H, W)`` each."""
     norm = grey.astype(np.float64) / np.maximum(bg, 1.0)
-    win = _odd(cfg.window_rel * grey.shape[0])
+    win = odd_size(cfg.binarization.window_rel * grey.shape[0])
     return norm, cv2.erode(norm, np.ones((win, win), np.uint8), borderType=cv2.BORDER_REPLICATE)
 
 
@@ -162,30 +163,30 @@ def binarize(grey: np.ndarray, config: SegmenterConfig | None = None, *, method:
     Args:
         grey: uint8 ``(H, W)``, white paper, dark ink.
         config: thresholds and windows (defaults: ``SegmenterConfig()``).
-        method: overrides ``config.binarize``.
+        method: overrides ``config.binarization.method``.
     """
     cfg = config or SegmenterConfig()
-    method = method or cfg.binarize
+    method = method or cfg.binarization.method
     g = grey.astype(np.float64)
     h, w = grey.shape
     if method == "fixed":
-        return g < cfg.fixed_threshold
-    stroke_kernel = _odd(max(h, 8) * 0.2)
+        return g < cfg.binarization.fixed_threshold
+    stroke_kernel = odd_size(max(h, 8) * 0.2)
     bg = background(grey, kernel=stroke_kernel)
-    contrast = (bg - g) >= cfg.min_contrast
+    contrast = (bg - g) >= cfg.binarization.min_contrast
     if not contrast.any():
         return contrast
-    win = _odd(cfg.window_rel * h)
+    win = odd_size(cfg.binarization.window_rel * h)
     if method == "otsu":
         mask = g <= _otsu(g)
     elif method == "adaptive":
         mean = cv2.boxFilter(g, -1, (win, win), borderType=cv2.BORDER_REPLICATE)
-        mask = g < mean - cfg.adaptive_offset
+        mask = g < mean - cfg.binarization.adaptive_offset
     elif method == "sauvola":
         mean = cv2.boxFilter(g, -1, (win, win), borderType=cv2.BORDER_REPLICATE)
         sq = cv2.boxFilter(g * g, -1, (win, win), borderType=cv2.BORDER_REPLICATE)
         std = np.sqrt(np.maximum(sq - mean * mean, 0.0))
-        mask = g < mean * (1.0 + cfg.sauvola_k * (std / cfg.sauvola_r - 1.0))
+        mask = g < mean * (1.0 + cfg.binarization.sauvola_k * (std / cfg.binarization.sauvola_r - 1.0))
     elif method == "bgnorm":
         norm = 255.0 * g / np.maximum(bg, 1.0)
         mask = norm <= _otsu(norm)
@@ -341,13 +342,13 @@ def _is_printed(line: Line, shape: tuple[int, int], cfg: SegmenterConfig, *,
     h, w = shape
     along = h if line.axis == 1 else w
     across = w if line.axis == 1 else h
-    if abs(line.slope) > cfg.line_max_slope or line.wobble > max(1.0, cfg.line_max_wobble_rel * h):
+    if abs(line.slope) > cfg.cleaning.line_max_slope or line.wobble > max(1.0, cfg.cleaning.line_max_wobble_rel * h):
         return False
-    edge = max(2.0, cfg.border_margin_rel * h)
+    edge = max(2.0, cfg.cleaning.border_margin_rel * h)
     touches = line.low <= edge or line.high >= across - 1 - edge
     if line.axis == 0:
-        return touches or line.width <= max(3.0, cfg.line_max_width_rel * h)
-    end = max(2.0, cfg.border_span_rel * h)
+        return touches or line.width <= max(3.0, cfg.cleaning.line_max_width_rel * h)
+    end = max(2.0, cfg.cleaning.border_span_rel * h)
     spans = line.start <= end and line.stop >= along - end
     corners = _meets(line, line.start, rulings) and _meets(line, line.stop - 1, rulings)
     return (spans and touches) or corners
@@ -395,25 +396,25 @@ def remove_printed_lines(ink: np.ndarray, config: SegmenterConfig | None = None,
     removed = np.zeros_like(ink)
     # all found on the input, so a frame's corners do not shorten its sides; a pale line is often
     # ink only in stretches (where no darker pen is near), so lines are looked for in all contrast
-    loose = ink if dark is None else ink | (dark >= cfg.line_find_contrast)
+    loose = ink if dark is None else ink | (dark >= cfg.cleaning.line_find_contrast)
     rulings: tuple[Line, ...] = ()
     verticals: list[Line] = []
-    if cfg.remove_lines:
-        length = max(cfg.line_min_px, int(round(cfg.line_min_rel * h)))
-        length = min(length, max(3, int(round(cfg.line_span_rel * w))))
+    if cfg.cleaning.remove_lines:
+        length = max(cfg.cleaning.line_min_px, int(round(cfg.cleaning.line_min_rel * h)))
+        length = min(length, max(3, int(round(cfg.cleaning.line_span_rel * w))))
         found = find_lines(loose, min_length=length, axis=0)
         rulings = tuple(line for line in found if _is_printed(line, (h, w), cfg))
-    if cfg.remove_borders:
-        found = find_lines(loose, min_length=max(3, int(round(cfg.border_min_rel * h))), axis=1)
+    if cfg.cleaning.remove_borders:
+        found = find_lines(loose, min_length=max(3, int(round(cfg.cleaning.border_min_rel * h))), axis=1)
         verticals = [line for line in found if _is_printed(line, (h, w), cfg, rulings=rulings)]
     for line in (*rulings, *verticals):
         ink, gone = erase_line(ink, line, dark=dark)
         removed |= gone
-    if cfg.remove_borders:
-        ink, gone = remove_edge_bands(ink, band=int(round(cfg.edge_band_rel * h)))
+    if cfg.cleaning.remove_borders:
+        ink, gone = remove_edge_bands(ink, band=int(round(cfg.cleaning.edge_band_rel * h)))
         removed |= gone
-    if removed.any() and cfg.remnant_rel_area > 0:
-        kept = remove_remnants(ink, removed, max_area=int(round(cfg.remnant_rel_area * h * h)))
+    if removed.any() and cfg.cleaning.remnant_rel_area > 0:
+        kept = remove_remnants(ink, removed, max_area=int(round(cfg.cleaning.remnant_rel_area * h * h)))
         removed |= ink & ~kept
         ink = kept
     return ink, removed
@@ -434,25 +435,25 @@ def content_box(grey: np.ndarray, config: SegmenterConfig | None = None) -> tupl
     cfg = config or SegmenterConfig()
     h, w = grey.shape
     whole = (0, h, 0, w)
-    if not cfg.crop_content:
+    if not cfg.cleaning.crop_content:
         return whole
     ink, _ = remove_printed_lines(binarize(grey, cfg), cfg)
     n, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
     if n <= 1:
         return whole
     area = stats[1:, cv2.CC_STAT_AREA]
-    keep = area >= max(cfg.speck_min_px, 0.01 * area.max())
+    keep = area >= max(cfg.cleaning.speck_min_px, 0.01 * area.max())
     st = stats[1:][keep]
     if st.shape[0] == 0:  # only specks: nothing to crop to
         return whole
     y0, x0 = int(st[:, cv2.CC_STAT_TOP].min()), int(st[:, cv2.CC_STAT_LEFT].min())
     y1 = int((st[:, cv2.CC_STAT_TOP] + st[:, cv2.CC_STAT_HEIGHT]).max())
     x1 = int((st[:, cv2.CC_STAT_LEFT] + st[:, cv2.CC_STAT_WIDTH]).max())
-    pad = max(2, int(round(cfg.content_pad_rel * (y1 - y0))))
-    ya, yb = _widen(y0 - pad, y1 + pad, cfg.content_min_px, h)
-    xa, xb = _widen(x0 - pad, x1 + pad, cfg.content_min_px, w)
+    pad = max(2, int(round(cfg.cleaning.content_pad_rel * (y1 - y0))))
+    ya, yb = _widen(y0 - pad, y1 + pad, cfg.cleaning.content_min_px, h)
+    xa, xb = _widen(x0 - pad, x1 + pad, cfg.cleaning.content_min_px, w)
     box = (ya, yb, xa, xb)
-    if box[1] - box[0] < cfg.content_crop_rel * h or box[3] - box[2] < cfg.content_crop_rel * w:
+    if box[1] - box[0] < cfg.cleaning.content_crop_rel * h or box[3] - box[2] < cfg.cleaning.content_crop_rel * w:
         return box
     return whole
 
@@ -486,19 +487,19 @@ def _clean(grey: np.ndarray, cfg: SegmenterConfig, *, depth: int = 0
         ink[y0:y1, x0:x1] = sub_ink
         removed[y0:y1, x0:x1] = sub_removed
         return ink, removed, (y0 + a, y0 + b, x0 + c, x0 + d)
-    bg = background(grey, kernel=_odd(max(h, 8) * 0.2))
+    bg = background(grey, kernel=odd_size(max(h, 8) * 0.2))
     contrast = 1.0 - grey.astype(np.float64) / np.maximum(bg, 1.0)  # 0 paper .. 1 black
     ink, removed = remove_printed_lines(binarize(grey, cfg), cfg, dark=contrast)
-    min_area = max(cfg.speck_min_px, int(round(cfg.speck_rel_area * h * h)))
-    near = int(round(cfg.speck_near_rel * h))
+    min_area = max(cfg.cleaning.speck_min_px, int(round(cfg.cleaning.speck_rel_area * h * h)))
+    near = int(round(cfg.cleaning.speck_near_rel * h))
     return remove_specks(ink, min_area=min_area, near=near), removed, (0, h, 0, w)
 
 
 def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
-    """Turn a field image into a clean ink mask (PAPER.md Sec. V's input).
+    """Turn a field image into a clean ink mask (docs/paper.md Sec. V's input).
 
     Steps: greyscale; find where the writing sits (:func:`content_box`, so wide margins do not
-    change any relative length) and, inside that window: binarise (``config.binarize``); remove
+    change any relative length) and, inside that window: binarise (``config.binarization.method``); remove
     printed horizontal and vertical lines and scanner border strips, keeping the strokes that cross
     them (:func:`remove_printed_lines`), whatever lies entirely within the top/bottom edge bands and
     small stubs along removed lines; drop specks. Optionally deslant.
@@ -526,14 +527,14 @@ def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
     ink, removed, box = _clean(grey, cfg)
     shift = np.zeros(h, np.int64)
     slant = 0.0
-    if cfg.deslant and ink.any():
-        slant = float(np.clip(estimate_slant(ink), -cfg.max_slant, cfg.max_slant))
+    if cfg.cleaning.deslant and ink.any():
+        slant = float(np.clip(estimate_slant(ink), -cfg.cleaning.max_slant, cfg.cleaning.max_slant))
         ink, shift = deslant(ink, slant)
     char_height = estimate_char_height(ink)
     if char_height > 0:
-        char_height = max(char_height, cfg.min_char_rel * (box[1] - box[0]))
+        char_height = max(char_height, cfg.cleaning.min_char_rel * (box[1] - box[0]))
     dark = None
-    if cfg.grey_pieces:
+    if cfg.pieces.grey_pieces:
         y0, y1, x0, x1 = box
         dark = np.zeros((h, w), np.float32)
         dark[y0:y1, x0:x1] = darkness(grey[y0:y1, x0:x1], cfg)

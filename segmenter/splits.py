@@ -146,17 +146,17 @@ def split_cuts(ys: np.ndarray, xs: np.ndarray, comp: np.ndarray, h: int, base_si
     empty = Cuts.empty(h), np.zeros((0, ys.size), bool)
     if ys.size == 0:
         return empty
-    r = max(1, int(round(cfg.split_reach_rel * ch)))
-    step = max(1, int(round(cfg.split_step_rel * ch)))
+    r = max(1, int(round(cfg.cuts.split_reach_rel * ch)))
+    step = max(1, int(round(cfg.cuts.split_step_rel * ch)))
     reach = int(round(ch))
-    need = cfg.min_side_rel * ch ** 2
+    need = cfg.cuts.min_side_rel * ch ** 2
     out_x, out_paths, out_cost, out_sides = [], [], [], []
     for c in range(1, int(comp.max()) + 1):
         mine = comp == c
         cx, cy = xs[mine], ys[mine]
         x0, x1 = int(cx.min()), int(cx.max()) + 1
         width = x1 - x0
-        if width <= cfg.split_wide_rel * ch:
+        if width <= cfg.cuts.split_wide_rel * ch:
             continue
         found: list[tuple[float, int, np.ndarray, int]] = []
         seen: set[bytes] = set()
@@ -167,7 +167,7 @@ def split_cuts(ys: np.ndarray, xs: np.ndarray, comp: np.ndarray, h: int, base_si
             # the window plus the seed pixels next to it (seeds further away add nothing)
             near = (~lseed & ~rseed) | (lseed & (cx >= a - r - 1)) | (rseed & (cx < a + r + 1))
             count, left_w, removed_w = min_vertex_split(cy[near], cx[near], lseed[near], rseed[near])
-            if count > cfg.split_max_rel * ch:
+            if count > cfg.cuts.split_max_rel * ch:
                 continue
             left = lseed.copy()
             left[near] |= left_w | _neighbour_votes(cy[near], cx[near], left_w, removed_w)
@@ -179,8 +179,8 @@ def split_cuts(ys: np.ndarray, xs: np.ndarray, comp: np.ndarray, h: int, base_si
             if key in seen:
                 continue
             seen.add(key)
-            found.append(((count + cfg.score_eps) / max(min(nl, nr), 1), a, left, count))
-        budget = int(np.ceil(cfg.dense_per_char * width / ch))
+            found.append(((count + cfg.cuts.score_eps) / max(min(nl, nr), 1), a, left, count))
+        budget = int(np.ceil(cfg.cuts.dense_per_char * width / ch))
         for _, a, left, count in sorted(found, key=lambda t: (t[0], t[1]))[:budget]:
             sides = base_sides(np.full((1, h), a, np.int64))[0].copy()
             sides[mine] = ~left

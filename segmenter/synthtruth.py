@@ -6,7 +6,7 @@ draws a field exactly as :func:`data.synth.render` does (same glyph draws, disto
 painter) and also paints every glyph alone on the same geometry, so each ink pixel gets the index
 of the character contributing most ink to it (:mod:`segmenter.truth`'s *character map*).
 
-The glyph placement geometry of ``data.synth._paint`` is mirrored here; :func:`check_char_map`
+The glyph placement geometry of ``data.synth.paint`` is mirrored here; :func:`check_char_map`
 verifies that the map covers the rendered ink, so a change in ``data.synth`` fails loudly.
 """
 
@@ -15,8 +15,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from data.backgrounds import make_background
 from data.glyphs import BODY, PUNCTUATION, draw_punctuation
-from data.synth import LINE_PAD, DigitPool, SynthConfig, SynthField, _paint, distort, field_rng, layout
+from data.synth import LINE_PAD, DigitPool, SynthConfig, SynthField, distort, field_rng, layout, paint
 from data.texts import sample_text
 
 #: Ink level (0..1) above which a glyph pixel is attributed to its character.
@@ -61,7 +62,7 @@ def render_with_layers(text: str, pool: DigitPool, rng: np.random.Generator,
             g.top += int(round(rng.uniform(-config.jitter, config.jitter)))
         glyphs.append(g)
     xs = layout(glyphs, rng, config)
-    field = _paint(text, glyphs, xs, pool.split, rng, config)
+    field = paint(text, glyphs, xs, pool.split, rng, config)
     layers, baseline = _layers(glyphs, xs, config, field.image.shape)
     return field, _char_map(layers), layers, baseline
 
@@ -151,7 +152,6 @@ def render_condition(text: str, pool: DigitPool, rng: np.random.Generator, condi
         (the ground-truth ink, guide lines excluded); int64 ``(H, W)``; float ``(H, W)`` the paper
         alone (printed lines and patterns included).
     """
-    from data.backgrounds import make_background
 
     if condition not in CONDITIONS:
         raise ValueError(f"[segmenter.render_condition] unknown condition {condition!r}; "

@@ -11,8 +11,8 @@ elsewhere. An arc *matches* character ``c`` when both
 The true segmentation is *in the graph* when a path from the first to the last node has one arc
 per character, the ``k``-th matching character ``k``, plus (with ``allow_junk``) any number of
 *junk* arcs: arcs holding at least ``tol`` of non-character ink (noise specks, remnants of a
-printed line); the recogniser has to call those 'none' (PAPER.md Sec. IX's rubbish class). This is the quantity the recogniser
-needs (PAPER.md Sec. V: the right segmentation must be among the candidates). Also used to pick
+printed line); the recogniser has to call those 'none' (docs/paper.md Sec. IX's rubbish class). This is the quantity the recogniser
+needs (docs/paper.md Sec. V: the right segmentation must be among the candidates). Also used to pick
 mis-segmented pieces (arcs matching nothing) as 'none' training examples.
 
 Real labelled fields give one box per character instead: :func:`box_char_map` turns the boxes into
@@ -202,7 +202,7 @@ def box_arc_targets(seg: Segmentation, char_map: np.ndarray, *, min_iou: float =
       ``min_char_share`` of its ink lies in any box (a separator, an end mark or noise: a character
       the labels do not name, so neither a digit nor surely 'none');
     - *none* (-1) otherwise: a fragment of a character, two characters merged, or a character with
-      a neighbour's stroke (PAPER.md Sec. X's rubbish class).
+      a neighbour's stroke (docs/paper.md Sec. X's rubbish class).
 
     Returns:
         ``(targets, iou)``: int64 ``(A,)`` character index ``>= 0``, -1 none, -2 ambiguous; float64

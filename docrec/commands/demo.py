@@ -17,6 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from data.folder import FieldFolder, write_labels
+from data.synth import SynthConfig, synthesize
+
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 _RAMP = " .:-=+*#%@"
 
@@ -45,13 +48,10 @@ def ascii_art(image: np.ndarray, *, rows: int = 10) -> str:
 
 def _fields(args) -> tuple[list[tuple[str, np.ndarray, str]], str]:
     """[(name, image, true text)] and a description of where they came from."""
-    from data.folder import FieldFolder
 
     if not args.synth and (SAMPLES / "labels.csv").is_file():
         folder = FieldFolder(SAMPLES)
         return [(p.name, img, t) for p, (img, t) in zip(folder.paths, folder)], f"bundled samples in {SAMPLES}"
-    from data.folder import write_labels
-    from data.synth import SynthConfig, synthesize
 
     out = args.out or Path(tempfile.mkdtemp(prefix="docrec-demo-"))
     out.mkdir(parents=True, exist_ok=True)

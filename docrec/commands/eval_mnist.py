@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from data import load_mnist, to_lenet_input
+from lenet.train import penalties_of
+
 WHERE = "docrec eval mnist"
 
 
@@ -40,7 +43,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def load_digits(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor]:
     """``(N, 1, 32, 32)`` float inputs and ``(N,)`` labels from MNIST or ``--images/--labels``."""
-    from data import load_mnist, to_lenet_input
 
     if args.images is None:
         if args.labels is not None:
@@ -74,7 +76,6 @@ def load_digits(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor]:
 
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch: int = 256) -> dict:
     """Penalties, predictions, error rate, confusion matrix (rows = true, columns = predicted)."""
-    from lenet.train import penalties_of
 
     if y.numel() == 0:
         raise ValueError("no digits to evaluate")

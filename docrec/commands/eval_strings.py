@@ -4,7 +4,7 @@
 string accuracy (exact text, rejected counts as wrong), character error rate (Levenshtein distance
 / true length, summed over fields; a rejected field counts its whole truth as errors), and the
 accuracy at 1% error with rejection: fields sorted by confidence, the largest accepted set whose
-errors are at most 1% of all fields (PAPER.md Sec. X reports check reading this way). On a folder
+errors are at most 1% of all fields (docs/paper.md Sec. X reports check reading this way). On a folder
 that threshold is chosen *on the folder itself* (an optimistic figure, flagged as such);
 ``benchmarks/strings.py`` chooses it on a validation set instead.
 
@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from data.folder import FieldFolder
 
 
 def levenshtein(a: str, b: str) -> int:
@@ -100,7 +102,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from data.folder import FieldFolder
     from docrec.recognizers import default_weights, get_recognizer, resolve_grammar
     from docrec.recognizers.base import digit_string
 

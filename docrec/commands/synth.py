@@ -20,10 +20,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 import cv2
+from tqdm import tqdm
 
+from data.backgrounds import BACKGROUNDS
 from data.folder import LABELS_FILE, write_labels
 from data.synth import SPACING_PRESETS, DigitPool, SynthConfig, iter_fields
-from data.backgrounds import BACKGROUNDS
 from data.texts import KINDS
 
 
@@ -115,8 +116,6 @@ def _config(args: argparse.Namespace) -> SynthConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     if args.count < 1:
         return _fail(f"--count must be >= 1, got {args.count}")
     if args.seed < 0:

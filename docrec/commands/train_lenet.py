@@ -1,4 +1,4 @@
-"""``docrec train lenet``: train a LeNet-family network on MNIST (PAPER.md Sec. III).
+"""``docrec train lenet``: train a LeNet-family network on MNIST (docs/paper.md Sec. III).
 
 Writes, next to ``--out PATH`` (the checkpoint, rewritten atomically after every epoch):
 ``PATH.json`` (recipe and per-epoch train/validation/test error, timings) and ``PATH.png``
@@ -18,7 +18,11 @@ import time
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
+from data import load_mnist, to_lenet_input
+from data.atomic import atomic_write, write_json_atomic
+from lenet.boost import train_boosted
 from lenet.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from lenet.models import ARCHITECTURES, build_model
 from lenet.train import Split, TrainConfig, make_optimizer, train_model
@@ -65,7 +69,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def load_splits(mnist: Path | None, *, val_size: int, train_limit: int | None) -> tuple[Split, Split | None, Split]:
     """MNIST as LeNet inputs: (train, validation or None, test)."""
-    from data import load_mnist, to_lenet_input
 
     images, labels = load_mnist("train", root=mnist)
     if train_limit:
@@ -104,16 +107,12 @@ def plot_curves(history: list[dict], path: Path, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
     plt.close(fig)
-    tmp.replace(path)
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    tmp.replace(path)
+    write_json_atomic(path, obj)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -165,7 +164,6 @@ def run(args: argparse.Namespace) -> int:
 
     bar = None
     if not args.no_bar:
-        from tqdm import tqdm
 
         bar = tqdm(total=train.y.shape[0], unit="digit", dynamic_ncols=True, file=sys.stderr)
 
@@ -222,7 +220,6 @@ def train_boosted_cli(model, train: Split, val: Split | None, test: Split, confi
                       args: argparse.Namespace, out: Path, start_member: int = 0,
                       records: list[dict] | None = None) -> int:
     """Boosted LeNet-4: members trained in turn by the filtering scheme; checkpoint per member."""
-    from lenet.boost import train_boosted
 
     where = "docrec train lenet"
     records = list(records or [])

@@ -1,4 +1,4 @@
-"""``docrec train sdnn --way 1|2``: train the SDNN recogniser (PAPER.md Sec. VII; see
+"""``docrec train sdnn --way 1|2``: train the SDNN recogniser (docs/paper.md Sec. VII; see
 :mod:`docrec.training.sdnn_train`).
 
 Way 1 (windows, MAP loss) writes ``OUT/sdnn-way1.pt``; way 2 (global, discriminative forward
@@ -19,6 +19,11 @@ import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
+
+from data import MixedPool, read_fields, usps_pool
+from data.field_digits import field_digit_pool
+from data.sdnn_samples import WindowConfig
+from data.synth import SynthConfig, field_rng, synthesize_one
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
@@ -89,7 +94,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _val_accuracy(count: int, seed: int, spacings=("normal",)):
     """Validation string accuracy on zip codes made of held-out MNIST training digits: the mean over
     ``spacings`` of ``count`` fields each (the first spacing's fields are those of earlier runs)."""
-    from data.synth import SynthConfig, field_rng, synthesize_one
     from docrec.recognizers.sdnn import SDNNRecognizer
     from docrec.training.sdnn_train import split_pools
 
@@ -138,7 +142,6 @@ def run(args: argparse.Namespace) -> int:
             return 2
         produced = out / "sdnn-strip.pt"
     elif args.way == 1:
-        from data.sdnn_samples import WindowConfig
 
         init = args.init
         for name in (("lenet5-distorted.pt", "lenet5.pt") if args.arch == "lenet5" else ("modern.pt",)):
@@ -191,7 +194,6 @@ def _id_range(text: str | None, flag: str) -> range | None:
 def load_real_fields(dirs: list[str], ids: range | None, *, log=print) -> list[tuple]:
     """``(image uint8 (H, W), text)`` of every field of the folders (restricted to ``ids``); rows the
     folders refuse raise, and a folder with no field in ``ids`` is an error."""
-    from data import read_fields
 
     out = []
     for d in dirs:
@@ -208,8 +210,6 @@ def load_real_fields(dirs: list[str], ids: range | None, *, log=print) -> list[t
 def mixed_digit_pool(dirs: list[str], ids: range | None):
     """A third each of MNIST training digits 0..54,999, USPS training digits and the digits cut from
     the folders' per-character boxes (``data.field_digit_pool``; fields without boxes add none)."""
-    from data import MixedPool, read_fields, usps_pool
-    from data.field_digits import field_digit_pool
     from docrec.training.sdnn_train import split_pools
 
     cut = []

@@ -1,4 +1,4 @@
-"""``docrec train seg STAGE``: train the segmentation recogniser's piece classifier (PAPER.md Sec. VI, X).
+"""``docrec train seg STAGE``: train the segmentation recogniser's piece classifier (docs/paper.md Sec. VI, X).
 
 Stages (each reads the previous one's output from ``--work``):
 
@@ -44,15 +44,16 @@ boxes). The recipe chosen on ORAND-CAR-A (ids 800-999 held out for validation;
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from data.atomic import atomic_write
 from docrec.recognizers.seg_model import PIECE_ARCHS
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -233,10 +234,8 @@ def _pieces(args) -> int:
     x, y, stats = make_pieces(args.fields, seed=args.seed, pool=train_pool, config=cfg, progress=not args.quiet)
     vx, vy, vstats = make_pieces(args.val_fields, seed=args.seed + 1000, pool=val_pool, config=cfg,
                                  progress=not args.quiet)
-    out = args.work / "pieces.npz"
-    tmp = args.work / "pieces.tmp.npz"
-    np.savez_compressed(tmp, x=x, y=y, val_x=vx, val_y=vy)
-    tmp.replace(out)
+    out = atomic_write(args.work / "pieces.npz", lambda tmp: np.savez_compressed(tmp, x=x, y=y, val_x=vx, val_y=vy),
+                       suffix=".npz")
     info = {"train": stats, "val": vstats, "config": cfg.to_dict(), "seconds": time.time() - t0}
     (args.work / "pieces.json").write_text(json.dumps(info, indent=2) + "\n")
     print(json.dumps(info))
@@ -372,7 +371,7 @@ def _export(args) -> int:
                   "strings, plus plain digits through the piece normaliser, random affine distortions, "
                   f"starting from {start}"
                   + ("; stage global: discriminative forward criterion through the segmentation graph "
-                     "(PAPER.md Sec. VI) on training strings whose true segmentation is a path of the graph"
+                     "(docs/paper.md Sec. VI) on training strings whose true segmentation is a path of the graph"
                      if is_global else "; no global stage (the local checkpoint is exported)")
                   + "; confidence temperature chosen on validation",
         "checkpoint": str(ckpt),

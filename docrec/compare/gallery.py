@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data.atomic import atomic_write
 from docrec.compare.fieldsets import LoadedSet
 from docrec.compare.runner import Recognizers
 from docrec.compare.specs import SystemSpec
@@ -78,14 +79,19 @@ def draw_errors(spec: SystemSpec, fset: LoadedSet, errors: list[dict], records_b
             if draw is None:
                 names.append(None)
                 continue
-            try:
-                draw(np.asarray(fset.images[e["index"]]), _recognition(records_by_hash[e["field"]]), target)
+            image, result = np.asarray(fset.images[e["index"]]), _recognition(records_by_hash[e["field"]])
+
+            def write(tmp: Path, image=image, result=result) -> None:
+                draw(image, result, tmp)
+                shrink_png(tmp)
+
+            try:  # atomic: a picture on disk is a whole one, so a resumed run may keep it
+                atomic_write(target, write, suffix=".png")
             except (ValueError, RuntimeError, OSError) as exc:
                 if log:
                     log(f"could not draw {fset.name} {e['name']} for {spec.label}: {exc}")
                 names.append(None)
                 continue
-            shrink_png(target)
         names.append(rel.as_posix())
     return names
 

@@ -142,7 +142,7 @@ def render(table: dict, *, command=None) -> str:
     if command:
         out += ["```", " ".join(command), "```", ""]
     out += ["String error % [95% Wilson] on each set; under a '+ global' row, the change of error against its "
-            "local row on the same fields and the exact McNemar p-value. The paper (PAPER.md Sec. IX): "
+            "local row on the same fields and the exact McNemar p-value. The paper (docs/paper.md Sec. IX): "
             "on-line words 4.6% -> 3.2% with global training (heuristic segmentation, lexicon), SDNN/HMM 38% -> 26%.",
             "Validation: string accuracy on the trainer's 300 validation strings (MNIST training digits "
             "55,000-59,999, all spacings) after each epoch, epoch 0 = before global training; the trainer keeps "

@@ -3,7 +3,7 @@ as a bar chart, our bundled LeNet family measured beside the published errors.
 
 Every model is measured on the 10,000 MNIST test digits (never trained or selected on them; see the
 weight cards) with a Wilson 95% interval of its error. Classifiers of the paper that this project
-does not build (linear, k-NN, SVM, ...) are drawn from PAPER.md only, and marked so; a model of the
+does not build (linear, k-NN, SVM, ...) are drawn from docs/paper.md only, and marked so; a model of the
 LeNet family whose weights are not bundled is listed as "not bundled", never given a number.
 Measured errors are cached in ``OUT/cache/mnist-<model>-<weights digest>.json``.
 """
@@ -27,7 +27,7 @@ LENET_ROWS = (
     ("LeNet-5, distorted", "lenet5-distorted", 0.8),
     ("modern CNN (not in the paper)", "modern", None),
 )
-#: Classifiers of PAPER.md's table that this project does not build: published errors only.
+#: Classifiers of docs/paper.md's table that this project does not build: published errors only.
 PAPER_ONLY = (
     ("linear", 12.0), ("pairwise linear", 7.6), ("k-NN Euclidean", 5.0), ("40 PCA + quadratic", 3.3),
     ("RBF network", 3.6), ("MLP 300 hidden", 4.7), ("MLP 1000 hidden", 4.5), ("MLP 300-100", 3.05),
@@ -80,7 +80,7 @@ def chart(doc: dict, path: Path) -> Path:
             ax.text(r["paper"] * 1.05, y + 0.18, f"{r['paper']:g}", va="center", fontsize=7, color="#333333")
     from matplotlib.patches import Patch
 
-    handles = [Patch(color="#4c72b0", label="paper (PAPER.md Sec. III-C)"),
+    handles = [Patch(color="#4c72b0", label="paper (docs/paper.md Sec. III-C)"),
                Patch(color="#999999", label="paper only, not built here"),
                Patch(color="#dd8452", label="ours, measured (95% Wilson)")]
     ax.set_yticks(ys)
@@ -103,7 +103,7 @@ def render(doc: dict) -> str:
     if doc.get("command"):
         out += ["```", " ".join(doc["command"]), "```", ""]
     out += [f"Test error on the {doc['digits']:,} MNIST test digits, 95% Wilson intervals. Paper numbers from "
-            "PAPER.md (Sec. III-C); rows without weights here are the paper's only.", "",
+            "docs/paper.md (Sec. III-C); rows without weights here are the paper's only.", "",
             "| classifier | paper | ours [95% Wilson] | errors | weights | digits/s |", "|---|---|---|---|---|---|"]
     for r in doc["rows"]:
         paper = "-" if r["paper"] is None else f"{r['paper']:g}%"

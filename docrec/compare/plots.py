@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 DPI = 90
-#: The paper's cheque-amount reader at its operating point (PAPER.md Sec. X), in percent.
+#: The paper's cheque-amount reader at its operating point (docs/paper.md Sec. X), in percent.
 PAPER_CHEQUES = {"rejected": 17.0, "error": 1.0}
 
 
@@ -89,7 +89,7 @@ def reject_plot(doc: dict, path: Path) -> Path:
             op = m["at_1pct_in_sample"]
             ax.plot([100 * op["rejected"]], [100 * op["error"]], "o", color=line.get_color(), ms=5)
         ax.axhline(1.0, color="k", lw=0.8, ls="--")
-        if grammars[s].split(":")[0] == "amount":  # the paper's cheque reader (PAPER.md Sec. X)
+        if grammars[s].split(":")[0] == "amount":  # the paper's cheque reader (docs/paper.md Sec. X)
             ax.plot([PAPER_CHEQUES["rejected"]], [PAPER_CHEQUES["error"]], "k*", ms=9,
                     label="the paper's cheque reader:\n82% read, 1% wrong, 17% rejected")
         ax.set_title(s, fontsize=9)

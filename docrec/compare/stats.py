@@ -9,7 +9,7 @@ system), so it is independent of how the fields were read:
 - :func:`mcnemar_exact`: the exact (binomial) McNemar test of two systems read on the same fields;
 - :func:`reject_curve` / :func:`operating_point` / :func:`cross_fitted_at_error`: error against
   rejection rate when fields are accepted in order of confidence, and the paper's operating point
-  at 1% error (PAPER.md Sec. X: 82% read, 1% wrong, 17% rejected).
+  at 1% error (docs/paper.md Sec. X: 82% read, 1% wrong, 17% rejected).
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ write ``OUT/results.json``, ``OUT/report.md`` and the PNGs."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,12 +42,12 @@ class StudyConfig:
 
 
 def write_json(path: Path, doc: dict) -> None:
-    """Write atomically (a temporary file renamed over the target); lists of numbers on one line."""
+    """Write atomically (:func:`data.atomic.write_text_atomic`); lists of numbers on one line."""
+    from data.atomic import write_text_atomic
+
     text = re.sub(r"\[\s+([-+0-9.eE, \n]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]",
                   json.dumps(doc, indent=1))
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, text + "\n")
 
 
 def run_study(config: StudyConfig, *, recognizers: Recognizers | None = None, log=None) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 
+from decoders import Grammar
 from docrec.recognizers.base import (
     DEFAULT_MAX_PIXELS,
     Recognition,
@@ -60,7 +61,6 @@ def resolve_grammar(spec: str | None, alphabet=None):
     ``digits`` (1-20 digits), ``digits:M-N``, ``none`` (no constraint) or any other string, taken as a
     ``decoders.Grammar.pattern`` expression such as ``\\d{5}``.
     """
-    from decoders import Grammar
 
     if spec is None or spec == "none":
         return None

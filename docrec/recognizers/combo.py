@@ -36,14 +36,14 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from decoders import Grammar, decode
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
-
 
 #: The segmentation system's piece classifier used by default: the modern CNN (more accurate than
 #: the paper's LeNet-5 on validation strings; ``weights=`` picks another, e.g. ``seg-lenet5.pt``).
@@ -133,7 +133,6 @@ class CombinedRecognizer:
     def __init__(self, *, seg=None, sdnn=None, weights: str | os.PathLike | None = None,
                  config: CombinedConfig | None = None, reject_threshold: float | None = None,
                  max_pixels: int | None = None):
-        from dataclasses import replace
 
         from docrec.recognizers.sdnn import SDNNRecognizer
         from docrec.recognizers.seg import SegmentationRecognizer
@@ -200,7 +199,7 @@ class CombinedRecognizer:
         m_sdnn = int(self.config.sdnn_candidates)
         seg_out = self.seg.recognize_detailed(images, grammar=grammar, n=m_seg)
         sdnn_out = self.sdnn.recognize(images, grammar=grammar, n_best=m_sdnn)
-        cands = [_candidates(s, d, m_seg, m_sdnn) for (s, _), d in zip(seg_out, sdnn_out)]
+        cands = [candidate_texts(s, d, m_seg, m_sdnn) for (s, _), d in zip(seg_out, sdnn_out)]
         known_seg = [{d.text: _nll(d.confidence) for d in (det.decoded if det is not None else []) if not d.rejected}
                      for _, det in seg_out]
         known_sdnn = [{} if _no_reading(d) else {d.text: _nll(d.confidence)} for d in sdnn_out]
@@ -255,7 +254,6 @@ class CombinedRecognizer:
         SDNN's alignment."""
         if s_res.text == text and not _no_reading(s_res):
             return list(s_res.boxes)
-        from decoders import Grammar, decode
 
         if np.isfinite(seg_nll) and detail is not None and detail.graph is not None:
             decoded = decode(detail.graph, Grammar.lexicon([text]))
@@ -307,7 +305,7 @@ def _nll(confidence: float) -> float:
     return -math.log(confidence) if confidence > 0 else math.inf
 
 
-def _candidates(s_res: Recognition, d_res: Recognition, m_seg: int, m_sdnn: int) -> list[str]:
+def candidate_texts(s_res: Recognition, d_res: Recognition, m_seg: int, m_sdnn: int) -> list[str]:
     """Distinct texts of both n-best lists, seg first (at most ``m_seg`` / ``m_sdnn`` from each)."""
     out: list[str] = []
     for res, m in ((s_res, m_seg), (d_res, m_sdnn)):

@@ -1,4 +1,4 @@
-"""The SDNN field recogniser (PAPER.md Sec. VII): no segmentation heuristics at all.
+"""The SDNN field recogniser (docs/paper.md Sec. VII): no segmentation heuristics at all.
 
 Pipeline, per batch of field images (uint8 ``(H, W)``, white paper, dark ink):
 
@@ -10,7 +10,7 @@ Pipeline, per batch of field images (uint8 ``(H, W)``, white paper, dark ink):
    ``T_b = (W_b - 32) // 4 + 1`` frames (frame t reads strip columns ``[4 t, 4 t + 32)``, so padding
    never reaches a valid frame);
 3. frame graph -> character model (:class:`decoders.CharacterModel`) -> grammar -> Viterbi, batched
-   (:class:`docrec.recognizers.sdnn_decode.ProductDecoder`, equal to :func:`decoders.decode_frames`);
+   (:class:`decoders.ProductDecoder`, equal to :func:`decoders.decode_frames`);
    confidence = posterior of the text, ``exp(F_all - F_text)``, computed on the frame penalties
    divided by a calibration temperature ``tau`` (the weights file's ``meta["confidence_temperature"]``,
    chosen on validation strings by ``benchmarks/sdnn_validation.py --calibrate``; 1 = the raw
@@ -34,8 +34,11 @@ import numpy as np
 import torch
 
 from data.sdnn_samples import STRIDE, STRIP_H, FieldTransform, ink_map, normalize_field_ink
+from decoders import CharacterModel, CharacterModelConfig, ProductDecoder, decode_frames
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
 from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, load_weights
+from lenet.models import BACKGROUND
+from segmenter.inkmap import clean_ink_levels
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 #: Half width (strip px) of a character box around its frames' centres.
@@ -53,7 +56,6 @@ def line_free_ink(image: np.ndarray) -> np.ndarray:
     issue 16), so none of them sets the writing's height in
     :func:`data.sdnn_samples.normalize_field_ink`.
     """
-    from segmenter.inkmap import clean_ink_levels
 
     return clean_ink_levels(image)
 
@@ -89,7 +91,6 @@ class SDNNRecognizer:
     def __init__(self, weights: str | os.PathLike | None = None, *, model: torch.nn.Module | None = None,
                  batch_size: int = 256, reject_threshold: float = 0.0, max_pixels: int = DEFAULT_MAX_PIXELS,
                  charmodel: dict | None = None, confidence_temperature: float | None = None):
-        from decoders import CharacterModel, CharacterModelConfig
 
         self.meta: dict = {}
         cm_opts: dict = {}
@@ -122,7 +123,6 @@ class SDNNRecognizer:
         """``(decoders.Grammar or None, ProductDecoder)`` for a grammar or CLI spec, cached: by the spec
         string (each ``resolve_grammar`` call builds a new Grammar object) or by the object itself."""
         from docrec.recognizers import resolve_grammar
-        from docrec.recognizers.sdnn_decode import ProductDecoder
 
         key = ("spec", grammar) if grammar is None or isinstance(grammar, str) else ("object", id(grammar))
         if key not in self._decoders:
@@ -135,7 +135,6 @@ class SDNNRecognizer:
     @torch.inference_mode()
     def frame_penalties(self, strips: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised strips (float32 ``(32, W_b)``) -> ``(B, T, 17)`` penalties and ``(B,)`` frame counts."""
-        from lenet.models import BACKGROUND
 
         width = max(s.shape[1] for s in strips)
         x = torch.full((len(strips), 1, STRIP_H, width), BACKGROUND, dtype=torch.float32)
@@ -289,7 +288,6 @@ class SDNNRecognizer:
         boxes = self._boxes(ink, tf, spans)
         alts: list[tuple[str, float]] = []
         if n_best > 1:
-            from decoders import decode_frames
 
             alts = [(r.text, r.penalty) for r in decode_frames(pen.double(), grammar, n_best, model=self.charmodel)[1:]
                     if not r.rejected]

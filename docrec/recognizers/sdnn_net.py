@@ -1,4 +1,4 @@
-"""Building, saving and loading the SDNN of the SDNN recogniser (PAPER.md Sec. VII).
+"""Building, saving and loading the SDNN of the SDNN recogniser (docs/paper.md Sec. VII).
 
 The network is a 17-class character classifier (digits, ``, . - $ * /``, none) replicated over the
 width of a 32-row strip, sharing its weights: ``(B, 1, 32, W) -> (B, T, 17)`` penalties,
@@ -6,7 +6,7 @@ width of a 32-row strip, sharing its weights: ``(B, 1, 32, W) -> (B, T, 17)`` pe
 Three networks (the two piece classifiers of :data:`docrec.recognizers.seg_model.PIECE_ARCHS` and one whole-strip net):
 
 - ``lenet5``, the paper's: ``lenet.SDNN`` slides C1..C5 over the width (shared computation) and
-  applies F6 and the RBF per column (:class:`ColumnSDNN` does the same if ``lenet`` lacks SDNN);
+  applies F6 and the RBF per column;
 - ``modern`` (``lenet.ModernLeNet``, not in the paper): its padded convolutions would let a frame
   see beyond its window if slid over the whole width, so ``lenet.WindowedSDNN`` classifies the
   windows one by one (same function as the definition above, more arithmetic);
@@ -24,20 +24,23 @@ classifier, absent = LeNet-5, as in every file written before the modern one).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
-NUM_CLASSES = 17
+import lenet
+from data.atomic import atomic_write
+from data.constants import NUM_CLASSES
+from lenet.models import LeNet5, lenet5_with_classes
+from lenet.strip import StripNet, strip_config
+
 #: Networks an SDNN weights file may hold: the piece classifiers, windowed, and the whole-strip net.
 SDNN_ARCHS = ("lenet5", "modern", "strip")
 
 
 def new_strip_net(config: dict | None = None) -> nn.Module:
     """A fresh 17-class ``lenet.StripNet`` of a recorded config (ValueError for a bad one)."""
-    from lenet.strip import StripNet
 
     try:
         return StripNet(**{**(config or {}), "num_classes": NUM_CLASSES})
@@ -45,60 +48,27 @@ def new_strip_net(config: dict | None = None) -> nn.Module:
         raise ValueError(f"bad StripNet config {config!r}: {exc}") from None
 
 
-class ColumnSDNN(nn.Module):
-    """LeNet-5 replicated over the width: ``(B, 1, 32, W) -> (B, T, C)``, T = (W - 32) // 4 + 1.
-
-    Shares (holds) the given LeNet-5: training this module trains that LeNet-5.
-    """
-
-    def __init__(self, lenet5: nn.Module):
-        super().__init__()
-        self.lenet = lenet5
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from lenet.layers import scaled_tanh
-
-        if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] != 32 or x.shape[3] < 32:
-            raise ValueError(f"[docrec.ColumnSDNN] expected (B, 1, 32, W>=32) input, got {tuple(x.shape)}")
-        h = self.lenet.c5_maps(x)  # (B, 120, 1, T)
-        h = h[:, :, 0].transpose(1, 2)  # (B, T, 120)
-        h = scaled_tanh(self.lenet.f6.linear(h))  # (B, T, 84)
-        return self.lenet.rbf(h)  # (B, T, C)
-
-
 def build_sdnn(lenet5: nn.Module) -> nn.Module:
-    """The SDNN sharing the classifier's weights: for a LeNet-5 ``lenet.SDNN`` if available, else
-    :class:`ColumnSDNN`; a ``lenet.StripNet`` is its own whole-strip network; for any other 32x32
-    classifier ``lenet.WindowedSDNN``. Call the result through :func:`frame_penalties`."""
-    import lenet
-    from lenet.models import LeNet5
-    from lenet.strip import StripNet
+    """The SDNN sharing the classifier's weights: ``lenet.SDNN`` (LeNet-5 replicated convolutionally)
+    for a LeNet-5; a ``lenet.StripNet`` is its own whole-strip network; any other 32x32 classifier is
+    slid as ``lenet.WindowedSDNN``. Call the result through :func:`frame_penalties`."""
 
     if isinstance(lenet5, StripNet):
         return lenet5
     if not isinstance(lenet5, LeNet5):
         return lenet.WindowedSDNN(lenet5)
-    cls = getattr(lenet, "SDNN", None)
-    if cls is not None:
-        try:
-            return cls(lenet5)
-        except TypeError:
-            pass
-    return ColumnSDNN(lenet5)
+    return lenet.SDNN(lenet5)
 
 
 def frame_penalties(sdnn: nn.Module, x: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
     """``(B, 1, 32, W)`` padded strips of widths ``(B,)`` -> ``(B, T, 17)`` penalties of any network
     :func:`build_sdnn` returns (the windowed ones ignore the widths: padding never reaches their
     valid frames; a ``StripNet`` reads each strip to its own width)."""
-    from lenet.strip import StripNet
 
     return sdnn(x, widths) if isinstance(sdnn, StripNet) else sdnn(x)
 
 
 def _arch_meta(net: nn.Module) -> dict:
-    from lenet.strip import StripNet, strip_config
-
     from docrec.recognizers.seg_model import arch_meta
 
     if isinstance(net, StripNet):
@@ -108,7 +78,6 @@ def _arch_meta(net: nn.Module) -> dict:
 
 def new_lenet5(init: str | os.PathLike | None = None) -> nn.Module:
     """A 17-class LeNet-5, from a LeNet-5 checkpoint (10 or 17 classes) when ``init`` is given."""
-    from lenet.models import LeNet5, lenet5_with_classes
 
     if init is None:
         return LeNet5(NUM_CLASSES)
@@ -123,18 +92,9 @@ def new_lenet5(init: str | os.PathLike | None = None) -> nn.Module:
 def save_weights(path: str | os.PathLike, lenet5: nn.Module, charmodel: dict, meta: dict) -> None:
     """Write the recogniser's weights atomically (temp file + ``os.replace``); the classifier's
     architecture is recorded in ``meta`` (module docstring)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     blob = {"model": {k: v.detach().cpu().clone() for k, v in lenet5.state_dict().items()},
             "charmodel": dict(charmodel), "meta": {**dict(meta), **_arch_meta(lenet5)}}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: torch.save(blob, tmp))
 
 
 def load_weights(path: str | os.PathLike) -> tuple[nn.Module, dict, dict]:
@@ -166,5 +126,5 @@ def load_weights(path: str | os.PathLike) -> tuple[nn.Module, dict, dict]:
     return net, dict(blob.get("charmodel", {})), dict(blob.get("meta", {}))
 
 
-__all__ = ["ColumnSDNN", "NUM_CLASSES", "SDNN_ARCHS", "build_sdnn", "frame_penalties", "load_weights", "new_lenet5",
+__all__ = ["NUM_CLASSES", "SDNN_ARCHS", "build_sdnn", "frame_penalties", "load_weights", "new_lenet5",
            "new_strip_net", "save_weights"]

@@ -1,4 +1,4 @@
-"""The segmentation-based recogniser (PAPER.md Sec. V, VI, VIII, X: the heuristic over-segmentation
+"""The segmentation-based recogniser (docs/paper.md Sec. V, VI, VIII, X: the heuristic over-segmentation
 check reader).
 
 Pipeline for one field image ``(H, W)`` uint8:
@@ -31,30 +31,24 @@ from typing import Sequence
 import numpy as np
 import torch
 
+import gtn
+from data.constants import NONE_ID, NUM_CLASSES  # 16 characters + 'none'
+from decoders import decode, text_penalties
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
+from lenet.inference import inference_model
+from lenet.losses import DEFAULT_MAP_J
+from segmenter.config import SegmenterConfig
+from segmenter.graph import segment
 
 #: Bundled weights of the 17-class LeNet-5 used by this recogniser.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "seg-lenet5.pt"
-#: Number of classes of the shared charset (16 characters + 'none').
-NUM_CLASSES = 17
-NONE_ID = 16
-#: Changes to ``segmenter.config.SegmenterConfig``'s defaults used by this recogniser: longer merges
-#: (chosen on validation strings of MNIST training digits: with them the true segmentation is a
-#: path of the graph for 60/60 normal-spacing zip codes, against 51/60 with the defaults).
-#: The gap and dot penalties (a piece with empty columns inside its ink, or holding a small low
-#: component beside a larger one: a digit that swallowed its '.' or ',') were chosen on 200
-#: validation strings per condition (benchmarks/seg_penalties.py, training digits 55,000-59,999): amounts
-#: normal / tight / wide 0.89 / 0.80 / 0.96 -> 0.92 / 0.86 / 0.975 with 4 and 4; zip codes (normal,
-#: touching) and 3-8 digit strings unchanged; 8 or 16 gained at most 2 more points on amounts but
-#: began to cost touching zip codes, and a softer penalty is safer on real scans.
-SEGMENTER_OVERRIDES = {"max_merge": 6, "max_width_rel": 2.0, "gap_penalty": 4.0, "dot_penalty": 4.0}
-
-
+#: The classes that get arcs in an interpretation graph: the 16 characters, not 'none'.
+CHAR_CLASSES = tuple(range(NONE_ID))
 def default_segmenter_config():
-    """``SegmenterConfig`` with :data:`SEGMENTER_OVERRIDES` applied."""
-    from segmenter.config import SegmenterConfig
-
-    return SegmenterConfig().replace(**SEGMENTER_OVERRIDES)
+    """The segmenter configuration this recogniser reads with: ``SegmenterConfig()``, whose defaults
+    are the product's values (the graph's merge width, gap and dot penalties chosen on validation
+    strings; see :mod:`segmenter.config` and docs/segmenter.md)."""
+    return SegmenterConfig()
 
 
 @dataclass
@@ -74,7 +68,7 @@ class SegRecognizerConfig:
         max_pixels: larger images are refused (per-image error, not an exception for the batch).
     """
 
-    map_j: float = 16.0
+    map_j: float = DEFAULT_MAP_J
     normalize: bool = True
     seg_weight: float = 1.0
     reject_threshold: float = 0.0
@@ -109,53 +103,11 @@ def load_seg_weights(path: str | os.PathLike | None = None):
     return load_piece_model(path)
 
 
-def load_seg_model(path: str | os.PathLike | None = None):
-    """The 17-class piece classifier of :func:`load_seg_weights` (without its metadata)."""
-    return load_seg_weights(path)[0]
-
-
 def normalized_penalties(raw: torch.Tensor, *, j: float) -> torch.Tensor:
-    """``(P, C) -> (P, C)``: ``y_c + log(e^{-j} + sum_i e^{-y_i})`` (PAPER.md eq. 9), i.e. minus the
+    """``(P, C) -> (P, C)``: ``y_c + log(e^{-j} + sum_i e^{-y_i})`` (docs/paper.md eq. 9), i.e. minus the
     log-posterior of class ``c`` with a constant rubbish competitor at penalty ``j``."""
     rubbish = raw.new_full((raw.shape[0], 1), -float(j))
     return raw + torch.logsumexp(torch.cat([rubbish, -raw], dim=1), dim=1, keepdim=True)
-
-
-def recognition_transformer(seg_graph, piece_penalties: torch.Tensor, *, seg_weight: float = 1.0,
-                            classes: Sequence[int] = tuple(range(NONE_ID))):
-    """The recognition transformer of Sec. VIII: segmentation graph -> interpretation graph.
-
-    Every segmentation arc ``a`` (``i -> j``, piece image, penalty ``p_a``) becomes one arc per class
-    ``c`` in ``classes`` with label ``c`` and penalty ``seg_weight * p_a + piece_penalties[a, c]``.
-
-    Args:
-        seg_graph: one ``gtn.Graph`` acceptor with ``A`` arcs.
-        piece_penalties: ``(A, C)`` recogniser penalties of each arc's piece (may require grad).
-        seg_weight: weight of the segmenter's penalties.
-        classes: the class ids that get arcs (default: the 16 characters, not 'none').
-
-    Returns:
-        ``(graph, arc_map)``: the interpretation graph with ``A * len(classes)`` arcs (arc
-        ``a * len(classes) + k`` reads class ``classes[k]`` on segmentation arc ``a``) and
-        ``arc_map`` int64 ``(A * len(classes),)``, the segmentation arc of each arc.
-    """
-    from gtn import Graph
-
-    A = seg_graph.num_arcs
-    if piece_penalties.shape[0] != A:
-        raise ValueError(f"[docrec.recognition_transformer] {piece_penalties.shape[0]} piece penalty rows "
-                         f"for a segmentation graph of {A} arcs")
-    cls = torch.as_tensor(list(classes), dtype=torch.long)
-    K = cls.numel()
-    arc_map = torch.arange(A).repeat_interleave(K)  # (A*K,)
-    labels = cls.repeat(A)  # (A*K,)
-    pen = piece_penalties[:, cls]  # (A, K)
-    seg_pen = seg_graph.penalty.to(pen.dtype).reshape(A, 1)
-    pen = (pen + seg_weight * seg_pen).reshape(-1)
-    g = Graph(seg_graph.src[arc_map], seg_graph.dst[arc_map], labels, penalty=pen,
-              num_nodes=seg_graph.num_nodes, start=int(seg_graph.starts[0]), final=int(seg_graph.finals[0]),
-              validate=False)
-    return g, arc_map
 
 
 @dataclass
@@ -170,7 +122,7 @@ class SegDetail:
 
 
 class SegmentationRecognizer:
-    """Heuristic over-segmentation + LeNet-5 recognition transformer + grammar (PAPER.md Sec. V-X).
+    """Heuristic over-segmentation + LeNet-5 recognition transformer + grammar (docs/paper.md Sec. V-X).
 
     Args:
         weights: path of a 17-class piece-classifier weights file (default: the bundled
@@ -215,7 +167,6 @@ class SegmentationRecognizer:
     # ------------------------------------------------------------------ building blocks
     def segment(self, images: Sequence[np.ndarray]) -> list:
         """Segment every image (``segmenter.graph.segment``); list of ``Segmentation``."""
-        from segmenter.graph import segment
 
         return [segment(img, config=self.segmenter_config) for img in images]
 
@@ -228,7 +179,6 @@ class SegmentationRecognizer:
         if not pieces:
             return [torch.zeros(0, NUM_CLASSES) for _ in segs]
         x = torch.cat(pieces).float()  # (P, 1, 32, 32)
-        from lenet.inference import inference_model
 
         outs = []
         # without gradients, the folded form of the same network (lenet.inference, ~2x faster)
@@ -247,14 +197,13 @@ class SegmentationRecognizer:
             if s.num_arcs == 0:
                 out.append((None, None))
             else:
-                out.append(recognition_transformer(s.graph, pen, seg_weight=self.config.seg_weight))
+                out.append(gtn.recognize(s.graph, penalties=pen, classes=CHAR_CLASSES, seg_weight=self.config.seg_weight))
         return out
 
     # ------------------------------------------------------------------ recognition
     def recognize_detailed(self, images: Sequence[np.ndarray], *, grammar=None, n: int = 1
                            ) -> list[tuple[Recognition, SegDetail | None]]:
         """Like :meth:`recognize`, also returning each image's :class:`SegDetail`."""
-        from decoders import decode
 
         checked: list = []
         results: list = [None] * len(images)
@@ -300,7 +249,6 @@ class SegmentationRecognizer:
             Per image ``(f_all, f_text)``, ``f_text`` float64 ``(N_b,)``; ``inf`` for a text no
             allowed path spells, and everything ``inf`` for an image without a graph.
         """
-        from decoders import text_penalties
 
         if len(texts) != len(details):
             raise ValueError(f"[docrec.SegmentationRecognizer.text_penalties] {len(details)} details but "

@@ -2,7 +2,7 @@
 
 Top panel: the field with the segmenter's cuts (colour = cut kind, :mod:`segmenter.draw`) and the
 boxes of the pieces on the chosen path, each labelled with its character. Bottom panel: the
-interpretation graph (PAPER.md Fig. 19): nodes are the cuts at their x position, every segmentation
+interpretation graph (docs/paper.md Fig. 19): nodes are the cuts at their x position, every segmentation
 arc is drawn once with its best character and penalty; the chosen path is red.
 """
 
@@ -13,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from data.atomic import atomic_write
+from decoders import Grammar, decode
+from segmenter.draw import draw_cuts
+
 
 def chosen_path(recognizer, detail, text: str) -> list[int]:
     """Segmentation arcs read as ``text`` on the best path spelling it (empty if none)."""
-    from decoders import Grammar, decode
 
     if detail.graph is None or not text:
         return []
@@ -33,8 +36,6 @@ def draw_recognition(recognizer, image, result, out_png: str | os.PathLike) -> P
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch
-
-    from segmenter.draw import draw_cuts
 
     _, detail = recognizer.recognize_detailed([image], grammar=None)[0]
     if detail is None:
@@ -60,12 +61,8 @@ def draw_recognition(recognizer, image, result, out_png: str | os.PathLike) -> P
     ax2.set_title("interpretation graph: best character and penalty per piece (red: chosen path)",
                   fontsize=9)
     fig.tight_layout()
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    out = atomic_write(out_png, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
     plt.close(fig)
-    os.replace(tmp, out)
     return out
 
 

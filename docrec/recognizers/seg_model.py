@@ -3,7 +3,7 @@
 Two architectures read the ``(P, 1, 32, 32)`` pieces and give ``(P, 17)`` penalties (16 characters
 + 'none'):
 
-- ``lenet5``: the paper's LeNet-5 with Euclidean RBF outputs (PAPER.md Sec. II-B), the default;
+- ``lenet5``: the paper's LeNet-5 with Euclidean RBF outputs (docs/paper.md Sec. II-B), the default;
 - ``modern``: ``lenet.ModernLeNet`` (ReLU, max-pooling, batch norm; ``-log softmax`` penalties),
   not in the paper, offered because it misreads fewer digit pieces.
 
@@ -22,14 +22,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-NUM_CLASSES = 17
+from data.constants import NUM_CLASSES
+from lenet.models import LeNet5, ModernLeNet, build_model, model_config
+
 #: Piece-classifier architectures the recogniser accepts.
 PIECE_ARCHS = ("lenet5", "modern")
 
 
 def arch_of(model: nn.Module) -> str:
     """``"lenet5"`` or ``"modern"`` for a piece classifier (ValueError for anything else)."""
-    from lenet.models import LeNet5, ModernLeNet
 
     if isinstance(model, LeNet5):
         return "lenet5"
@@ -41,7 +42,6 @@ def arch_of(model: nn.Module) -> str:
 
 def arch_meta(model: nn.Module) -> dict:
     """``{"arch": ..., "arch_config": {...}}`` of a piece classifier (for weights and checkpoints)."""
-    from lenet.models import model_config
 
     arch = arch_of(model)
     return {"arch": arch, "arch_config": model_config(model) if arch == "modern" else {}}
@@ -77,7 +77,6 @@ def recorded_arch(path: str | os.PathLike) -> str:
 def empty_model(arch: str, config: dict | None = None) -> nn.Module:
     """A freshly initialised 17-class network of a recorded ``arch`` / ``arch_config`` (to load a
     state into). Raises ValueError for an unknown architecture or a bad config."""
-    from lenet.models import LeNet5, build_model
 
     if arch not in PIECE_ARCHS:
         raise ValueError(f"unknown classifier {arch!r} (expected one of {PIECE_ARCHS})")
@@ -92,7 +91,6 @@ def modern_with_classes(state: dict, config: dict | None = None, num_classes: in
     The body is copied; the first rows of the linear head are the source's, the new classes keep
     PyTorch's default initialisation (the MNIST digits read exactly as before until training).
     """
-    from lenet.models import build_model
 
     cfg = {k: v for k, v in (config or {}).items() if k != "num_classes"}
     model = build_model("modern", {**cfg, "num_classes": num_classes})
@@ -136,7 +134,6 @@ def new_piece_model(arch: str = "lenet5", init: str | os.PathLike | None = None,
             return modern_with_classes(_state_of(blob), config)
         return new_lenet5(init)
     if arch == "modern":
-        from lenet.models import ModernLeNet
 
         return ModernLeNet(NUM_CLASSES)
     return new_lenet5(None)

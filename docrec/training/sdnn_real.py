@@ -1,7 +1,7 @@
 """Fine-tuning an SDNN recogniser on real labelled fields, mixed with synthetic ones: any SDNN weights
 (the paper's LeNet-5 SDNN, the modern CNN in windows, or the whole-strip ``lenet.StripNet``).
 
-The criterion is the paper's discriminative forward criterion (PAPER.md Sec. VI) through the
+The criterion is the paper's discriminative forward criterion (docs/paper.md Sec. VI) through the
 character model, :func:`docrec.training.sdnn_train.global_loss`: the network learns from the
 string label alone, no boxes needed. Real labels often hold only the digits of a field whose image
 also shows thousands separators and end marks; with ``marks=True`` the constrained graph of such a
@@ -32,9 +32,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.sdnn_samples import STRIP_H, normalize_field_ink
-from data.synth import field_rng
+import gtn
+from data.sdnn_samples import STRIDE, STRIP_H, normalize_field_ink
+from data.synth import SynthConfig, field_rng, synthesize_one
+from decoders import CharacterModel, marked_label_graph
 from docrec.training.field_augment import AugmentConfig, augment_field, join_fields
+from gtn.builders import string_graph
+from lenet.models import BACKGROUND
+from lenet.strip import StripNet
 
 
 @dataclass
@@ -107,7 +112,6 @@ REALISTIC_SPACINGS = ("wide", "normal", "normal", "tight", "touching")
 def realistic_field(index: int, pool, rng: np.random.Generator):
     """Realistic synthetic field ``index`` (``data.SynthConfig.realistic``): kind by index from
     :data:`REALISTIC_KINDS`, spacing drawn from :data:`REALISTIC_SPACINGS`."""
-    from data.synth import SynthConfig, synthesize_one
 
     spacing = REALISTIC_SPACINGS[int(rng.integers(len(REALISTIC_SPACINGS)))]
     cfg = SynthConfig.realistic(spacing=spacing, min_len=3, max_len=8)
@@ -125,8 +129,6 @@ def field_strip(image: np.ndarray):
 
 def pad_strips(strips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """Strips float32 ``(32, W_b)`` -> padded batch ``(B, 1, 32, W_max)`` and frame counts ``(B,)``."""
-    from data.sdnn_samples import STRIDE
-    from lenet.models import BACKGROUND
 
     width = max(s.shape[1] for s in strips)
     x = torch.full((len(strips), 1, STRIP_H, width), BACKGROUND, dtype=torch.float32)
@@ -139,11 +141,8 @@ def pad_strips(strips: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 def target_graph(text: str, alphabet, *, marks: bool):
     """The constrained graph of one label: :func:`decoders.marked_label_graph` for a digit-only
     label when ``marks``, else the exact string of ``text``'s label ids."""
-    import gtn
-    from gtn.builders import string_graph
 
     if marks and text.isdigit():
-        from decoders import marked_label_graph
 
         return marked_label_graph(text, alphabet=alphabet, dtype=torch.float32)
     return string_graph(alphabet.encode(text, where="docrec.train_sdnn_real"), penalty_dtype=torch.float32)
@@ -177,12 +176,10 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
     Raises:
         ValueError: a bad config, no real fields, or ``init`` not holding SDNN weights.
     """
-    from decoders import CharacterModel
     from docrec.recognizers.sdnn_net import build_sdnn, load_weights, save_weights
     from docrec.recognizers.seg_model import freeze_batch_norm
-    from docrec.training.sdnn_train import global_loss, load_progress, save_progress, split_pools, _set_lr
+    from docrec.training.sdnn_train import cosine_lr, global_loss, load_progress, save_progress, split_pools
     from docrec.training.strip_train import training_field
-    from lenet.strip import StripNet
 
     cfg.validate()
     if len(real_fields) == 0:
@@ -217,7 +214,7 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
         t0, total, used = time.time(), 0.0, 0
         for s in range(steps):
             rng = np.random.default_rng([cfg.seed, 23, epoch, s])
-            _set_lr(opt, cfg.lr, (epoch * steps + s) / (cfg.epochs * steps))
+            cosine_lr(opt, cfg.lr, (epoch * steps + s) / (cfg.epochs * steps))
             strips, targets = [], []
             for i in order[s * n_real: (s + 1) * n_real]:
                 img, text = real_fields[int(i)]

@@ -1,4 +1,4 @@
-"""Training the SDNN recogniser, two ways (issue 7; PAPER.md Sec. VII and VI).
+"""Training the SDNN recogniser, two ways (issue 7; docs/paper.md Sec. VII and VI).
 
 * **Way 1 (the paper's)**: single-character classification of 32x32 windows
   (:func:`data.sdnn_samples.make_windows`: a centred character with random neighbours, ink gaps of
@@ -10,7 +10,7 @@
 * **Way 2 (global)**: whole synthetic training fields (zip codes, digit strings, amounts), strip ->
   SDNN -> frame graph -> character model (:meth:`decoders.CharacterModel.compose_frames`) -> the
   discriminative forward criterion ``F(constrained by the true text) - F(all)`` computed with
-  :func:`gtn.compose` and :func:`gtn.forward_penalty` (PAPER.md Sec. VI), starting from way 1.
+  :func:`gtn.compose` and :func:`gtn.forward_penalty` (docs/paper.md Sec. VI), starting from way 1.
 
 Model selection uses a validation split carved from MNIST *training* digits (the last
 :data:`VAL_DIGITS` of the 60,000); MNIST test digits are never seen here. Checkpoints are written
@@ -22,18 +22,23 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+import gtn
+from data.atomic import atomic_write
 from data.sdnn_samples import STRIDE, STRIP_H, WindowConfig, make_windows, normalize_field, salt_and_pepper
 from data.synth import DigitPool, SynthConfig, field_rng, synthesize_one
+from decoders import CharacterModel
 from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, save_weights
 from docrec.recognizers.seg_model import freeze_batch_norm, new_piece_model
+from lenet.losses import map_loss
+from lenet.models import BACKGROUND, LeNet5
 
 #: MNIST training digits held out for validation (the last ones of the 60,000).
 VAL_DIGITS = 5000
@@ -89,15 +94,7 @@ def split_pools(root=None) -> tuple[DigitPool, DigitPool]:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load_progress(ckpt_path: Path, net, opt, best: float, *, resume: bool, log=print) -> tuple[list, int, float]:
@@ -118,7 +115,8 @@ def save_progress(ckpt_path: Path, net, opt, epoch: int, best: float, history: l
                   "history": json.dumps(history)}, ckpt_path)
 
 
-def _set_lr(opt: torch.optim.Optimizer, base: float, progress: float) -> float:
+def cosine_lr(opt: torch.optim.Optimizer, base: float, progress: float) -> float:
+    """Set every group's rate to ``base`` on a cosine decay at ``progress`` in [0, 1]; returns it."""
     lr = base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
     for g in opt.param_groups:
         g["lr"] = lr
@@ -145,9 +143,8 @@ def window_sets(cfg: SDNNTrainConfig, out_dir: Path, *, progress=None):
     yt = np.concatenate([c[1] for c in chunks])
     xv, yv = make_windows(cfg.val_fields, seed=cfg.seed + 1000, pool=val_pool, config=cfg.window)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / (cache.name + ".tmp.npz")
-    np.savez(tmp, xt=xt.astype(np.float16), yt=yt, xv=xv.astype(np.float16), yv=yv)
-    os.replace(tmp, cache)
+    atomic_write(cache, lambda tmp: np.savez(tmp, xt=xt.astype(np.float16), yt=yt, xv=xv.astype(np.float16), yv=yv),
+                 suffix=".npz")
     return (xt, yt), (xv, yv)
 
 
@@ -176,8 +173,6 @@ def window_loss(net, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Way 1's loss: MAP (eq. 9) for LeNet-5's RBF penalties; for a ``-log softmax`` classifier
     (any other architecture) cross-entropy, the mean penalty of the right class. ``x (N, 1, 32, 32)``,
     ``y (N,)`` -> scalar."""
-    from lenet.losses import map_loss
-    from lenet.models import LeNet5
 
     pen = net(x)
     if isinstance(net, LeNet5):
@@ -185,7 +180,7 @@ def window_loss(net, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return pen.gather(1, y.long().unsqueeze(1)).mean()
 
 
-def _evaluated(evaluate, net) -> float:
+def evaluated(evaluate, net) -> float:
     """``evaluate(net)`` with ``net``'s training mode restored afterwards (a recogniser built on it
     switches it to eval mode, which would freeze batch norm and dropout for the rest of training)."""
     mode = net.training
@@ -222,7 +217,7 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
     if not history:
         history.append({"epoch": 0, "val_window_error": window_error(net, xv, yv)})
         if evaluate is not None:
-            history[-1]["val_string_accuracy"] = _evaluated(evaluate, net)
+            history[-1]["val_string_accuracy"] = evaluated(evaluate, net)
         log(f"epoch 0: {json.dumps(history[-1])}")
     rng = np.random.default_rng([cfg.seed, 11])
     n = len(yt)
@@ -232,12 +227,11 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         order = erng.permutation(n)
         it = range(steps_per_epoch)
         if bar:
-            from tqdm import tqdm
 
             it = tqdm(it, desc=f"way1 epoch {epoch + 1}/{cfg.epochs}", mininterval=5.0)
         t0, total = time.time(), 0.0
         for s in it:
-            _set_lr(opt, cfg.lr, (epoch + s / steps_per_epoch) / cfg.epochs)
+            cosine_lr(opt, cfg.lr, (epoch + s / steps_per_epoch) / cfg.epochs)
             idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
             xb = _noisy_windows(xt, idx, cfg, erng)
             loss = window_loss(net, torch.from_numpy(xb), torch.from_numpy(yt[idx]))
@@ -250,7 +244,7 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
                "seconds": time.time() - t0}
         meta = {"way": 1, "epoch": epoch + 1, "val_window_error": verr, "config": json.dumps(asdict(cfg))}
         if evaluate is not None:
-            rec["val_string_accuracy"] = meta["val_string_accuracy"] = _evaluated(evaluate, net)
+            rec["val_string_accuracy"] = meta["val_string_accuracy"] = evaluated(evaluate, net)
         history.append(rec)
         log(f"epoch {epoch + 1}: {json.dumps(rec)}")
         if _score(rec) < best:
@@ -293,7 +287,6 @@ def strips_batch(images) -> tuple[torch.Tensor, torch.Tensor, list]:
     Raises:
         ValueError: an image without ink.
     """
-    from lenet.models import BACKGROUND
 
     outs = [normalize_field(im) for im in images]
     if any(o is None for o in outs):
@@ -307,7 +300,7 @@ def strips_batch(images) -> tuple[torch.Tensor, torch.Tensor, list]:
 
 
 def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets: list[list[int]]) -> torch.Tensor:
-    """The discriminative forward criterion (PAPER.md Sec. VI), mean over the batch:
+    """The discriminative forward criterion (docs/paper.md Sec. VI), mean over the batch:
 
     ``F(frames o model o target) - F(frames o model)``, F = :func:`gtn.forward_penalty`. Fields whose
     target cannot be aligned with their frames at all (too many characters for the width) are
@@ -316,17 +309,16 @@ def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets:
     a ``gtn.Graph`` acceptor over label ids (e.g. the digits of a real amount with optional
     separators and end marks) -> scalar.
     """
-    import gtn
-    from gtn.builders import string_graph
 
     widths = (frames - 1) * STRIDE + STRIP_H  # normalised strips are 32 + 4 k wide
     pen = frame_penalties(sdnn, x, widths)  # (B, T, C)
     g_all, _ = charmodel.compose_frames(pen, lengths=frames)
-    tgt = gtn.batch([t if isinstance(t, gtn.Graph) else string_graph(t, penalty_dtype=pen.dtype) for t in targets])
-    g_con, _ = gtn.compose(g_all, tgt)
-    f_con = gtn.forward_penalty(g_con)
-    f_all = gtn.forward_penalty(g_all)
-    diff = f_con - f_all
+    if any(isinstance(t, gtn.Graph) for t in targets):
+        tgt = gtn.batch([t if isinstance(t, gtn.Graph) else gtn.string_graph(t, penalty_dtype=pen.dtype)
+                         for t in targets])
+    else:
+        tgt = gtn.string_graphs(targets, penalty_dtype=pen.dtype)
+    diff = gtn.discriminative_forward_loss(g_all, tgt)
     # a text with more characters (and forced 'none' frames between repeats) than the field has
     # frames cannot be read at stride 4; such fields carry no usable signal and are skipped
     ok = torch.isfinite(diff)
@@ -341,7 +333,6 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
     epoch; writes ``out_dir/way2.ckpt`` every epoch, ``out_dir/sdnn-way2.pt`` for the best epoch (epoch 0,
     the way-1 weights, when no epoch beats them) and ``out_dir/sdnn-way2-last.pt`` for the last one.
     """
-    from decoders import CharacterModel
     from docrec.recognizers.sdnn_net import load_weights
 
     if cfg.init is None:
@@ -360,7 +351,7 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
     ckpt_path = out / "way2.ckpt"
     history, start_epoch, best = load_progress(ckpt_path, net, opt, -math.inf, resume=resume, log=log)
     if not history and evaluate is not None:
-        history.append({"epoch": 0, "val_string_accuracy": _evaluated(evaluate, net)})
+        history.append({"epoch": 0, "val_string_accuracy": evaluated(evaluate, net)})
         best = history[-1]["val_string_accuracy"]
         log(f"epoch 0: val string accuracy {best:.4f}")
         save_weights(out / "sdnn-way2.pt", net, {}, {"way": 2, "epoch": 0, "val_string_accuracy": best})
@@ -369,13 +360,12 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         freeze_batch_norm(net.train())  # evaluation may have switched modes
         it = range(cfg.steps)
         if bar:
-            from tqdm import tqdm
 
             it = tqdm(it, desc=f"way2 epoch {epoch + 1}/{cfg.epochs}", mininterval=5.0)
         t0, total, total_map = time.time(), 0.0, 0.0
         wrng = np.random.default_rng([cfg.seed, 22, epoch])
         for s in it:
-            _set_lr(opt, cfg.lr, (epoch + s / cfg.steps) / cfg.epochs)
+            cosine_lr(opt, cfg.lr, (epoch + s / cfg.steps) / cfg.epochs)
             base = (epoch * cfg.steps + s) * cfg.batch_size
             fields = [render_field(base + i, train_pool, field_rng(cfg.seed + 2, base + i))
                       for i in range(cfg.batch_size)]
@@ -394,7 +384,7 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         if windows is not None:
             rec["train_map_loss"] = total_map / cfg.steps
         if evaluate is not None:
-            rec["val_string_accuracy"] = _evaluated(evaluate, net)
+            rec["val_string_accuracy"] = evaluated(evaluate, net)
         history.append(rec)
         log(json.dumps(rec))
         score = rec.get("val_string_accuracy", -total)

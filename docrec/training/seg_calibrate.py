@@ -17,6 +17,8 @@ import math
 import numpy as np
 import torch
 
+from decoders import decode
+
 #: Candidate temperatures (about x1.4 steps).
 TAUS = (1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.0, 16.0)
 
@@ -41,7 +43,6 @@ def choose_temperature(recognizer, fields, *, grammars: dict, taus=TAUS) -> dict
         ``{"temperature": best tau, "string_accuracy": ..., "fields": N, "grid": [{"tau", "nll",
         "mean_confidence"}]}``.
     """
-    from decoders import decode
     from docrec.training.seg_global import interpretation_graphs
 
     if not fields:

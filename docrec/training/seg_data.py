@@ -1,4 +1,4 @@
-"""Training pieces for the segmentation recogniser's 17-class LeNet-5 (PAPER.md Sec. X: the check
+"""Training pieces for the segmentation recogniser's 17-class LeNet-5 (docs/paper.md Sec. X: the check
 reader's recogniser was trained on correctly segmented characters *and* on mis-segmented pieces
 labelled 'rubbish').
 
@@ -22,10 +22,20 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+from tqdm import tqdm
+
+from data import to_lenet_input
+from data.constants import NONE_ID
+from data.mnist import load_mnist
+from data.synth import DigitPool, SynthConfig, field_rng
+from data.texts import sample_text
+from segmenter.graph import segment
+from segmenter.normalize import normalize_pieces
+from segmenter.synthtruth import render_with_char_map
+from segmenter.truth import arc_targets, whole_chars_held
 
 #: Characters of the shared charset in label order (16 = 'none').
 CHARS = "0123456789,.-$*/"
-NONE_ID = 16
 #: MNIST training images ``[0, VAL_START)`` make training strings, ``[VAL_START, 60000)`` validation.
 VAL_START = 55_000
 
@@ -33,8 +43,6 @@ VAL_START = 55_000
 def train_pools(root=None):
     """``(train_pool, val_pool)``: ``data.DigitPool`` of MNIST *training* images split at
     :data:`VAL_START` (the test split is never touched here)."""
-    from data.mnist import load_mnist
-    from data.synth import DigitPool
 
     images, labels = load_mnist("train", root=root)
     return (DigitPool(images[:VAL_START], labels[:VAL_START], "train"),
@@ -77,7 +85,6 @@ def dequantize(q: np.ndarray) -> torch.Tensor:
 
 def field_configs(cfg: PieceDataConfig, rng: np.random.Generator, count: int):
     """``count`` (kind, SynthConfig) pairs drawn from ``cfg``."""
-    from data.synth import SynthConfig
 
     kinds = list(cfg.kinds)
     probs = np.asarray([cfg.kinds[k] for k in kinds], np.float64)
@@ -98,13 +105,6 @@ def make_pieces(count: int, *, seed: int, pool, config: PieceDataConfig | None =
         (0..15 characters, 16 'none'), and counts (fields, correct, none, ambiguous, fields whose
         true segmentation is a path of the graph).
     """
-    from tqdm import tqdm
-
-    from data.synth import field_rng
-    from data.texts import sample_text
-    from segmenter.graph import segment
-    from segmenter.synthtruth import render_with_char_map
-    from segmenter.truth import arc_targets, whole_chars_held
 
     from docrec.recognizers.seg import default_segmenter_config
 
@@ -163,19 +163,17 @@ def mnist_pieces(pool, *, limit: int | None = None, seed: int = 0, renormalize: 
     Returns:
         ``(x, y)``: uint8 ``(N, 1, 32, 32)`` (:func:`quantize`) and int64 ``(N,)``.
     """
-    from data import to_lenet_input
 
     idx = np.arange(len(pool.labels))
     if limit is not None and limit < idx.size:
         idx = np.random.default_rng(seed).choice(idx, limit, replace=False)
     if not renormalize:
         return quantize(to_lenet_input(pool.images[idx])), pool.labels[idx].astype(np.int64)
-    from segmenter.normalize import normalize_pieces
 
     from docrec.recognizers.seg import default_segmenter_config
 
     cfg = default_segmenter_config()
-    if cfg.grey_pieces:
+    if cfg.pieces.grey_pieces:
         masks = [pool.images[i].astype(np.float32) / 255.0 for i in idx]
     else:
         masks = [pool.images[i] >= ink_threshold for i in idx]

@@ -1,4 +1,4 @@
-"""Stage 2: global training of the segmentation recogniser through the whole graph (PAPER.md Sec. VI).
+"""Stage 2: global training of the segmentation recogniser through the whole graph (docs/paper.md Sec. VI).
 
 For a training field with true text ``t``: segmentation graph -> recognition transformer with the
 current LeNet-5 -> interpretation graph ``G`` (all 16 characters on every piece). The constrained
@@ -38,8 +38,19 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
-#: Global criteria (PAPER.md Sec. VI) -> the ``gtn`` loss: the discriminative forward (the paper's
+import gtn
+from data.synth import SynthConfig, field_rng
+from data.texts import sample_text
+from decoders import decode
+from gtn import EPSILON, Graph
+from lenet.losses import DEFAULT_MAP_J, map_loss
+from segmenter.graph import segment
+from segmenter.synthtruth import render_with_char_map
+from segmenter.truth import true_path
+
+#: Global criteria (docs/paper.md Sec. VI) -> the ``gtn`` loss: the discriminative forward (the paper's
 #: recommendation) and Viterbi criteria, and their non-discriminative forms (``-nd``: the constrained
 #: penalty alone, which the paper notes can collapse).
 CRITERIA = {"forward": "discriminative_forward_loss", "viterbi": "discriminative_viterbi_loss",
@@ -77,7 +88,7 @@ class GlobalTrainConfig:
     seed: int = 0
     aux_weight: float = 0.0
     aux_batch: int = 64
-    map_j: float = 16.0
+    map_j: float = DEFAULT_MAP_J
 
     def __post_init__(self) -> None:
         if self.criterion not in CRITERIA:
@@ -103,8 +114,6 @@ class CachedField:
     name: str = ""
 
     def graph(self):
-        from gtn import EPSILON, Graph
-
         return Graph(self.src, self.dst, torch.full_like(self.src, EPSILON), penalty=self.penalty,
                      num_nodes=self.num_nodes, validate=False)
 
@@ -120,16 +129,9 @@ def make_fields(count: int, *, seed: int, pool, segmenter_config=None, progress:
     drawn until ``count`` are kept whose true segmentation is a path of the graph (at most
     ``10 * count`` draws); ``stats`` (if given) receives the numbers drawn and kept.
     """
-    from tqdm import tqdm
-
-    from data.synth import SynthConfig, field_rng
-    from data.texts import sample_text
-    from docrec.training.seg_data import quantize
-    from segmenter.graph import segment
-    from segmenter.synthtruth import render_with_char_map
-    from segmenter.truth import true_path
 
     from docrec.recognizers.seg import default_segmenter_config
+    from docrec.training.seg_data import quantize
 
     segmenter_config = segmenter_config or default_segmenter_config()
     rng = np.random.default_rng([seed, 11])
@@ -165,7 +167,7 @@ def interpretation_graphs(recognizer, fields: list[CachedField], *, batch_fields
     """The interpretation graph of every cached field under the recogniser's current LeNet-5
     (MAP-normalised penalties and ``seg_weight`` as in :class:`SegmentationRecognizer`), one network
     call per ``batch_fields`` fields; differentiable when gradients are enabled."""
-    from docrec.recognizers.seg import normalized_penalties, recognition_transformer
+    from docrec.recognizers.seg import CHAR_CLASSES, normalized_penalties
     from docrec.training.seg_data import dequantize
 
     cfg = recognizer.config
@@ -175,7 +177,7 @@ def interpretation_graphs(recognizer, fields: list[CachedField], *, batch_fields
         raw = recognizer.model(dequantize(np.concatenate([f.pieces for f in chunk])))  # (P, 17)
         pen = normalized_penalties(raw, j=cfg.map_j) if cfg.normalize else raw
         for f, p in zip(chunk, torch.split(pen, [len(f.pieces) for f in chunk])):
-            out.append(recognition_transformer(f.graph(), p, seg_weight=cfg.seg_weight)[0])
+            out.append(gtn.recognize(f.graph(), penalties=p, classes=CHAR_CLASSES, seg_weight=cfg.seg_weight)[0])
     return out
 
 
@@ -189,7 +191,6 @@ def field_losses(recognizer, fields: list[CachedField], *, criterion: str) -> tu
     marks). A field whose label graph has no path in its interpretation graph (loss ``inf``) adds
     nothing and no gradient.
     """
-    import gtn
     from docrec.training.seg_real import REAL_KIND, label_graph
 
     if criterion not in CRITERIA:
@@ -209,7 +210,6 @@ def field_losses(recognizer, fields: list[CachedField], *, criterion: str) -> tu
 def string_accuracy(recognizer, fields: list[CachedField]) -> float:
     """Fraction of cached fields read exactly (grammar of each field's kind, :data:`KIND_GRAMMARS`;
     real fields, whose labels are digits only, are read as amounts and scored on the reading's digits)."""
-    from decoders import decode
     from docrec.recognizers import resolve_grammar
     from docrec.training.seg_real import REAL_GRAMMAR, REAL_KIND, digits_of
 
@@ -242,13 +242,11 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
     Returns:
         One dict per epoch (0 = before training): mean loss, fields used, validation accuracy.
     """
-    from tqdm import tqdm
 
     from docrec.recognizers.seg import SegmentationRecognizer
     from docrec.recognizers.seg_model import arch_meta, freeze_batch_norm
     from docrec.training.seg_data import dequantize, train_pools
     from docrec.training.seg_local import save_atomic
-    from lenet.losses import map_loss
 
     if fields is None or val is None:
         train_pool, val_pool = train_pools(mnist_dir)

@@ -1,11 +1,11 @@
 """Stage 1 of the segmentation recogniser's training: LeNet-5 with 17 outputs trained on single
 pieces (correct characters and 'none' pieces from :mod:`docrec.training.seg_data`, plus plain MNIST
-training digits) with the MAP criterion (PAPER.md eq. 9). Checkpoints are written atomically.
+training digits) with the MAP criterion (docs/paper.md eq. 9). Checkpoints are written atomically.
 
 Optimiser: Adam (the project's SDLM is the faithful choice for the MNIST benchmark; here a short
 fine-tuning run from the MNIST weights matters more, and Adam converges in fewer epochs).
 Optionally a share of every batch gets a fresh random planar affine distortion
-(:func:`lenet.distort.distort`, PAPER.md Sec. III-C), milder than the MNIST recipe's because the
+(:func:`lenet.distort.distort`, docs/paper.md Sec. III-C), milder than the MNIST recipe's because the
 pieces are already normalised by the segmenter.
 """
 
@@ -19,6 +19,11 @@ from typing import Callable
 
 import numpy as np
 import torch
+from tqdm import tqdm
+
+from data.atomic import atomic_write, write_json_atomic
+from lenet.distort import DistortionConfig, distort
+from lenet.losses import DEFAULT_MAP_J, map_loss
 
 
 @dataclass
@@ -39,7 +44,7 @@ class LocalTrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     lr_decay: float = 0.5
-    map_j: float = 16.0
+    map_j: float = DEFAULT_MAP_J
     seed: int = 0
     distort: float = 0.0
     max_shift: float = 1.5
@@ -57,7 +62,6 @@ class LocalTrainConfig:
 
     def distortion(self):
         """The ``lenet.distort.DistortionConfig`` of :attr:`distort` (None when 0)."""
-        from lenet.distort import DistortionConfig
 
         if self.distort <= 0:
             return None
@@ -67,21 +71,12 @@ class LocalTrainConfig:
 
 def save_atomic(obj, path: str | os.PathLike) -> Path:
     """``torch.save`` to a temp file next to ``path``, then ``os.replace`` (never a torn file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def write_card(path: str | os.PathLike, card: dict) -> Path:
     """Write a JSON weights card atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(path, card)
 
 
 def piece_error(model, x_q: np.ndarray, y: np.ndarray, *, batch: int = 1024) -> float:
@@ -120,12 +115,9 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
         One dict per epoch (loss, train piece error of the last batches, validation piece error,
         ``val_accuracy`` with ``evaluate``).
     """
-    from tqdm import tqdm
 
     from docrec.recognizers.seg_model import arch_meta
     from docrec.training.seg_data import dequantize
-    from lenet.distort import distort
-    from lenet.losses import map_loss
 
     g = torch.Generator().manual_seed(config.seed)
     dcfg = config.distortion()

@@ -1,4 +1,4 @@
-"""Real labelled fields for the segmentation recogniser's training (PAPER.md Sec. VI, IX-X).
+"""Real labelled fields for the segmentation recogniser's training (docs/paper.md Sec. VI, IX-X).
 
 A field folder (``labels.csv`` plus optional ``boxes.jsonl``, :func:`data.read_fields`) becomes
 cached segmented fields (:class:`docrec.training.seg_global.CachedField`: every arc's piece and
@@ -27,6 +27,14 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
+
+import segmenter
+from data import read_fields
+from data.atomic import atomic_write
+from decoders import Grammar, decode, marked_label_graph
+from segmenter.graph import segment
+from segmenter.truth import box_arc_targets, box_char_map, true_path
 
 #: Grammar (``docrec.recognizers.resolve_grammar`` spec) real amount fields are read with.
 REAL_GRAMMAR = "amount"
@@ -69,7 +77,6 @@ def read_folder(root: str | os.PathLike, *, ids: tuple[int, int] | None = None, 
         FileNotFoundError: no folder or no ``labels.csv``.
         ValueError: (``data.FieldError``) faulty rows without ``skip_bad``; no field in ``ids``.
     """
-    from data import read_fields
     from docrec.training.seg_data import CHARS
 
     root = Path(root)
@@ -86,7 +93,6 @@ def read_folder(root: str | os.PathLike, *, ids: tuple[int, int] | None = None, 
 
 def _segmenter_version() -> str:
     """Hash of the segmenter package's source (a cache made by other code is never reused)."""
-    import segmenter
 
     h = hashlib.sha1()
     for p in sorted(Path(segmenter.__file__).parent.glob("*.py")):
@@ -132,13 +138,10 @@ def segment_folder(fieldset, *, with_targets: bool, cache_dir: str | os.PathLike
     Raises:
         ValueError: ``with_targets`` and a field has no boxes (named with its line).
     """
-    from tqdm import tqdm
 
     from docrec.recognizers.seg import default_segmenter_config
     from docrec.training.seg_data import quantize
     from docrec.training.seg_global import CachedField
-    from segmenter.graph import segment
-    from segmenter.truth import box_arc_targets, box_char_map, true_path
 
     segmenter_config = segmenter_config or default_segmenter_config()
     if with_targets:
@@ -177,10 +180,8 @@ def segment_folder(fieldset, *, with_targets: bool, cache_dir: str | os.PathLike
     if ious:
         stats["median_char_iou"] = float(np.median(ious))
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")  # several runs may write at once
-        torch.save({"fields": [_to_blob(f) for f in fields], "stats": json.dumps(stats)}, tmp)
-        os.replace(tmp, cache)
+        blob = {"fields": [_to_blob(f) for f in fields], "stats": json.dumps(stats)}
+        atomic_write(cache, lambda tmp: torch.save(blob, tmp))  # a fresh temp name: several runs may write
     return fields, stats
 
 
@@ -281,7 +282,6 @@ def label_graph(text: str, *, marked: bool, dtype: torch.dtype = torch.float32):
     Raises:
         ValueError: ``marked`` and a label that is not digits only, or characters outside the alphabet.
     """
-    from decoders import Grammar, marked_label_graph
 
     if marked:
         return marked_label_graph(text, dtype=dtype)
@@ -306,7 +306,6 @@ def digit_accuracy(recognizer, fields: Sequence, *, grammar=None, batch_fields: 
     Returns:
         accuracy in [0, 1] (a rejected reading counts as wrong).
     """
-    from decoders import decode
     from docrec.recognizers import resolve_grammar
     from docrec.training.seg_global import interpretation_graphs
 

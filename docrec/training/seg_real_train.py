@@ -1,5 +1,5 @@
 """``docrec train seg local|global --fields DIR``: the segmentation recogniser trained on real labelled
-fields, fine-tuning from the bundled weights (PAPER.md Sec. VI, IX-X; :mod:`docrec.training.seg_real`).
+fields, fine-tuning from the bundled weights (docs/paper.md Sec. VI, IX-X; :mod:`docrec.training.seg_real`).
 
 * ``local``: the true pieces the folder's boxes give (each character's best-matching arc; fragments
   and merges as 'none'), mixed with ``synth_ratio`` synthetic pieces per real piece (pieces cut from
@@ -26,6 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from data import usps_pool
+from data.atomic import atomic_write, write_json_atomic
 
 #: Bundled weights real training starts from, per architecture.
 BUNDLED_SEG = {"lenet5": "seg-lenet5.pt", "modern": "seg-modern.pt"}
@@ -158,9 +161,7 @@ def synthetic_pieces(config: RealTrainConfig, *, work: Path, progress: bool, log
     x, y, stats = make_pieces(config.synth_fields, seed=config.seed, pool=train_pool, config=PieceDataConfig(),
                               progress=progress)
     log(json.dumps({"synthetic_pieces": stats}))
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez_compressed(tmp, x=x, y=y)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: np.savez_compressed(tmp, x=x, y=y), suffix=".npz")
     return x, y
 
 
@@ -191,8 +192,7 @@ def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bo
         and validation fields, a missing init.
     """
     from docrec.recognizers.seg import SegmentationRecognizer
-    from docrec.training.seg_real import (digit_accuracy, ids_text, read_folder, segment_folder,
-                                          subsample)
+    from docrec.training.seg_real import digit_accuracy, ids_text, read_folder, segment_folder, subsample
 
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -241,9 +241,7 @@ def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bo
     record["checkpoint"] = str(ckpt)
     record["weights"] = str(_save_weights(model, meta, record, work / f"{config.name}-weights.pt"))
     record["seconds"] = time.time() - t0
-    tmp = work / f"{config.name}.json.tmp"
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    os.replace(tmp, work / f"{config.name}.json")
+    write_json_atomic(work / f"{config.name}.json", record, default=str)
     return record
 
 
@@ -259,7 +257,6 @@ def _local(model, fields, val, config: RealTrainConfig, *, work: Path, checkpoin
     synth = synthetic_pieces(config, work=work, progress=progress, log=log) if config.synth_ratio > 0 else None
     x, y, mix = mix_pieces((rx, ry), synth, synth_ratio=config.synth_ratio, seed=config.seed)
     if config.usps_digits > 0:
-        from data import usps_pool
         from docrec.training.seg_data import mnist_pieces
 
         ux, uy = mnist_pieces(usps_pool("train", root=config.usps_dir), limit=config.usps_digits, seed=config.seed)

@@ -2,7 +2,7 @@
 
 There are no windows to classify: the net is trained from scratch with the global criterion of
 way 2 (:func:`docrec.training.sdnn_train.global_loss`: strip -> frame penalties -> character model ->
-``F(constrained by the true text) - F(all)``, PAPER.md Sec. VI), on synthetic fields rendered on the
+``F(constrained by the true text) - F(all)``, docs/paper.md Sec. VI), on synthetic fields rendered on the
 fly from MNIST *training* digits 0..54,999 (the last 5,000 are the validation pool):
 
 * kinds ``zip`` / ``digits`` (3-8) / ``amount`` in turn;
@@ -27,8 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from data.synth import DigitPool, SynthConfig, field_rng, synthesize_one
+from decoders import CharacterModel
+from lenet.strip import StripNet
 
 #: Spacing presets of the training fields and their shares.
 SPACING_SHARES = {"wide": 0.15, "normal": 0.25, "tight": 0.2, "touching": 0.25, "overlapping": 0.15}
@@ -113,11 +116,16 @@ def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bo
     Writes ``out_dir/strip.ckpt`` every epoch, ``out_dir/sdnn-strip.pt`` for the best epoch and
     ``out_dir/sdnn-strip-last.pt`` for the last (SDNN weights files: ``SDNNRecognizer(weights=...)``).
     """
-    from decoders import CharacterModel
     from docrec.recognizers.sdnn_net import load_weights, new_strip_net, save_weights
-    from lenet.strip import StripNet
-    from docrec.training.sdnn_train import (_evaluated, _set_lr, global_loss, load_progress, save_progress, split_pools,
-                                            strips_batch)
+    from docrec.training.sdnn_train import (
+        cosine_lr,
+        evaluated,
+        global_loss,
+        load_progress,
+        save_progress,
+        split_pools,
+        strips_batch,
+    )
 
     cfg.validate()
     torch.set_num_threads(cfg.threads)
@@ -142,13 +150,12 @@ def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bo
         net.train()
         it = range(cfg.steps)
         if bar:
-            from tqdm import tqdm
 
             it = tqdm(it, desc=f"strip epoch {epoch + 1}/{cfg.epochs}", mininterval=5.0)
         t0, total, skipped = time.time(), 0.0, 0
         for s in it:
             step = epoch * cfg.steps + s
-            _set_lr(opt, cfg.lr, step / (cfg.epochs * cfg.steps))
+            cosine_lr(opt, cfg.lr, step / (cfg.epochs * cfg.steps))
             fields = batches(step)
             x, frames, _ = strips_batch([f.image for f in fields])
             loss = global_loss(net, charmodel, x, frames, [alphabet.encode(f.text) for f in fields])
@@ -163,7 +170,7 @@ def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bo
         rec = {"epoch": epoch + 1, "train_loss": total / max(1, cfg.steps - skipped), "skipped_steps": skipped,
                "seconds": round(time.time() - t0, 1)}
         if evaluate is not None:
-            rec["val_string_accuracy"] = _evaluated(evaluate, net)
+            rec["val_string_accuracy"] = evaluated(evaluate, net)
         history.append(rec)
         log(json.dumps(rec))
         score = rec.get("val_string_accuracy", -rec["train_loss"])

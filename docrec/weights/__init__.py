@@ -18,7 +18,10 @@ from pathlib import Path
 
 from torch import nn
 
-from lenet.checkpoint import load_checkpoint, load_model as _load_checkpoint_model, save_checkpoint
+from data.atomic import write_json_atomic
+from lenet.checkpoint import load_checkpoint, save_checkpoint
+from lenet.checkpoint import load_model as _load_checkpoint_model
+from lenet.models import ARCHITECTURES
 
 WEIGHTS_DIR = Path(__file__).resolve().parent
 
@@ -28,7 +31,6 @@ def available() -> list[str]:
 
     Other systems' weights in this directory (e.g. the SDNN recogniser's) are not listed.
     """
-    from lenet.models import ARCHITECTURES
 
     names = []
     for pt in sorted(WEIGHTS_DIR.glob("*.pt")):
@@ -95,9 +97,7 @@ def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike, card: 
     model = _load_checkpoint_model(checkpoint)
     out = Path(out)
     save_checkpoint(out, model, meta={k: v for k, v in payload.get("meta", {}).items()})
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(card, indent=2) + "\n")
-    tmp.replace(out.with_suffix(".json"))
+    write_json_atomic(out.with_suffix(".json"), card)
     return out
 
 

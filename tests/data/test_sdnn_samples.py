@@ -1,4 +1,4 @@
-"""data.sdnn_samples: SDNN height normalisation and the paper's training windows (PAPER.md Sec. VII)."""
+"""data.sdnn_samples: SDNN height normalisation and the paper's training windows (docs/paper.md Sec. VII)."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import re
 import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +127,7 @@ def test_no_network_names_url_and_env_var(monkeypatch, tmp_path):
     def offline(url, timeout):
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr(usps.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     monkeypatch.setenv("DOCREC_USPS_DIR", str(tmp_path / "usps"))
     url = re.escape(usps.USPS_URL)
     with pytest.raises(RuntimeError, match=rf"\[data.load_usps\] could not download {url} .*DOCREC_USPS_DIR"):

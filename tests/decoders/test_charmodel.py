@@ -228,8 +228,11 @@ def test_batch_consistency(B):
     assert torch.allclose(grad_b, grad_s, atol=1e-12)
     for b in range(B):  # padding frames get no gradient
         assert bool((grad_b[b, int(lengths[b]):] == 0).all())
-    # the frame-arc map points into penalties.reshape(-1): arc penalty - frame penalty = a kind penalty
-    rest = (g.penalty - P.reshape(-1)[fa]).detach()
+    # the frame-arc map points into penalties.reshape(-1): arc penalty - frame penalty = a kind penalty;
+    # -1 marks the epsilon arcs (penalty 0) that join the model's final states into the final node
+    eps = fa < 0
+    assert bool((g.ilabel[eps] == gtn.EPSILON).all()) and bool((g.penalty[eps] == 0).all())
+    rest = (g.penalty[~eps] - P.reshape(-1)[fa[~eps]]).detach()
     assert bool(torch.isclose(rest[:, None], model.penalties[None, :]).any(1).all())
     # frame_graph of a batch
     fg = frame_graph(P.detach())

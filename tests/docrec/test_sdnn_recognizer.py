@@ -1,4 +1,4 @@
-"""The SDNN recogniser (PAPER.md Sec. VII) on real data: strings built from MNIST TEST digits read with
+"""The SDNN recogniser (docs/paper.md Sec. VII) on real data: strings built from MNIST TEST digits read with
 the bundled weights; the batched decoder against gtn composition; batch consistency; drawing."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from data.synth import DigitPool, SynthConfig, synthesize
 from decoders import CharacterModel, Grammar
 from docrec.recognizers import get_recognizer
 from docrec.recognizers.sdnn import WEIGHTS_DIR, SDNNRecognizer
-from docrec.recognizers.sdnn_decode import ProductDecoder
+from decoders import ProductDecoder
 from docrec.recognizers.sdnn_net import build_sdnn, new_lenet5
 
 #: Measured string accuracies of the bundled weights are in README / benchmarks/results/strings.json

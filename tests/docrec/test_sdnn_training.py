@@ -29,7 +29,7 @@ class _Frames(torch.nn.Module):
 
 def test_global_loss_is_ctc_for_the_default_character_model():
     """With the CTC-like character model the discriminative forward criterion equals CTC on the
-    normalised scores softmax(-penalties), 'none' as the blank (PAPER.md Sec. VI)."""
+    normalised scores softmax(-penalties), 'none' as the blank (docs/paper.md Sec. VI)."""
     torch.manual_seed(0)
     pen = torch.rand(2, 9, 17, dtype=torch.float64) * 5
     targets = [[3, 3, 1], [7, 12]]

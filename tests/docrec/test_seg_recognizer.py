@@ -10,8 +10,7 @@ import torch
 
 import gtn
 from docrec.recognizers import get_recognizer, resolve_grammar
-from docrec.recognizers.seg import (DEFAULT_WEIGHTS, SegmentationRecognizer, normalized_penalties,
-                                    recognition_transformer)
+from docrec.recognizers.seg import CHAR_CLASSES, DEFAULT_WEIGHTS, SegmentationRecognizer, normalized_penalties
 
 needs_weights = pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="bundled seg-lenet5.pt missing")
 
@@ -25,7 +24,9 @@ def _seg_graph():
 def test_recognition_transformer_structure_and_penalties():
     g = _seg_graph()
     pen = torch.arange(3 * 17, dtype=torch.float64).reshape(3, 17)
-    out, amap = recognition_transformer(g, pen)
+    out, amap = gtn.recognize(g, penalties=pen, classes=CHAR_CLASSES)  # every class but 'none'
+    weighted, _ = gtn.recognize(g, penalties=pen, classes=CHAR_CLASSES, seg_weight=0.5)
+    assert torch.equal(weighted.penalty, out.penalty - 0.5 * g.penalty[amap])
     assert out.num_arcs == 3 * 16
     assert torch.equal(amap, torch.arange(3).repeat_interleave(16))
     assert torch.equal(out.olabel[:16], torch.arange(16))
@@ -41,7 +42,7 @@ def test_forward_through_transformer_matches_brute_force_and_gradcheck():
     raw = (torch.rand(3, 17, dtype=torch.float64) * 5).requires_grad_(True)
 
     def f(r):
-        out, _ = recognition_transformer(g, normalized_penalties(r, j=4.0))
+        out, _ = gtn.recognize(g, penalties=normalized_penalties(r, j=4.0), classes=CHAR_CLASSES)
         return gtn.forward_penalty(out)
 
     # brute force: paths 0->1->2 (two pieces) and 0->2 (one piece), every class on each

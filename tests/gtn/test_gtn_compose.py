@@ -98,13 +98,42 @@ def test_compose_cyclic_b_matches_brute_force(seed):
         done += 1
 
 
-def test_compose_cyclic_result_rejected():
+def test_compose_cyclic_result_rejected_or_kept_cyclic():
     a = gtn.Graph.from_str("0\n1\n0 1 1\n")
     b = gtn.Graph.from_str("0\n1\n0 1 1\n1 1 -1\n", acyclic=False)  # an epsilon self-loop at the final
     with pytest.raises(ValueError, match=r"\[gtn.compose\] the composition is cyclic"):
         gtn.compose(a, b)
-    with pytest.raises(ValueError, match=r"\[gtn.compose\] the left operand must be acyclic"):
-        gtn.compose(b, a)
+    # a cyclic left operand: the result keeps the cycle (acyclic=False) and scoring refuses it clearly
+    c, (amap, bmap) = gtn.compose(b, a)
+    assert not c.acyclic
+    assert sorted(zip(amap.tolist(), bmap.tolist())) == [(0, 0), (1, -1)]
+    with pytest.raises(ValueError, match="acyclic=False"):
+        gtn.forward_penalty(c)
+
+
+def bounded_paths(g, max_len):
+    """start -> final paths of a (possibly cyclic) single graph with at most ``max_len`` arcs."""
+    return paths(g, max_len=max_len)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_compose_cyclic_a_matches_brute_force(seed):
+    # a cyclic without epsilon outputs, b acyclic: every matched a path has at most as many arcs as
+    # b has non-epsilon arcs on a path, so bounded enumeration of a is exact and the result is acyclic
+    rng = np.random.default_rng(300 + seed)
+    a = rand_graph(rng, int(rng.integers(2, 5)), int(rng.integers(3, 9)), 2, acyclic=False, eps=0.0)
+    b = rand_graph(rng, int(rng.integers(2, 6)), int(rng.integers(3, 10)), 2, eps=0.3)
+    c, (amap, bmap) = gtn.compose(a, b)
+    assert c.acyclic
+    pa, pb = bounded_paths(a, b.num_arcs), paths(b)
+    expect = sorted((tuple(x), tuple(y)) for x in pa for y in pb
+                    if strip(a.olabel[x].tolist()) == strip(b.ilabel[y].tolist()))
+    got = composed_pairs(c, amap, bmap)
+    assert len(got) == len(set(got))
+    assert got == expect
+    assert bool((c.src < c.dst).all())
+    if got:
+        torch.testing.assert_close(gtn.forward_penalty(c), torch.tensor([brute_forward(c)], dtype=c.penalty.dtype))
 
 
 def test_compose_grammar_with_loop():

@@ -165,3 +165,59 @@ def test_recognize_batch_consistency_and_errors():
         gtn.recognize(gtn.Graph([0], [1], [1], num_nodes=2), net)
     with pytest.raises(ValueError, match=r"returned shape \(4, 1, 3\)"):
         gtn.recognize(g, lambda x: net(x)[:, None])
+    with pytest.raises(ValueError, match="either a recognizer or penalties"):
+        gtn.recognize(g, net, penalties=net(g.data))
+    with pytest.raises(ValueError, match=r"classes must be non-empty ids in \[0, 3\)"):
+        gtn.recognize(g, net, classes=[0, 3])
+
+
+def test_recognize_with_given_penalties_classes_and_segmentation_weight():
+    g, net = seg_graph(), TinyNet()
+    scores = net(g.data).detach().double().requires_grad_(True)
+    full, fmap = gtn.recognize(g, net)
+    given, gmap = gtn.recognize(g.with_penalty(g.penalty), penalties=scores)
+    assert torch.equal(fmap, gmap) and torch.equal(full.olabel, given.olabel)
+    torch.testing.assert_close(given.penalty, full.penalty.double())
+    # a subset of classes (in the order given) and a weighted segmentation penalty
+    sub, smap = gtn.recognize(g, penalties=scores, classes=[2, 0], seg_weight=0.5)
+    assert sub.num_arcs == 2 * g.num_arcs and torch.equal(sub.olabel[:2], torch.tensor([2, 0]))
+    expect = 0.5 * g.penalty.double()[smap] + scores[smap, sub.olabel]
+    torch.testing.assert_close(sub.penalty, expect)
+    # top_k among the subset keeps labels from the subset only
+    top, _ = gtn.recognize(g, penalties=scores, classes=[2, 0], top_k=1)
+    assert set(top.olabel.tolist()) <= {0, 2}
+    assert torch.autograd.gradcheck(lambda s: gtn.forward_penalty(gtn.recognize(g, penalties=s, classes=[1, 2])[0]),
+                                    (scores,))
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_ctc_graphs_batch_equals_the_single_builder(padded):
+    targets = [[1, 2, 2], [], [3], [1, 1, 1, 2], [2, 3]]
+    expect = gtn.batch([gtn.ctc_graph(t) for t in targets])
+    if padded:
+        y = torch.zeros(len(targets), 4, dtype=torch.long)
+        for i, t in enumerate(targets):
+            y[i, :len(t)] = torch.tensor(t, dtype=torch.long)
+        got = gtn.ctc_graphs(y, lengths=[len(t) for t in targets])
+    else:
+        got = gtn.ctc_graphs(targets)
+    for name in ("src", "dst", "ilabel", "olabel", "penalty", "starts", "finals", "node_offsets", "arc_offsets"):
+        assert torch.equal(getattr(got, name), getattr(expect, name)), name
+    assert not got.acyclic and got.num_nodes == expect.num_nodes
+
+
+def test_ctc_graphs_and_string_graphs_refuse_bad_labels():
+    with pytest.raises(ValueError, match=r"\[gtn.ctc_graphs\] target 1 \[0\] contains the blank"):
+        gtn.ctc_graphs([[1], [0]])
+    with pytest.raises(ValueError, match=r"\[gtn.ctc_graphs\] lengths"):
+        gtn.ctc_graphs(torch.ones(2, 3, dtype=torch.long), lengths=[4, 1])
+    with pytest.raises(ValueError, match=r"\[gtn.string_graphs\] labels must be >= 0"):
+        gtn.string_graphs([[1], [-3]])
+
+
+def test_string_graphs_batch_equals_the_single_builder():
+    labels = [[1, 2], [], [0, 0, 3]]
+    expect = gtn.batch([gtn.string_graph(x) for x in labels])
+    got = gtn.string_graphs(labels)
+    for name in ("src", "dst", "ilabel", "olabel", "penalty", "starts", "finals", "node_offsets", "arc_offsets"):
+        assert torch.equal(getattr(got, name), getattr(expect, name)), name

@@ -111,3 +111,21 @@ def test_topsort_and_levels():
         gtn.topsort([0, 1], [1, 0], 2)
     g = gtn.Graph([0, 0, 1, 2], [1, 2, 2, 3], [1, 1, 1, 1], num_nodes=4)
     assert g.levels().tolist() == [0, 1, 2, 3]
+
+
+def test_several_final_nodes_are_joined_by_epsilon_arcs():
+    # a cyclic transducer with two finals: 0 -a-> 1 (final), 1 -b-> 2 (final), 2 -a-> 1
+    g = gtn.Graph([0, 1, 2], [1, 2, 1], [1, 2, 1], [3, 4, 3], torch.tensor([0.5, 0.25, 1.0]), num_nodes=3,
+                  final=[1, 2], acyclic=False)
+    assert g.num_nodes == 4 and g.final == 3 and g.num_arcs == 5
+    assert g.ilabel[3:].tolist() == [gtn.EPSILON] * 2 and g.penalty[3:].tolist() == [0.0, 0.0]
+    # composed with the acyclic string "a b a": exactly one path, ending in final node 1
+    s = gtn.string_graph([1, 2, 1], penalty_dtype=torch.float32)
+    c, _ = gtn.compose(s, g)
+    assert c.acyclic
+    assert float(gtn.forward_penalty(c)) == pytest.approx(1.75)
+    with pytest.raises(ValueError, match=r"\[gtn.Graph\] final node 5 does not exist"):
+        gtn.Graph([0], [1], [1], num_nodes=2, final=[1, 5])
+    with pytest.raises(ValueError, match="non-empty"):
+        gtn.Graph([0], [1], [1], num_nodes=2, final=[])
+    assert gtn.Graph([0], [1], [1], num_nodes=2, final=[1]).final == 1

@@ -11,13 +11,14 @@ import math
 import numpy as np
 import pytest
 import torch
+from gtn_testutil import rand_graph
 
 import gtn
 from gtn import _backend
 from gtn._arrays import longest_path_levels
 from gtn._backend import load_kernel
-from gtn.scoring import _perm_penalty, plan_of
-from gtn_testutil import rand_graph
+from gtn.scoring import level_penalties, plan_of
+from gtn.sweeps import KernelLevels, KernelSorted, NumpyLevels, sweeps
 
 kernels = pytest.importorskip("gtn._kernels", reason="the C extension gtn._kernels is not built")
 
@@ -77,18 +78,40 @@ def both(monkeypatch, fn):
 
 @pytest.mark.parametrize("case", [g for _, g in CASES], ids=IDS)
 def test_plan_sweeps_agree(monkeypatch, case):
+    """The three sweep implementations of gtn/sweeps.py on one plan: numpy levels (the reference),
+    kernel levels, and (for a graph sorted by destination) the kernel's own-order sweep."""
+    monkeypatch.setattr(_backend, "KERNEL", kernels)
     plan = plan_of(case)
-    p = _perm_penalty(plan, case.penalty)
-    (ks, kb), (ns, nb) = both(monkeypatch, lambda: plan.viterbi_scores(p))
-    np.testing.assert_array_equal(ks, ns)  # tropical: exactly the same numbers
-    np.testing.assert_array_equal(kb, nb)  # and the same first tight arc into every node
-    kbw, nbw = both(monkeypatch, lambda: plan.backward_scores_tropical(p))
-    np.testing.assert_array_equal(kbw, nbw)
-    ka, na = both(monkeypatch, lambda: plan.forward_scores(p, tropical=False))
-    np.testing.assert_allclose(ka, na, rtol=1e-13, atol=0)
+    ref, lev = NumpyLevels(), KernelLevels(kernels)
+    impls = [lev] + ([KernelSorted(kernels)] if plan.sorted else [])
+    p_ref = ref.arrange(plan, case.penalty)
+    ns, nb = ref.viterbi(plan, p_ref)
+    nbw = ref.backward_tropical(plan, p_ref)
+    na = ref.forward(plan, p_ref)
     gf = np.linspace(0.5, 1.5, case.batch_size)
-    kp, np_ = both(monkeypatch, lambda: plan.posteriors(p, na, gf))
-    np.testing.assert_allclose(kp, np_, rtol=1e-12, atol=1e-300)
+    np_post = ref.to_arcs(plan, ref.posteriors(plan, p_ref, na, gf))
+    for impl in impls:
+        p = impl.arrange(plan, case.penalty)
+        ks, kb = impl.viterbi(plan, p)
+        np.testing.assert_array_equal(ks, ns)  # tropical: exactly the same numbers
+        np.testing.assert_array_equal(kb, nb)  # and the same first tight arc into every node
+        np.testing.assert_array_equal(impl.backward_tropical(plan, p), nbw)
+        ka = impl.forward(plan, p)
+        np.testing.assert_allclose(ka, na, rtol=1e-13, atol=0)
+        kp = impl.to_arcs(plan, impl.posteriors(plan, p, na, gf))
+        np.testing.assert_allclose(kp, np_post, rtol=1e-12, atol=1e-300)
+
+
+def test_sorted_graphs_take_the_sorted_sweep(monkeypatch):
+    monkeypatch.setattr(_backend, "KERNEL", kernels)
+    fg = gtn.frame_graph(torch.randn(3, 5, 4, dtype=torch.float64))
+    c, _ = gtn.compose(fg, gtn.ctc_graphs([[1], [2, 3], [1, 1]], penalty_dtype=torch.float64))
+    for g in (fg, c, CASES[-1][1]):
+        assert plan_of(g).sorted
+        assert isinstance(sweeps(plan_of(g)), KernelSorted)
+        assert isinstance(sweeps(plan_of(g), levels=True), KernelLevels)
+    monkeypatch.setattr(_backend, "KERNEL", None)
+    assert type(sweeps(plan_of(c))) is NumpyLevels
 
 
 @pytest.mark.parametrize("case", [g for _, g in CASES], ids=IDS)

@@ -126,9 +126,9 @@ def test_kernel_is_built_wherever_a_compiler_is():
     import os
     import shutil
 
-    from gtn.scoring import backend
+    from gtn._backend import load_kernel
 
     if os.environ.get("DOCREC_GTN_KERNEL", "auto") == "numpy":
         return  # the numpy path was asked for
     if shutil.which("cc") or shutil.which("gcc"):
-        assert backend() == "c", "a C compiler is present but gtn._kernels did not build or import"
+        assert load_kernel() is not None, "a C compiler is present but gtn._kernels did not build or import"

@@ -81,3 +81,32 @@ def test_bundled_lenet5_same_decisions_on_mnist(mnist_test):
     single = torch.cat([penalties_of(model, x[i:i + 1]) for i in range(16)])
     torch.testing.assert_close(single, fast[:16], rtol=1e-4, atol=1e-4)
     assert float((fast.argmin(1) != torch.from_numpy(labels[:2000])).float().mean()) < 0.02
+
+
+def test_folded_modern_cnn_gives_the_same_penalties():
+    """FoldedModern (batch norm folded into the convolutions, max-pool before ReLU) against the
+    eval-mode ModernLeNet with trained-like batch-norm statistics, in float64 and float32."""
+    from lenet.inference import FoldedModern
+    from lenet.models import ModernLeNet
+
+    torch.manual_seed(3)
+    net = ModernLeNet(17)
+    with torch.no_grad():  # non-trivial running statistics and affine parameters
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
+    net.eval()
+    x = torch.rand(64, 1, 32, 32) * 1.275 - 0.1
+    folded = inference_model(net)
+    assert isinstance(folded, FoldedModern)
+    torch.testing.assert_close(folded(x), net(x), rtol=1e-5, atol=1e-5)
+    assert (folded(x).argmin(1) == net(x).argmin(1)).all()
+    net64, x64 = net.double(), x.double()  # (in place)
+    torch.testing.assert_close(FoldedModern(net64)(x64), net64(x64), rtol=1e-12, atol=1e-12)
+    net.train()  # training mode (batch statistics, dropout): not folded
+    assert inference_model(net) is net
+    with pytest.raises(ValueError, match="eval mode"):
+        FoldedModern(net)

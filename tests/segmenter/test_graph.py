@@ -75,7 +75,7 @@ def test_every_path_partitions_the_ink(train_pool, spacing):
 
 @pytest.mark.parametrize("deslant", [False, True])
 def test_graph_contents_boxes_and_payload(train_pool, deslant):
-    cfg = SegmenterConfig(deslant=deslant)
+    cfg = SegmenterConfig().replace(deslant=deslant)
     (f, cmap), = make_fields(train_pool, "tight", 1, seed=105, min_len=4, max_len=4)
     seg = segment(f.image, config=cfg)
     g = seg.graph
@@ -127,7 +127,7 @@ def test_degenerate_images():
     with pytest.raises(ValueError, match=r"\[segmenter.preprocess\] empty image"):
         segment(np.zeros((0, 10), np.uint8))
     with pytest.raises(ValueError, match="max_pixels"):
-        segment(np.full((300, 300), 255, np.uint8), config=SegmenterConfig(max_pixels=10_000))
+        segment(np.full((300, 300), 255, np.uint8), config=SegmenterConfig().replace(max_pixels=10_000))
 
 
 def test_drawings_and_batching(train_pool):
@@ -197,8 +197,8 @@ def test_dot_penalty_marks_the_digit_with_its_dot(mnist_train):
     ys, xs = np.nonzero(digit > 128)
     by, bx = 4 + int(ys.max()) - 2, 4 + int(xs.max()) + 3  # a 3x3 dot two columns right of the '0'
     field[by: by + 3, bx: bx + 3] = 0
-    plain = segment(field, config=SegmenterConfig())
-    marked = segment(field, config=SegmenterConfig(dot_penalty=5.0, gap_penalty=1.0))
+    plain = segment(field, config=SegmenterConfig().replace(dot_penalty=0.0, gap_penalty=0.0))
+    marked = segment(field, config=SegmenterConfig().replace(dot_penalty=5.0, gap_penalty=1.0))
     dot = plain.features[:, 7] == 1
     assert dot.any() and (plain.features[dot, 6] > 0).all()  # the merged piece, with its gap
     extra = (marked.graph.penalty - plain.graph.penalty).numpy()
@@ -206,7 +206,7 @@ def test_dot_penalty_marks_the_digit_with_its_dot(mnist_train):
     alone = plain.features[:, 4] == 1
     assert (extra[alone & ~dot] == 0).all()  # the digit alone and the dot alone cost nothing more
     with pytest.raises(ValueError, match="dot_penalty"):
-        SegmenterConfig(dot_penalty=-1.0)
+        SegmenterConfig().replace(dot_penalty=-1.0)
 
 
 def test_severs_brute_force_on_every_cut(train_pool):

@@ -49,7 +49,7 @@ def test_small_pieces_keep_their_smallness():
     tall = np.ones((30, 4), bool)
     small = normalize_frame(dot, char_height=30.0)  # scaled like a piece 0.5 * 30 px tall
     assert (small > 0).sum() < 60
-    big = normalize_frame(dot, config=SegmenterConfig(min_rel_height=0.0), char_height=30.0)
+    big = normalize_frame(dot, config=SegmenterConfig().replace(min_rel_height=0.0), char_height=30.0)
     assert (big > 0).sum() >= 400  # the pure MNIST recipe blows it up to 20x20
     frame = normalize_frame(tall, char_height=30.0)
     rows = np.flatnonzero(frame.max(axis=1) > 0)

@@ -86,7 +86,7 @@ def test_blank_single_pixel_and_huge_images():
     assert not preprocess(np.full((40, 90), 255, np.uint8)).ink.any()
     assert not preprocess(np.zeros((1, 1), np.uint8)).ink.any()  # no contrast: no ink
     with pytest.raises(ValueError, match=r"\[segmenter.preprocess\] .* more than max_pixels"):
-        preprocess(np.zeros((100, 100), np.uint8), SegmenterConfig(max_pixels=5000))
+        preprocess(np.zeros((100, 100), np.uint8), SegmenterConfig().replace(max_pixels=5000))
 
 
 def test_deslant_makes_a_slanted_bar_upright_and_maps_back():

@@ -88,10 +88,10 @@ def test_split_cut_separates_an_overhang_no_row_path_can():
     ys, xs, comp = ink_pixels(ink)
     assert comp.max() == 1  # one connected component
     who = owner[ys, xs]
-    cfg = SegmenterConfig(split_wide_rel=0.5)
+    cfg = SegmenterConfig().replace(split_wide_rel=0.5)
 
     def base(paths):
-        return cut_sides(ys, xs, comp, paths, sever_fraction=cfg.sever_fraction)
+        return cut_sides(ys, xs, comp, paths, sever_fraction=cfg.cuts.sever_fraction)
 
     cuts, sides = split_cuts(ys, xs, comp, ink.shape[0], base, 20.0, cfg)
     assert len(cuts) >= 1 and sides.shape == (len(cuts), ys.size)
@@ -109,7 +109,7 @@ def test_split_cuts_raise_touching_coverage_without_touching_normal(train_pool):
     # the configuration choice measured (runs on training digits only)
     touching = make_fields(train_pool, "touching", 30, seed=202)
     normal = make_fields(train_pool, "normal", 30, seed=203)
-    on, off = SegmenterConfig(), SegmenterConfig(split_cuts=False)
+    on, off = SegmenterConfig(), SegmenterConfig().replace(split_cuts=False)
 
     def cov(fields, cfg):
         return np.mean([true_path(segment(f.image, config=cfg), c, tol=0.85) is not None for f, c in fields])

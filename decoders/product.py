@@ -1,8 +1,8 @@
 """Batched decoding of SDNN frames: character model x grammar, vectorised over a whole batch.
 
-:func:`decoders.decode_frames` decodes one field at a time through generic graph composition; it is
-exact and general but costs milliseconds per field. For the recogniser's throughput this module
-builds, once per grammar, the product automaton of the character model (PAPER.md Sec. VII:
+The fast path of :func:`decoders.decode_frames`, which decodes one field at a time through generic
+graph composition (exact and general, milliseconds per field). For the recogniser's throughput this module
+builds, once per grammar, the product automaton of the character model (docs/paper.md Sec. VII:
 state ``B`` between characters with a 'none' self-loop, one state per character with a self-loop for
 repeated detections) and the grammar's deterministic automaton, and runs over ``(B, T, C)`` frame
 penalties, one vectorised step per frame:
@@ -19,9 +19,9 @@ It covers the character model with ``min_frames = 1`` (the default); the tests c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
+
+from decoders.result import CharSpan
 
 INF = float("inf")
 
@@ -29,15 +29,6 @@ INF = float("inf")
 def _softmin(x: torch.Tensor, dim: int) -> torch.Tensor:
     """``-log sum exp(-x)`` along ``dim`` (inf when every entry is inf)."""
     return -torch.logsumexp(-x, dim=dim)
-
-
-@dataclass
-class FrameSpan:
-    """One decoded character: its label and the frames ``[start, end)`` read as it."""
-
-    label: int
-    start: int
-    end: int
 
 
 class ProductDecoder:
@@ -56,7 +47,7 @@ class ProductDecoder:
 
         cfg = charmodel.config
         if cfg.min_frames != 1:
-            raise ValueError(f"[docrec.ProductDecoder] needs min_frames == 1, got {cfg.min_frames}")
+            raise ValueError(f"[decoders.ProductDecoder] needs min_frames == 1, got {cfg.min_frames}")
         self.alphabet = charmodel.alphabet
         if grammar is None:
             grammar = Grammar.any_text(alphabet=self.alphabet)
@@ -117,7 +108,7 @@ class ProductDecoder:
         self.state_cls = torch.full((N,), self.none, dtype=torch.long)
         self.state_cls[self.arc_dst] = self.arc_cls
         if not bool((self.state_cls[self.arc_dst] == self.arc_cls).all()):
-            raise AssertionError("[docrec.ProductDecoder] arcs into one state read different classes")
+            raise AssertionError("[decoders.ProductDecoder] arcs into one state read different classes")
         # transition probabilities exp(-penalty), (N_src, N_dst), for the forward pass by matmul
         trans = torch.zeros((N, N), dtype=torch.float64)
         trans.index_put_((self.arc_src, self.arc_dst), torch.exp(-apen.double()), accumulate=True)
@@ -126,13 +117,13 @@ class ProductDecoder:
     # ------------------------------------------------------------------ helpers
     def _check(self, pen: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         if pen.dim() != 3 or pen.shape[2] != self.C:
-            raise ValueError(f"[docrec.ProductDecoder] expected (B, T, {self.C}) penalties, got {tuple(pen.shape)}")
+            raise ValueError(f"[decoders.ProductDecoder] expected (B, T, {self.C}) penalties, got {tuple(pen.shape)}")
         B, T, _ = pen.shape
         if lengths is None:
             return torch.full((B,), T, dtype=torch.long)
         lengths = torch.as_tensor(lengths, dtype=torch.long)
         if lengths.shape != (B,) or bool((lengths < 1).any()) or bool((lengths > T).any()):
-            raise ValueError(f"[docrec.ProductDecoder] lengths must be {B} values in [1, {T}]")
+            raise ValueError(f"[decoders.ProductDecoder] lengths must be {B} values in [1, {T}]")
         return lengths
 
 
@@ -140,7 +131,7 @@ class ProductDecoder:
     @torch.no_grad()
     def viterbi(self, pen: torch.Tensor, lengths: torch.Tensor | None = None):
         """Best path of every field: ``(B, T, C)`` penalties, ``(B,)`` frame counts ->
-        ``(penalties (B,), list of B lists of FrameSpan)``; a field without any allowed path has
+        ``(penalties (B,), list of B lists of decoders.CharSpan)`` (frames ``[start, end)``); a field without any allowed path has
         penalty ``inf`` and no spans."""
         lengths = self._check(pen, lengths)
         B, T, _ = pen.shape
@@ -174,21 +165,29 @@ class ProductDecoder:
         cls = torch.where(arcs >= 0, self.arc_cls[arcs.clamp(min=0)], torch.full_like(arcs, -2)).t().tolist()
         spans_all = []
         ok = torch.isfinite(best).tolist()
+        C = self.C
         for b in range(B):
-            spans: list[FrameSpan] = []
+            runs: list[list[int]] = []  # [label, start, end] of each character
             if ok[b]:
                 cur = None
                 for t in range(int(lengths[b])):
                     e, c = emit[b][t], cls[b][t]
                     if e >= 0:
-                        cur = FrameSpan(e, t, t + 1)
-                        spans.append(cur)
-                    elif cur is not None and c == cur.label:
-                        cur.end = t + 1
+                        cur = [e, t, t + 1]
+                        runs.append(cur)
+                    elif cur is not None and c == cur[0]:
+                        cur[2] = t + 1
                     else:
                         cur = None
-            spans_all.append(spans)
+            spans_all.append([self._span(pen[b], *run, C) for run in runs])
         return best, spans_all
+
+    def _span(self, pen: torch.Tensor, label: int, start: int, end: int, C: int) -> CharSpan:
+        """The :class:`decoders.CharSpan` of a character read on frames ``start .. end - 1`` of one
+        field's ``(T, C)`` penalties: its frame-graph arcs ``t * C + label`` and their penalty sum."""
+        frames = range(start, end)
+        return CharSpan(self.alphabet.symbols[label], label, start, end, tuple(t * C + label for t in frames),
+                        float(pen[start:end, label].sum()))
 
     @torch.no_grad()
     def forward_all(self, pen: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -258,4 +257,4 @@ class ProductDecoder:
         return _softmin(torch.stack([end_even, end_odd]), 0) + gpen
 
 
-__all__ = ["FrameSpan", "ProductDecoder"]
+__all__ = ["ProductDecoder"]
