@@ -116,6 +116,13 @@ def _line_with_ci(ax, xs, cells, label):
                 capsize=2, lw=1.2, label=label)
 
 
+def _accuracy_axis(ax, title: str, xlabel: str) -> None:
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("string accuracy % (95% Wilson)")
+    ax.grid(alpha=0.3)
+
+
 def length_plot(doc: dict, path: Path, *, min_fields: int = 5) -> Path | None:
     """Accuracy against string length (digits), one panel per set with more than one length."""
     sets = [s["name"] for s in doc["sets"]
@@ -128,10 +135,7 @@ def length_plot(doc: dict, path: Path, *, min_fields: int = 5) -> Path | None:
         for label in _labels(doc):
             items = [(int(L), c) for L, c in doc["results"][s][label]["by_length"].items() if c[1] >= min_fields]
             _line_with_ci(ax, [L for L, _ in items], [c for _, c in items], label)
-        ax.set_title(f"{s} (lengths with >= {min_fields} fields)", fontsize=9)
-        ax.set_xlabel("digits in the string")
-        ax.set_ylabel("string accuracy % (95% Wilson)")
-        ax.grid(alpha=0.3)
+        _accuracy_axis(ax, f"{s} (lengths with >= {min_fields} fields)", "digits in the string")
     axes[0].legend(fontsize=7)
     return _save(fig, path)
 
@@ -151,10 +155,7 @@ def spacing_plot(doc: dict, path: Path) -> Path | None:
             _line_with_ci(ax, range(len(names)), [(cells[n]["correct"], cells[n]["fields"]) for n in names], label)
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names)
-        ax.set_title(f"kind={kind}", fontsize=9)
-        ax.set_xlabel("spacing (wide ... overlapping)")
-        ax.set_ylabel("string accuracy % (95% Wilson)")
-        ax.grid(alpha=0.3)
+        _accuracy_axis(ax, f"kind={kind}", "spacing (wide ... overlapping)")
     axes[0].legend(fontsize=7)
     return _save(fig, path)
 
