@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "docrec.commands.eval",
     "docrec.commands.recognize",
     "docrec.commands.demo",
+    "docrec.commands.compare",
 )
 
 

@@ -50,6 +50,11 @@ from segmenter.graph import segment
 from segmenter.synthtruth import render_with_char_map
 from segmenter.truth import true_path
 
+#: Global criteria (docs/paper.md Sec. VI) -> the ``gtn`` loss: the discriminative forward (the paper's
+#: recommendation) and Viterbi criteria, and their non-discriminative forms (``-nd``: the constrained
+#: penalty alone, which the paper notes can collapse).
+CRITERIA = {"forward": "discriminative_forward_loss", "viterbi": "discriminative_viterbi_loss",
+            "forward-nd": "forward_loss", "viterbi-nd": "viterbi_loss"}
 #: Grammar spec (``docrec.recognizers.resolve_grammar``) used for each synthetic field kind.
 KIND_GRAMMARS = {"zip": "zip", "digits": "digits:3-8", "amount": "amount"}
 
@@ -59,7 +64,7 @@ class GlobalTrainConfig:
     """Configuration of :func:`train_global`.
 
     Attributes:
-        criterion: ``"forward"`` or ``"viterbi"``.
+        criterion: a key of :data:`CRITERIA` (``"forward"``, ``"viterbi"``, ``"forward-nd"``, ``"viterbi-nd"``).
         epochs, lr, batch_fields: Adam schedule; one step per ``batch_fields`` fields.
         fields, val_fields: training and validation field counts (training fields are drawn until
             ``fields`` are kept).
@@ -86,8 +91,8 @@ class GlobalTrainConfig:
     map_j: float = DEFAULT_MAP_J
 
     def __post_init__(self) -> None:
-        if self.criterion not in ("forward", "viterbi"):
-            raise ValueError(f"[docrec.GlobalTrainConfig] criterion={self.criterion!r}; use forward or viterbi")
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"[docrec.GlobalTrainConfig] criterion={self.criterion!r}; use one of {list(CRITERIA)}")
 
 
 @dataclass
@@ -180,22 +185,21 @@ def field_losses(recognizer, fields: list[CachedField], *, criterion: str) -> tu
     """Sum of the criterion over ``fields`` (differentiable w.r.t. the recogniser's piece classifier)
     and the number of fields used (those whose label is readable from the graph at all).
 
-    The criterion is the ``gtn`` one (``gtn.discriminative_forward_loss`` or
-    ``gtn.discriminative_viterbi_loss``), computed on the batch of the fields' interpretation graphs
-    against the batch of their label graphs (:func:`docrec.training.seg_real.label_graph`: a
+    The criterion is the ``gtn`` one (:data:`CRITERIA`, e.g. ``gtn.discriminative_forward_loss``),
+    computed on the batch of the fields' interpretation graphs against the batch of their label graphs (:func:`docrec.training.seg_real.label_graph`: a
     synthetic field's exact text; a real field's digit-only label with optional separators and end
     marks). A field whose label graph has no path in its interpretation graph (loss ``inf``) adds
     nothing and no gradient.
     """
     from docrec.training.seg_real import REAL_KIND, label_graph
 
-    if criterion not in ("forward", "viterbi"):
-        raise ValueError(f"[docrec.seg_global.field_losses] criterion={criterion!r}; use forward or viterbi")
+    if criterion not in CRITERIA:
+        raise ValueError(f"[docrec.seg_global.field_losses] criterion={criterion!r}; use one of {list(CRITERIA)}")
     if not fields:
         return torch.zeros(()), 0
     graphs = interpretation_graphs(recognizer, fields, batch_fields=max(1, len(fields)))
     dtype = graphs[0].penalty.dtype
-    loss_fn = gtn.discriminative_forward_loss if criterion == "forward" else gtn.discriminative_viterbi_loss
+    loss_fn = getattr(gtn, CRITERIA[criterion])
     targets = gtn.batch([label_graph(f.text, marked=f.kind == REAL_KIND, dtype=dtype) for f in fields])
     losses = loss_fn(gtn.batch(graphs), targets)  # (B,)
     readable = torch.isfinite(losses.detach())

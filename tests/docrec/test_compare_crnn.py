@@ -1,0 +1,54 @@
+"""The ``crnn`` baseline of ``docrec compare`` is the bundled ``sdnn-strip``: a conv trunk + BiLSTM
+whose training criterion is exactly CTC (checked against ``torch.nn.functional.ctc_loss``)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from docrec.compare.specs import parse_system
+from docrec.recognizers.sdnn import WEIGHTS_DIR
+
+pytestmark = pytest.mark.skipif(not (WEIGHTS_DIR / "sdnn-strip.pt").is_file(), reason="bundled sdnn-strip.pt missing")
+
+
+def test_crnn_alias_names_the_strip_network():
+    spec = parse_system("crnn")
+    assert (spec.system, spec.alias) == ("sdnn", "crnn")
+    assert spec.weights_for("zip") == "sdnn-strip"
+    assert spec.weights_for("amount") == "sdnn-strip-real"
+    assert spec.weights_for("amount", real=False) == "sdnn-strip"  # generated amounts
+    assert parse_system("crnn:sdnn-strip").weights_for("amount") == "sdnn-strip"
+
+
+def test_sdnn_strip_is_conv_bilstm_trained_with_ctc():
+    from lenet.rbf import NONE_ID
+    from lenet.strip import StripNet
+
+    from docrec.recognizers.sdnn import SDNNRecognizer
+    from docrec.recognizers.sdnn_net import frame_penalties
+    from docrec.training.sdnn_train import global_loss
+
+    rec = SDNNRecognizer("sdnn-strip")
+    net = rec.sdnn
+    assert isinstance(net, StripNet)
+    assert any(isinstance(m, nn.Conv2d) for m in net.trunk.modules())
+    assert net.lstm.bidirectional and net.lstm.num_layers == 2
+    cm = rec.charmodel.config  # CTC's topology: no transition penalties, any change of label is allowed
+    assert (cm.min_frames, cm.allow_direct, cm.enter, cm.direct, cm.repeat, cm.none) == (1, True, 0, 0, 0, 0)
+    torch.manual_seed(0)
+    frames = torch.tensor([21, 17, 12])
+    widths = (frames - 1) * 4 + 32
+    x = torch.full((3, 1, 32, int(widths.max())), -0.1)
+    for b, w in enumerate(widths.tolist()):
+        x[b, :, 6:26, 4: w - 4] = torch.rand(1, 20, w - 8) * 1.3 - 0.1
+    targets = [[1, 2, 2, 3], [0, 5, 12], [7, 7]]  # repeats need a blank between them, as in CTC
+    with torch.no_grad():
+        ours = global_loss(net, rec.charmodel, x, frames, targets)
+        log_probs = -frame_penalties(net, x, widths)  # (B, T, C): -log softmax
+        flat = torch.tensor([c for t in targets for c in t])
+        ctc = nn.functional.ctc_loss(log_probs.transpose(0, 1), flat, frames, torch.tensor([len(t) for t in targets]),
+                                     blank=NONE_ID, reduction="none")
+    assert torch.allclose(log_probs.exp().sum(-1)[0, :21], torch.ones(21), atol=1e-5)
+    assert float(ours) == pytest.approx(float(ctc.mean()), rel=1e-4, abs=1e-4)
