@@ -40,21 +40,70 @@ class LabelledImage:
     line: int
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as uint8 greyscale ``(H, W)`` (colour is converted to grey).
+def read_image(path: str | os.PathLike, *, max_pixels: int | None = None) -> np.ndarray:
+    """Read an image file as uint8 greyscale ``(H, W)``.
+
+    Colour is converted to grey (luma). A transparent image is laid on white paper first, so ink
+    drawn only in the alpha channel stays ink. 16-bit images are scaled to 8 bits. With
+    ``max_pixels``, the size in the file's header is checked before anything is decoded.
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file is empty or cannot be decoded as an image.
+        ValueError: the file is empty, larger than ``max_pixels``, or cannot be decoded as an image.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"[data.read_image] no such image file: {path}")
+    if max_pixels is not None:
+        size = header_size(path)
+        if size is not None and size[0] * size[1] > max_pixels:
+            raise ValueError(f"[data.read_image] {path} is {size[0]}x{size[1]} pixels, which exceeds the limit of "
+                             f"{max_pixels} pixels")
     buf = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if buf.size else None
+    try:
+        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+    except cv2.error as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"[data.read_image] cannot decode {path}: {reason}") from None
     if img is None or img.size == 0:
         raise ValueError(f"[data.read_image] cannot decode {path} as an image (empty, corrupt or unsupported)")
-    return img
+    return _to_grey(img)
+
+
+def header_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` from an image file's header without decoding it (None if unknown)."""
+    with open(path, "rb") as fh:
+        head = fh.read(24)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":  # PNG: read IHDR ourselves
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return im.size
+    except Exception:  # unknown to PIL, or past PIL's own size limit: the decoder will say what is wrong
+        return None
+
+
+def _to_grey(img: np.ndarray) -> np.ndarray:
+    """uint8 grey ``(H, W)`` from what OpenCV decoded: grey, BGR, grey+alpha or BGRA, 8 or 16 bits."""
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float32) / 257.0).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img.astype(np.float32), 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        return img
+    channels = img.shape[2]
+    if channels == 1:
+        return img[:, :, 0]
+    if channels == 2:
+        grey, alpha = img[:, :, 0].astype(np.float32), img[:, :, 1].astype(np.float32) / 255.0
+    else:
+        grey = cv2.cvtColor(img[:, :, :3], cv2.COLOR_BGR2GRAY).astype(np.float32)
+        alpha = img[:, :, 3].astype(np.float32) / 255.0 if channels == 4 else None
+    if alpha is None:
+        return grey.round().astype(np.uint8)
+    return (grey * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)  # on white paper
 
 
 def read_csv_records(csv_path: str | os.PathLike, *, where: str) -> tuple[list[str], list[tuple[int, list[str]]]]:

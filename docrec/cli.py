@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+from docrec.checks import fail, ranged
 
 COMMAND_MODULES = (
     "docrec.commands.synth",
@@ -28,6 +31,10 @@ class Parser(argparse.ArgumentParser):
     inherit the class."""
 
     def add_argument(self, *names, **kwargs):
+        kind = kwargs.get("type")
+        if kind in (int, float):  # numeric options get their range (docrec.checks.RANGES)
+            dest = kwargs.get("dest") or next((n for n in names if str(n).startswith("--")), names[0])
+            kwargs["type"] = ranged(kind, str(dest).lstrip("-").replace("-", "_"))
         spelled = list(names)
         for name in names:
             if isinstance(name, str) and name.startswith("--"):
@@ -36,6 +43,10 @@ class Parser(argparse.ArgumentParser):
                     if other not in spelled:
                         spelled.append(other)
         return super().add_argument(*spelled, **kwargs)
+
+    def error(self, message: str):
+        """A bad argument: one line on stderr (no usage block), exit code 2."""
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +72,10 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``docrec`` console script; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a bad argument (already reported on one line) or --help / --version
+        return exc.code if isinstance(exc.code, int) else 0
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
@@ -70,6 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("docrec: interrupted", file=sys.stderr)
         return 130
+    except (OSError, ValueError, RuntimeError) as exc:  # a bad input found while working
+        if os.environ.get("DOCREC_DEBUG"):
+            raise
+        return fail(f"docrec {args.command}", exc)
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if os.environ.get("DOCREC_DEBUG"):
+            raise
+        return fail(f"docrec {args.command}", f"internal error {type(exc).__name__}: {exc} "
+                    "(DOCREC_DEBUG=1 shows the traceback; please report it)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,8 @@ import json
 import sys
 from pathlib import Path
 
+from docrec.checks import output_dir
+
 WHERE = "docrec compare"
 STUDIES = ("fields", "mnist", "global")
 
@@ -41,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "defaults to its kind's grammar")
     p.add_argument("--score", default="auto", choices=("auto", "text", "digits"),
                    help="score whole texts or digits only (auto: digits for amount grammars with digit-only labels)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (required)")
+    p.add_argument("--out", type=output_dir, default=None, help="output folder (required)")
     p.add_argument("--gallery", type=int, default=3, help="errors drawn per system and set (default 3; 0: none)")
     p.add_argument("--batch", type=int, default=16, help="fields per recognize call (default 16)")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples for CER intervals (default 2000)")

@@ -19,19 +19,20 @@ import numpy as np
 
 from data.folder import FieldFolder, write_labels
 from data.synth import SynthConfig, synthesize
+from docrec.checks import output_dir
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 _RAMP = " .:-=+*#%@"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("demo", help="show (and, once trained models exist, recognise) sample zip codes")
+    p = subparsers.add_parser("demo", help="recognise sample zip codes (bundled, or synthesised from MNIST test digits)")
     p.add_argument("--synth", action="store_true", help="synthesise fresh fields from MNIST test digits "
                                                         "instead of using the bundled samples")
     p.add_argument("--count", type=int, default=6, help="fields to synthesise with --synth (default 6)")
     p.add_argument("--seed", type=int, default=0, help="seed for --synth (default 0)")
-    p.add_argument("--out", type=Path, default=None, help="folder for --synth fields (default: a temp folder)")
-    p.add_argument("--system", default="seg", help="recogniser to use: seg or sdnn (default seg)")
+    p.add_argument("--out", type=output_dir, default=None, help="folder for --synth fields (default: a temp folder)")
+    p.add_argument("--system", choices=("seg", "sdnn", "combo"), default="seg", help="recogniser (default seg)")
     p.add_argument("--mnist-dir", type=Path, default=None, help="MNIST directory for --synth")
     p.add_argument("--no-art", action="store_true", help="do not print the text-art pictures")
     p.set_defaults(func=run)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from data import load_mnist, to_lenet_input
+from docrec.checks import output_file
 from lenet.train import penalties_of
 
 WHERE = "docrec eval mnist"
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="bundled name or checkpoint path")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--gallery", type=Path, default=None, help="PNG of the misclassified digits")
+    p.add_argument("--gallery", type=output_file, default=None, help="PNG of the misclassified digits")
     p.add_argument("--mnist", type=Path, default=None, help="MNIST directory (default: $DOCREC_MNIST_DIR)")
     p.add_argument("--images", type=Path, default=None, help=".npy images instead of the MNIST test set")
     p.add_argument("--labels", type=Path, default=None, help=".npy labels for --images")

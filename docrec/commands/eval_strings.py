@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from data.folder import FieldFolder
+from docrec.checks import output_file
 
 
 def levenshtein(a: str, b: str) -> int:
@@ -97,7 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="compare the whole text with the label (default), or only the digits of both "
                         "(amounts with digit-only labels, e.g. real cheques)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N fields")
-    p.add_argument("--json", type=Path, default=None, help="also write the metrics to this JSON file")
+    p.add_argument("--json", type=output_file, default=None, help="also write the metrics to this JSON file")
     p.set_defaults(func=run)
 
 

@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from docrec.checks import output_file
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".pbm", ".ppm", ".webp"}
 
 
@@ -33,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "| amount:strict (no end marks) | digits | digits:M-N | none | a pattern such as "
                         "'\\d{3}-\\d{4}' (default digits)")
     p.add_argument("--json", action="store_true", help="one JSON object per input line")
-    p.add_argument("--draw", type=Path, default=None, metavar="OUT.png",
+    p.add_argument("--draw", type=output_file, default=None, metavar="OUT.png",
                    help="write a picture of the recognition (with several inputs: OUT-<name>.png each)")
     p.add_argument("--reject-threshold", type=float, default=None,
                    help="reject results whose confidence is below this (0..1)")
@@ -76,8 +78,8 @@ def _emit(args, path: Path, result=None, error: str | None = None) -> None:
         else:
             entry.update(result.to_json())
         print(json.dumps(entry), flush=True)
-    elif error is not None:
-        print(f"{path}\tERROR\t{error}", flush=True)
+    elif error is not None:  # text mode: errors go to stderr, one line each; stdout keeps the readings
+        print(f"docrec recognize: error: {path}: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
     else:
         text = result.text if not result.rejected else f"{result.text or '-'} (rejected: {result.reason})"
         digits = f"\t{result.digits or '-'}" if is_amount_spec(args.grammar) else ""

@@ -26,6 +26,7 @@ from data.backgrounds import BACKGROUNDS
 from data.folder import LABELS_FILE, write_labels
 from data.synth import SPACING_PRESETS, DigitPool, SynthConfig, iter_fields
 from data.texts import KINDS
+from docrec.checks import output_dir
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -68,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=("train", "test"), default="train",
                    help="MNIST split the digits come from (default train; test only for measuring)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--out", required=True, type=output_dir, help="output folder")
     p.add_argument("--realistic", action="store_true",
                    help="scan-like fields (SynthConfig.realistic(); explicit options override it)")
     p.add_argument("--colour", action="store_true", help="colour images (needs --realistic)")

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from data import load_mnist, to_lenet_input
 from data.atomic import atomic_write, write_json_atomic
+from docrec.checks import output_file
 from lenet.boost import train_boosted
 from lenet.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from lenet.models import ARCHITECTURES, build_model
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("lenet", help="train LeNet-5/1/4, boosted LeNet-4 or a modern CNN on MNIST",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", choices=sorted(ARCHITECTURES), default="lenet5")
-    p.add_argument("--out", required=True, type=Path, help="checkpoint path (e.g. runs/lenet5.pt)")
+    p.add_argument("--out", required=True, type=output_file, help="checkpoint path (e.g. runs/lenet5.pt)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--optimizer", choices=["sdlm", "sgd", "adam"], default=None,
                    help="default: sdlm for the paper's nets, adam for modern")

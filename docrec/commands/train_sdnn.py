@@ -24,6 +24,7 @@ from data import MixedPool, read_fields, usps_pool
 from data.field_digits import field_digit_pool
 from data.sdnn_samples import WindowConfig
 from data.synth import SynthConfig, field_rng, synthesize_one
+from docrec.checks import output_dir
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description=__doc__.split("\n\n")[0])
     p.add_argument("--way", type=int, choices=(1, 2), default=None,
                    help="1: windows + MAP loss; 2: global (required unless --arch strip)")
-    p.add_argument("--out", default="runs/sdnn", help="output directory (default runs/sdnn)")
+    p.add_argument("--out", type=output_dir, default="runs/sdnn", help="output directory (default runs/sdnn)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: 4 for way 1, 3 for way 2, 8 for strip)")
     p.add_argument("--lr", type=float, default=None, help="Adam base rate (default 1e-3 way 1 and strip, 1e-4 way 2)")
     p.add_argument("--batch_size", type=int, default=None, help="windows (way 1, 64) or fields (way 2, 16; strip, 32)")

@@ -54,6 +54,7 @@ import numpy as np
 import torch
 
 from data.atomic import atomic_write
+from docrec.checks import output_dir
 from docrec.recognizers.seg_model import PIECE_ARCHS
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -63,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("seg", help="train the segmentation-based recogniser (stages: pieces, local, "
                                            "global, calibrate, export)")
     p.add_argument("stage", choices=("pieces", "local", "global", "calibrate", "export"))
-    p.add_argument("--work", type=Path, default=Path("runs/seg"), help="work folder (default runs/seg)")
+    p.add_argument("--work", type=output_dir, default=Path("runs/seg"), help="work folder (default runs/seg)")
     p.add_argument("--fields", type=count_or_folder, default=3000,
                    help="pieces/global: number of synthetic training fields (default 3000); local/global: "
                         "or a folder of real labelled fields (labels.csv, optional boxes.jsonl): local "

@@ -138,13 +138,7 @@ def load_field_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_P
         FileNotFoundError: the file does not exist.
         ValueError: the file cannot be decoded as an image, or fails :func:`check_field_image`.
     """
-    import cv2
+    from data.folder import read_image
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"[docrec] no such image file: {path}")
-    buf = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if buf.size else None
-    if img is None:
-        raise ValueError(f"[docrec] cannot decode {path} as an image (unsupported or corrupt file)")
+    img = read_image(path, max_pixels=max_pixels)
     return check_field_image(img, max_pixels=max_pixels, where=f"docrec: {path}")
