@@ -86,10 +86,15 @@ def _existing_parent(path: Path) -> Path:
     return path
 
 
-def fail(prog: str, message: str, code: int = 1) -> int:
+def one_line(message) -> str:
+    """``message`` (an exception or text) on one line: every run of whitespace becomes one space."""
+    return " ".join(str(message).split())
+
+
+def fail(prog: str, message, code: int = 1) -> int:
     """Print ``prog: error: message`` on one line to stderr; returns ``code``."""
-    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    print(f"{prog}: error: {one_line(message)}", file=sys.stderr)
     return code
 
 
-__all__ = ["RANGES", "fail", "output_dir", "output_file", "ranged"]
+__all__ = ["RANGES", "fail", "one_line", "output_dir", "output_file", "ranged"]

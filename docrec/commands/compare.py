@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from docrec.checks import output_dir
+from docrec.checks import one_line, output_dir
 
 WHERE = "docrec compare"
 STUDIES = ("fields", "mnist", "global")
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     except SpecError as exc:
         return _fail(str(exc))
     except (OSError, ValueError) as exc:
-        print(f"{WHERE}: error: {exc}", file=sys.stderr)
+        print(f"{WHERE}: error: {one_line(exc)}", file=sys.stderr)
         return 1
     if not args.quiet and doc is not None:
         stem = {"mnist": "mnist", "global": "global"}.get(args.study, "report")

@@ -19,7 +19,7 @@ import numpy as np
 
 from data.folder import FieldFolder, write_labels
 from data.synth import SynthConfig, synthesize
-from docrec.checks import output_dir
+from docrec.checks import one_line, output_dir
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 _RAMP = " .:-=+*#%@"
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         fields, origin = _fields(args)
     except (OSError, RuntimeError, ValueError) as exc:
-        print(f"docrec demo: error: {exc}", file=sys.stderr)
+        print(f"docrec demo: error: {one_line(exc)}", file=sys.stderr)
         return 1
     print(f"docrec demo: {origin}")
     rec, why = _recognizer(args.system)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from data import load_mnist, to_lenet_input
-from docrec.checks import output_file
+from docrec.checks import one_line, output_file
 from lenet.train import penalties_of
 
 WHERE = "docrec eval mnist"
@@ -126,13 +126,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         model = load_model(args.model)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"[{WHERE}] cannot load model: {exc}", file=sys.stderr)
+        print(f"{WHERE}: error: cannot load model: {one_line(exc)}", file=sys.stderr)
         return 2
     try:
         x, y = load_digits(args)
         result = evaluate(model, x, y, batch=args.batch)
     except (ValueError, TypeError, OSError, RuntimeError) as exc:
-        print(f"[{WHERE}] {exc}", file=sys.stderr)
+        print(f"{WHERE}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     n = int(y.numel())
     summary = {"model": str(args.model), "arch": getattr(model, "arch", type(model).__name__),

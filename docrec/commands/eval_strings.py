@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from data.folder import FieldFolder
-from docrec.checks import output_file
+from docrec.checks import one_line, output_file
 
 
 def levenshtein(a: str, b: str) -> int:
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         kwargs = {} if weights is None else {"weights": weights}
         rec = get_recognizer(args.system, **kwargs)
     except (OSError, ValueError, ImportError) as exc:
-        print(f"docrec eval strings: error: {exc}", file=sys.stderr)
+        print(f"docrec eval strings: error: {one_line(exc)}", file=sys.stderr)
         return 1
     n = len(folder) if args.limit is None else min(args.limit, len(folder))
     items = [folder[i] for i in range(n)]

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from docrec.checks import output_file
+from docrec.checks import one_line, output_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".pbm", ".ppm", ".webp"}
 
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         grammar = resolve_grammar(args.grammar)
     except ValueError as exc:
-        print(f"docrec recognize: error: bad --grammar {args.grammar!r}: {exc}", file=sys.stderr)
+        print(f"docrec recognize: error: bad --grammar {args.grammar!r}: {one_line(exc)}", file=sys.stderr)
         return 2
     kwargs = {"max_pixels": args.max_pixels}
     if args.reject_threshold is not None:
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         recognizer = get_recognizer(args.system, **kwargs)
     except (ImportError, FileNotFoundError, ValueError) as exc:
-        print(f"docrec recognize: error: cannot build the {args.system!r} recogniser: {exc}", file=sys.stderr)
+        print(f"docrec recognize: error: cannot build the {args.system!r} recogniser: {one_line(exc)}", file=sys.stderr)
         return 1
     paths = expand_inputs(args.inputs)
     if not paths:

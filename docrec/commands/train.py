@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from docrec.checks import one_line
+
 TRAINER_MODULES = (
     "docrec.commands.train_lenet",
     "docrec.commands.train_seg",
@@ -36,5 +38,5 @@ def _run_recipe(args: argparse.Namespace) -> int:
         recipe = recipes.load(args.recipe)
         return recipes.run(recipe, overrides=recipes.parse_sets(args.set), dry_run=args.dry_run)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"docrec train: error: {exc}", file=sys.stderr)
+        print(f"docrec train: error: {one_line(exc)}", file=sys.stderr)
         return 2

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from data import load_mnist, to_lenet_input
 from data.atomic import atomic_write, write_json_atomic
-from docrec.checks import output_file
+from docrec.checks import one_line, output_file
 from lenet.boost import train_boosted
 from lenet.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from lenet.models import ARCHITECTURES, build_model
@@ -128,13 +128,13 @@ def run(args: argparse.Namespace) -> int:
     if args.sdlm_step_cap is not None:
         config.sdlm_step_cap = args.sdlm_step_cap
     if config.epochs < 1 or config.batch_size < 1:
-        print(f"[{where}] --epochs and --batch-size must be positive", file=sys.stderr)
+        print(f"{where}: error: --epochs and --batch-size must be positive", file=sys.stderr)
         return 2
     out: Path = args.out
     try:
         train, val, test = load_splits(args.mnist, val_size=args.val_size, train_limit=args.train_limit)
     except (OSError, RuntimeError, ValueError) as exc:
-        print(f"[{where}] cannot load MNIST: {exc}", file=sys.stderr)
+        print(f"{where}: error: cannot load MNIST: {one_line(exc)}", file=sys.stderr)
         return 2
 
     start_epoch, history, optimizer = 0, [], None
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
             payload = load_checkpoint(out)
             model = model_from_checkpoint(payload, source=str(out), arch=args.arch)
         except (ValueError, FileNotFoundError) as exc:
-            print(f"[{where}] cannot resume: {exc}", file=sys.stderr)
+            print(f"{where}: error: cannot resume: {one_line(exc)}", file=sys.stderr)
             return 2
         config = TrainConfig.from_dict(payload["meta"]["train_config"])
         config.epochs = args.epochs
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         history = train_model(model, train, config, val=val, test=test, start_epoch=start_epoch, history=history,
                     optimizer=optimizer, on_batch=on_batch, on_epoch_end=on_epoch_end)
     except (ValueError, FloatingPointError) as exc:
-        print(f"[{where}] {exc}", file=sys.stderr)
+        print(f"{where}: error: {one_line(exc)}", file=sys.stderr)
         return 1
     finally:
         if bar is not None:
@@ -242,7 +242,7 @@ def train_boosted_cli(model, train: Split, val: Split | None, test: Split, confi
         train_boosted(model, train, config, val=val, test=test, start_member=start_member,
                       on_member_end=on_member_end)
     except (ValueError, RuntimeError, FloatingPointError) as exc:
-        print(f"[{where}] {exc}", file=sys.stderr)
+        print(f"{where}: error: {one_line(exc)}", file=sys.stderr)
         return 1
     print(json.dumps({"out": str(out), "members": len(records),
                       "test_error": records[-1].get("test_error") if records else None,

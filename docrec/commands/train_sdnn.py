@@ -24,7 +24,7 @@ from data import MixedPool, read_fields, usps_pool
 from data.field_digits import field_digit_pool
 from data.sdnn_samples import WindowConfig
 from data.synth import SynthConfig, field_rng, synthesize_one
-from docrec.checks import output_dir
+from docrec.checks import one_line, output_dir
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
@@ -118,15 +118,15 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if args.epochs is not None and args.epochs < 1:
-        print("[docrec train sdnn] --epochs must be >= 1", file=sys.stderr)
+        print("docrec train sdnn: error: --epochs must be >= 1", file=sys.stderr)
         return 2
     if args.none_fraction is not None and not 0.0 <= args.none_fraction < 1.0:
-        print(f"[docrec train sdnn] --none_fraction must be in [0, 1), got {args.none_fraction}", file=sys.stderr)
+        print(f"docrec train sdnn: error: --none_fraction must be in [0, 1), got {args.none_fraction}", file=sys.stderr)
         return 2
     if args.real is not None:
         return _run_real(args)
     if (args.way is None) != (args.arch == "strip"):
-        print("[docrec train sdnn] give --way 1 or 2 for lenet5/modern; --arch strip takes no --way", file=sys.stderr)
+        print("docrec train sdnn: error: give --way 1 or 2 for lenet5/modern; --arch strip takes no --way", file=sys.stderr)
         return 2
     evaluate = _val_accuracy(args.val_fields, args.seed + 5000, args.val_spacing)
     if args.arch == "strip":
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
                                    threads=args.threads or 2, init=init).validate()
             result = train_strip(cfg, out, resume=args.resume, bar=not args.no_bar, evaluate=evaluate)
         except (ValueError, FileNotFoundError) as exc:
-            print(exc, file=sys.stderr)
+            print(f"docrec train sdnn: error: {one_line(exc)}", file=sys.stderr)
             return 2
         produced = out / "sdnn-strip.pt"
     elif args.way == 1:
@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         init = args.init or str(out / "sdnn-way1.pt")
         if not Path(init).is_file():
-            print(f"[docrec train sdnn] way 2 needs way-1 weights; not found: {init}", file=sys.stderr)
+            print(f"docrec train sdnn: error: way 2 needs way-1 weights; not found: {init}", file=sys.stderr)
             return 2
         cfg = SDNNTrainConfig(way=2, epochs=args.epochs or 3, lr=args.lr or 1e-4, batch_size=args.batch_size or 16,
                               steps=args.steps, val_fields=args.val_fields, init=init, seed=args.seed,
@@ -245,7 +245,7 @@ def _run_real(args: argparse.Namespace) -> int:
     from docrec.training.sdnn_real import RealSDNNConfig, train_sdnn_real
 
     if args.way is not None:
-        print("[docrec train sdnn] --real fine-tunes the --init weights of any kind; it takes no --way", file=sys.stderr)
+        print("docrec train sdnn: error: --real fine-tunes the --init weights of any kind; it takes no --way", file=sys.stderr)
         return 2
     try:
         ids = _id_range(args.real_ids, "--real_ids")
@@ -262,7 +262,7 @@ def _run_real(args: argparse.Namespace) -> int:
                              p_join=args.p_join).validate()
         result = train_sdnn_real(cfg, train, Path(args.out), resume=args.resume, evaluate=evaluate, pool=pool)
     except (ValueError, FileNotFoundError) as exc:
-        print(exc, file=sys.stderr)
+        print(f"docrec train sdnn: error: {one_line(exc)}", file=sys.stderr)
         return 2
     print(json.dumps({k: v for k, v in result.items() if k != "history"}))
     if args.install:

@@ -54,7 +54,7 @@ import numpy as np
 import torch
 
 from data.atomic import atomic_write
-from docrec.checks import output_dir
+from docrec.checks import one_line, output_dir
 from docrec.recognizers.seg_model import PIECE_ARCHS
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         stages = {"pieces": _pieces, "local": _local, "global": _global, "calibrate": _calibrate, "export": _export}
         return stages[args.stage](args)
     except (OSError, ValueError, RuntimeError) as exc:
-        print(f"docrec train seg: error: {exc}", file=sys.stderr)
+        print(f"docrec train seg: error: {one_line(exc)}", file=sys.stderr)
         return 1
 
 

@@ -96,6 +96,19 @@ class Recognizer(Protocol):
         ...
 
 
+def as_image_list(images, *, where: str) -> list:
+    """``images`` as a list of images, refusing a bare array (which would be read row by row) and
+    anything that is not a sequence.
+
+    Raises:
+        TypeError: ``"[where] expected a list of images ..."``.
+    """
+    if isinstance(images, (np.ndarray, str, bytes)) or not hasattr(images, "__len__"):
+        what = f"a {images.ndim}-d array" if isinstance(images, np.ndarray) else type(images).__name__
+        raise TypeError(f"[{where}] expected a list of images, got {what} (wrap one image as [image])")
+    return list(images)
+
+
 def check_field_image(image: np.ndarray, *, max_pixels: int = DEFAULT_MAX_PIXELS,
                       where: str = "docrec") -> np.ndarray:
     """Validate one field image and return it as uint8 ``(H, W)``.
@@ -107,6 +120,9 @@ def check_field_image(image: np.ndarray, *, max_pixels: int = DEFAULT_MAX_PIXELS
         ValueError: naming the problem (wrong rank, empty, too large, non-finite values).
     """
     arr = np.asarray(image)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+                                   or arr.dtype == bool):
+        raise ValueError(f"[{where}] expected an image of integers or real numbers, got dtype {arr.dtype}")
     if arr.ndim == 3 and arr.shape[2] in (3, 4):
         rgb = arr[..., :3].astype(np.float32)
         arr = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -125,6 +141,8 @@ def check_field_image(image: np.ndarray, *, max_pixels: int = DEFAULT_MAX_PIXELS
         a = arr.astype(np.float64)
         if not np.isfinite(a).all():
             raise ValueError(f"[{where}] image contains NaN or infinite values")
+        if a.min(initial=0.0) < 0:
+            raise ValueError(f"[{where}] image holds negative values (min {a.min():g}); expected 0..255 or 0..1")
         if a.max(initial=0.0) <= 1.0:
             a = a * 255.0
         arr = np.clip(np.rint(a), 0, 255).astype(np.uint8)

@@ -43,7 +43,7 @@ from typing import Sequence
 import numpy as np
 
 from decoders import Grammar, decode
-from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
+from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_image_list, check_field_image
 
 #: The segmentation system's piece classifier used by default: the modern CNN (more accurate than
 #: the paper's LeNet-5 on validation strings; ``weights=`` picks another, e.g. ``seg-lenet5.pt``).
@@ -175,7 +175,7 @@ class CombinedRecognizer:
             grammar = resolve_grammar(grammar)
         results: list[Recognition | None] = [None] * len(images)
         good: list[tuple[int, np.ndarray]] = []
-        for k, img in enumerate(images):
+        for k, img in enumerate(as_image_list(images, where="docrec.CombinedRecognizer.recognize")):
             try:
                 good.append((k, check_field_image(img, max_pixels=self.config.max_pixels,
                                                   where="docrec.CombinedRecognizer")))

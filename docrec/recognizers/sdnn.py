@@ -35,7 +35,7 @@ import torch
 
 from data.sdnn_samples import STRIDE, STRIP_H, FieldTransform, normalize_field_ink
 from decoders import CharacterModel, CharacterModelConfig, ProductDecoder, decode_frames
-from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
+from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_image_list, check_field_image
 from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, load_weights
 from docrec.weights import resolve as resolve_weights
 from lenet.models import BACKGROUND
@@ -165,9 +165,17 @@ class SDNNRecognizer:
         return frame_penalties(self.sdnn, x, widths), frames
 
     def _normalized(self, images: Sequence[np.ndarray]) -> list:
-        """Checked and height-normalised fields (``normalize_field_ink``; None for no ink)."""
-        imgs = [check_field_image(im, max_pixels=self.max_pixels, where="docrec.SDNNRecognizer") for im in images]
-        return [normalize_field_ink(im, ink=line_free_ink(im)) for im in imgs]
+        """Checked and height-normalised fields (``normalize_field_ink``): None for no ink, the
+        reason (a string) for an image the checks refuse."""
+        out: list = []
+        for im in as_image_list(images, where="docrec.SDNNRecognizer.recognize"):
+            try:
+                checked = check_field_image(im, max_pixels=self.max_pixels, where="docrec.SDNNRecognizer")
+            except ValueError as exc:
+                out.append(str(exc))
+                continue
+            out.append(normalize_field_ink(checked, ink=line_free_ink(checked)))
+        return out
 
     def _frame_batches(self, norm: list, todo: list[int]):
         """Yield ``(chunk, (B, T, 17) penalties, (B,) frame counts)`` for the fields ``todo`` of
@@ -229,7 +237,7 @@ class SDNNRecognizer:
 
         Returns:
             Recognitions; an image without ink or with no reading allowed by the grammar gives a
-            rejected result with the reason. A malformed array raises ``ValueError``.
+            rejected result with the reason, and so does a malformed array.
         """
         if n_best < 1:
             raise ValueError(f"[docrec.SDNNRecognizer.recognize] n_best must be >= 1, got {n_best}")
@@ -240,7 +248,10 @@ class SDNNRecognizer:
         for i, n in enumerate(norm):
             if n is None:
                 results[i] = Recognition.reject("no ink found in the image")
-        for chunk, pen, frames in self._frame_batches(norm, [i for i, n in enumerate(norm) if n is not None]):
+            elif isinstance(n, str):
+                results[i] = Recognition.reject(n)
+        todo = [i for i, n in enumerate(norm) if n is not None and not isinstance(n, str)]
+        for chunk, pen, frames in self._frame_batches(norm, todo):
             with _one_thread():
                 best, spans = dec.viterbi(pen, frames)
                 texts = [[sp.label for sp in spl] for spl in spans]
@@ -275,7 +286,8 @@ class SDNNRecognizer:
         alphabet = self.charmodel.alphabet
         out: list[tuple[float, np.ndarray]] = [(float("inf"), np.full(len(c), np.inf)) for c in texts]
         norm = self._normalized(images)
-        for chunk, pen, frames in self._frame_batches(norm, [i for i, n in enumerate(norm) if n is not None and texts[i]]):
+        for chunk, pen, frames in self._frame_batches(norm, [i for i, n in enumerate(norm)
+                                                        if n is not None and not isinstance(n, str) and texts[i]]):
             scaled = (pen / self.temperature).double()
             rows, labels, ok = [], [], []
             for k, i in enumerate(chunk):

@@ -34,7 +34,7 @@ import torch
 import gtn
 from data.constants import NONE_ID, NUM_CLASSES  # 16 characters + 'none'
 from decoders import decode, text_penalties
-from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, check_field_image
+from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_image_list, check_field_image
 from docrec.weights import resolve as resolve_weights
 from lenet.inference import inference_model
 from lenet.losses import DEFAULT_MAP_J
@@ -204,7 +204,7 @@ class SegmentationRecognizer:
 
         checked: list = []
         results: list = [None] * len(images)
-        for k, img in enumerate(images):
+        for k, img in enumerate(as_image_list(images, where="docrec.SegmentationRecognizer.recognize")):
             try:
                 checked.append((k, check_field_image(img, max_pixels=self.config.max_pixels,
                                                      where="docrec.SegmentationRecognizer")))
