@@ -72,6 +72,7 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``docrec`` console script; returns the process exit code."""
     parser = build_parser()
+    _note_old_spellings(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # a bad argument (already reported on one line) or --help / --version
@@ -93,6 +94,17 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return fail(f"docrec {args.command}", f"internal error {type(exc).__name__}: {exc} "
                     "(DOCREC_DEBUG=1 shows the traceback; please report it)")
+
+
+def _note_old_spellings(argv: list[str]) -> None:
+    """One note per ``--snake_case`` option given: the ``--kebab-case`` spelling is the one to use."""
+    seen = set()
+    for token in argv:
+        name = str(token).split("=", 1)[0]
+        if name.startswith("--") and "_" in name and name not in seen:
+            seen.add(name)
+            print(f"docrec: note: {name} is the old spelling of {name.replace('_', '-')}; it still works for now",
+                  file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

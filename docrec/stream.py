@@ -30,17 +30,33 @@ import torch
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".pbm", ".ppm", ".webp"})
 
 
+#: A folder with at most this many entries is read in sorted order; a larger one is streamed in
+#: directory order (never listed into memory at once; every result carries its path).
+SORTED_UP_TO = 50_000
+
+
 def iter_images(inputs: Iterable[str | os.PathLike]) -> Iterator[Path]:
-    """Files as given; folders replaced by their image files (not recursive), streamed."""
+    """Files as given; folders replaced by their image files (not recursive): sorted by name up to
+    :data:`SORTED_UP_TO` entries, streamed beyond."""
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
-            with os.scandir(path) as entries:
-                for entry in entries:
-                    if entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
-                        yield path / entry.name
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        head: list[str] = []
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if not (entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES):
+                    continue
+                if head is not None:
+                    head.append(entry.name)
+                    if len(head) > SORTED_UP_TO:  # too many to sort: stream from here on
+                        yield from (path / name for name in head)
+                        head = None
+                else:
+                    yield path / entry.name
+        if head is not None:
+            yield from (path / name for name in sorted(head))
 
 
 @dataclass(frozen=True)
@@ -166,4 +182,4 @@ def done_paths(output: str | os.PathLike) -> set[str]:
     return out
 
 
-__all__ = ["FieldResult", "IMAGE_SUFFIXES", "ReaderSpec", "done_paths", "iter_images", "read_fields"]
+__all__ = ["FieldResult", "IMAGE_SUFFIXES", "ReaderSpec", "SORTED_UP_TO", "done_paths", "iter_images", "read_fields"]

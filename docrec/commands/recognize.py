@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from docrec.checks import one_line, output_file
+from docrec.checks import fail, one_line, output_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".pbm", ".ppm", ".webp"}
 
@@ -48,18 +49,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse larger images (default {DEFAULT_MAX_PIXELS})")
     p.add_argument("--batch", type=int, default=32, help="images per recogniser call (default 32)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes, each with its own recogniser and 1 torch thread (default 1)")
+    p.add_argument("--out", type=output_file, default=None, metavar="FILE",
+                   help="write the readings to FILE instead of stdout (needed by --resume)")
+    p.add_argument("--resume", action="store_true",
+                   help="skip the inputs already in --out and append the rest (after an interruption)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
-
-
-def expand_inputs(inputs: list[Path]) -> list[Path]:
-    """Files as given; folders replaced by their image files (sorted)."""
-    out = []
-    for p in inputs:
-        if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES))
-        else:
-            out.append(p)
-    return out
 
 
 def draw_path(base: Path, image_path: Path, multiple: bool) -> Path:
@@ -69,21 +66,22 @@ def draw_path(base: Path, image_path: Path, multiple: bool) -> Path:
     return base.with_name(f"{base.stem}-{image_path.stem}{base.suffix or '.png'}")
 
 
-def _emit(args, path: Path, result=None, error: str | None = None) -> None:
+def _emit(args, path: Path, result: dict | None = None, error: str | None = None, out=None) -> None:
+    out = out or sys.stdout
     if args.json:
         entry = {"path": str(path)}
         if error is not None:
-            entry.update({"error": error, "text": None, "digits": None, "confidence": None, "rejected": True,
-                          "boxes": []})
+            entry.update({"error": one_line(error), "text": None, "digits": None, "confidence": None,
+                          "rejected": True, "boxes": []})
         else:
-            entry.update(result.to_json())
-        print(json.dumps(entry), flush=True)
-    elif error is not None:  # text mode: errors go to stderr, one line each; stdout keeps the readings
-        print(f"docrec recognize: error: {path}: {' '.join(str(error).split())}", file=sys.stderr, flush=True)
+            entry.update(result)
+        print(json.dumps(entry), file=out, flush=True)
+    elif error is not None:  # text mode: errors go to stderr, one line each; the output keeps the readings
+        print(f"docrec recognize: error: {path}: {one_line(error)}", file=sys.stderr, flush=True)
     else:
-        text = result.text if not result.rejected else f"{result.text or '-'} (rejected: {result.reason})"
-        digits = f"\t{result.digits or '-'}" if is_amount_spec(args.grammar) else ""
-        print(f"{path}\t{text}\t{result.confidence:.4f}{digits}", flush=True)
+        text = result["text"] if not result["rejected"] else f"{result['text'] or '-'} (rejected: {result['reason']})"
+        digits = f"\t{result['digits'] or '-'}" if is_amount_spec(args.grammar) else ""
+        print(f"{path}\t{text}\t{result['confidence']:.4f}{digits}", file=out, flush=True)
 
 
 def is_amount_spec(spec: str | None) -> bool:
@@ -92,7 +90,7 @@ def is_amount_spec(spec: str | None) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from docrec.recognizers import default_weights, get_recognizer, load_field_image, resolve_grammar
+    from docrec.recognizers import default_weights, get_recognizer, resolve_grammar
 
     if args.reject_threshold is not None and not 0.0 <= args.reject_threshold <= 1.0:
         print(f"docrec recognize: error: --reject-threshold must lie in [0, 1], got {args.reject_threshold}",
@@ -114,46 +112,98 @@ def run(args: argparse.Namespace) -> int:
     except (ImportError, FileNotFoundError, ValueError) as exc:
         print(f"docrec recognize: error: cannot build the {args.system!r} recogniser: {one_line(exc)}", file=sys.stderr)
         return 1
-    paths = expand_inputs(args.inputs)
-    if not paths:
-        print("docrec recognize: error: no image files among the inputs", file=sys.stderr)
-        return 2
-    failed = 0
-    for k in range(0, len(paths), max(1, args.batch)):
-        chunk = paths[k: k + max(1, args.batch)]
-        loaded = []
-        for p in chunk:
-            try:
-                loaded.append((p, load_field_image(p, max_pixels=args.max_pixels)))
-            except (OSError, ValueError) as exc:
-                loaded.append((p, exc))
-        good = [(p, img) for p, img in loaded if not isinstance(img, Exception)]
-        try:
-            results = dict(zip([p for p, _ in good],
-                               recognizer.recognize([img for _, img in good], grammar=grammar)))
-        except (ValueError, RuntimeError) as exc:  # a whole-batch failure: retry one by one
-            results = {}
-            for p, img in good:
-                try:
-                    results[p] = recognizer.recognize([img], grammar=grammar)[0]
-                except (ValueError, RuntimeError) as exc1:
-                    results[p] = exc1
-            del exc
-        for p, img in loaded:
-            res = img if isinstance(img, Exception) else results[p]
-            if isinstance(res, Exception):
+    if args.resume and args.out is None:
+        return fail("docrec recognize", "--resume needs --out FILE (the readings to continue)", 2)
+    if args.draw is not None and args.workers > 1:
+        return fail("docrec recognize", "--draw works with --workers 1 only", 2)
+    return _read_all(args, recognizer, grammar, kwargs)
+
+
+def _read_all(args, recognizer, grammar, kwargs) -> int:
+    """Stream the inputs through the recogniser (or ``--workers`` processes); one line per input."""
+    from tqdm import tqdm
+
+    from docrec.stream import ReaderSpec, done_paths, iter_images, read_fields
+
+    paths = iter_images(args.inputs)
+    if args.resume:
+        done = done_paths(args.out)
+        paths = (p for p in paths if str(p) not in done)
+    out = sys.stdout if args.out is None else open(args.out, "a" if args.resume else "w", encoding="utf-8")
+    if args.resume and out.tell() > 0:
+        with open(args.out, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":  # a line torn by the interruption: start on a fresh one
+                out.write("\n")
+    spec = ReaderSpec(args.system, args.grammar, tuple(sorted(kwargs.items())))
+    bar = tqdm(desc="docrec recognize", unit="field", file=sys.stderr,
+               disable=args.quiet or not sys.stderr.isatty())
+    failed = seen = 0
+    try:
+        if args.draw is not None or args.workers == 1:
+            results = _in_process(args, recognizer, grammar, paths)
+        else:
+            results = ((r.path, r.result, r.error) for r in read_fields(paths, spec, batch=args.batch,
+                                                                        workers=args.workers))
+        for path, result, error in results:
+            seen += 1
+            bar.update(1)
+            if error is None and result["rejected"] and not result["text"] and \
+                    str(result.get("reason", "")).startswith("[docrec"):
+                error = result["reason"]
+            if error is not None:
                 failed += 1
-                _emit(args, p, error=str(res))
-                continue
-            if res.rejected and not res.text and res.reason.startswith("[docrec"):
-                failed += 1
-                _emit(args, p, error=res.reason)
-                continue
-            _emit(args, p, result=res)
-            if args.draw is not None:
-                out = draw_path(args.draw, p, len(paths) > 1)
-                try:
-                    recognizer.draw(img, res, out)
-                except (ValueError, RuntimeError, OSError) as exc:
-                    print(f"docrec recognize: warning: could not draw {p}: {exc}", file=sys.stderr)
+            _emit(args, path, result=result, error=error, out=out)
+    finally:
+        bar.close()
+        if out is not sys.stdout:
+            out.close()
+    if seen == 0 and not args.resume:
+        return fail("docrec recognize", "no image files among the inputs", 2)
     return 1 if failed else 0
+
+
+def _in_process(args, recognizer, grammar, paths):
+    """``(path, Recognition.to_json() or None, error or None)`` per input, batch by batch; with
+    ``--draw``, each reading's picture too."""
+    from docrec.recognizers import load_field_image
+
+    chunk: list[Path] = []
+    drawn = 0
+    for p in [*paths, None]:
+        if p is not None:
+            chunk.append(p)
+            if len(chunk) < args.batch:
+                continue
+        if not chunk:
+            break
+        loaded = []
+        for q in chunk:
+            try:
+                loaded.append((q, load_field_image(q, max_pixels=args.max_pixels)))
+            except (OSError, ValueError) as exc:
+                loaded.append((q, exc))
+        good = [(q, img) for q, img in loaded if not isinstance(img, Exception)]
+        try:
+            results = dict(zip([q for q, _ in good], recognizer.recognize([img for _, img in good], grammar=grammar)))
+        except (ValueError, RuntimeError):  # a whole-batch failure: one by one, so good inputs survive
+            results = {}
+            for q, img in good:
+                try:
+                    results[q] = recognizer.recognize([img], grammar=grammar)[0]
+                except (ValueError, RuntimeError) as exc1:
+                    results[q] = exc1
+        for q, img in loaded:
+            res = img if isinstance(img, Exception) else results[q]
+            if isinstance(res, Exception):
+                yield q, None, str(res)
+                continue
+            yield q, res.to_json(), None
+            if args.draw is not None:
+                drawn += 1
+                target = draw_path(args.draw, q, len(args.inputs) > 1 or args.inputs[0].is_dir())
+                try:
+                    recognizer.draw(img, res, target)
+                except (ValueError, RuntimeError, OSError) as exc:
+                    print(f"docrec recognize: warning: could not draw {q}: {one_line(exc)}", file=sys.stderr)
+        chunk = []

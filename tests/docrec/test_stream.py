@@ -62,3 +62,24 @@ def test_done_paths_reads_json_and_text_outputs(tmp_path):
 def test_bad_batch_or_workers_are_refused():
     with pytest.raises(ValueError, match=r"\[docrec.read_fields\] batch and workers must be >= 1"):
         list(read_fields([], ReaderSpec("sdnn", None), batch=0))
+
+
+def test_cli_workers_out_and_resume(folder, tmp_path, capsys):
+    from docrec.cli import main
+
+    out = tmp_path / "readings.jsonl"
+    good = [str(p) for p in sorted(folder.glob("0*.png"))]
+    assert main(["recognize", *good, "--system", "sdnn", "--json", "--out", str(out), "--workers", "2",
+                 "--batch", "4"]) == 0
+    first = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["path"] for r in first] == good  # input order, one line each
+    # an interrupted run: keep half the lines (and a torn one), resume, and get every input once
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join(lines[: len(lines) // 2]) + "\n" + lines[len(lines) // 2][:10])
+    capsys.readouterr()
+    assert main(["recognize", *good, "--system", "sdnn", "--json", "--out", str(out), "--resume"]) == 0
+    again = [json.loads(line) for line in out.read_text().splitlines() if line.startswith("{") and line.endswith("}")]
+    assert sorted(r["path"] for r in again) == sorted(good)
+    assert {r["path"]: r["text"] for r in again} == {r["path"]: r["text"] for r in first}
+    assert main(["recognize", *good, "--resume"]) == 2 and "--resume needs --out" in capsys.readouterr().err
+    assert main(["recognize", *good, "--workers", "2", "--draw", str(tmp_path / "d.png")]) == 2
