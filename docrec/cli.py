@@ -25,28 +25,40 @@ COMMAND_MODULES = (
 
 
 class Parser(argparse.ArgumentParser):
-    """``argparse.ArgumentParser`` whose long options accept both spellings: every
-    ``--snake_case`` option also answers to ``--kebab-case`` and the other way round (so
-    ``--val_fields`` and ``--val-fields`` are the same flag in every subcommand). Subparsers
-    inherit the class."""
+    """``argparse.ArgumentParser`` with the checks every command shares (:mod:`docrec.checks`): long
+    options answer to both spellings (``--val-fields`` is current, ``--val_fields`` the old one, with
+    a note), numeric options get their range, a bad argument is one line on stderr. Subparsers and
+    argument groups inherit the rules."""
 
     def add_argument(self, *names, **kwargs):
-        kind = kwargs.get("type")
-        if kind in (int, float):  # numeric options get their range (docrec.checks.RANGES)
-            dest = kwargs.get("dest") or next((n for n in names if str(n).startswith("--")), names[0])
-            kwargs["type"] = ranged(kind, str(dest).lstrip("-").replace("-", "_"))
-        spelled = list(names)
-        for name in names:
-            if isinstance(name, str) and name.startswith("--"):
-                body = name[2:]
-                for other in ("--" + body.replace("_", "-"), "--" + body.replace("-", "_")):
-                    if other not in spelled:
-                        spelled.append(other)
-        return super().add_argument(*spelled, **kwargs)
+        return super().add_argument(*_spellings(names, kwargs), **kwargs)
+
+    def add_argument_group(self, *args, **kwargs):
+        group = super().add_argument_group(*args, **kwargs)
+        plain = group.add_argument
+        group.add_argument = lambda *names, **kw: plain(*_spellings(names, kw), **kw)  # same rules in groups
+        return group
 
     def error(self, message: str):
         """A bad argument: one line on stderr (no usage block), exit code 2."""
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
+def _spellings(names: tuple, kwargs: dict) -> list:
+    """Both spellings of every long option (``--a_b`` and ``--a-b``), and the range of a numeric
+    option from its name (:data:`docrec.checks.RANGES`; ``kwargs["type"]`` is replaced)."""
+    kind = kwargs.get("type")
+    if kind in (int, float):
+        dest = kwargs.get("dest") or next((n for n in names if str(n).startswith("--")), names[0])
+        kwargs["type"] = ranged(kind, str(dest).lstrip("-").replace("-", "_"))
+    spelled = list(names)
+    for name in names:
+        if isinstance(name, str) and name.startswith("--"):
+            body = name[2:]
+            for other in ("--" + body.replace("_", "-"), "--" + body.replace("-", "_")):
+                if other not in spelled:
+                    spelled.append(other)
+    return spelled
 
 
 def build_parser() -> argparse.ArgumentParser:
