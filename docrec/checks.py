@@ -21,9 +21,9 @@ from pathlib import Path
 RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     **{name: (1, None, True) for name in (
         "batch", "batch_fields", "batch_size", "boot", "count", "epochs", "fields", "max_fields", "max_len",
-        "max_none", "min_len", "steps", "synth_fields", "threads", "val_fields", "val_size", "way", "workers",
+        "max_none", "min_len", "steps", "synth_fields", "threads", "val_fields", "way", "workers",
         "repeats")},
-    **{name: (0, None, True) for name in ("limit", "seed", "gallery", "train_limit", "usps_digits", "jitter",
+    **{name: (0, None, True) for name in ("limit", "seed", "gallery", "train_limit", "val_size", "usps_digits", "jitter",
                                           "noise", "weight_decay", "map_weight", "joint_local")},
     **{name: (0, 1, True) for name in ("reject_threshold", "none_fraction", "none_iou", "p_join", "synth_share",
                                        "zip_plus4", "distort", "lr_decay")},

@@ -2,7 +2,9 @@
 
 Output folder: one PNG per field, ``labels.csv`` (``path,text``, readable by
 :class:`data.folder.FieldFolder`), ``meta.jsonl`` (per field: boxes and MNIST indices) and
-``synth.json`` (the generator settings, to reproduce the set).
+``synth.json`` (the generator settings, to reproduce the set). ``labels.csv`` and ``meta.jsonl``
+grow one row per image written, so an interrupted run leaves a usable folder of the fields written
+so far; ``synth.json`` is written last and marks a complete run.
 
 ``--realistic`` starts from ``SynthConfig.realistic()`` (scan-like fields: security paper, slant,
 warps, pen width, levels, blur, JPEG, margins, end marks; :mod:`data.realism`); options given
@@ -14,6 +16,7 @@ explicitly override the preset. ``--kind cheque`` writes Chilean-style integer a
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from dataclasses import asdict
@@ -23,7 +26,8 @@ import cv2
 from tqdm import tqdm
 
 from data.backgrounds import BACKGROUNDS
-from data.folder import LABELS_FILE, write_labels
+from data.atomic import write_json_atomic
+from data.folder import LABELS_FILE
 from data.synth import SPACING_PRESETS, DigitPool, SynthConfig, iter_fields
 from data.texts import KINDS
 from docrec.checks import output_dir
@@ -140,7 +144,14 @@ def run(args: argparse.Namespace) -> int:
     width = max(6, len(str(args.count - 1)))
     rows = []
     fields = iter_fields(args.kind, args.count, split=args.split, seed=args.seed, config=config, pool=pool)
-    with open(out / "meta.jsonl.tmp", "w", encoding="utf-8") as meta:
+    # labels.csv grows one row per written image (flushed), so an interrupted run leaves a usable
+    # folder of the fields written so far; synth.json, written last, marks a complete run
+    (out / "synth.json").unlink(missing_ok=True)
+    with open(out / "meta.jsonl", "w", encoding="utf-8") as meta, \
+            open(out / LABELS_FILE, "w", newline="", encoding="utf-8") as labels:
+        writer = csv.writer(labels)
+        writer.writerow(["path", "text"])
+        labels.flush()
         for i, f in enumerate(tqdm(fields, total=args.count, desc="synth", unit="field",
                                    disable=args.quiet, file=sys.stderr)):
             name = f"{i:0{width}d}.png"
@@ -151,11 +162,12 @@ def run(args: argparse.Namespace) -> int:
             meta.write(json.dumps({"path": name, "text": f.text, "boxes": [list(b) for b in f.boxes],
                                    "split": f.split, "mnist_indices": f.sources.tolist(), "end_mark": f.end_mark,
                                    "end_box": None if f.end_box is None else list(f.end_box)}) + "\n")
-    (out / "meta.jsonl.tmp").replace(out / "meta.jsonl")
+            meta.flush()
+            writer.writerow([name, f.text])
+            labels.flush()
     settings = {"kind": args.kind, "count": args.count, "split": args.split, "seed": args.seed,
-                "config": asdict(config)}
-    (out / "synth.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-    write_labels(out / LABELS_FILE, rows)
+                "config": asdict(config), "complete": True}
+    write_json_atomic(out / "synth.json", settings)
     if not args.quiet:
         print(f"wrote {len(rows)} {args.kind} fields ({args.split} digits, seed {args.seed}) to {out}")
     return 0
