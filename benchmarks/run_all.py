@@ -27,6 +27,8 @@ SCRIPTS = {
     "robustness.py": [],
     "preprocess_real.py": [],
     "real_fields.py": [],
+    "throughput.py": [],
+    "global_step.py": ["--label", "after"],
 }
 
 

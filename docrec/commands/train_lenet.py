@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from data import load_mnist, to_lenet_input
 from data.atomic import atomic_write, write_json_atomic
-from docrec.checks import one_line, output_file
+from docrec.checks import fail, one_line, output_file
 from lenet.boost import train_boosted
 from lenet.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from lenet.models import ARCHITECTURES, build_model
@@ -116,9 +116,45 @@ def _write_json(path: Path, obj: dict) -> None:
     write_json_atomic(path, obj)
 
 
+WHERE = "docrec train lenet"
+
+
 def run(args: argparse.Namespace) -> int:
-    where = "docrec train lenet"
+    """Train (or resume) one network: configuration, data, model, then epochs with checkpoints."""
     torch.set_num_threads(max(1, args.threads))
+    config = _config(args)
+    try:
+        train, val, test = load_splits(args.mnist, val_size=args.val_size, train_limit=args.train_limit)
+    except (OSError, RuntimeError, ValueError) as exc:
+        return fail(WHERE, f"cannot load MNIST: {exc}", 2)
+    torch.manual_seed(config.seed)
+    try:
+        model, config, start_epoch, history, optimizer = _start(args, config)
+    except (ValueError, FileNotFoundError) as exc:
+        return fail(WHERE, f"cannot resume: {exc}", 2)
+    if args.arch == "boosted-lenet4":
+        member, records = 0, []
+        if args.resume and args.out.exists():
+            payload = load_checkpoint(args.out)
+            member, records = int(payload.get("boost_member", 0)), list(payload.get("boost_records", []))
+        return train_boosted_cli(model, train, val, test, config, args, args.out, member, records)
+    started = time.time()
+    progress = _Progress(args, config, model, (train, val, test))
+    try:
+        history = train_model(model, train, config, val=val, test=test, start_epoch=start_epoch, history=history,
+                              optimizer=optimizer, on_batch=progress.on_batch, on_epoch_end=progress.on_epoch_end)
+    except (ValueError, FloatingPointError) as exc:
+        return fail(WHERE, exc, 1)
+    finally:
+        progress.close()
+    print(json.dumps({"out": str(args.out), "epochs": config.epochs,
+                      "test_error": history[-1]["test_error"] if history else None,
+                      "wall_seconds": round(time.time() - started, 1)}))
+    return 0
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    """The training configuration from the options and the architecture's defaults."""
     opt_default, batch_default, loss_default = ARCH_DEFAULTS[args.arch]
     config = TrainConfig(epochs=args.epochs, optimizer=args.optimizer or opt_default,
                          loss=args.loss or loss_default, batch_size=args.batch_size or batch_default,
@@ -127,84 +163,60 @@ def run(args: argparse.Namespace) -> int:
     config.distortion.elastic = args.elastic
     if args.sdlm_step_cap is not None:
         config.sdlm_step_cap = args.sdlm_step_cap
-    if config.epochs < 1 or config.batch_size < 1:
-        print(f"{where}: error: --epochs and --batch-size must be positive", file=sys.stderr)
-        return 2
+    return config
+
+
+def _start(args: argparse.Namespace, config: TrainConfig):
+    """``(model, config, start epoch, history, optimizer)``: fresh, or from ``--out`` with ``--resume``."""
     out: Path = args.out
-    try:
-        train, val, test = load_splits(args.mnist, val_size=args.val_size, train_limit=args.train_limit)
-    except (OSError, RuntimeError, ValueError) as exc:
-        print(f"{where}: error: cannot load MNIST: {one_line(exc)}", file=sys.stderr)
-        return 2
+    if not (args.resume and out.exists()):
+        return build_model(args.arch), config, 0, [], None
+    payload = load_checkpoint(out)
+    model = model_from_checkpoint(payload, source=str(out), arch=args.arch)
+    config = TrainConfig.from_dict(payload["meta"]["train_config"])
+    config.epochs = args.epochs
+    start_epoch = int(payload.get("epoch", 0))
+    optimizer = make_optimizer(model, config) if args.arch != "boosted-lenet4" else None
+    if optimizer is not None and "optimizer" in payload:
+        optimizer.load_state_dict(payload["optimizer"])
+    print(f"{WHERE}: resuming {out} after epoch {start_epoch}", file=sys.stderr)
+    return model, config, start_epoch, list(payload.get("history", [])), optimizer
 
-    start_epoch, history, optimizer = 0, [], None
-    torch.manual_seed(config.seed)
-    if args.resume and out.exists():
-        try:
-            payload = load_checkpoint(out)
-            model = model_from_checkpoint(payload, source=str(out), arch=args.arch)
-        except (ValueError, FileNotFoundError) as exc:
-            print(f"{where}: error: cannot resume: {one_line(exc)}", file=sys.stderr)
-            return 2
-        config = TrainConfig.from_dict(payload["meta"]["train_config"])
-        config.epochs = args.epochs
-        start_epoch = int(payload.get("epoch", 0))
-        history = list(payload.get("history", []))
-        optimizer = make_optimizer(model, config) if args.arch != "boosted-lenet4" else None
-        if optimizer is not None and "optimizer" in payload:
-            optimizer.load_state_dict(payload["optimizer"])
-        print(f"[{where}] resuming {out} after epoch {start_epoch}", file=sys.stderr)
-    else:
-        model = build_model(args.arch)
-    if args.arch == "boosted-lenet4":
-        member, records = 0, []
-        if args.resume and out.exists():
-            payload = load_checkpoint(out)
-            member, records = int(payload.get("boost_member", 0)), list(payload.get("boost_records", []))
-        return train_boosted_cli(model, train, val, test, config, args, out, member, records)
 
-    bar = None
-    if not args.no_bar:
+class _Progress:
+    """The progress bar and the end of every epoch: checkpoint (atomic), JSON, curves, one line."""
 
-        bar = tqdm(total=train.y.shape[0], unit="digit", dynamic_ncols=True, file=sys.stderr)
+    def __init__(self, args, config: TrainConfig, model, splits) -> None:
+        self.args, self.config, self.model, self.splits = args, config, model, splits
+        self.bar = None if args.no_bar else tqdm(total=splits[0].y.shape[0], unit="digit", dynamic_ncols=True,
+                                                  file=sys.stderr)
 
-    def on_batch(seen: int, total: int, loss: float) -> None:
-        if bar is not None:
-            bar.n = seen
-            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-            bar.update(0)
+    def on_batch(self, seen: int, total: int, loss: float) -> None:
+        if self.bar is not None:
+            self.bar.n = seen
+            self.bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            self.bar.update(0)
 
-    started = time.time()
-
-    def on_epoch_end(epoch: int, hist: list[dict], opt: torch.optim.Optimizer) -> None:
+    def on_epoch_end(self, epoch: int, hist: list[dict], opt: torch.optim.Optimizer) -> None:
+        args, config, out = self.args, self.config, self.args.out
         rec = hist[-1]
-        meta = recipe_meta(args, config, train, val, test)
-        save_checkpoint(out, model, meta=meta, optimizer=opt.state_dict(), epoch=epoch, history=hist)
+        meta = recipe_meta(args, config, *self.splits)
+        save_checkpoint(out, self.model, meta=meta, optimizer=opt.state_dict(), epoch=epoch, history=hist)
         _write_json(out.with_suffix(".json"), {"meta": meta, "history": hist})
         plot_curves(hist, out.with_suffix(".png"), f"{args.arch}{' distorted' if config.distort else ''}")
         fmt = lambda v: "-" if v is None else f"{100 * v:.2f}%"  # noqa: E731
         msg = (f"epoch {epoch}/{config.epochs}: loss {rec['train_loss']:.3f} train {fmt(rec['train_error'])} "
                f"val {fmt(rec['val_error'])} test {fmt(rec['test_error'])} "
                f"({rec['train_seconds']:.0f}s, {rec['samples_per_second']:.0f} digits/s)")
-        if bar is not None:
-            bar.write(msg)
-            bar.reset()
+        if self.bar is not None:
+            self.bar.write(msg)
+            self.bar.reset()
         else:
             print(msg, file=sys.stderr, flush=True)
 
-    try:
-        history = train_model(model, train, config, val=val, test=test, start_epoch=start_epoch, history=history,
-                    optimizer=optimizer, on_batch=on_batch, on_epoch_end=on_epoch_end)
-    except (ValueError, FloatingPointError) as exc:
-        print(f"{where}: error: {one_line(exc)}", file=sys.stderr)
-        return 1
-    finally:
-        if bar is not None:
-            bar.close()
-    print(json.dumps({"out": str(out), "epochs": config.epochs,
-                      "test_error": history[-1]["test_error"] if history else None,
-                      "wall_seconds": round(time.time() - started, 1)}))
-    return 0
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def recipe_meta(args: argparse.Namespace, config: TrainConfig, train: Split, val: Split | None,
