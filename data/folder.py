@@ -179,12 +179,15 @@ def label_rows(csv_path: str | os.PathLike, *, where: str) -> list[tuple[int, st
     return out
 
 
-def read_labels(csv_path: str | os.PathLike, *, alphabet: Iterable[str] | None = None) -> list[LabelledImage]:
+def read_labels(csv_path: str | os.PathLike, *, alphabet: Iterable[str] | None = None,
+                allow_outside: bool = False) -> list[LabelledImage]:
     """Parse a ``labels.csv``; image paths are resolved against the CSV's directory.
 
     Args:
         csv_path: the CSV file.
         alphabet: if given, every character of every text must be in it.
+        allow_outside: accept paths that leave the CSV's folder (``../x.png``, absolute paths);
+            by default such a row is an error.
 
     Returns:
         the rows in file order.
@@ -192,9 +195,11 @@ def read_labels(csv_path: str | os.PathLike, *, alphabet: Iterable[str] | None =
     Raises:
         FileNotFoundError: no such CSV file.
         ValueError: not UTF-8, no ``path``/``text`` header, a malformed row, an empty path or
-            text, a duplicated path, or a character outside ``alphabet`` (with the line number).
+            text, a duplicated path, a path outside the folder, or a character outside ``alphabet``
+            (with the line number).
     """
     csv_path = Path(csv_path)
+    base = csv_path.parent.resolve()
     where = "[data.read_labels]"
     allowed = None if alphabet is None else set(alphabet)
     out: list[LabelledImage] = []
@@ -208,6 +213,9 @@ def read_labels(csv_path: str | os.PathLike, *, alphabet: Iterable[str] | None =
                 raise ValueError(f"{where} {csv_path} line {line}: text {text!r} has characters {bad} "
                                  f"outside the alphabet")
         path = (csv_path.parent / rel).resolve()
+        if not allow_outside and not path.is_relative_to(base):
+            raise ValueError(f"{where} {csv_path} line {line}: path {rel} is outside the folder {base} "
+                             "(allow it explicitly to read images from elsewhere)")
         if path in seen:
             raise ValueError(f"{where} {csv_path} line {line}: path {rel} already listed on line {seen[path]}")
         seen[path] = line
@@ -223,6 +231,7 @@ class FieldFolder:
         labels: name of the CSV inside ``root`` (default ``labels.csv``).
         alphabet: optional set of allowed characters for the texts.
         decode: if True, decode every image now (slower) so unreadable files fail up front.
+        allow_outside: accept label paths outside ``root`` (see :func:`read_labels`).
 
     Raises:
         FileNotFoundError: missing folder, CSV or image files (all missing ones are named).
@@ -230,12 +239,12 @@ class FieldFolder:
     """
 
     def __init__(self, root: str | os.PathLike, *, labels: str = LABELS_FILE,
-                 alphabet: Iterable[str] | None = None, decode: bool = False):
+                 alphabet: Iterable[str] | None = None, decode: bool = False, allow_outside: bool = False):
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"[data.FieldFolder] no such folder: {self.root}")
         self.csv_path = self.root / labels
-        self.items = read_labels(self.csv_path, alphabet=alphabet)
+        self.items = read_labels(self.csv_path, alphabet=alphabet, allow_outside=allow_outside)
         if not self.items:
             raise ValueError(f"[data.FieldFolder] {self.csv_path} lists no images")
         missing = [it for it in self.items if not it.path.is_file()]

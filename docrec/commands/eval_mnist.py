@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="bundled name or checkpoint path")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--gallery", type=output_file, default=None, help="PNG of the misclassified digits")
-    p.add_argument("--mnist", type=Path, default=None, help="MNIST directory (default: $DOCREC_MNIST_DIR)")
+    p.add_argument("--mnist-dir", "--mnist", dest="mnist", type=Path, default=None,
+                   help="MNIST directory (default: $DOCREC_MNIST_DIR; --mnist is the old spelling)")
     p.add_argument("--images", type=Path, default=None, help=".npy images instead of the MNIST test set")
     p.add_argument("--labels", type=Path, default=None, help=".npy labels for --images")
     p.add_argument("--limit", type=int, default=None, help="only the first N digits")

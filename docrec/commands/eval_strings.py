@@ -98,6 +98,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="compare the whole text with the label (default), or only the digits of both "
                         "(amounts with digit-only labels, e.g. real cheques)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N fields")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="accept labels.csv rows whose image lies outside the folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.add_argument("--json", type=output_file, default=None, help="also write the metrics to this JSON file")
     p.set_defaults(func=run)
 
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from docrec.recognizers.base import digit_string
 
     try:
-        folder = FieldFolder(args.folder)
+        folder = FieldFolder(args.folder, allow_outside=args.allow_outside)
         grammar = resolve_grammar(args.grammar)
         weights = args.weights if args.weights is not None else default_weights(args.system, args.grammar)
         kwargs = {} if weights is None else {"weights": weights}
@@ -116,11 +119,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"docrec eval strings: error: {one_line(exc)}", file=sys.stderr)
         return 1
     n = len(folder) if args.limit is None else min(args.limit, len(folder))
-    items = [folder[i] for i in range(n)]
-    images = [img for img, _ in items]
-    truths = [t for _, t in items]
+    truths = folder.texts[:n]
     t0 = time.perf_counter()
-    results = rec.recognize(images, grammar=grammar)
+    results = _read(folder, n, rec, grammar, quiet=args.quiet)
     seconds = time.perf_counter() - t0
     texts = [None if r.rejected and not r.text else r.text for r in results]
     if args.score == "digits":
@@ -139,3 +140,32 @@ def run(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
     return 0
+
+
+def _read(folder, n: int, rec, grammar, *, quiet: bool) -> list:
+    """Recognitions of the first ``n`` fields, 32 at a time with a progress bar on a terminal; an
+    image that cannot be read is reported on stderr and counts as a rejected (wrong) reading, and
+    the others are still read."""
+    from tqdm import tqdm
+
+    from docrec.recognizers import Recognition
+
+    results: list = []
+    bar = tqdm(total=n, desc="docrec eval strings", unit="field", file=sys.stderr,
+               disable=quiet or not sys.stderr.isatty())
+    for start in range(0, n, 32):
+        images, slots = [], []
+        for i in range(start, min(n, start + 32)):
+            try:
+                images.append(folder[i][0])
+                slots.append(len(results))
+                results.append(None)
+            except (OSError, ValueError) as exc:
+                print(f"docrec eval strings: error: {folder.paths[i]}: {one_line(exc)}", file=sys.stderr)
+                results.append(Recognition.reject(one_line(exc)))
+        for slot, res in zip(slots, rec.recognize(images, grammar=grammar)):
+            results[slot] = res
+        bar.update(min(n, start + 32) - start)
+    bar.close()
+    return results
+

@@ -62,9 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="use only the first N training digits (quick runs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    p.add_argument("--mnist", type=Path, default=None, help="MNIST directory (default: $DOCREC_MNIST_DIR)")
+    p.add_argument("--mnist-dir", "--mnist", dest="mnist", type=Path, default=None,
+                   help="MNIST directory (default: $DOCREC_MNIST_DIR; --mnist is the old spelling)")
     p.add_argument("--resume", action="store_true", help="continue from --out")
-    p.add_argument("--no_bar", "--no-bar", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", "--no-bar", dest="no_bar", action="store_true", help="no progress bar (--no-bar: old)")
     p.set_defaults(func=run)
 
 

@@ -88,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUT/way{1,2}.ckpt")
     p.add_argument("--install", default=None, metavar="NAME",
                    help="copy the best weights to docrec/weights/NAME.pt and write NAME.json")
-    p.add_argument("--no_bar", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", "--no-bar", dest="no_bar", action="store_true", help="no progress bars (--no-bar: old)")
     p.set_defaults(func=run)
 
 

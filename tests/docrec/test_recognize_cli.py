@@ -142,7 +142,10 @@ def test_eval_strings_score_digits(folder, tmp_path, capsys):
     out_text, out_digits = tmp_path / "t.json", tmp_path / "d.json"
     assert main(["eval", "strings", str(d), "--grammar", "zip", "--json", str(out_text)]) == 0
     assert main(["eval", "strings", str(marked), "--grammar", "zip", "--score", "digits",
-                 "--json", str(out_digits)]) == 0
+                 "--json", str(out_digits)]) == 1  # the rows point outside the folder: refused ...
+    assert "is outside the folder" in capsys.readouterr().err
+    assert main(["eval", "strings", str(marked), "--grammar", "zip", "--score", "digits", "--allow-outside",
+                 "--json", str(out_digits)]) == 0  # ... unless allowed
     assert "digit-string accuracy" in capsys.readouterr().out
     t, g = json.loads(out_text.read_text()), json.loads(out_digits.read_text())
     assert t["score"] == "text" and g["score"] == "digits"
