@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from gtn.graph import EPSILON, Graph
+from gtn.graph import EPSILON, MAX_PENALTY, Graph
 
 
 def frame_graph(penalties: torch.Tensor, *, lengths: Sequence[int] | torch.Tensor | None = None) -> Graph:
@@ -33,8 +33,9 @@ def frame_graph(penalties: torch.Tensor, *, lengths: Sequence[int] | torch.Tenso
         penalties = penalties.unsqueeze(0)
     if penalties.dim() != 3:
         raise ValueError(f"[gtn.frame_graph] expected penalties (B, T, C) or (T, C), got {tuple(penalties.shape)}")
-    if not bool(torch.isfinite(penalties.detach()).all()):
-        raise ValueError("[gtn.frame_graph] penalties must be finite")
+    detached = penalties.detach()
+    if not bool((torch.isfinite(detached) & (detached.abs() <= MAX_PENALTY)).all()):
+        raise ValueError(f"[gtn.frame_graph] penalties must be finite and within +-{MAX_PENALTY:g}")
     B, T, C = penalties.shape
     lens = np.full(B, T, dtype=np.int64) if lengths is None else np.asarray(torch.as_tensor(lengths).cpu(), dtype=np.int64).reshape(-1)
     if lens.shape != (B,) or (lens < 0).any() or (lens > T).any():

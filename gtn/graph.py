@@ -23,6 +23,10 @@ from gtn._arrays import longest_path_levels, reachable
 EPSILON = -1
 """The empty label (consumes / emits nothing)."""
 
+MAX_PENALTY = 1e20
+"""The largest arc penalty magnitude accepted: scoring marks unreached nodes with -1e30, so path
+penalties must stay far below it (a penalty of 1e29 would read as 'no path')."""
+
 
 def _as_long(x: Any, name: str) -> torch.Tensor:
     t = torch.as_tensor(x)
@@ -246,11 +250,12 @@ class Graph:
             if bad.numel():
                 i = int(bad[0])
                 raise ValueError(f"[gtn.Graph] {name} {int(lab[i])} of arc {i} is invalid: labels are >= 0 or gtn.EPSILON (-1)")
-        finite = torch.isfinite(self.penalty.detach())
+        pen = self.penalty.detach()
+        finite = torch.isfinite(pen) & (pen.abs() <= MAX_PENALTY)
         if not bool(finite.all()):
             i = int(torch.nonzero(~finite).flatten()[0])
             raise ValueError(f"[gtn.Graph] penalty of arc {i} ({int(src[i])} -> {int(dst[i])}) is "
-                             f"{float(self.penalty[i])}; penalties must be finite")
+                             f"{float(self.penalty[i])}; penalties must be finite and within +-{MAX_PENALTY:g}")
         if self.batch_size > 1:
             nb = self.node_batch.numpy()
             bad = np.flatnonzero(nb[src] != nb[dst])

@@ -314,6 +314,8 @@ def one_line(exc: BaseException) -> str:
 API_CASES = [
     ("graph-nan", lambda: gtn.Graph([0], [1], [1], penalty=[math.nan], num_nodes=2), "finite"),
     ("graph-inf", lambda: gtn.Graph([0], [1], [1], penalty=[math.inf], num_nodes=2), "finite"),
+    ("graph-1e29", lambda: gtn.Graph([0], [1], [1], penalty=[1e29], num_nodes=2), "within"),
+    ("frame-1e29", lambda: gtn.frame_graph(torch.full((3, 4), -1e29)), "within"),
     ("graph-cycle", lambda: gtn.Graph([0, 1], [1, 0], [1, 1], num_nodes=2), "cycle"),
     ("graph-missing-node", lambda: gtn.Graph([0], [5], [1], num_nodes=2), "missing node"),
     ("graph-bad-label", lambda: gtn.Graph([0], [1], [-7], num_nodes=2), "invalid"),
