@@ -21,3 +21,18 @@ def write_json(path: Path, obj, **dumps_kwargs) -> Path:
     from data.atomic import write_json_atomic
 
     return write_json_atomic(path, obj, **dumps_kwargs)
+
+
+def timed(fn, repeats: int, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` in milliseconds, after ``warmup`` untimed calls."""
+    import statistics
+    import time
+
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)

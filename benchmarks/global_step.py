@@ -20,28 +20,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import _bench  # noqa: F401  (repository on sys.path, development MNIST)
 import numpy as np
 import torch
+from _bench import timed
 
 RESULTS = Path(__file__).resolve().parent / "results" / "global_step.json"
-
-
-def timed(fn, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 class Held(torch.nn.Module):

@@ -24,15 +24,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import _bench
 import numpy as np
 import torch
+from _bench import timed
 
 import gtn
 import gtn.scoring as scoring
@@ -46,18 +45,6 @@ REFERENCE = {  # from issues 4 and 17: facebookresearch/gtn (C++) on this machin
     "dag_fwd_grad_gtn_cpp": 0.26, "dag_viterbi_path_gtn_cpp": 0.10,
     "compose_gtn_cpp": 13.0, "compose_openfst_pynini": 12.0,
 }
-
-
-def timed(fn, repeats: int, warmup: int = 2) -> float:
-    """Median wall time of ``fn()`` in milliseconds."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 @contextmanager

@@ -39,15 +39,21 @@ MNIST_MIRRORS = (
 ENV_VAR = "DOCREC_MNIST_DIR"
 
 
-def resolve_mnist_dir(root: str | os.PathLike | None = None) -> Path:
-    """Return the MNIST directory: ``root``, else ``$DOCREC_MNIST_DIR``, else the user cache."""
+def resolve_data_dir(root: str | os.PathLike | None, env_var: str, name: str) -> Path:
+    """A dataset's directory: ``root``, else ``$env_var``, else ``~/.cache/docrec/<name>`` (or under
+    ``$XDG_CACHE_HOME``)."""
     if root is not None:
         return Path(root).expanduser()
-    env = os.environ.get(ENV_VAR)
+    env = os.environ.get(env_var)
     if env:
         return Path(env).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "docrec" / "mnist"
+    return Path(cache) / "docrec" / name
+
+
+def resolve_mnist_dir(root: str | os.PathLike | None = None) -> Path:
+    """Return the MNIST directory: ``root``, else ``$DOCREC_MNIST_DIR``, else the user cache."""
+    return resolve_data_dir(root, ENV_VAR, "mnist")
 
 
 def md5_of(path: Path) -> str:

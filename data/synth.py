@@ -258,19 +258,25 @@ def render(text: str, pool: DigitPool | MixedPool, rng: np.random.Generator, con
     if end_mark and end_mark not in END_MARKS:
         raise ValueError(f"[data.synth.render] unknown end mark {end_mark!r}; choose from {END_MARKS}")
     field_slant = _uniform(rng, *config.realism.slant) if config.realism is not None else 0.0
-    glyphs = []
-    for ch in text:
-        if ch.isdigit() and ch.isascii():
-            g = pool.glyph(int(ch), rng)
-        elif ch in PUNCTUATION:
-            g = draw_punctuation(ch, rng)
-        else:
-            raise ValueError(f"[data.synth.render] cannot draw {ch!r} in {text!r}; allowed: 0-9 and {PUNCTUATION!r}")
-        glyphs.append(_place(g, rng, config, field_slant))
+    glyphs = [_place(glyph_of(ch, text, pool, rng, where="data.synth.render"), rng, config, field_slant)
+              for ch in text]
     if end_mark:
         glyphs.append(_place(draw_end_mark(end_mark, rng), rng, config, field_slant))
     xs = layout(glyphs, rng, config)
     return paint(text, glyphs, xs, pool.split, rng, config)
+
+
+def glyph_of(ch: str, text: str, pool, rng: np.random.Generator, *, where: str) -> Glyph:
+    """The glyph of one character of ``text``: a digit from ``pool`` or drawn punctuation.
+
+    Raises:
+        ValueError: ``"[where] cannot draw ..."`` for any other character.
+    """
+    if ch.isdigit() and ch.isascii():
+        return pool.glyph(int(ch), rng)
+    if ch in PUNCTUATION:
+        return draw_punctuation(ch, rng)
+    raise ValueError(f"[{where}] cannot draw {ch!r} in {text!r}; allowed: 0-9 and {PUNCTUATION!r}")
 
 
 def _place(g: Glyph, rng: np.random.Generator, config: SynthConfig, field_slant: float) -> Glyph:

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from data.atomic import fetch
+from data.mnist import resolve_data_dir
 from data.synth import DigitPool
 
 USPS_FILE = "zip.train.gz"
@@ -41,13 +42,7 @@ BOX, FRAME = 20, 28
 
 def resolve_usps_dir(root: str | os.PathLike | None = None) -> Path:
     """Return the USPS directory: ``root``, else ``$DOCREC_USPS_DIR``, else the user cache."""
-    if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "docrec" / "usps"
+    return resolve_data_dir(root, ENV_VAR, "usps")
 
 
 def download_usps(directory: str | os.PathLike, *, url: str = USPS_URL, md5: str = USPS_MD5,

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from data.backgrounds import make_background
-from data.glyphs import BODY, PUNCTUATION, draw_punctuation
-from data.synth import LINE_PAD, DigitPool, SynthConfig, SynthField, distort, field_rng, layout, paint
+from data.glyphs import BODY
+from data.synth import LINE_PAD, DigitPool, SynthConfig, SynthField, distort, field_rng, glyph_of, layout, paint
 from data.texts import sample_text
 
 #: Ink level (0..1) above which a glyph pixel is attributed to its character.
@@ -51,13 +51,7 @@ def render_with_layers(text: str, pool: DigitPool, rng: np.random.Generator,
         raise ValueError("[segmenter.render_with_char_map] empty text")
     glyphs = []
     for ch in text:
-        if ch.isdigit() and ch.isascii():
-            g = pool.glyph(int(ch), rng)
-        elif ch in PUNCTUATION:
-            g = draw_punctuation(ch, rng)
-        else:
-            raise ValueError(f"[segmenter.render_with_char_map] cannot draw {ch!r} in {text!r}")
-        g = distort(g, rng, config)
+        g = distort(glyph_of(ch, text, pool, rng, where="segmenter.render_with_char_map"), rng, config)
         if config.jitter > 0:
             g.top += int(round(rng.uniform(-config.jitter, config.jitter)))
         glyphs.append(g)
