@@ -75,6 +75,22 @@ class TrainConfig:
 
 
 @dataclass
+class Shard:
+    """This process's place in data-parallel training (``torchrun``): ``rank`` of ``world``.
+
+    Every process holds the whole training set and draws the same permutation; each global batch
+    is split by position (``batch[rank::world]``), every process runs forward and backward on its
+    part, and the gradients are averaged with ``all_reduce`` before the step (what
+    ``DistributedDataParallel`` does; done by hand so that the faithful SDLM optimizer, which needs
+    the bare model, works too). The per-process losses are weighted by their share of the batch, so
+    the step equals a single process's on the whole batch. Batch norm statistics stay per process.
+    """
+
+    rank: int = 0
+    world: int = 1
+
+
+@dataclass
 class Split:
     """A labelled set: ``x`` ``(N, 1, 32, 32)`` float, ``y`` ``(N,)`` int64."""
 
@@ -211,8 +227,10 @@ def _sdlm_warmup(model, optimizer: SDLM, train: Split, config: TrainConfig, loss
 
 
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split, config: TrainConfig,
-                epoch: int, *, on_batch: Callable[[int, int, float], None] | None = None) -> dict:
-    """One pass over ``train``; returns ``{"train_loss", "rate", "train_seconds", "hessian_seconds"}``."""
+                epoch: int, *, on_batch: Callable[[int, int, float], None] | None = None,
+                shard: Shard | None = None) -> dict:
+    """One pass over ``train``; returns ``{"train_loss", "rate", "train_seconds", "hessian_seconds"}``.
+    With ``shard`` (several processes), this process takes its part of every batch (:class:`Shard`)."""
     g = torch.Generator().manual_seed(config.seed * 1000 + epoch)
     n = train.y.shape[0]
     loss_fn = _loss_fn(model, config)
@@ -244,11 +262,14 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split
         if config.distort:
             xb = distort(xb, config.distortion, generator=g)
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
+        if shard is not None and shard.world > 1:
+            loss = _sharded_backward(model, loss_fn, xb, yb, shard)
+        else:
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"[lenet.train] loss became {float(loss)} in epoch {epoch + 1}, "
                                      f"batch {b}; lower the learning rate")
-        loss.backward()
         optimizer.step()
         total += float(loss.detach()) * idx.numel()
         seen += idx.numel()
@@ -256,6 +277,30 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split
             on_batch(seen, n, total / seen)
     return {"train_loss": total / max(seen, 1), "rate": rate,
             "train_seconds": time.perf_counter() - t0, "hessian_seconds": hessian_seconds}
+
+
+def _sharded_backward(model: nn.Module, loss_fn, xb: torch.Tensor, yb: torch.Tensor, shard: Shard) -> torch.Tensor:
+    """Backward on this process's part of the batch, gradients averaged over the processes; returns
+    the whole batch's mean loss (the same on every process)."""
+    import torch.distributed as dist
+
+    part = slice(shard.rank, None, shard.world)
+    xl, yl = xb[part], yb[part]
+    n, k = yb.shape[0], yl.shape[0]
+    if k:
+        local = loss_fn(model(xl), yl)
+        (local * (k * shard.world / n)).backward()  # all_reduce(SUM) / world then gives the batch mean
+        local_sum = local.detach() * k
+    else:
+        local_sum = torch.zeros(())
+    for p in model.parameters():
+        if p.requires_grad:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            dist.all_reduce(p.grad)
+            p.grad /= shard.world
+    dist.all_reduce(local_sum)
+    return local_sum / n
 
 
 def evaluate_splits(model: nn.Module, splits: dict[str, Split | None], *, batch: int = 256) -> dict:
@@ -269,7 +314,7 @@ def evaluate_splits(model: nn.Module, splits: dict[str, Split | None], *, batch:
 def train_model(model: nn.Module, train: Split, config: TrainConfig, *, val: Split | None = None,
                 test: Split | None = None, start_epoch: int = 0, history: list[dict] | None = None,
                 optimizer: torch.optim.Optimizer | None = None,
-                on_batch: Callable[[int, int, float], None] | None = None,
+                on_batch: Callable[[int, int, float], None] | None = None, shard: Shard | None = None,
                 on_epoch_end: Callable[[int, list[dict], torch.optim.Optimizer], None] | None = None,
                 ) -> list[dict]:
     """Train ``model`` for ``config.epochs`` passes (from ``start_epoch`` when resuming).
@@ -284,7 +329,7 @@ def train_model(model: nn.Module, train: Split, config: TrainConfig, *, val: Spl
     optimizer = optimizer or make_optimizer(model, config)
     for epoch in range(start_epoch, config.epochs):
         record = {"epoch": epoch + 1}
-        record.update(train_epoch(model, optimizer, train, config, epoch, on_batch=on_batch))
+        record.update(train_epoch(model, optimizer, train, config, epoch, on_batch=on_batch, shard=shard))
         record["samples_per_second"] = train.y.shape[0] / max(record["train_seconds"], 1e-9)
         record.update(evaluate_splits(model, {"train": train, "val": val, "test": test},
                                       batch=config.eval_batch))
@@ -294,5 +339,5 @@ def train_model(model: nn.Module, train: Split, config: TrainConfig, *, val: Spl
     return history
 
 
-__all__ = ["Split", "TrainConfig", "error_rate", "evaluate_splits", "make_optimizer",
+__all__ = ["Shard", "Split", "TrainConfig", "error_rate", "evaluate_splits", "make_optimizer",
            "penalties_of", "train_epoch", "train_model"]

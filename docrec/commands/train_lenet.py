@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ from docrec.checks import fail, one_line, output_file
 from lenet.boost import train_boosted
 from lenet.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from lenet.models import ARCHITECTURES, build_model
-from lenet.train import Split, TrainConfig, make_optimizer, train_model
+from lenet.train import Shard, Split, TrainConfig, make_optimizer, train_model
 
 ARCH_DEFAULTS = {
     # arch: (optimizer, batch size, loss)
@@ -123,6 +124,28 @@ WHERE = "docrec train lenet"
 def run(args: argparse.Namespace) -> int:
     """Train (or resume) one network: configuration, data, model, then epochs with checkpoints."""
     torch.set_num_threads(max(1, args.threads))
+    shard = _distributed()
+    try:
+        return _run(args, shard)
+    finally:
+        if shard is not None:
+            torch.distributed.destroy_process_group()
+
+
+def _distributed() -> Shard | None:
+    """This process's :class:`lenet.train.Shard` when started by ``torchrun`` with several processes
+    (``WORLD_SIZE`` > 1; gloo on CPU, nccl with CUDA), else None."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return None
+    import torch.distributed as dist
+
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return Shard(dist.get_rank(), world)
+
+
+def _run(args: argparse.Namespace, shard: Shard | None) -> int:
+    main_rank = shard is None or shard.rank == 0
     config = _config(args)
     try:
         train, val, test = load_splits(args.mnist, val_size=args.val_size, train_limit=args.train_limit)
@@ -134,23 +157,27 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         return fail(WHERE, f"cannot resume: {exc}", 2)
     if args.arch == "boosted-lenet4":
+        if shard is not None:
+            return fail(WHERE, "boosted LeNet-4 trains its members in sequence; run it in one process", 2)
         member, records = 0, []
         if args.resume and args.out.exists():
             payload = load_checkpoint(args.out)
             member, records = int(payload.get("boost_member", 0)), list(payload.get("boost_records", []))
         return train_boosted_cli(model, train, val, test, config, args, args.out, member, records)
     started = time.time()
-    progress = _Progress(args, config, model, (train, val, test))
+    progress = _Progress(args, config, model, (train, val, test), main=main_rank)
     try:
         history = train_model(model, train, config, val=val, test=test, start_epoch=start_epoch, history=history,
-                              optimizer=optimizer, on_batch=progress.on_batch, on_epoch_end=progress.on_epoch_end)
+                              optimizer=optimizer, on_batch=progress.on_batch, on_epoch_end=progress.on_epoch_end,
+                              shard=shard)
     except (ValueError, FloatingPointError) as exc:
         return fail(WHERE, exc, 1)
     finally:
         progress.close()
-    print(json.dumps({"out": str(args.out), "epochs": config.epochs,
-                      "test_error": history[-1]["test_error"] if history else None,
-                      "wall_seconds": round(time.time() - started, 1)}))
+    if main_rank:
+        print(json.dumps({"out": str(args.out), "epochs": config.epochs, "processes": 1 if shard is None else shard.world,
+                          "test_error": history[-1]["test_error"] if history else None,
+                          "wall_seconds": round(time.time() - started, 1)}))
     return 0
 
 
@@ -185,11 +212,12 @@ def _start(args: argparse.Namespace, config: TrainConfig):
 
 
 class _Progress:
-    """The progress bar and the end of every epoch: checkpoint (atomic), JSON, curves, one line."""
+    """The progress bar and the end of every epoch: checkpoint (atomic), JSON, curves, one line; only
+    on the main process (rank 0) when several train together."""
 
-    def __init__(self, args, config: TrainConfig, model, splits) -> None:
-        self.args, self.config, self.model, self.splits = args, config, model, splits
-        self.bar = None if args.no_bar else tqdm(total=splits[0].y.shape[0], unit="digit", dynamic_ncols=True,
+    def __init__(self, args, config: TrainConfig, model, splits, *, main: bool = True) -> None:
+        self.args, self.config, self.model, self.splits, self.main = args, config, model, splits, main
+        self.bar = None if args.no_bar or not main else tqdm(total=splits[0].y.shape[0], unit="digit", dynamic_ncols=True,
                                                   file=sys.stderr)
 
     def on_batch(self, seen: int, total: int, loss: float) -> None:
@@ -199,6 +227,8 @@ class _Progress:
             self.bar.update(0)
 
     def on_epoch_end(self, epoch: int, hist: list[dict], opt: torch.optim.Optimizer) -> None:
+        if not self.main:
+            return
         args, config, out = self.args, self.config, self.args.out
         rec = hist[-1]
         meta = recipe_meta(args, config, *self.splits)

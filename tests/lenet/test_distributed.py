@@ -1,0 +1,56 @@
+"""Data-parallel training (lenet.train.Shard): two processes on this machine (gloo) keep identical
+weights, equal to one process trained on the same global batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from lenet.models import LeNet5
+from lenet.train import Shard, Split, TrainConfig, make_optimizer, train_epoch
+
+
+def data() -> Split:
+    g = torch.Generator().manual_seed(3)
+    return Split(torch.rand(200, 1, 32, 32, generator=g) * 1.275 - 0.1, torch.randint(0, 10, (200,), generator=g))
+
+
+def config(optimizer: str) -> TrainConfig:
+    return TrainConfig(epochs=1, optimizer=optimizer, batch_size=24, lr=0.01, hessian_samples=50, sdlm_warmup=0)
+
+
+def train(optimizer: str, shard: Shard | None) -> dict:
+    torch.manual_seed(0)
+    model = LeNet5()
+    cfg = config(optimizer)
+    opt = make_optimizer(model, cfg)
+    record = train_epoch(model, opt, data(), cfg, 0, shard=shard)
+    return {"state": {k: v.clone() for k, v in model.state_dict().items()}, "loss": record["train_loss"]}
+
+
+def worker(rank: int, world: int, store: str, optimizer: str, out: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    try:
+        torch.save(train(optimizer, Shard(rank, world)), f"{out}.{rank}")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "sdlm"])
+def test_two_ranks_match_one_process(tmp_path: Path, optimizer):
+    if not dist.is_available():
+        pytest.skip("torch.distributed is not available in this build")
+    out = str(tmp_path / "w")
+    mp.spawn(worker, args=(2, str(tmp_path / "store"), optimizer, out), nprocs=2, join=True)
+    ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(2)]
+    single = train(optimizer, None)
+    for k, v in ranks[0]["state"].items():
+        assert torch.equal(v, ranks[1]["state"][k]), k  # the ranks never drift apart
+        torch.testing.assert_close(v, single["state"][k], rtol=1e-4, atol=1e-5)  # = one process, same batches
+    assert ranks[0]["loss"] == ranks[1]["loss"]
+    assert ranks[0]["loss"] == pytest.approx(single["loss"], rel=1e-5)
