@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lenet.models import BACKGROUND
-from lenet.sdnn import WINDOW, frame_counts
+from lenet.sdnn import STRIDE, WINDOW, frame_counts
 
 #: Background columns added left of the strip (puts frame t on trunk column t + FRAME_OFFSET).
 PAD_LEFT = 18
@@ -101,10 +101,9 @@ class StripNet(nn.Module):
         return self.config.num_classes
 
     def forward(self, x: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 1 or x.shape[2] != WINDOW \
-                or x.shape[3] < WINDOW or not x.is_floating_point():
-            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"[lenet.StripNet] expected a float (B, 1, 32, W>=32) strip batch, got {got}")
+        """``(B, 1, 32, W)``, widths ``(B,)`` (default all ``W``) -> ``(B, T, C)`` penalties; the LSTM
+        reads each strip's ``T_b`` frames only (packed sequences)."""
+        self._check_strips(x)
         B, W = x.shape[0], x.shape[3]
         if widths is None:
             widths = torch.full((B,), W, dtype=torch.long)
@@ -114,17 +113,38 @@ class StripNet(nn.Module):
                              f"got {widths.tolist()}")
         frames = frame_counts(widths)  # (B,)
         t_max = int(frames.max()) if B else 0
+        h = self.drop(self._frame_features(x, t_max))  # (B, T, 2 c3)
+        packed = pack_padded_sequence(h, frames, batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=t_max)  # (B, T, 2 hidden)
+        return -torch.log_softmax(self.head(out), dim=-1)
+
+    def forward_full_width(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, 32, W) -> (B, T, C)`` for a batch whose strips are all ``W`` wide: no packing (every
+        sequence has all ``T`` frames), so it equals ``forward(x)`` and traces to one plain LSTM with
+        symbolic ``B`` and ``W`` (the ONNX export path, :mod:`docrec.export`)."""
+        self._check_strips(x)
+        h = self.drop(self._frame_features(x, (x.shape[3] - WINDOW) // STRIDE + 1))
+        out, _ = self.lstm(h)
+        return -torch.log_softmax(self.head(out), dim=-1)
+
+    @staticmethod
+    def _check_strips(x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 1 or x.shape[2] != WINDOW \
+                or x.shape[3] < WINDOW or not x.is_floating_point():
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"[lenet.StripNet] expected a float (B, 1, 32, W>=32) strip batch, got {got}")
+
+    def _frame_features(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        """``(B, 1, 32, W) -> (B, frames, 2 c3)``: the trunk's columns of frames ``0 .. frames - 1``,
+        the strip padded with background (module docstring)."""
+        B, W = x.shape[0], x.shape[3]
         total = PAD_LEFT + W + PAD_RIGHT
         total += (-total) % 4
         xp = x.new_full((B, 1, WINDOW, total), BACKGROUND)
         xp[..., PAD_LEFT: PAD_LEFT + W] = x
         h = self.trunk(xp)  # (B, c3, 2, total / 4)
-        h = h.flatten(1, 2)[:, :, FRAME_OFFSET: FRAME_OFFSET + t_max].transpose(1, 2)  # (B, T, 2 c3)
-        h = self.drop(h)
-        packed = pack_padded_sequence(h, frames, batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=t_max)  # (B, T, 2 hidden)
-        return -torch.log_softmax(self.head(out), dim=-1)
+        return h.flatten(1, 2)[:, :, FRAME_OFFSET: FRAME_OFFSET + frames].transpose(1, 2)
 
 
 def strip_config(model: StripNet) -> dict:
