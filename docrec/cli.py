@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "docrec.commands.recognize",
     "docrec.commands.demo",
     "docrec.commands.compare",
+    "docrec.commands.export",
 )
 
 
