@@ -20,8 +20,9 @@ Sec. II-A), penalties out (lower = more likely):
 Batch ``B`` and width ``W`` are dynamic axes. The exporter is torch's TorchScript one
 (``torch.onnx.export(..., dynamo=False)``): torch 2.13's ``torch.export``-based exporter fails to
 decompose the StripNet's LSTM over a symbolic number of frames (measured), the TorchScript one
-writes it as one ONNX ``LSTM`` node. The windowed modern SDNN (``sdnn-modern``) is not exported:
-its ``unfold`` over a dynamic width has no ONNX form in that exporter.
+writes it as one ONNX ``LSTM`` node. Not exported: the windowed modern SDNN (``sdnn-modern``; its
+``unfold`` over a dynamic width has no ONNX form in that exporter) and LeNet-1 (its antialiased
+resize has no ONNX operator); both raise ``ValueError``.
 """
 
 from __future__ import annotations
