@@ -97,3 +97,12 @@ def test_cli_refuses_a_folder_as_out(tmp_path, capsys):
     assert main(["export", "onnx", "--model", "lenet5", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "existing folder" in err
+
+
+def test_cli_without_onnx_says_what_to_install(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    assert main(["export", "onnx", "--model", "lenet5", "--out", str(tmp_path / "x.onnx")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install 'docrec[onnx]'" in err
