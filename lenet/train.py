@@ -293,14 +293,18 @@ def _sharded_backward(model: nn.Module, loss_fn, xb: torch.Tensor, yb: torch.Ten
         local_sum = local.detach() * k
     else:
         local_sum = torch.zeros(())
-    for p in model.parameters():
-        if p.requires_grad:
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-            dist.all_reduce(p.grad)
-            p.grad /= shard.world
-    dist.all_reduce(local_sum)
-    return local_sum / n
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    # one exchange per step: every gradient and the loss in one flat buffer
+    flat = torch.cat([p.grad.reshape(-1) for p in params] + [local_sum.reshape(1).to(params[0].grad.dtype)])
+    dist.all_reduce(flat)
+    at = 0
+    for p in params:
+        p.grad.copy_(flat[at: at + p.numel()].view_as(p.grad) / shard.world)
+        at += p.numel()
+    return flat[at] / n
 
 
 def evaluate_splits(model: nn.Module, splits: dict[str, Split | None], *, batch: int = 256) -> dict:

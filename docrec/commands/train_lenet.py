@@ -126,7 +126,10 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     shard = _distributed()
     try:
-        return _run(args, shard)
+        code = _run(args, shard)
+        if shard is not None:
+            torch.distributed.barrier()  # no rank tears down while another still talks
+        return code
     finally:
         if shard is not None:
             torch.distributed.destroy_process_group()

@@ -3,6 +3,7 @@ weights, equal to one process trained on the same global batches."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -32,11 +33,18 @@ def train(optimizer: str, shard: Shard | None) -> dict:
     return {"state": {k: v.clone() for k, v in model.state_dict().items()}, "loss": record["train_loss"]}
 
 
-def worker(rank: int, world: int, store: str, optimizer: str, out: str) -> None:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def worker(rank: int, world: int, port: int, optimizer: str, out: str) -> None:
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
         torch.save(train(optimizer, Shard(rank, world)), f"{out}.{rank}")
+        dist.barrier()  # neither rank tears down while the other still talks
     finally:
         dist.destroy_process_group()
 
@@ -46,7 +54,7 @@ def test_two_ranks_match_one_process(tmp_path: Path, optimizer):
     if not dist.is_available():
         pytest.skip("torch.distributed is not available in this build")
     out = str(tmp_path / "w")
-    mp.spawn(worker, args=(2, str(tmp_path / "store"), optimizer, out), nprocs=2, join=True)
+    mp.spawn(worker, args=(2, free_port(), optimizer, out), nprocs=2, join=True)
     ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(2)]
     single = train(optimizer, None)
     for k, v in ranks[0]["state"].items():

@@ -1,0 +1,74 @@
+"""Data-parallel training speed: ``docrec train lenet`` in one process against ``torchrun`` ranks.
+
+Both runs train the same network on the same MNIST training digits for one epoch with the same
+global batches (``lenet.train.Shard``), each process on 1 torch thread, and report the epoch's
+training time from the run's own history (``train_seconds``: forward, backward, gradient exchange
+and steps; the SDLM Hessian estimate, which every rank repeats, is ``hessian_seconds``) and the
+whole process time (start-up, data loading and evaluation included). One run each, same machine.
+
+Usage::
+
+    python benchmarks/ddp_lenet.py [--ranks 2] [--train-limit 55000] [--optimizer adam] [--batch-size 64] [--lr 0.001]
+
+Results go to ``benchmarks/results/ddp_lenet.json``, one entry per optimizer, batch size and rank count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _bench
+
+RESULTS = _bench.ROOT / "benchmarks" / "results" / "ddp_lenet.json"
+
+
+def train(ranks: int, out: Path, common: list[str]) -> dict:
+    """One training run; its epoch record plus the whole process's wall time."""
+    cmd = [sys.executable, "-m", "docrec", "train", "lenet", *common, "--out", str(out)]
+    if ranks > 1:
+        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ranks}", "-m", "docrec",
+               "train", "lenet", *common, "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(_bench.ROOT)}
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, cwd=_bench.ROOT, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    record = json.loads(out.with_suffix(".json").read_text())["history"][-1]
+    return {"processes": ranks, "train_seconds": round(record["train_seconds"], 2),
+            "hessian_seconds": round(record.get("hessian_seconds", 0.0), 2),
+            "process_seconds": round(wall, 1), "test_error": record["test_error"]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ranks", type=int, default=2)
+    ap.add_argument("--train-limit", type=int, default=55000)
+    ap.add_argument("--optimizer", default="adam", choices=["sgd", "sdlm", "adam"])
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=0.001)
+    args = ap.parse_args()
+    common = ["--arch", "lenet5", "--epochs", "1", "--train-limit", str(args.train_limit), "--threads", "1",
+              "--optimizer", args.optimizer, "--batch-size", str(args.batch_size), "--lr", str(args.lr),
+              "--quiet"]
+    with tempfile.TemporaryDirectory() as tmp:
+        one = train(1, Path(tmp) / "one.pt", common)
+        many = train(args.ranks, Path(tmp) / "many.pt", common)
+    result = {"command": "python benchmarks/ddp_lenet.py " + " ".join(sys.argv[1:]),
+              "cores": os.cpu_count(), "one_process": one, "ranks": many,
+              "epoch_speedup": round(one["train_seconds"] / many["train_seconds"], 2),
+              "process_speedup": round(one["process_seconds"] / many["process_seconds"], 2)}
+    runs = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    runs[f"{args.optimizer}, batch {args.batch_size}, {args.ranks} ranks"] = result
+    _bench.write_json(RESULTS, runs, indent=1)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
