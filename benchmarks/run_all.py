@@ -28,6 +28,8 @@ SCRIPTS = {
     "preprocess_real.py": [],
     "real_fields.py": [],
     "throughput.py": [],
+    "export_onnx.py": [],
+    "ddp_lenet.py": ["--batch-size", "256", "--lr", "0.002"],
     "global_step.py": ["--label", "after"],
 }
 
