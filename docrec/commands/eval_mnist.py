@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first N digits")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
 
 
@@ -76,8 +77,10 @@ def load_digits(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch: int = 256) -> dict:
-    """Penalties, predictions, error rate, confusion matrix (rows = true, columns = predicted)."""
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch: int = 256,
+             quiet: bool = True) -> dict:
+    """Penalties, predictions, error rate, confusion matrix (rows = true, columns = predicted).
+    ``quiet=False``: a progress bar on stderr when it is a terminal."""
 
     if y.numel() == 0:
         raise ValueError("no digits to evaluate")
@@ -85,7 +88,16 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch:
     if int(y.max()) >= num_classes or int(y.min()) < 0:
         raise ValueError(f"label {int(y.max())} outside the model's {num_classes} classes")
     t0 = time.perf_counter()
-    penalties = penalties_of(model, x, batch=batch)
+    from tqdm import tqdm
+
+    chunk = max(batch, 2048)
+    with tqdm(total=int(y.numel()), desc="docrec eval mnist", unit="digit", file=sys.stderr,
+              disable=quiet or not sys.stderr.isatty()) as bar:
+        parts = []
+        for s in range(0, x.shape[0], chunk):
+            parts.append(penalties_of(model, x[s: s + chunk], batch=batch))
+            bar.update(parts[-1].shape[0])
+    penalties = torch.cat(parts)
     seconds = time.perf_counter() - t0
     pred = penalties.argmin(1)
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)
@@ -131,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         x, y = load_digits(args)
-        result = evaluate(model, x, y, batch=args.batch)
+        result = evaluate(model, x, y, batch=args.batch, quiet=args.quiet)
     except (ValueError, TypeError, OSError, RuntimeError) as exc:
         print(f"{WHERE}: error: {one_line(exc)}", file=sys.stderr)
         return 2
