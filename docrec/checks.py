@@ -56,6 +56,14 @@ def ranged(kind: type, dest: str):
     return convert
 
 
+def weights_arg(text: str) -> Path:
+    """An argparse ``type`` for ``--weights``: a bundled name or a path, never empty (``Path("")``
+    would silently become the current folder)."""
+    if not str(text).strip():
+        raise argparse.ArgumentTypeError("empty weights name; give a bundled name or a file")
+    return Path(text).expanduser()
+
+
 def output_file(text: str) -> Path:
     """An argparse ``type`` for a file to be written: not an existing folder, in a writable folder."""
     path = Path(text).expanduser()
@@ -97,4 +105,4 @@ def fail(prog: str, message, code: int = 1) -> int:
     return code
 
 
-__all__ = ["RANGES", "fail", "one_line", "output_dir", "output_file", "ranged"]
+__all__ = ["RANGES", "fail", "one_line", "output_dir", "output_file", "ranged", "weights_arg"]

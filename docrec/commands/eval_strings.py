@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from data.folder import FieldFolder
-from docrec.checks import one_line, output_file
+from docrec.checks import one_line, output_file, weights_arg
 
 
 def levenshtein(a: str, b: str) -> int:
@@ -91,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("folder", type=Path, help="folder with images and labels.csv")
     p.add_argument("--system", choices=sorted(SYSTEMS), default="seg")
     p.add_argument("--grammar", default="digits", help="grammar spec as for `docrec recognize` (default digits)")
-    p.add_argument("--weights", type=Path, default=None,
+    p.add_argument("--weights", type=weights_arg, default=None,
                    help="weights file or bundled name (default: the system's; with an amount grammar the "
                         "real-trained ones, as in docrec recognize)")
     p.add_argument("--score", choices=("text", "digits"), default="text",

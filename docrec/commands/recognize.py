@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from docrec.checks import fail, one_line, output_file
+from docrec.checks import fail, one_line, output_file, weights_arg
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".pbm", ".ppm", ".webp"}
 
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="write a picture of the recognition (with several inputs: OUT-<name>.png each)")
     p.add_argument("--reject-threshold", type=float, default=None,
                    help="reject results whose confidence is below this (0..1)")
-    p.add_argument("--weights", type=Path, default=None,
+    p.add_argument("--weights", type=weights_arg, default=None,
                    help="weights file or bundled name (default: the bundled ones; with an amount grammar the ones "
                         "trained on real cheques too: seg-lenet5-real, seg-modern-real, sdnn-real; seg and combo: the "
                         "segmentation system's piece classifier: seg-lenet5-real (seg default) or seg-modern-real "
