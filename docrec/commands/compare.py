@@ -49,6 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples for CER intervals (default 2000)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--mnist-dir", default=None, help="MNIST folder (default $DOCREC_MNIST_DIR or the user cache)")
+    p.add_argument("--usps-dir", default=None,
+                   help="USPS folder for --synth digits=usps (default $DOCREC_USPS_DIR or the user cache)")
     p.add_argument("--models", nargs="+", default=None, help="mnist: bundled names or checkpoints to measure")
     p.add_argument("--count", type=int, default=200, help="global: synthetic fields per condition (default 200)")
     p.add_argument("--orand", type=Path, default=None,
@@ -156,7 +158,8 @@ def _run_fields(args: argparse.Namespace, command: list[str], log) -> dict:
     sets = [parse_folder(f, grammar=args.grammar, score=args.score) for f in args.fields]
     sets += [parse_synth(s, score=args.score) for s in args.synth]
     config = StudyConfig(systems=systems, sets=sets, out=args.out, batch=args.batch, gallery=args.gallery,
-                         n_boot=args.boot, progress=not args.quiet, mnist_dir=args.mnist_dir, command=command)
+                         n_boot=args.boot, progress=not args.quiet, mnist_dir=args.mnist_dir,
+                         usps_dir=args.usps_dir, command=command)
     doc = run_study(config, log=log)
     if not args.quiet:
         print(summary_table(doc))

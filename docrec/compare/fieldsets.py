@@ -104,7 +104,8 @@ def synth_config(settings: dict):
 
 
 def load_synth(spec: SetSpec, pool) -> LoadedSet:
-    """Generate a condition's fields from ``pool`` (MNIST *test* digits), deterministically by seed.
+    """Generate a condition's fields from ``pool`` (held-out digits of its ``digits`` source),
+    deterministically by seed.
 
     Raises:
         SpecError: the generator refuses the settings.
@@ -124,28 +125,38 @@ def load_synth(spec: SetSpec, pool) -> LoadedSet:
                      names=[f"#{i}" for i in range(len(fields))])
 
 
-def load_sets(specs: list[SetSpec], *, mnist_dir=None) -> list[LoadedSet]:
-    """Load every set; the MNIST test pool is read once, and only if a condition needs it.
+def load_sets(specs: list[SetSpec], *, mnist_dir=None, usps_dir=None) -> list[LoadedSet]:
+    """Load every set; each digit pool (MNIST test, USPS held-back) is read once, and only if a
+    condition needs it.
 
     Raises:
-        SpecError: a bad folder or condition, or no MNIST for a generator condition.
+        SpecError: a bad folder or condition, or missing digits for a generator condition.
     """
-    pool = None
+    pools: dict = {}
     out = []
     for spec in specs:
         if spec.source == "folder":
             out.append(load_folder(spec))
             continue
-        if pool is None:
-            from data.synth import DigitPool
-
-            try:
-                pool = DigitPool.load("test", mnist_dir)
-            except (OSError, ValueError, RuntimeError) as exc:
-                raise SpecError(f"--synth needs the MNIST test digits (--mnist-dir or $DOCREC_MNIST_DIR): "
-                                f"{exc}") from None
-        out.append(load_synth(spec, pool))
+        source = spec.synth.get("digits", "mnist")
+        if source not in pools:
+            pools[source] = _digit_pool(source, mnist_dir=mnist_dir, usps_dir=usps_dir)
+        out.append(load_synth(spec, pools[source]))
     return out
+
+
+def _digit_pool(source: str, *, mnist_dir, usps_dir):
+    """The held-out digits of ``source`` (``mnist`` test set or ``usps`` held-back digits) as a pool."""
+    from data.synth import DigitPool
+    from data.usps import usps_pool
+
+    try:
+        if source == "usps":
+            return usps_pool("heldout", usps_dir)
+        return DigitPool.load("test", mnist_dir)
+    except (OSError, ValueError, RuntimeError) as exc:
+        where = "--usps-dir or $DOCREC_USPS_DIR" if source == "usps" else "--mnist-dir or $DOCREC_MNIST_DIR"
+        raise SpecError(f"--synth digits={source} needs those digits ({where}): {exc}") from None
 
 
 __all__ = ["LoadedSet", "load_folder", "load_sets", "load_synth", "resolve_score", "synth_config"]

@@ -146,7 +146,8 @@ def render(doc: dict) -> str:
     for s in doc["sets"]:
         src = s["spec"] if s["source"] == "synth" else f"folder `{s['path']}`" + (
             f", ids {s['ids'][0]}-{s['ids'][1]}" if s["ids"] else "")
-        what = "synthetic (MNIST test digits): " if s["source"] == "synth" else ""
+        digits = {"usps": "held-back USPS digits"}.get((s.get("synth") or {}).get("digits"), "MNIST test digits")
+        what = f"synthetic ({digits}): " if s["source"] == "synth" else ""
         out.append(f"| {s['name']} | {what}{src} | {s['fields']} | `{s['grammar']}` | {s['score']} |")
     out += ["", "## Summary", "", summary_table(doc), ""]
     plots = doc.get("plots", {})

@@ -19,8 +19,10 @@ Field-set specs: a labelled folder (``--fields DIR[:key=value,...]``, keys ``ids
 (``--synth key=value,...``, keys ``kind`` (digits, zip, amount, cheque), ``n`` (default 200),
 ``seed`` (default 1), ``length`` (``L`` or ``A-B``, digits only), ``spacing`` (wide, normal,
 tight, touching, overlapping), ``paper`` (white, texture, lined, form, guilloche), ``noise``
-(grey levels), ``scale`` (height in pixels or ``natural``), ``grammar``, ``score``, ``name``).
-Synthetic fields are made of MNIST *test* digits: they are for measuring only.
+(grey levels), ``scale`` (height in pixels or ``natural``), ``digits`` (``mnist``: the MNIST test
+digits, the default; ``usps``: the 1,000 held-back USPS envelope digits, another population of writers
+and scanners), ``grammar``, ``score``, ``name``). Synthetic fields are made of held-out digits only:
+they are for measuring.
 """
 
 from __future__ import annotations
@@ -37,7 +39,10 @@ ALIASES = {"crnn": ("sdnn", "sdnn-strip", "sdnn-strip-real")}
 #: The weights each registry system loads when given none (the recognisers' own defaults).
 SYSTEM_DEFAULT_WEIGHTS = {"seg": "seg-lenet5", "sdnn": "sdnn", "combo": "seg-modern"}
 SCORES = ("auto", "text", "digits")
-SYNTH_KEYS = ("kind", "n", "seed", "length", "spacing", "paper", "noise", "scale", "grammar", "score", "name")
+SYNTH_KEYS = ("kind", "n", "seed", "length", "spacing", "paper", "noise", "scale", "digits", "grammar", "score",
+              "name")
+#: Where a generator condition's digits come from: held-out digits only (measuring, never training).
+DIGIT_SOURCES = ("mnist", "usps")
 FOLDER_KEYS = ("ids", "grammar", "score", "name", "limit")
 
 
@@ -237,7 +242,10 @@ def parse_synth(spec: str, *, score: str) -> SetSpec:
     paper = opts.get("paper", "white")
     if paper not in BACKGROUNDS:
         raise SpecError(f"{what}: paper={paper!r}; choose from {', '.join(BACKGROUNDS)}")
-    settings: dict = {"kind": kind, "spacing": spacing, "paper": paper}
+    digits = opts.get("digits", "mnist")
+    if digits not in DIGIT_SOURCES:
+        raise SpecError(f"{what}: digits={digits!r}; choose from {', '.join(DIGIT_SOURCES)}")
+    settings: dict = {"kind": kind, "spacing": spacing, "paper": paper, "digits": digits}
     for key, lo in (("n", 1), ("seed", 0)):
         value = opts.get(key, "200" if key == "n" else "1")
         if not value.isdigit() or int(value) < lo:
@@ -263,7 +271,7 @@ def parse_synth(spec: str, *, score: str) -> SetSpec:
     name = opts.get("name") or "-".join(
         [kind] + ([f"{length[0]}-{length[1]}"] if kind == "digits" else []) + [spacing]
         + ([paper] if paper != "white" else []) + ([f"noise{opts['noise']}"] if "noise" in opts else [])
-        + ([f"h{scale}"] if scale != "32" else []))
+        + ([f"h{scale}"] if scale != "32" else []) + ([digits] if digits != "mnist" else []))
     return SetSpec(name=name, source="synth", grammar=opts.get("grammar", default_grammar),
                    score=_score(opts.get("score", score), what=what), synth=settings, spec=spec)
 

@@ -27,6 +27,7 @@ class StudyConfig:
         n_boot: bootstrap resamples of the CER interval.
         progress: tqdm bars on stderr.
         mnist_dir: MNIST folder for the generator conditions (None: the loader's default).
+        usps_dir: USPS folder for conditions with ``digits=usps`` (None: the loader's default).
         command: the command line, recorded in the report.
     """
 
@@ -38,6 +39,7 @@ class StudyConfig:
     n_boot: int = 2000
     progress: bool = True
     mnist_dir: str | None = None
+    usps_dir: str | None = None
     command: list[str] = field(default_factory=list)
 
 
@@ -58,7 +60,7 @@ def run_study(config: StudyConfig, *, recognizers: Recognizers | None = None, lo
     """
     check_sets(config.sets)
     recognizers = recognizers or Recognizers()
-    loaded = load_sets(config.sets, mnist_dir=config.mnist_dir)
+    loaded = load_sets(config.sets, mnist_dir=config.mnist_dir, usps_dir=config.usps_dir)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     readings = read_all(config.systems, loaded, cache_dir=out / "cache", recognizers=recognizers,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from docrec.cli import main
@@ -229,3 +230,40 @@ def test_a_torn_cache_line_is_skipped_and_not_glued_to_the_next(study):
     run_study(_config(out, n=12, gallery=0), recognizers=Recognizers(factory))
     assert factory.fields == 1  # only the field whose line was torn is read again
     assert len(read_cache(path)) == len(lines)
+
+
+def test_usps_conditions_are_named_and_checked():
+    spec = parse_synth("kind=zip,digits=usps,seed=4242", score="auto")
+    assert spec.name == "zip-normal-usps" and spec.synth["digits"] == "usps"
+    assert parse_synth("kind=zip", score="auto").synth["digits"] == "mnist"
+    with pytest.raises(ValueError, match="digits='emnist'; choose from mnist, usps"):
+        parse_synth("kind=zip,digits=emnist", score="auto")
+
+
+def test_usps_condition_is_the_real_fields_benchmark_set():
+    """``--synth kind=zip,digits=usps,seed=4242`` draws the zip codes of held-back USPS digits that
+    ``benchmarks/real_fields.py`` calls usps-zip (same pool, config and seed), so the two agree."""
+    from data.synth import SynthConfig, synthesize
+    from data.usps import usps_pool
+    from docrec.compare.fieldsets import load_sets
+
+    try:
+        pool = usps_pool("heldout", download=False)
+    except FileNotFoundError as exc:
+        pytest.skip(f"USPS digits not available offline: {exc}")
+    loaded, = load_sets([parse_synth("kind=zip,digits=usps,seed=4242,n=5", score="auto")])
+    fields = synthesize("zip", 5, split="test", seed=4242, config=SynthConfig(spacing="normal", zip_plus4=0.0),
+                        pool=pool)
+    assert loaded.truths == [f.text for f in fields]
+    assert all(np.array_equal(a, f.image) for a, f in zip(loaded.images, fields))
+
+
+def test_missing_usps_digits_is_one_line(tmp_path, capsys):
+    argv = ["compare", "--systems", "sdnn", "--synth", "kind=zip,digits=usps,n=2", "--usps-dir",
+            str(tmp_path / "none"), "--out", str(tmp_path / "out"), "--quiet"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("data.usps.fetch", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("offline")),
+                   raising=False)
+        code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and len(err.splitlines()) == 1 and "digits=usps" in err, err
