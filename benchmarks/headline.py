@@ -1,7 +1,8 @@
 """The README's headline results table, generated from the benchmark JSON in benchmarks/results/.
 
 Writes the table between the ``<!-- headline:start -->`` and ``<!-- headline:end -->`` markers of
-README.md; ``--check`` only compares (exit 1 when the README is stale; the test suite runs it). Every
+README.md, and regenerates the ``docrec compare`` summary tables marked in it (the README's tables
+all come from this one script); ``--check`` only compares (exit 1 when the README is stale; the test suite runs it). Every
 figure comes from a JSON that a benchmark script or ``docrec compare`` wrote; nothing here is typed in.
 The seg-vs-SDNN rows (generated strings, real fields before and after real-field training) come from
 the two committed ``docrec compare`` studies, each accuracy with its 95% Wilson interval:
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 START, END = "<!-- headline:start -->", "<!-- headline:end -->"
 #: The committed ``docrec compare`` studies: every seg-vs-SDNN figure of the headline comes from one,
@@ -105,6 +107,18 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def render(text: str) -> str:
+    """README text with both kinds of generated table rewritten: the headline table between its
+    markers, and every ``docrec compare`` summary table marked in it
+    (:func:`docrec.compare.report.fill_tables`, from its ``results.json``, a path from the project root)."""
+    from docrec.compare.report import fill_tables
+
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    new, _ = fill_tables(f"{head}{START}\n{table()}\n{END}{tail}", root=ROOT)
+    return new
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="only check that README.md is up to date")
@@ -114,12 +128,14 @@ def main(argv=None) -> int:
     if START not in text or END not in text:
         print(f"benchmarks/headline.py: {args.readme} has no {START} ... {END} markers", file=sys.stderr)
         return 2
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{START}\n{table()}\n{END}{tail}"
+    try:
+        new = render(text)
+    except ValueError as exc:
+        print(f"benchmarks/headline.py: {exc}", file=sys.stderr)
+        return 2
     if args.check:
         if new != text:
-            print(f"benchmarks/headline.py: {args.readme}'s headline table is stale; run python benchmarks/headline.py",
+            print(f"benchmarks/headline.py: {args.readme}'s generated tables are stale; run python benchmarks/headline.py",
                   file=sys.stderr)
             return 1
         return 0

@@ -26,6 +26,24 @@ def test_headline_table_is_generated_from_the_results():
     assert out.returncode == 0, out.stderr
 
 
+def test_a_hand_edited_readme_figure_is_caught(tmp_path):
+    """Both generated tables (headline and the compare summary) are checked: a figure typed over
+    in either makes --check fail, and a rewrite restores the README exactly."""
+    readme = (ROOT / "README.md").read_text()
+    headline = readme.split("<!-- headline:start -->")[1].split("<!-- headline:end -->")[0]
+    compare = readme.split("<!-- docrec compare --table")[1].split("<!-- end docrec compare -->")[0]
+    for block in (headline, compare):
+        row = next(line for line in block.splitlines() if "%" in line)
+        edited = readme.replace(row, re.sub(r"\d+\.\d%", "99.9%", row, count=1), 1)
+        assert edited != readme
+        copy = tmp_path / "README.md"
+        copy.write_text(edited)
+        out = run("benchmarks/headline.py", "--check", "--readme", str(copy))
+        assert out.returncode == 1 and "stale" in out.stderr, out.stderr
+        assert run("benchmarks/headline.py", "--readme", str(copy)).returncode == 0
+        assert copy.read_text() == readme
+
+
 def test_generated_docs_pages_are_current():
     out = run("docs/make_docs.py", "--check")
     assert out.returncode == 0, out.stderr
