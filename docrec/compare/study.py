@@ -28,6 +28,7 @@ class StudyConfig:
         progress: tqdm bars on stderr.
         mnist_dir: MNIST folder for the generator conditions (None: the loader's default).
         command: the command line, recorded in the report.
+        device: where the recognisers' networks run (None: the CPU; :mod:`docrec.devices`).
     """
 
     systems: list[SystemSpec]
@@ -39,6 +40,7 @@ class StudyConfig:
     progress: bool = True
     mnist_dir: str | None = None
     command: list[str] = field(default_factory=list)
+    device: str | None = None
 
 
 def write_json(path: Path, doc: dict) -> None:
@@ -57,7 +59,7 @@ def run_study(config: StudyConfig, *, recognizers: Recognizers | None = None, lo
         docrec.compare.specs.SpecError: a bad set (named) found while loading.
     """
     check_sets(config.sets)
-    recognizers = recognizers or Recognizers()
+    recognizers = recognizers or Recognizers(device=config.device)
     loaded = load_sets(config.sets, mnist_dir=config.mnist_dir)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

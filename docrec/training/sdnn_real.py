@@ -36,10 +36,12 @@ import gtn
 from data.sdnn_samples import STRIDE, STRIP_H, normalize_field_ink
 from data.synth import SynthConfig, field_rng, synthesize_one
 from decoders import CharacterModel, marked_label_graph
+from docrec.devices import resolve_device
 from docrec.training.field_augment import AugmentConfig, augment_field, join_fields
 from gtn.builders import string_graph
 from lenet.models import BACKGROUND
 from lenet.strip import StripNet
+from lenet.train import device_of
 
 
 @dataclass
@@ -156,7 +158,7 @@ def _weights_path(init: str) -> Path:
 
 
 def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike, *, resume: bool = False,
-                    log=print, evaluate=None, pool=None) -> dict:
+                    log=print, evaluate=None, pool=None, device: str | None = None) -> dict:
     """Fine-tune SDNN weights on real fields (module docstring).
 
     Args:
@@ -169,6 +171,8 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
         evaluate: optional validation callback, given the classifier (as ``SDNNRecognizer(model=...)`` takes it).
         pool: the digits of the synthetic fields (anything with ``DigitPool.glyph``, e.g. digits cut
             from real fields, :func:`data.field_digit_pool`); default MNIST training digits 0..54,999.
+        device: where the network trains (:mod:`docrec.devices`; None: CUDA when available); the
+            character model and criterion run on the CPU.
 
     Returns:
         ``{"history": [...], "best": score, "no_ink_skipped": n}``.
@@ -187,6 +191,7 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     net, cm_opts, init_meta = load_weights(_weights_path(cfg.init))
+    net.to(resolve_device(device, training=True))
     sdnn = build_sdnn(net)
 
     def train_mode():
@@ -242,7 +247,7 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
             if not strips:
                 continue
             x, frames = pad_strips(strips)
-            loss = global_loss(sdnn, charmodel, x, frames, targets)
+            loss = global_loss(sdnn, charmodel, x.to(device_of(net)), frames, targets)
             if not torch.isfinite(loss):
                 continue
             opt.zero_grad()

@@ -35,10 +35,12 @@ from data.atomic import atomic_write
 from data.sdnn_samples import STRIDE, STRIP_H, WindowConfig, make_windows, normalize_field, salt_and_pepper
 from data.synth import DigitPool, SynthConfig, field_rng, synthesize_one
 from decoders import CharacterModel
+from docrec.devices import resolve_device, to_graph_device
 from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, save_weights
 from docrec.recognizers.seg_model import freeze_batch_norm, new_piece_model
 from lenet.losses import map_loss
 from lenet.models import BACKGROUND, LeNet5
+from lenet.train import device_of
 
 #: MNIST training digits held out for validation (the last ones of the 60,000).
 VAL_DIGITS = 5000
@@ -163,8 +165,8 @@ def window_error(net, x: np.ndarray, y: np.ndarray, batch: int = 512) -> float:
     net.eval()
     wrong = 0
     for i in range(0, len(y), batch):
-        p = net(torch.from_numpy(np.asarray(x[i:i + batch], np.float32)))
-        wrong += int((p.argmin(1).numpy() != y[i:i + batch]).sum())
+        p = net(torch.from_numpy(np.asarray(x[i:i + batch], np.float32)).to(device_of(net)))
+        wrong += int((p.argmin(1).cpu().numpy() != y[i:i + batch]).sum())
     net.train()
     return wrong / max(1, len(y))
 
@@ -172,9 +174,10 @@ def window_error(net, x: np.ndarray, y: np.ndarray, batch: int = 512) -> float:
 def window_loss(net, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Way 1's loss: MAP (eq. 9) for LeNet-5's RBF penalties; for a ``-log softmax`` classifier
     (any other architecture) cross-entropy, the mean penalty of the right class. ``x (N, 1, 32, 32)``,
-    ``y (N,)`` -> scalar."""
+    ``y (N,)`` (on the CPU or the net's device) -> scalar on the net's device."""
 
-    pen = net(x)
+    device = device_of(net)
+    pen, y = net(x.to(device)), y.to(device)
     if isinstance(net, LeNet5):
         return map_loss(pen, y)
     return pen.gather(1, y.long().unsqueeze(1)).mean()
@@ -191,13 +194,14 @@ def evaluated(evaluate, net) -> float:
 
 
 def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
-               log=print, bar: bool = True, evaluate=None) -> dict:
+               log=print, bar: bool = True, evaluate=None, device: str | None = None) -> dict:
     """Way 1: window classification with the MAP loss. Returns the history (also in the checkpoint).
 
     ``evaluate(lenet5) -> float`` (validation string accuracy, higher is better), when given, is
     recorded every epoch and selects the epoch (ties: lower window error); otherwise the lowest
     validation window error does. Writes ``out_dir/way1.ckpt`` (atomic, every epoch) and
-    ``out_dir/sdnn-way1.pt`` (recogniser weights of the selected epoch).
+    ``out_dir/sdnn-way1.pt`` (recogniser weights of the selected epoch). The network trains on
+    ``device`` (:mod:`docrec.devices`; None: CUDA when available).
     """
     def _score(h: dict) -> float:  # model selection, lower is better
         if evaluate is None:
@@ -209,7 +213,7 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
     (xt, yt), (xv, yv) = window_sets(cfg, out, progress=log)
     log(f"way 1: {len(yt)} training windows, {len(yv)} validation windows "
         f"(none share {float(np.mean(yt == 16)):.2f})")
-    net = new_piece_model(cfg.arch, cfg.init, seed=cfg.seed)  # the SDNN's classes are the pieces' 17
+    net = new_piece_model(cfg.arch, cfg.init, seed=cfg.seed).to(resolve_device(device, training=True))  # 17 classes
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     ckpt_path = out / "way1.ckpt"
@@ -305,13 +309,13 @@ def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets:
     ``F(frames o model o target) - F(frames o model)``, F = :func:`gtn.forward_penalty`. Fields whose
     target cannot be aligned with their frames at all (too many characters for the width) are
     left out of the mean.
-    ``x (B, 1, 32, W)``, ``frames (B,)``, ``targets``: per field a label list (the exact string) or
+    ``x (B, 1, 32, W)`` (on the network's device), ``frames (B,)``, ``targets``: per field a label list (the exact string) or
     a ``gtn.Graph`` acceptor over label ids (e.g. the digits of a real amount with optional
     separators and end marks) -> scalar.
     """
 
     widths = (frames - 1) * STRIDE + STRIP_H  # normalised strips are 32 + 4 k wide
-    pen = frame_penalties(sdnn, x, widths)  # (B, T, C)
+    pen = to_graph_device(frame_penalties(sdnn, x, widths))  # (B, T, C) on the network's device -> the CPU's graphs
     g_all, _ = charmodel.compose_frames(pen, lengths=frames)
     if any(isinstance(t, gtn.Graph) for t in targets):
         tgt = gtn.batch([t if isinstance(t, gtn.Graph) else gtn.string_graph(t, penalty_dtype=pen.dtype)
@@ -326,12 +330,13 @@ def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets:
 
 
 def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
-               log=print, bar: bool = True, evaluate=None) -> dict:
+               log=print, bar: bool = True, evaluate=None, device: str | None = None) -> dict:
     """Way 2: global training on whole training fields. ``cfg.init``: the way-1 weights (required).
 
     ``evaluate(lenet5) -> float`` (validation string accuracy, higher is better) selects the best
     epoch; writes ``out_dir/way2.ckpt`` every epoch, ``out_dir/sdnn-way2.pt`` for the best epoch (epoch 0,
     the way-1 weights, when no epoch beats them) and ``out_dir/sdnn-way2-last.pt`` for the last one.
+    The network trains on ``device`` (None: CUDA when available); the graphs on the CPU.
     """
     from docrec.recognizers.sdnn_net import load_weights
 
@@ -340,6 +345,7 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
     torch.set_num_threads(cfg.threads)
     out = Path(out_dir)
     net, _, _ = load_weights(cfg.init)
+    net.to(resolve_device(device, training=True))
     freeze_batch_norm(net.train())  # fields of one step are not a representative batch
     sdnn = build_sdnn(net)
     charmodel = CharacterModel()
@@ -371,7 +377,7 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
                       for i in range(cfg.batch_size)]
             x, frames, _ = strips_batch([f.image for f in fields])
             targets = [alphabet.encode(f.text) for f in fields]
-            loss = global_loss(sdnn, charmodel, x, frames, targets)
+            loss = global_loss(sdnn, charmodel, x.to(device_of(net)), frames, targets)
             total += float(loss.detach())
             if windows is not None:
                 m = _window_map_loss(net, windows, cfg, wrng)

@@ -258,7 +258,8 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
             log(json.dumps({"training_fields": drawn}))
         val = val if val is not None else make_fields(config.val_fields, seed=config.seed + 1000, pool=val_pool,
                                                       progress=progress)
-    rec = SegmentationRecognizer(model=model)
+    rec = SegmentationRecognizer(model=model)  # on the model's device; the graphs on the CPU
+    device = rec.device
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
     history = [{"epoch": 0, "val_string_accuracy": string_accuracy(rec, val)}]
@@ -279,7 +280,8 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
             if aux_pieces is not None and config.aux_weight > 0:
                 pick = torch.randint(len(aux_pieces[1]), (config.aux_batch,), generator=gen).numpy()
                 xb = dequantize(aux_pieces[0][pick])  # (aux_batch, 1, 32, 32)
-                step_loss = step_loss + config.aux_weight * map_loss(model(xb), torch.from_numpy(aux_pieces[1][pick]),
+                yb = torch.from_numpy(aux_pieces[1][pick])
+                step_loss = step_loss + config.aux_weight * map_loss(model(xb.to(device)), yb.to(device),
                                                                      j=config.map_j)
             opt.zero_grad()
             step_loss.backward()

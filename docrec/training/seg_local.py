@@ -24,6 +24,7 @@ from tqdm import tqdm
 from data.atomic import atomic_write, write_json_atomic
 from lenet.distort import DistortionConfig, distort
 from lenet.losses import DEFAULT_MAP_J, map_loss
+from lenet.train import device_of
 
 
 @dataclass
@@ -87,9 +88,10 @@ def piece_error(model, x_q: np.ndarray, y: np.ndarray, *, batch: int = 1024) -> 
         return float("nan")
     wrong = 0
     model.eval()
+    device = device_of(model)
     with torch.no_grad():
         for k in range(0, len(y), batch):
-            pred = model(dequantize(x_q[k: k + batch])).argmin(1).numpy()
+            pred = model(dequantize(x_q[k: k + batch]).to(device)).argmin(1).cpu().numpy()
             wrong += int((pred != y[k: k + batch]).sum())
     return wrong / len(y)
 
@@ -120,6 +122,7 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
     from docrec.training.seg_data import dequantize
 
     g = torch.Generator().manual_seed(config.seed)
+    device = device_of(model)  # batches are drawn and distorted on the CPU, then moved there
     dcfg = config.distortion()
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     yt = torch.from_numpy(y)
@@ -143,7 +146,7 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
             yb = yt[idx]
             if dcfg is not None:
                 xb = distort(xb, dcfg, generator=g)
-            loss = map_loss(model(xb), yb, j=config.map_j)
+            loss = map_loss(model(xb.to(device)), yb.to(device), j=config.map_j)
             opt.zero_grad()
             loss.backward()
             opt.step()

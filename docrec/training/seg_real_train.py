@@ -29,6 +29,7 @@ import torch
 
 from data import usps_pool
 from data.atomic import atomic_write, write_json_atomic
+from docrec.devices import resolve_device
 
 #: Bundled weights real training starts from, per architecture.
 BUNDLED_SEG = {"lenet5": "seg-lenet5.pt", "modern": "seg-modern.pt"}
@@ -176,12 +177,15 @@ def _save_weights(model, meta: dict, record: dict, path: Path) -> Path:
     return save_atomic({"model": model.state_dict(), "meta": out_meta}, path)
 
 
-def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bool = True, log=print) -> dict:
+def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bool = True, log=print,
+               device: str | None = None) -> dict:
     """Run one real-field stage (see the module docstring).
 
     Args:
         config: :class:`RealTrainConfig`.
         work: the work folder (checkpoint, weights, record, caches).
+        device: where the piece classifier trains (:mod:`docrec.devices`; None: CUDA when
+            available); segmentation and graphs stay on the CPU.
 
     Returns:
         the JSON record (also written to ``WORK/TAG.json``): config, data counts, history,
@@ -214,6 +218,7 @@ def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bo
     record["train_fields"] = {"folder": str(config.fields), "ids": ids_text(config.ids), **tstats,
                               "used": len(fields)}
     model, init, meta = initial_model(config)
+    model.to(resolve_device(device, training=True))
     record["init"] = init
     log(json.dumps({k: record[k] for k in ("train_fields", "init")}))
     ckpt = work / f"{config.name}.pt"

@@ -31,7 +31,9 @@ from tqdm import tqdm
 
 from data.synth import DigitPool, SynthConfig, field_rng, synthesize_one
 from decoders import CharacterModel
+from docrec.devices import resolve_device
 from lenet.strip import StripNet
+from lenet.train import device_of
 
 #: Spacing presets of the training fields and their shares.
 SPACING_SHARES = {"wide": 0.15, "normal": 0.25, "tight": 0.2, "touching": 0.25, "overlapping": 0.15}
@@ -109,12 +111,14 @@ class _FieldBatches:
 
 
 def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bool = False, log=print,
-                bar: bool = True, evaluate=None) -> dict:
+                bar: bool = True, evaluate=None, device: str | None = None) -> dict:
     """Train a ``lenet.StripNet`` (module docstring).
 
     ``evaluate(net) -> float`` (validation string accuracy, higher is better) selects the best epoch.
     Writes ``out_dir/strip.ckpt`` every epoch, ``out_dir/sdnn-strip.pt`` for the best epoch and
     ``out_dir/sdnn-strip-last.pt`` for the last (SDNN weights files: ``SDNNRecognizer(weights=...)``).
+    The network trains on ``device`` (:mod:`docrec.devices`; None: CUDA when available), the
+    character model and criterion on the CPU.
     """
     from docrec.recognizers.sdnn_net import load_weights, new_strip_net, save_weights
     from docrec.training.sdnn_train import (
@@ -138,6 +142,7 @@ def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bo
         if not isinstance(net, StripNet):
             raise ValueError(f"[docrec.train_strip] --init {cfg.init} holds a {type(net).__name__}, not a StripNet "
                              f"(the windowed classifiers train with --way 1 / 2)")
+    net.to(resolve_device(device, training=True))
     charmodel = CharacterModel()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train_pool, _ = split_pools()
@@ -158,7 +163,7 @@ def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bo
             cosine_lr(opt, cfg.lr, step / (cfg.epochs * cfg.steps))
             fields = batches(step)
             x, frames, _ = strips_batch([f.image for f in fields])
-            loss = global_loss(net, charmodel, x, frames, [alphabet.encode(f.text) for f in fields])
+            loss = global_loss(net, charmodel, x.to(device_of(net)), frames, [alphabet.encode(f.text) for f in fields])
             if not torch.isfinite(loss):
                 skipped += 1
                 continue
