@@ -64,6 +64,22 @@ class Shard:
             at += p.numel()
         return flat[at:]
 
+    def mean_backward(self, model: nn.Module, loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                      x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Backward of a batch-mean loss over the processes: ``loss_of(x_part, y_part)`` (the mean
+        over this process's rows ``x[rank::world]``, ``(n, ...)``, ``(n,)``) is back-propagated with
+        weight ``n_part / n`` and the gradients summed (:meth:`sum_gradients`), so they are those of
+        the whole batch's mean. Returns the whole batch's mean loss (the same on every process)."""
+        xl, yl = self.part(x), self.part(y)
+        n, k = y.shape[0], yl.shape[0]
+        if k:
+            local = loss_of(xl, yl)
+            (local * (k / n)).backward()
+            local_sum = local.detach() * k
+        else:
+            local_sum = torch.zeros((), device=x.device)
+        return self.sum_gradients(model, local_sum)[0] / n
+
     def gather(self, make: Callable[[int], T], count: int) -> list[T]:
         """``[make(i) for i in range(count)]``, each process making its items ``rank::world`` and all
         of them exchanged (``all_gather_object``): the same list on every process, made ``world``

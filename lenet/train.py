@@ -261,7 +261,7 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split
         xb, yb = xb.to(device), yb.to(device)
         optimizer.zero_grad(set_to_none=True)
         if shard is not None and shard.world > 1:
-            loss = _sharded_backward(model, loss_fn, xb, yb, shard)
+            loss = shard.mean_backward(model, lambda x, y: loss_fn(model(x), y), xb, yb)
         else:
             loss = loss_fn(model(xb), yb)
             loss.backward()
@@ -275,21 +275,6 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split
             on_batch(seen, n, total / seen)
     return {"train_loss": total / max(seen, 1), "rate": rate,
             "train_seconds": time.perf_counter() - t0, "hessian_seconds": hessian_seconds}
-
-
-def _sharded_backward(model: nn.Module, loss_fn, xb: torch.Tensor, yb: torch.Tensor, shard: Shard) -> torch.Tensor:
-    """Backward on this process's part of the batch (:class:`lenet.shard.Shard`), gradients summed
-    over the processes into the whole batch's; returns the whole batch's mean loss (the same on
-    every process). Batch norm statistics stay per process."""
-    xl, yl = shard.part(xb), shard.part(yb)
-    n, k = yb.shape[0], yl.shape[0]
-    if k:
-        local = loss_fn(model(xl), yl)
-        (local * (k / n)).backward()  # summed over the processes: the gradient of the batch mean
-        local_sum = local.detach() * k
-    else:
-        local_sum = torch.zeros((), device=xb.device)
-    return shard.sum_gradients(model, local_sum)[0] / n
 
 
 def evaluate_splits(model: nn.Module, splits: dict[str, Split | None], *, batch: int = 256) -> dict:

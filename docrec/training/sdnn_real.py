@@ -41,6 +41,7 @@ from docrec.training.field_augment import AugmentConfig, augment_field, join_fie
 from gtn.builders import string_graph
 from lenet.models import BACKGROUND
 from lenet.strip import StripNet
+from lenet.shard import Shard
 from lenet.train import device_of
 
 
@@ -158,7 +159,8 @@ def _weights_path(init: str) -> Path:
 
 
 def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike, *, resume: bool = False,
-                    log=print, evaluate=None, pool=None, device: str | None = None) -> dict:
+                    log=print, evaluate=None, pool=None, device: str | None = None,
+                    shard: Shard | None = None) -> dict:
     """Fine-tune SDNN weights on real fields (module docstring).
 
     Args:
@@ -173,6 +175,10 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
             from real fields, :func:`data.field_digit_pool`); default MNIST training digits 0..54,999.
         device: where the network trains (:mod:`docrec.devices`; None: CUDA when available); the
             character model and criterion run on the CPU.
+        shard: this process's place under ``torchrun`` (:class:`lenet.shard.Shard`): every process
+            prepares the same batch (the augmentations draw from one stream per step) and reads its
+            rows ``batch[rank::world]`` (:func:`docrec.training.sdnn_train.sharded_global_step`);
+            batch norm statistics are per process; process 0 alone logs and writes.
 
     Returns:
         ``{"history": [...], "best": score, "no_ink_skipped": n}``.
@@ -185,7 +191,12 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
     from docrec.training.sdnn_train import cosine_lr, global_loss, load_progress, save_progress, split_pools
     from docrec.training.strip_train import training_field
 
+    from docrec.training.sdnn_train import sharded_global_step
+
     cfg.validate()
+    shard = shard or Shard()
+    main = shard.rank == 0
+    log = log if main else (lambda *a, **k: None)
     if len(real_fields) == 0:
         raise ValueError("[docrec.train_sdnn_real] no real training fields")
     torch.set_num_threads(cfg.threads)
@@ -246,6 +257,19 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
                     targets.append(target_graph(text, alphabet, marks=marked))
             if not strips:
                 continue
+            if shard.world > 1:
+                mine, my_targets = list(shard.part(strips)), list(shard.part(targets))
+                x = frames = None
+                if mine:
+                    x, frames = pad_strips(mine)
+                    x = x.to(device_of(net))
+                opt.zero_grad()
+                loss, _ = sharded_global_step(shard, net, sdnn, charmodel, x, frames, my_targets)
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+                opt.step()
+                total += loss
+                used += 1
+                continue
             x, frames = pad_strips(strips)
             loss = global_loss(sdnn, charmodel, x.to(device_of(net)), frames, targets)
             if not torch.isfinite(loss):
@@ -267,9 +291,11 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
         score = rec.get("val_score", -rec["train_loss"])
         if score > best:
             best = score
-            save_weights(out / "sdnn-real.pt", net, cm_opts, epoch_meta)
-        save_weights(out / "sdnn-real-last.pt", net, cm_opts, epoch_meta)
-        save_progress(ckpt, net, opt, epoch + 1, best, history)
+            if main:
+                save_weights(out / "sdnn-real.pt", net, cm_opts, epoch_meta)
+        if main:
+            save_weights(out / "sdnn-real-last.pt", net, cm_opts, epoch_meta)
+            save_progress(ckpt, net, opt, epoch + 1, best, history)
     return {"history": history, "best": best, "no_ink_skipped": no_ink}
 
 
