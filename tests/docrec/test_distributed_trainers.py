@@ -49,6 +49,21 @@ def seg_local(shard: Shard, out: Path):
     return net, hist[-1]["loss"]
 
 
+def seg_global(shard: Shard, out: Path):
+    from docrec.recognizers.seg_model import new_piece_model
+    from docrec.training.seg_data import train_pools
+    from docrec.training.seg_global import GlobalTrainConfig, make_fields, train_global
+
+    fields = make_fields(5, seed=3, pool=train_pools(None)[1])
+    rng = np.random.default_rng(1)
+    aux = (rng.integers(0, 256, (40, 1, 32, 32), dtype=np.uint8), rng.integers(0, 17, 40))
+    net = new_piece_model("lenet5", WEIGHTS / "seg-lenet5.pt", seed=0)
+    cfg = GlobalTrainConfig(epochs=1, batch_fields=5, lr=1e-3, aux_weight=0.5, aux_batch=9)
+    hist = train_global(net, cfg, checkpoint=out / "global.pt", progress=False, log=lambda *a: None,
+                        fields=fields, val=[], aux_pieces=aux, shard=shard)
+    return net, hist[-1]["loss"]
+
+
 def sdnn_way1(shard: Shard, out: Path):
     from docrec.training import sdnn_train
     from docrec.training.sdnn_train import SDNNTrainConfig, train_way1
@@ -102,7 +117,7 @@ def sdnn_real(shard: Shard, out: Path):
     return nets[0], res["history"][-1]["train_loss"]
 
 
-TRAINERS = {"seg-local": seg_local, "sdnn-way1": sdnn_way1, "sdnn-way2": sdnn_way2, "strip": strip,
+TRAINERS = {"seg-local": seg_local, "seg-global": seg_global, "sdnn-way1": sdnn_way1, "sdnn-way2": sdnn_way2, "strip": strip,
             "sdnn-real": sdnn_real}
 
 
