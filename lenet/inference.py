@@ -214,7 +214,7 @@ class FoldedModern(nn.Module):
         ops: list[tuple] = []
         for layer in model.body:
             if isinstance(layer, nn.Conv2d):
-                bias = layer.bias.detach().clone() if layer.bias is not None else torch.zeros(layer.out_channels)
+                bias = layer.bias.detach().clone() if layer.bias is not None else layer.weight.new_zeros(layer.out_channels)
                 ops.append(["conv", layer.weight.detach().clone(), bias, layer.padding])
             elif isinstance(layer, nn.BatchNorm2d):
                 scale = layer.weight.detach() / torch.sqrt(layer.running_var + layer.eps)

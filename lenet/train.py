@@ -21,6 +21,7 @@ from torch import nn
 from lenet.distort import DistortionConfig, distort
 from lenet.losses import DEFAULT_MAP_J, map_loss, mse_loss
 from lenet.sdlm import SDLM, gauss_newton_diagonal, paper_eta
+from lenet.shard import Shard
 from lenet.inference import inference_model
 
 
@@ -75,22 +76,6 @@ class TrainConfig:
 
 
 @dataclass
-class Shard:
-    """This process's place in data-parallel training (``torchrun``): ``rank`` of ``world``.
-
-    Every process holds the whole training set and draws the same permutation; each global batch
-    is split by position (``batch[rank::world]``), every process runs forward and backward on its
-    part, and the gradients are averaged with ``all_reduce`` before the step (what
-    ``DistributedDataParallel`` does; done by hand so that the faithful SDLM optimizer, which needs
-    the bare model, works too). The per-process losses are weighted by their share of the batch, so
-    the step equals a single process's on the whole batch. Batch norm statistics stay per process.
-    """
-
-    rank: int = 0
-    world: int = 1
-
-
-@dataclass
 class Split:
     """A labelled set: ``x`` ``(N, 1, 32, 32)`` float, ``y`` ``(N,)`` int64."""
 
@@ -109,17 +94,25 @@ def penalties_of(model: nn.Module, x: torch.Tensor, *, batch: int = 256, fast: b
     """``(N, 1, 32, 32) -> (N, C)`` penalties in eval mode, in chunks of ``batch`` (fastest on CPU).
 
     With ``fast`` (default) the paper's networks run through :func:`lenet.inference.inference_model`
-    (same function, about twice as fast); ``fast=False`` runs the module itself.
+    (same function, about twice as fast); ``fast=False`` runs the module itself. Each chunk runs on
+    the model's device; the penalties come back on the CPU.
     """
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
             net = inference_model(model) if fast else model
-            out = [net(chunk) for chunk in x.split(batch)]
+            device = device_of(model)
+            out = [net(chunk.to(device)).cpu() for chunk in x.split(batch)]
     finally:
         model.train(was_training)
     return torch.cat(out) if out else x.new_zeros(0, getattr(model, "num_classes", 0))
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """Where ``model``'s parameters live (the CPU for a model without any)."""
+    param = next(iter(model.parameters()), None)
+    return param.device if param is not None else torch.device("cpu")
 
 
 def error_rate(model: nn.Module, split: Split | None, *, batch: int = 256) -> float | None:
@@ -192,11 +185,12 @@ def sdlm_lr_scale(config: TrainConfig, epoch: int, eta: float) -> float:
     return min(config.batch_size * eta, config.sdlm_step_cap) / eta
 
 
-def _hessian_patterns(train: Split, config: TrainConfig, g: torch.Generator) -> torch.Tensor:
-    """``hessian_samples`` random training patterns (distorted like the training stream)."""
+def _hessian_patterns(train: Split, config: TrainConfig, g: torch.Generator, device: torch.device) -> torch.Tensor:
+    """``hessian_samples`` random training patterns (distorted like the training stream), on ``device``."""
     idx = torch.randint(0, train.y.shape[0], (config.hessian_samples,), generator=g)
     xh = train.x[idx]
-    return distort(xh, config.distortion, generator=g) if config.distort else xh
+    xh = distort(xh, config.distortion, generator=g) if config.distort else xh
+    return xh.to(device)
 
 
 def _sdlm_warmup(model, optimizer: SDLM, train: Split, config: TrainConfig, loss_fn, g) -> None:
@@ -213,13 +207,14 @@ def _sdlm_warmup(model, optimizer: SDLM, train: Split, config: TrainConfig, loss
     for group in optimizer.param_groups:
         group["lr_scale_saved"] = group["lr_scale"]
         group["lr_scale"] = group["lr_scale"] * config.sdlm_warmup_factor
+    device = device_of(model)
     try:
         for chunk in idx.split(config.batch_size):
             xb, yb = train.x[chunk], train.y[chunk]
             if config.distort:
                 xb = distort(xb, config.distortion, generator=g)
             optimizer.zero_grad(set_to_none=True)
-            loss_fn(model(xb), yb).backward()
+            loss_fn(model(xb.to(device)), yb.to(device)).backward()
             optimizer.step()
     finally:
         for group in optimizer.param_groups:
@@ -230,14 +225,16 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split
                 epoch: int, *, on_batch: Callable[[int, int, float], None] | None = None,
                 shard: Shard | None = None) -> dict:
     """One pass over ``train``; returns ``{"train_loss", "rate", "train_seconds", "hessian_seconds"}``.
-    With ``shard`` (several processes), this process takes its part of every batch (:class:`Shard`)."""
+    With ``shard`` (several processes), this process takes its part of every batch (:class:`Shard`).
+    Batches are drawn and distorted on the CPU, then moved to the model's device."""
     g = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+    device = device_of(model)
     n = train.y.shape[0]
     loss_fn = _loss_fn(model, config)
     hessian_seconds = 0.0
     if isinstance(optimizer, SDLM):
         t0 = time.perf_counter()
-        xh = _hessian_patterns(train, config, g)
+        xh = _hessian_patterns(train, config, g, device)
         optimizer.set_hessian(gauss_newton_diagonal(model, xh))
         if epoch == 0 and config.sdlm_warmup > 0:
             _sdlm_warmup(model, optimizer, train, config, loss_fn, g)
@@ -256,14 +253,15 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split
                 and (b * config.batch_size) // config.hessian_every
                 != ((b - 1) * config.batch_size) // config.hessian_every):
             t1 = time.perf_counter()
-            optimizer.set_hessian(gauss_newton_diagonal(model, _hessian_patterns(train, config, g)))
+            optimizer.set_hessian(gauss_newton_diagonal(model, _hessian_patterns(train, config, g, device)))
             hessian_seconds += time.perf_counter() - t1
         xb, yb = train.x[idx], train.y[idx]
         if config.distort:
             xb = distort(xb, config.distortion, generator=g)
+        xb, yb = xb.to(device), yb.to(device)
         optimizer.zero_grad(set_to_none=True)
         if shard is not None and shard.world > 1:
-            loss = _sharded_backward(model, loss_fn, xb, yb, shard)
+            loss = shard.mean_backward(model, lambda x, y: loss_fn(model(x), y), xb, yb)
         else:
             loss = loss_fn(model(xb), yb)
             loss.backward()
@@ -277,34 +275,6 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split
             on_batch(seen, n, total / seen)
     return {"train_loss": total / max(seen, 1), "rate": rate,
             "train_seconds": time.perf_counter() - t0, "hessian_seconds": hessian_seconds}
-
-
-def _sharded_backward(model: nn.Module, loss_fn, xb: torch.Tensor, yb: torch.Tensor, shard: Shard) -> torch.Tensor:
-    """Backward on this process's part of the batch, gradients averaged over the processes; returns
-    the whole batch's mean loss (the same on every process)."""
-    import torch.distributed as dist
-
-    part = slice(shard.rank, None, shard.world)
-    xl, yl = xb[part], yb[part]
-    n, k = yb.shape[0], yl.shape[0]
-    if k:
-        local = loss_fn(model(xl), yl)
-        (local * (k * shard.world / n)).backward()  # all_reduce(SUM) / world then gives the batch mean
-        local_sum = local.detach() * k
-    else:
-        local_sum = torch.zeros(())
-    params = [p for p in model.parameters() if p.requires_grad]
-    for p in params:
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-    # one exchange per step: every gradient and the loss in one flat buffer
-    flat = torch.cat([p.grad.reshape(-1) for p in params] + [local_sum.reshape(1).to(params[0].grad.dtype)])
-    dist.all_reduce(flat)
-    at = 0
-    for p in params:
-        p.grad.copy_(flat[at: at + p.numel()].view_as(p.grad) / shard.world)
-        at += p.numel()
-    return flat[at] / n
 
 
 def evaluate_splits(model: nn.Module, splits: dict[str, Split | None], *, batch: int = 256) -> dict:

@@ -179,6 +179,18 @@ ARGUMENT_CASES = [
     ("demo-count0", ["demo", "--synth", "--count", "0"], ["--count"]),
     ("demo-out-file", ["demo", "--synth", "--out", "{bad}/afile"], ["--out"]),
     ("top-unknown", ["decipher"], ["invalid choice"]),
+    # --device: a name torch does not know, a malformed index, a GPU this machine does not have
+    ("rec-device-tpu", ["recognize", "{s}", "--device", "tpu"], ["--device", "'tpu' is not a device"]),
+    ("rec-device-empty", ["recognize", "{s}", "--device", ""], ["--device", "is not a device"]),
+    ("rec-device-index", ["recognize", "{s}", "--device", "cuda:x"], ["--device", "'cuda:x' is not a device"]),
+    ("rec-device-cpu-index", ["recognize", "{s}", "--device", "cpu:1"], ["--device", "not a device"]),
+    ("rec-device-99", ["recognize", "{s}", "--device", "cuda:99"], ["--device", "cuda:99"]),
+    ("ev-device", ["eval", "strings", "{s}", "--device", "gpu"], ["--device", "'gpu' is not a device"]),
+    ("em-device", ["eval", "mnist", "--model", "lenet5", "--device", "cuda:99"], ["--device", "cuda:99"]),
+    ("cmp-device", ["compare", "--out", "{bad}/o2", "--device", "npu"], ["--device", "'npu'"]),
+    ("tr-lenet-device", ["train", "lenet", "--out", "{bad}/o.pt", "--device", "cuda:99"], ["--device", "cuda:99"]),
+    ("tr-seg-device", ["train", "seg", "local", "--device", "xpu"], ["--device", "'xpu'"]),
+    ("tr-sdnn-device", ["train", "sdnn", "--way", "1", "--device", "cuda:99"], ["--device", "cuda:99"]),
 ]
 
 
@@ -362,6 +374,12 @@ API_CASES = [
      "max_merge"),
     ("read-fields", lambda: __import__("data", fromlist=["read_fields"]).read_fields("/nonexistent/folder"),
      "nonexistent"),
+    ("seg-device", lambda: __import__("docrec.recognizers", fromlist=["x"]).get_recognizer("seg", device="cuda:99"),
+     "cuda:99"),
+    ("sdnn-device", lambda: __import__("docrec.recognizers", fromlist=["x"]).get_recognizer("sdnn", device="tpu"),
+     "'tpu' is not a device"),
+    ("combo-device", lambda: __import__("docrec.recognizers", fromlist=["x"]).get_recognizer("combo", device="cuda:99"),
+     "cuda:99"),
 ]
 
 

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from docrec.checks import one_line, output_dir
+from docrec.devices import add_device_option
 
 WHERE = "docrec compare"
 STUDIES = ("fields", "mnist", "global")
@@ -48,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=16, help="fields per recognize call (default 16)")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples for CER intervals (default 2000)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    add_device_option(p, training=False)
     p.add_argument("--mnist-dir", default=None, help="MNIST folder (default $DOCREC_MNIST_DIR or the user cache)")
     p.add_argument("--usps-dir", default=None,
                    help="USPS folder for --synth digits=usps (default $DOCREC_USPS_DIR or the user cache)")
@@ -129,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
         if args.study == "mnist":
             from docrec.compare.mnist import run_mnist
 
-            doc = run_mnist(out=args.out, models=args.models, mnist_dir=args.mnist_dir, command=command, log=log)
+            doc = run_mnist(out=args.out, models=args.models, mnist_dir=args.mnist_dir, command=command, log=log,
+                            device=args.device)
         elif args.study == "global":
             from docrec.compare.global_table import run_global
 
@@ -159,7 +162,7 @@ def _run_fields(args: argparse.Namespace, command: list[str], log) -> dict:
     sets += [parse_synth(s, score=args.score) for s in args.synth]
     config = StudyConfig(systems=systems, sets=sets, out=args.out, batch=args.batch, gallery=args.gallery,
                          n_boot=args.boot, progress=not args.quiet, mnist_dir=args.mnist_dir,
-                         usps_dir=args.usps_dir, command=command)
+                         usps_dir=args.usps_dir, command=command, device=args.device)
     doc = run_study(config, log=log)
     if not args.quiet:
         print(summary_table(doc))

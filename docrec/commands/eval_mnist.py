@@ -22,6 +22,7 @@ import torch
 
 from data import load_mnist, to_lenet_input
 from docrec.checks import one_line, output_file
+from docrec.devices import add_device_option, resolve_device
 from lenet.train import penalties_of
 
 WHERE = "docrec eval mnist"
@@ -41,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    add_device_option(p, training=False)
     p.set_defaults(func=run)
 
 
@@ -137,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     try:
-        model = load_model(args.model)
+        model = load_model(args.model).to(resolve_device(args.device, training=False))
     except (FileNotFoundError, ValueError) as exc:
         print(f"{WHERE}: error: cannot load model: {one_line(exc)}", file=sys.stderr)
         return 2

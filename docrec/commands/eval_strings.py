@@ -29,6 +29,7 @@ import numpy as np
 
 from data.folder import FieldFolder
 from docrec.checks import one_line, output_file, weights_arg
+from docrec.devices import add_device_option
 
 
 def levenshtein(a: str, b: str) -> int:
@@ -102,6 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="accept labels.csv rows whose image lies outside the folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.add_argument("--json", type=output_file, default=None, help="also write the metrics to this JSON file")
+    add_device_option(p, training=False)
     p.set_defaults(func=run)
 
 
@@ -114,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         grammar = resolve_grammar(args.grammar)
         weights = args.weights if args.weights is not None else default_weights(args.system, args.grammar)
         kwargs = {} if weights is None else {"weights": weights}
+        if args.device is not None:
+            kwargs["device"] = args.device
         rec = get_recognizer(args.system, **kwargs)
     except (OSError, ValueError, ImportError) as exc:
         print(f"docrec eval strings: error: {one_line(exc)}", file=sys.stderr)

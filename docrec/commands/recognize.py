@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from docrec.checks import fail, one_line, output_file, weights_arg
+from docrec.devices import add_device_option
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".pbm", ".ppm", ".webp"}
 
@@ -56,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="skip the inputs already in --out and append the rest (after an interruption)")
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    add_device_option(p, training=False)
     p.set_defaults(func=run)
 
 
@@ -102,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"docrec recognize: error: bad --grammar {args.grammar!r}: {one_line(exc)}", file=sys.stderr)
         return 2
     kwargs = {"max_pixels": args.max_pixels}
+    if args.device is not None:
+        kwargs["device"] = args.device
     if args.reject_threshold is not None:
         kwargs["reject_threshold"] = args.reject_threshold
     weights = args.weights if args.weights is not None else default_weights(args.system, args.grammar)

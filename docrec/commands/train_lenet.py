@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,8 @@ from tqdm import tqdm
 from data import load_mnist, to_lenet_input
 from data.atomic import atomic_write, write_json_atomic
 from docrec.checks import fail, one_line, output_file
+from docrec.devices import add_device_option
+from docrec.distributed import is_main, training_processes
 from lenet.boost import train_boosted
 from lenet.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from lenet.models import ARCHITECTURES, build_model
@@ -66,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mnist-dir", "--mnist", dest="mnist", type=Path, default=None,
                    help="MNIST directory (default: $DOCREC_MNIST_DIR; --mnist is the old spelling)")
     p.add_argument("--resume", action="store_true", help="continue from --out")
+    add_device_option(p, training=True)
     p.add_argument("--quiet", "--no-bar", dest="no_bar", action="store_true", help="no progress bar (--no-bar: old)")
     p.set_defaults(func=run)
 
@@ -124,31 +126,12 @@ WHERE = "docrec train lenet"
 def run(args: argparse.Namespace) -> int:
     """Train (or resume) one network: configuration, data, model, then epochs with checkpoints."""
     torch.set_num_threads(max(1, args.threads))
-    shard = _distributed()
-    try:
-        code = _run(args, shard)
-        if shard is not None:
-            torch.distributed.barrier()  # no rank tears down while another still talks
-        return code
-    finally:
-        if shard is not None:
-            torch.distributed.destroy_process_group()
+    with training_processes(args.device) as (shard, device):
+        return _run(args, shard if shard.world > 1 else None, device)
 
 
-def _distributed() -> Shard | None:
-    """This process's :class:`lenet.train.Shard` when started by ``torchrun`` with several processes
-    (``WORLD_SIZE`` > 1; gloo on CPU, nccl with CUDA), else None."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return None
-    import torch.distributed as dist
-
-    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return Shard(dist.get_rank(), world)
-
-
-def _run(args: argparse.Namespace, shard: Shard | None) -> int:
-    main_rank = shard is None or shard.rank == 0
+def _run(args: argparse.Namespace, shard: Shard | None, device: torch.device) -> int:
+    main_rank = is_main(shard)
     config = _config(args)
     try:
         train, val, test = load_splits(args.mnist, val_size=args.val_size, train_limit=args.train_limit)
@@ -156,7 +139,7 @@ def _run(args: argparse.Namespace, shard: Shard | None) -> int:
         return fail(WHERE, f"cannot load MNIST: {exc}", 2)
     torch.manual_seed(config.seed)
     try:
-        model, config, start_epoch, history, optimizer = _start(args, config)
+        model, config, start_epoch, history, optimizer = _start(args, config, device)
     except (ValueError, FileNotFoundError) as exc:
         return fail(WHERE, f"cannot resume: {exc}", 2)
     if args.arch == "boosted-lenet4":
@@ -197,13 +180,14 @@ def _config(args: argparse.Namespace) -> TrainConfig:
     return config
 
 
-def _start(args: argparse.Namespace, config: TrainConfig):
-    """``(model, config, start epoch, history, optimizer)``: fresh, or from ``--out`` with ``--resume``."""
+def _start(args: argparse.Namespace, config: TrainConfig, device: torch.device):
+    """``(model, config, start epoch, history, optimizer)``: fresh, or from ``--out`` with ``--resume``;
+    the model on ``device``."""
     out: Path = args.out
     if not (args.resume and out.exists()):
-        return build_model(args.arch), config, 0, [], None
+        return build_model(args.arch).to(device), config, 0, [], None
     payload = load_checkpoint(out)
-    model = model_from_checkpoint(payload, source=str(out), arch=args.arch)
+    model = model_from_checkpoint(payload, source=str(out), arch=args.arch).to(device)
     config = TrainConfig.from_dict(payload["meta"]["train_config"])
     config.epochs = args.epochs
     start_epoch = int(payload.get("epoch", 0))

@@ -25,6 +25,8 @@ from data.field_digits import field_digit_pool
 from data.sdnn_samples import WindowConfig
 from data.synth import SynthConfig, field_rng, synthesize_one
 from docrec.checks import one_line, output_dir
+from docrec.devices import add_device_option
+from docrec.distributed import is_main, training_processes
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
@@ -89,6 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--install", default=None, metavar="NAME",
                    help="copy the best weights to docrec/weights/NAME.pt and write NAME.json")
     p.add_argument("--quiet", "--no-bar", dest="no_bar", action="store_true", help="no progress bars (--no-bar: old)")
+    add_device_option(p, training=True)
     p.set_defaults(func=run)
 
 
@@ -114,6 +117,12 @@ def _val_accuracy(count: int, seed: int, spacings=("normal",)):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train in this process, or as one of ``torchrun``'s (:mod:`docrec.distributed`)."""
+    with training_processes(args.device) as (shard, device):
+        return _run(args, shard, device)
+
+
+def _run(args: argparse.Namespace, shard, device) -> int:
     from docrec.training.sdnn_train import SDNNTrainConfig, train_way1, train_way2
 
     out = Path(args.out)
@@ -124,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"docrec train sdnn: error: --none_fraction must be in [0, 1), got {args.none_fraction}", file=sys.stderr)
         return 2
     if args.real is not None:
-        return _run_real(args)
+        return _run_real(args, shard, device)
     if (args.way is None) != (args.arch == "strip"):
         print("docrec train sdnn: error: give --way 1 or 2 for lenet5/modern; --arch strip takes no --way", file=sys.stderr)
         return 2
@@ -137,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
             cfg = StripTrainConfig(epochs=args.epochs or 8, steps=args.steps, batch_size=args.batch_size or 32,
                                    lr=args.lr or 1e-3, weight_decay=args.weight_decay, seed=args.seed,
                                    threads=args.threads or 2, init=init).validate()
-            result = train_strip(cfg, out, resume=args.resume, bar=not args.no_bar, evaluate=evaluate)
+            result = train_strip(cfg, out, resume=args.resume, bar=not args.no_bar, evaluate=evaluate,
+                                 device=device, shard=shard)
         except (ValueError, FileNotFoundError) as exc:
             print(f"docrec train sdnn: error: {one_line(exc)}", file=sys.stderr)
             return 2
@@ -156,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = SDNNTrainConfig(way=1, epochs=args.epochs or 4, lr=args.lr or 1e-3, batch_size=args.batch_size or 64,
                               fields=args.fields, val_fields=args.val_fields, init=init, seed=args.seed,
                               threads=args.threads or 1, window=window, arch=args.arch)
-        result = train_way1(cfg, out, resume=args.resume, bar=not args.no_bar, evaluate=evaluate)
+        result = train_way1(cfg, out, resume=args.resume, bar=not args.no_bar, evaluate=evaluate,
+                            device=device, shard=shard)
         produced = out / "sdnn-way1.pt"
     else:
         init = args.init or str(out / "sdnn-way1.pt")
@@ -166,8 +177,11 @@ def run(args: argparse.Namespace) -> int:
         cfg = SDNNTrainConfig(way=2, epochs=args.epochs or 3, lr=args.lr or 1e-4, batch_size=args.batch_size or 16,
                               steps=args.steps, val_fields=args.val_fields, init=init, seed=args.seed,
                               threads=args.threads or 1, fields=args.fields, map_weight=args.map_weight)
-        result = train_way2(cfg, out, resume=args.resume, bar=not args.no_bar, evaluate=evaluate)
+        result = train_way2(cfg, out, resume=args.resume, bar=not args.no_bar, evaluate=evaluate,
+                            device=device, shard=shard)
         produced = out / "sdnn-way2.pt"
+    if not is_main(shard):
+        return 0
     print(json.dumps({k: v for k, v in result.items() if k != "history"}))
     if args.install:
         WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -241,7 +255,7 @@ def real_accuracy(fields: list[tuple], grammar: str):
     return evaluate
 
 
-def _run_real(args: argparse.Namespace) -> int:
+def _run_real(args: argparse.Namespace, shard, device) -> int:
     from docrec.training.sdnn_real import RealSDNNConfig, train_sdnn_real
 
     if args.way is not None:
@@ -260,10 +274,13 @@ def _run_real(args: argparse.Namespace) -> int:
                              weight_decay=args.weight_decay, augment=not args.no_augment, marks=not args.no_marks,
                              seed=args.seed, threads=args.threads or 2, synth=args.synth,
                              p_join=args.p_join).validate()
-        result = train_sdnn_real(cfg, train, Path(args.out), resume=args.resume, evaluate=evaluate, pool=pool)
+        result = train_sdnn_real(cfg, train, Path(args.out), resume=args.resume, evaluate=evaluate, pool=pool,
+                                 device=device, shard=shard)
     except (ValueError, FileNotFoundError) as exc:
         print(f"docrec train sdnn: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    if not is_main(shard):
+        return 0
     print(json.dumps({k: v for k, v in result.items() if k != "history"}))
     if args.install:
         WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)

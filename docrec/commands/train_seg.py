@@ -55,6 +55,9 @@ import torch
 
 from data.atomic import atomic_write
 from docrec.checks import one_line, output_dir
+from docrec.devices import add_device_option
+from docrec.distributed import is_main, training_processes
+from lenet.shard import Shard
 from docrec.recognizers.seg_model import PIECE_ARCHS
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -123,6 +126,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--mnist-dir", type=Path, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_device_option(p, training=True)
     p.set_defaults(func=run)
 
 
@@ -191,16 +195,18 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--val-fields {args.val_fields}: real validation fields go with real --fields DIR")
         if args.init is not None:
             args.init = resolve_init(args.init)
-        if _is_folder(args.fields):
-            return _real(args)
-        stages = {"pieces": _pieces, "local": _local, "global": _global, "calibrate": _calibrate, "export": _export}
-        return stages[args.stage](args)
+        if args.stage not in ("local", "global"):
+            return {"pieces": _pieces, "calibrate": _calibrate, "export": _export}[args.stage](args)
+        with training_processes(args.device) as (shard, device):
+            if _is_folder(args.fields):
+                return _real(args, shard, device)
+            return {"local": _local, "global": _global}[args.stage](args, shard, device)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"docrec train seg: error: {one_line(exc)}", file=sys.stderr)
         return 1
 
 
-def _real(args) -> int:
+def _real(args, shard: Shard, device: torch.device) -> int:
     """The local and global stages on a folder of real labelled fields
     (:mod:`docrec.training.seg_real_train`)."""
     from docrec.training.seg_real import parse_id_range
@@ -221,8 +227,9 @@ def _real(args) -> int:
         usps_digits=args.usps_digits, usps_dir=str(args.usps_dir) if args.usps_dir is not None else None,
         batch_fields=args.batch_fields, joint_local=args.joint_local, skip_bad=args.skip_bad, seed=args.seed,
         mnist_dir=str(args.mnist_dir) if args.mnist_dir is not None else None, tag=args.tag)
-    result = train_real(cfg, work=args.work, progress=not args.quiet)
-    print(json.dumps({k: result[k] for k in ("weights", "checkpoint", "best_val_accuracy") if k in result}))
+    result = train_real(cfg, work=args.work, progress=not args.quiet, device=device, shard=shard)
+    if is_main(shard):
+        print(json.dumps({k: result[k] for k in ("weights", "checkpoint", "best_val_accuracy") if k in result}))
     return 0
 
 
@@ -243,7 +250,7 @@ def _pieces(args) -> int:
     return 0
 
 
-def _local(args) -> int:
+def _local(args, shard: Shard, device: torch.device) -> int:
     from docrec.training.seg_data import mnist_pieces, train_pools
     from docrec.training.seg_local import LocalTrainConfig, train_local
 
@@ -253,28 +260,33 @@ def _local(args) -> int:
     x = np.concatenate([data["x"], mx])
     y = np.concatenate([data["y"], my])
     model, init = _initial_model(args, args.arch if args.init is None else None)
+    model.to(device)
     cfg = LocalTrainConfig(epochs=args.epochs, lr=args.lr or 3e-4, seed=args.seed, distort=args.distort)
-    print(f"local training: {len(y)} pieces ({len(data['y'])} from strings, {len(my)} MNIST), init {init}")
+    if is_main(shard):
+        print(f"local training: {len(y)} pieces ({len(data['y'])} from strings, {len(my)} MNIST), init {init}")
     hist = train_local(model, x, y, cfg, val=(data["val_x"], data["val_y"]), checkpoint=args.work / "local.pt",
-                       progress=not args.quiet)
-    (args.work / "local.json").write_text(json.dumps({"init": init, "config": asdict(cfg), "history": hist,
-                                                      "pieces": int(len(data["y"])), "mnist_digits": int(len(my))},
-                                                     indent=2) + "\n")
+                       progress=not args.quiet, shard=shard)
+    if is_main(shard):
+        (args.work / "local.json").write_text(json.dumps({"init": init, "config": asdict(cfg), "history": hist,
+                                                          "pieces": int(len(data["y"])), "mnist_digits": int(len(my))},
+                                                         indent=2) + "\n")
     return 0
 
 
-def _global(args) -> int:
+def _global(args, shard: Shard, device: torch.device) -> int:
     from docrec.training.seg_global import GlobalTrainConfig, train_global
 
     init = args.init or (args.work / "local.pt")
     args.init = init
     model, _ = _initial_model(args)
+    model.to(device)
     cfg = GlobalTrainConfig(criterion=args.criterion, epochs=args.epochs, fields=args.fields,
                             val_fields=args.val_fields, lr=args.lr or GlobalTrainConfig.lr, seed=args.seed)
     out = args.work / f"global-{args.criterion}.pt"
-    hist = train_global(model, cfg, checkpoint=out, mnist_dir=args.mnist_dir, progress=not args.quiet)
-    (args.work / f"global-{args.criterion}.json").write_text(
-        json.dumps({"init": str(init), "history": hist}, indent=2) + "\n")
+    hist = train_global(model, cfg, checkpoint=out, mnist_dir=args.mnist_dir, progress=not args.quiet, shard=shard)
+    if is_main(shard):
+        (args.work / f"global-{args.criterion}.json").write_text(
+            json.dumps({"init": str(init), "history": hist}, indent=2) + "\n")
     return 0
 
 

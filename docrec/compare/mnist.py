@@ -35,8 +35,9 @@ PAPER_ONLY = (
 )
 
 
-def measure(name: str, x, y, *, cache_dir: Path, batch: int = 256) -> dict:
-    """Test errors of the bundled model ``name`` on ``x (N, 1, 32, 32)``, ``y (N,)`` (cached)."""
+def measure(name: str, x, y, *, cache_dir: Path, batch: int = 256, device: str | None = None) -> dict:
+    """Test errors of the bundled model ``name`` on ``x (N, 1, 32, 32)``, ``y (N,)`` (cached); the
+    network runs on ``device`` (None: the CPU)."""
     from docrec.commands.eval_mnist import evaluate
     from docrec.weights import load_model, resolve
 
@@ -45,7 +46,7 @@ def measure(name: str, x, y, *, cache_dir: Path, batch: int = 256) -> dict:
     cache = cache_dir / f"mnist-{name}-{digest}-{int(y.numel())}.json"
     if cache.is_file():
         return json.loads(cache.read_text())
-    res = evaluate(load_model(path), x, y, batch=batch)
+    res = evaluate(load_model(path).to(device or "cpu"), x, y, batch=batch)
     n, k = int(y.numel()), int(res["wrong"].numel())
     out = {"errors": k, "digits": n, "error": k / n, "error_ci": list(wilson(k, n)),
            "digits_per_s": n / max(res["seconds"], 1e-9), "wrong": res["wrong"].tolist()}
@@ -122,7 +123,8 @@ def render(doc: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def run_mnist(*, out: Path, models: list[str] | None = None, mnist_dir=None, command=None, log=None) -> dict:
+def run_mnist(*, out: Path, models: list[str] | None = None, mnist_dir=None, command=None, log=None,
+              device: str | None = None) -> dict:
     """Measure the LeNet rows (or ``models``: bundled names / checkpoints) and write
     ``OUT/mnist.md``, ``OUT/mnist.json`` and ``OUT/mnist.png``; returns the JSON document.
 
@@ -155,7 +157,7 @@ def run_mnist(*, out: Path, models: list[str] | None = None, mnist_dir=None, com
         if log:
             log(f"mnist: measuring {r['weights']}")
         try:
-            r["measured"] = measure(r["weights"], x, y, cache_dir=out / "cache")
+            r["measured"] = measure(r["weights"], x, y, cache_dir=out / "cache", device=device)
         except ValueError as exc:
             raise SpecError(f"--models {r['weights']!r}: {exc}") from None
     if models is None:

@@ -50,10 +50,12 @@ def read_cache(path: Path) -> dict[str, dict]:
 
 class Recognizers:
     """Recognisers built on first use, one per (system, weights): a run whose readings are all
-    cached builds none. ``built`` counts the builds (tests check a resumed run does no work)."""
+    cached builds none. ``built`` counts the builds (tests check a resumed run does no work).
+    ``device``: where their networks run (None: the CPU)."""
 
-    def __init__(self, factory: Callable | None = None):
+    def __init__(self, factory: Callable | None = None, *, device: str | None = None):
         self._factory = factory
+        self._device = device
         self._made: dict[tuple[str, str], object] = {}
         self.built = 0
 
@@ -67,7 +69,8 @@ class Recognizers:
             else:
                 from docrec.recognizers import get_recognizer
 
-                self._made[key] = get_recognizer(spec.system, weights=str(weights_file(weights)))
+                self._made[key] = get_recognizer(spec.system, weights=str(weights_file(weights)),
+                                                 **({} if self._device is None else {"device": self._device}))
             self.built += 1
         return self._made[key]
 

@@ -29,6 +29,7 @@ class StudyConfig:
         mnist_dir: MNIST folder for the generator conditions (None: the loader's default).
         usps_dir: USPS folder for conditions with ``digits=usps`` (None: the loader's default).
         command: the command line, recorded in the report.
+        device: where the recognisers' networks run (None: the CPU; :mod:`docrec.devices`).
     """
 
     systems: list[SystemSpec]
@@ -41,6 +42,7 @@ class StudyConfig:
     mnist_dir: str | None = None
     usps_dir: str | None = None
     command: list[str] = field(default_factory=list)
+    device: str | None = None
 
 
 def write_json(path: Path, doc: dict) -> None:
@@ -59,7 +61,7 @@ def run_study(config: StudyConfig, *, recognizers: Recognizers | None = None, lo
         docrec.compare.specs.SpecError: a bad set (named) found while loading.
     """
     check_sets(config.sets)
-    recognizers = recognizers or Recognizers()
+    recognizers = recognizers or Recognizers(device=config.device)
     loaded = load_sets(config.sets, mnist_dir=config.mnist_dir, usps_dir=config.usps_dir)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -126,13 +126,15 @@ class CombinedRecognizer:
         config: :class:`CombinedConfig` (default: the settings stored under ``"combo"`` in the seg
             weights' meta, chosen on validation for them by ``benchmarks/combo_weights.py``, else
             the class defaults); ``reject_threshold`` / ``max_pixels`` override its fields.
+        device: where both recognisers' networks run (``cpu``, ``cuda``, ``cuda:N``, ``mps``; None:
+            the CPU); their graphs and the combination stay on the CPU (:mod:`docrec.devices`).
     """
 
     name = "combo"
 
     def __init__(self, *, seg=None, sdnn=None, weights: str | os.PathLike | None = None,
                  config: CombinedConfig | None = None, reject_threshold: float | None = None,
-                 max_pixels: int | None = None):
+                 max_pixels: int | None = None, device: str | None = None):
 
         from docrec.recognizers.sdnn import SDNNRecognizer
         from docrec.recognizers.seg import SegmentationRecognizer
@@ -140,7 +142,7 @@ class CombinedRecognizer:
         if seg is None:
             if weights is None and DEFAULT_SEG_WEIGHTS.is_file():
                 weights = DEFAULT_SEG_WEIGHTS
-            seg = SegmentationRecognizer(weights=weights, max_pixels=max_pixels)
+            seg = SegmentationRecognizer(weights=weights, max_pixels=max_pixels, device=device)
         self.seg = seg
         if config is not None:
             cfg = replace(config)
@@ -158,7 +160,7 @@ class CombinedRecognizer:
         cfg.__post_init__()
         self.config = cfg
         self.sdnn = sdnn if sdnn is not None else SDNNRecognizer(
-            cfg.sdnn_weights, **({} if max_pixels is None else {"max_pixels": int(max_pixels)}))
+            cfg.sdnn_weights, device=device, **({} if max_pixels is None else {"max_pixels": int(max_pixels)}))
 
     def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1) -> list[Recognition]:
         """Read field images: uint8 ``(H, W)`` each -> one :class:`Recognition` each (same order).

@@ -36,6 +36,7 @@ import torch
 from data.sdnn_samples import STRIDE, STRIP_H, FieldTransform, normalize_field_ink
 from decoders import CharacterModel, CharacterModelConfig, ProductDecoder, decode_frames
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_image_list, check_field_image
+from docrec.devices import network_device, to_graph_device
 from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, load_weights
 from docrec.weights import resolve as resolve_weights
 from lenet.models import BACKGROUND
@@ -84,6 +85,9 @@ class SDNNRecognizerConfig:
         charmodel: options for :class:`decoders.CharacterModelConfig` (default: the weights file's).
         temperature: ``tau`` of the confidence (module docstring, step 3); None: the weights file's
             ``meta["confidence_temperature"]``, else 1.
+        device: where the network runs (``cpu``, ``cuda``, ``cuda:N``, ``mps``; :mod:`docrec.devices`;
+            None: the CPU, or a given model's own device); the frame penalties are moved to the CPU
+            for the character model and the decoders.
     """
 
     batch_size: int = 256
@@ -91,6 +95,7 @@ class SDNNRecognizerConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     charmodel: dict = field(default_factory=dict)
     temperature: float | None = None
+    device: str | None = None
 
 
 class SDNNRecognizer:
@@ -108,9 +113,9 @@ class SDNNRecognizer:
     def __init__(self, weights: str | os.PathLike | None = None, *, model: torch.nn.Module | None = None,
                  config: SDNNRecognizerConfig | None = None, batch_size: int | None = None,
                  reject_threshold: float | None = None, max_pixels: int | None = None,
-                 charmodel: dict | None = None, temperature: float | None = None):
+                 charmodel: dict | None = None, temperature: float | None = None, device: str | None = None):
         given = {"batch_size": batch_size, "reject_threshold": reject_threshold, "max_pixels": max_pixels,
-                 "charmodel": charmodel, "temperature": temperature}
+                 "charmodel": charmodel, "temperature": temperature, "device": device}
         self.config = replace(config or SDNNRecognizerConfig(), **{k: v for k, v in given.items() if v is not None})
         cfg = self.config
         self.meta: dict = {}
@@ -126,6 +131,7 @@ class SDNNRecognizer:
         batch_size, reject_threshold, max_pixels, temperature = (cfg.batch_size, cfg.reject_threshold,
                                                                  cfg.max_pixels, cfg.temperature)
         charmodel = cfg.charmodel
+        self.device = network_device(model, cfg.device)
         self.lenet = model.eval()
         self.sdnn = build_sdnn(self.lenet).eval()
         self.charmodel = CharacterModel(config=CharacterModelConfig(**{**cm_opts, **(charmodel or {})}))
@@ -162,7 +168,8 @@ class SDNNRecognizer:
             x[b, 0, :, : s.shape[1]] = torch.from_numpy(s)
         widths = torch.tensor([s.shape[1] for s in strips], dtype=torch.long)
         frames = (widths - STRIP_H) // STRIDE + 1
-        return frame_penalties(self.sdnn, x, widths), frames
+        pen = frame_penalties(self.sdnn, x.to(self.device), widths)  # widths stay on the CPU
+        return to_graph_device(pen), frames  # the decoders run on the CPU
 
     def _normalized(self, images: Sequence[np.ndarray]) -> list:
         """Checked and height-normalised fields (``normalize_field_ink``): None for no ink, the

@@ -34,6 +34,7 @@ import torch
 import gtn
 from data.constants import NONE_ID, NUM_CLASSES  # 16 characters + 'none'
 from decoders import decode, text_penalties
+from docrec.devices import network_device, to_graph_device
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_image_list, check_field_image
 from docrec.weights import resolve as resolve_weights
 from lenet.inference import inference_model
@@ -67,6 +68,9 @@ class SegRecognizerConfig:
             calibrate``), else 1.
         batch_pieces: pieces per LeNet-5 call.
         max_pixels: larger images are refused (per-image error, not an exception for the batch).
+        device: where the piece classifier runs (``cpu``, ``cuda``, ``cuda:N``, ``mps``;
+            :mod:`docrec.devices`; None: the CPU, or a given model's own device); the segmenter and
+            the graphs stay on the CPU.
     """
 
     map_j: float = DEFAULT_MAP_J
@@ -76,6 +80,7 @@ class SegRecognizerConfig:
     temperature: float | None = None
     batch_pieces: int = 4096
     max_pixels: int = DEFAULT_MAX_PIXELS
+    device: str | None = None
 
 
 def load_seg_weights(path: str | os.PathLike | None = None):
@@ -128,6 +133,7 @@ class SegmentationRecognizer:
         config: :class:`SegRecognizerConfig`.
         segmenter_config: ``segmenter.config.SegmenterConfig`` (None: :func:`default_segmenter_config`).
         reject_threshold: shortcut for ``config.reject_threshold``.
+        device: shortcut for ``config.device``.
 
     Shapes: images ``(H, W)`` uint8 -> pieces ``(P, 1, 32, 32)`` -> penalties ``(P, 17)``.
     """
@@ -137,8 +143,10 @@ class SegmentationRecognizer:
     def __init__(self, *, weights: str | os.PathLike | None = None, model=None,
                  config: SegRecognizerConfig | None = None, segmenter_config=None,
                  reject_threshold: float | None = None, max_pixels: int | None = None,
-                 temperature: float | None = None):
+                 temperature: float | None = None, device: str | None = None):
         self.config = replace(config) if config is not None else SegRecognizerConfig()  # the caller's stays as given
+        if device is not None:
+            self.config.device = str(device)
         if reject_threshold is not None:
             if not 0.0 <= float(reject_threshold) <= 1.0:
                 raise ValueError(f"[docrec.SegmentationRecognizer] reject_threshold={reject_threshold} "
@@ -153,6 +161,7 @@ class SegmentationRecognizer:
             self.model = model
         else:
             self.model, meta = load_seg_weights(weights)
+        self.device = network_device(self.model, self.config.device)
         if self.config.temperature is None:
             self.config.temperature = float(meta.get("temperature", 1.0))
         if not (math.isfinite(self.config.temperature) and self.config.temperature > 0):
@@ -175,7 +184,7 @@ class SegmentationRecognizer:
         pieces = [s.graph.data for s in segs if s.num_arcs]
         if not pieces:
             return [torch.zeros(0, NUM_CLASSES) for _ in segs]
-        x = torch.cat(pieces).float()  # (P, 1, 32, 32)
+        x = torch.cat(pieces).float().to(self.device)  # (P, 1, 32, 32)
 
         outs = []
         # without gradients, the folded form of the same network (lenet.inference, ~2x faster)
@@ -185,7 +194,7 @@ class SegmentationRecognizer:
                 outs.append(net(x[k: k + self.config.batch_pieces]))
             raw = torch.cat(outs)  # (P, 17)
             pen = normalized_penalties(raw, j=self.config.map_j) if self.config.normalize else raw
-        return list(torch.split(pen, counts))
+        return list(torch.split(to_graph_device(pen), counts))  # the graphs are built on the CPU
 
     def interpretation_graphs(self, segs: Sequence, *, grad: bool = False) -> list[tuple]:
         """``[(graph, arc_map)]`` per segmentation (``(None, None)`` for an empty one)."""

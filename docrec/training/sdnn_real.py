@@ -36,10 +36,13 @@ import gtn
 from data.sdnn_samples import STRIDE, STRIP_H, normalize_field_ink
 from data.synth import SynthConfig, field_rng, synthesize_one
 from decoders import CharacterModel, marked_label_graph
+from docrec.devices import resolve_device
 from docrec.training.field_augment import AugmentConfig, augment_field, join_fields
 from gtn.builders import string_graph
 from lenet.models import BACKGROUND
 from lenet.strip import StripNet
+from lenet.shard import Shard
+from lenet.train import device_of
 
 
 @dataclass
@@ -156,7 +159,8 @@ def _weights_path(init: str) -> Path:
 
 
 def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike, *, resume: bool = False,
-                    log=print, evaluate=None, pool=None) -> dict:
+                    log=print, evaluate=None, pool=None, device: str | None = None,
+                    shard: Shard | None = None) -> dict:
     """Fine-tune SDNN weights on real fields (module docstring).
 
     Args:
@@ -169,6 +173,12 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
         evaluate: optional validation callback, given the classifier (as ``SDNNRecognizer(model=...)`` takes it).
         pool: the digits of the synthetic fields (anything with ``DigitPool.glyph``, e.g. digits cut
             from real fields, :func:`data.field_digit_pool`); default MNIST training digits 0..54,999.
+        device: where the network trains (:mod:`docrec.devices`; None: CUDA when available); the
+            character model and criterion run on the CPU.
+        shard: this process's place under ``torchrun`` (:class:`lenet.shard.Shard`): every process
+            prepares the same batch (the augmentations draw from one stream per step) and reads its
+            rows ``batch[rank::world]`` (:func:`docrec.training.sdnn_train.sharded_global_step`);
+            batch norm statistics are per process; process 0 alone logs and writes.
 
     Returns:
         ``{"history": [...], "best": score, "no_ink_skipped": n}``.
@@ -181,12 +191,18 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
     from docrec.training.sdnn_train import cosine_lr, global_loss, load_progress, save_progress, split_pools
     from docrec.training.strip_train import training_field
 
+    from docrec.training.sdnn_train import sharded_global_step
+
     cfg.validate()
+    shard = shard or Shard()
+    main = shard.rank == 0
+    log = log if main else (lambda *a, **k: None)
     if len(real_fields) == 0:
         raise ValueError("[docrec.train_sdnn_real] no real training fields")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     net, cm_opts, init_meta = load_weights(_weights_path(cfg.init))
+    net.to(resolve_device(device, training=True))
     sdnn = build_sdnn(net)
 
     def train_mode():
@@ -241,8 +257,21 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
                     targets.append(target_graph(text, alphabet, marks=marked))
             if not strips:
                 continue
+            if shard.world > 1:
+                mine, my_targets = list(shard.part(strips)), list(shard.part(targets))
+                x = frames = None
+                if mine:
+                    x, frames = pad_strips(mine)
+                    x = x.to(device_of(net))
+                opt.zero_grad()
+                loss, _ = sharded_global_step(shard, net, sdnn, charmodel, x, frames, my_targets)
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+                opt.step()
+                total += loss
+                used += 1
+                continue
             x, frames = pad_strips(strips)
-            loss = global_loss(sdnn, charmodel, x, frames, targets)
+            loss = global_loss(sdnn, charmodel, x.to(device_of(net)), frames, targets)
             if not torch.isfinite(loss):
                 continue
             opt.zero_grad()
@@ -262,9 +291,11 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
         score = rec.get("val_score", -rec["train_loss"])
         if score > best:
             best = score
-            save_weights(out / "sdnn-real.pt", net, cm_opts, epoch_meta)
-        save_weights(out / "sdnn-real-last.pt", net, cm_opts, epoch_meta)
-        save_progress(ckpt, net, opt, epoch + 1, best, history)
+            if main:
+                save_weights(out / "sdnn-real.pt", net, cm_opts, epoch_meta)
+        if main:
+            save_weights(out / "sdnn-real-last.pt", net, cm_opts, epoch_meta)
+            save_progress(ckpt, net, opt, epoch + 1, best, history)
     return {"history": history, "best": best, "no_ink_skipped": no_ink}
 
 

@@ -35,10 +35,13 @@ from data.atomic import atomic_write
 from data.sdnn_samples import STRIDE, STRIP_H, WindowConfig, make_windows, normalize_field, salt_and_pepper
 from data.synth import DigitPool, SynthConfig, field_rng, synthesize_one
 from decoders import CharacterModel
+from docrec.devices import resolve_device, to_graph_device
 from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, save_weights
 from docrec.recognizers.seg_model import freeze_batch_norm, new_piece_model
 from lenet.losses import map_loss
 from lenet.models import BACKGROUND, LeNet5
+from lenet.shard import Shard
+from lenet.train import device_of
 
 #: MNIST training digits held out for validation (the last ones of the 60,000).
 VAL_DIGITS = 5000
@@ -163,8 +166,8 @@ def window_error(net, x: np.ndarray, y: np.ndarray, batch: int = 512) -> float:
     net.eval()
     wrong = 0
     for i in range(0, len(y), batch):
-        p = net(torch.from_numpy(np.asarray(x[i:i + batch], np.float32)))
-        wrong += int((p.argmin(1).numpy() != y[i:i + batch]).sum())
+        p = net(torch.from_numpy(np.asarray(x[i:i + batch], np.float32)).to(device_of(net)))
+        wrong += int((p.argmin(1).cpu().numpy() != y[i:i + batch]).sum())
     net.train()
     return wrong / max(1, len(y))
 
@@ -172,9 +175,10 @@ def window_error(net, x: np.ndarray, y: np.ndarray, batch: int = 512) -> float:
 def window_loss(net, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Way 1's loss: MAP (eq. 9) for LeNet-5's RBF penalties; for a ``-log softmax`` classifier
     (any other architecture) cross-entropy, the mean penalty of the right class. ``x (N, 1, 32, 32)``,
-    ``y (N,)`` -> scalar."""
+    ``y (N,)`` (on the CPU or the net's device) -> scalar on the net's device."""
 
-    pen = net(x)
+    device = device_of(net)
+    pen, y = net(x.to(device)), y.to(device)
     if isinstance(net, LeNet5):
         return map_loss(pen, y)
     return pen.gather(1, y.long().unsqueeze(1)).mean()
@@ -191,13 +195,17 @@ def evaluated(evaluate, net) -> float:
 
 
 def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
-               log=print, bar: bool = True, evaluate=None) -> dict:
+               log=print, bar: bool = True, evaluate=None, device: str | None = None,
+               shard: Shard | None = None) -> dict:
     """Way 1: window classification with the MAP loss. Returns the history (also in the checkpoint).
 
     ``evaluate(lenet5) -> float`` (validation string accuracy, higher is better), when given, is
     recorded every epoch and selects the epoch (ties: lower window error); otherwise the lowest
     validation window error does. Writes ``out_dir/way1.ckpt`` (atomic, every epoch) and
-    ``out_dir/sdnn-way1.pt`` (recogniser weights of the selected epoch).
+    ``out_dir/sdnn-way1.pt`` (recogniser weights of the selected epoch). The network trains on
+    ``device`` (:mod:`docrec.devices`; None: CUDA when available). Under ``torchrun`` (``shard``)
+    every process draws the same batches and noise and trains on its rows ``batch[rank::world]``;
+    every process evaluates, process 0 alone logs and writes.
     """
     def _score(h: dict) -> float:  # model selection, lower is better
         if evaluate is None:
@@ -205,11 +213,14 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         return -h["val_string_accuracy"] + 1e-3 * h["val_window_error"]
 
     torch.set_num_threads(cfg.threads)
+    shard = shard or Shard()
+    main = shard.rank == 0
+    log, bar = (log, bar) if main else ((lambda *a, **k: None), False)
     out = Path(out_dir)
     (xt, yt), (xv, yv) = window_sets(cfg, out, progress=log)
     log(f"way 1: {len(yt)} training windows, {len(yv)} validation windows "
         f"(none share {float(np.mean(yt == 16)):.2f})")
-    net = new_piece_model(cfg.arch, cfg.init, seed=cfg.seed)  # the SDNN's classes are the pieces' 17
+    net = new_piece_model(cfg.arch, cfg.init, seed=cfg.seed).to(resolve_device(device, training=True))  # 17 classes
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     ckpt_path = out / "way1.ckpt"
@@ -234,9 +245,13 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
             cosine_lr(opt, cfg.lr, (epoch + s / steps_per_epoch) / cfg.epochs)
             idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
             xb = _noisy_windows(xt, idx, cfg, erng)
-            loss = window_loss(net, torch.from_numpy(xb), torch.from_numpy(yt[idx]))
             opt.zero_grad()
-            loss.backward()
+            if shard.world > 1:
+                loss = shard.mean_backward(net, lambda x, y: window_loss(net, x, y),
+                                           torch.from_numpy(xb), torch.from_numpy(yt[idx]))
+            else:
+                loss = window_loss(net, torch.from_numpy(xb), torch.from_numpy(yt[idx]))
+                loss.backward()
             opt.step()
             total += float(loss.detach())
         verr = window_error(net, xv, yv)
@@ -249,8 +264,10 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         log(f"epoch {epoch + 1}: {json.dumps(rec)}")
         if _score(rec) < best:
             best = _score(rec)
-            save_weights(out / "sdnn-way1.pt", net, {}, meta)
-        save_progress(ckpt_path, net, opt, epoch + 1, best, history)
+            if main:
+                save_weights(out / "sdnn-way1.pt", net, {}, meta)
+        if main:
+            save_progress(ckpt_path, net, opt, epoch + 1, best, history)
     del rng
     chosen = min((h for h in history if h["epoch"] > 0), key=_score, default=history[0])
     return {"history": history, "best_epoch": chosen["epoch"],
@@ -260,13 +277,20 @@ def train_way1(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
 
 # ---------------------------------------------------------------------------------------------- way 2
 
-def _window_map_loss(net, windows, cfg: SDNNTrainConfig, rng: np.random.Generator) -> torch.Tensor:
+def _window_map_loss(net, windows, cfg: SDNNTrainConfig, rng: np.random.Generator,
+                     shard: Shard | None = None) -> torch.Tensor:
     """Way 1's loss (:func:`window_loss`) on ``cfg.batch_size_windows`` random training windows
-    (with way 1's noise)."""
+    (with way 1's noise); with ``shard``, this process's share of it (its rows, weighted by their
+    part of the batch: the shares sum to the whole batch's mean)."""
     xt, yt = windows
     idx = np.sort(rng.integers(len(yt), size=cfg.batch_size_windows))
     xb = _noisy_windows(xt, idx, cfg, rng)
-    return window_loss(net, torch.from_numpy(xb), torch.from_numpy(yt[idx]))
+    if shard is None or shard.world == 1:
+        return window_loss(net, torch.from_numpy(xb), torch.from_numpy(yt[idx]))
+    rows = shard.part(np.arange(len(idx)))
+    if len(rows) == 0:
+        return torch.zeros((), device=device_of(net))
+    return window_loss(net, torch.from_numpy(xb[rows]), torch.from_numpy(yt[idx][rows])) * (len(rows) / len(idx))
 
 
 #: Field kinds and spacing presets way 2 trains on (equal shares, drawn per field).
@@ -299,19 +323,21 @@ def strips_batch(images) -> tuple[torch.Tensor, torch.Tensor, list]:
     return x, frames, [o[1] for o in outs]
 
 
-def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets: list[list[int]]) -> torch.Tensor:
+def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets: list[list[int]], *,
+                reduce: bool = True):
     """The discriminative forward criterion (docs/paper.md Sec. VI), mean over the batch:
 
     ``F(frames o model o target) - F(frames o model)``, F = :func:`gtn.forward_penalty`. Fields whose
     target cannot be aligned with their frames at all (too many characters for the width) are
     left out of the mean.
-    ``x (B, 1, 32, W)``, ``frames (B,)``, ``targets``: per field a label list (the exact string) or
+    ``x (B, 1, 32, W)`` (on the network's device), ``frames (B,)``, ``targets``: per field a label list (the exact string) or
     a ``gtn.Graph`` acceptor over label ids (e.g. the digits of a real amount with optional
-    separators and end marks) -> scalar.
+    separators and end marks) -> scalar; with ``reduce=False``, the sum over the readable fields
+    and their count (for a mean over several processes, :func:`sharded_global_step`).
     """
 
     widths = (frames - 1) * STRIDE + STRIP_H  # normalised strips are 32 + 4 k wide
-    pen = frame_penalties(sdnn, x, widths)  # (B, T, C)
+    pen = to_graph_device(frame_penalties(sdnn, x, widths))  # (B, T, C) on the network's device -> the CPU's graphs
     g_all, _ = charmodel.compose_frames(pen, lengths=frames)
     if any(isinstance(t, gtn.Graph) for t in targets):
         tgt = gtn.batch([t if isinstance(t, gtn.Graph) else gtn.string_graph(t, penalty_dtype=pen.dtype)
@@ -322,24 +348,56 @@ def global_loss(sdnn, charmodel, x: torch.Tensor, frames: torch.Tensor, targets:
     # a text with more characters (and forced 'none' frames between repeats) than the field has
     # frames cannot be read at stride 4; such fields carry no usable signal and are skipped
     ok = torch.isfinite(diff)
+    if not reduce:
+        return diff[ok].sum(), int(ok.sum())
     return diff[ok].sum() / ok.sum().clamp(min=1)
 
 
+def sharded_global_step(shard: Shard, net, sdnn, charmodel, x: torch.Tensor | None, frames, targets, *,
+                        extra: torch.Tensor | None = None) -> tuple[float, float]:
+    """Backward of :func:`global_loss` (plus ``extra``, this process's share of an added loss term)
+    over the processes (``torchrun``): ``x``, ``frames``, ``targets`` are this process's fields
+    (``x`` None when it has none); the readable fields are counted over the processes and the
+    gradients summed, so they equal one process's on the whole batch. Returns the whole batch's
+    global loss and added term (the same on every process; the loss is 0, as :func:`global_loss`'s,
+    when no field of the batch is readable)."""
+    if x is None:
+        loss_sum, count = torch.zeros(()), 0
+    else:
+        loss_sum, count = global_loss(sdnn, charmodel, x, frames, targets, reduce=False)
+    total = max(1, int(shard.total(count)))
+    step = loss_sum / total + (extra if extra is not None else 0.0)
+    if torch.is_tensor(step) and step.requires_grad:
+        step.backward()
+    extra_value = extra.detach().reshape(()) if extra is not None else torch.zeros(())
+    sums = shard.sum_gradients(net, torch.stack([loss_sum.detach().cpu(), extra_value.cpu()]))
+    return float(sums[0]) / total, float(sums[1])
+
+
 def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool = False,
-               log=print, bar: bool = True, evaluate=None) -> dict:
+               log=print, bar: bool = True, evaluate=None, device: str | None = None,
+               shard: Shard | None = None) -> dict:
     """Way 2: global training on whole training fields. ``cfg.init``: the way-1 weights (required).
 
     ``evaluate(lenet5) -> float`` (validation string accuracy, higher is better) selects the best
     epoch; writes ``out_dir/way2.ckpt`` every epoch, ``out_dir/sdnn-way2.pt`` for the best epoch (epoch 0,
     the way-1 weights, when no epoch beats them) and ``out_dir/sdnn-way2-last.pt`` for the last one.
+    The network trains on ``device`` (None: CUDA when available); the graphs on the CPU. Under
+    ``torchrun`` (``shard``) each process renders and reads its fields ``batch[rank::world]`` of the
+    same global batch (fields are seeded by their global index, so the batch does not depend on
+    the number of processes; :func:`sharded_global_step`); process 0 alone logs and writes.
     """
     from docrec.recognizers.sdnn_net import load_weights
 
     if cfg.init is None:
         raise ValueError("[docrec.train_sdnn] way 2 starts from way-1 weights: give --init sdnn-way1.pt")
     torch.set_num_threads(cfg.threads)
+    shard = shard or Shard()
+    main = shard.rank == 0
+    log, bar = (log, bar) if main else ((lambda *a, **k: None), False)
     out = Path(out_dir)
     net, _, _ = load_weights(cfg.init)
+    net.to(resolve_device(device, training=True))
     freeze_batch_norm(net.train())  # fields of one step are not a representative batch
     sdnn = build_sdnn(net)
     charmodel = CharacterModel()
@@ -354,7 +412,8 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         history.append({"epoch": 0, "val_string_accuracy": evaluated(evaluate, net)})
         best = history[-1]["val_string_accuracy"]
         log(f"epoch 0: val string accuracy {best:.4f}")
-        save_weights(out / "sdnn-way2.pt", net, {}, {"way": 2, "epoch": 0, "val_string_accuracy": best})
+        if main:
+            save_weights(out / "sdnn-way2.pt", net, {}, {"way": 2, "epoch": 0, "val_string_accuracy": best})
     alphabet = charmodel.alphabet
     for epoch in range(start_epoch, cfg.epochs):
         freeze_batch_norm(net.train())  # evaluation may have switched modes
@@ -367,11 +426,15 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         for s in it:
             cosine_lr(opt, cfg.lr, (epoch + s / cfg.steps) / cfg.epochs)
             base = (epoch * cfg.steps + s) * cfg.batch_size
+            if shard.world > 1:
+                m, g = _way2_sharded_step(shard, net, sdnn, charmodel, cfg, base, train_pool, windows, wrng, opt)
+                total, total_map = total + g, total_map + m
+                continue
             fields = [render_field(base + i, train_pool, field_rng(cfg.seed + 2, base + i))
                       for i in range(cfg.batch_size)]
             x, frames, _ = strips_batch([f.image for f in fields])
             targets = [alphabet.encode(f.text) for f in fields]
-            loss = global_loss(sdnn, charmodel, x, frames, targets)
+            loss = global_loss(sdnn, charmodel, x.to(device_of(net)), frames, targets)
             total += float(loss.detach())
             if windows is not None:
                 m = _window_map_loss(net, windows, cfg, wrng)
@@ -390,14 +453,36 @@ def train_way2(cfg: SDNNTrainConfig, out_dir: str | os.PathLike, *, resume: bool
         score = rec.get("val_string_accuracy", -total)
         if score > best or evaluate is None:
             best = score
-            save_weights(out / "sdnn-way2.pt", net, {}, {"way": 2, "epoch": epoch + 1,
-                                                         "val_string_accuracy": rec.get("val_string_accuracy", -1.0),
-                                                         "config": json.dumps(asdict(cfg))})
-        save_weights(out / "sdnn-way2-last.pt", net, {}, {"way": 2, "epoch": epoch + 1,
-                                                          "val_string_accuracy": rec.get("val_string_accuracy", -1.0),
-                                                          "config": json.dumps(asdict(cfg))})
-        save_progress(ckpt_path, net, opt, epoch + 1, best, history)
+            if main:
+                save_weights(out / "sdnn-way2.pt", net, {}, {"way": 2, "epoch": epoch + 1,
+                                                             "val_string_accuracy": rec.get("val_string_accuracy", -1.0),
+                                                             "config": json.dumps(asdict(cfg))})
+        if main:
+            save_weights(out / "sdnn-way2-last.pt", net, {}, {"way": 2, "epoch": epoch + 1,
+                                                              "val_string_accuracy": rec.get("val_string_accuracy", -1.0),
+                                                              "config": json.dumps(asdict(cfg))})
+            save_progress(ckpt_path, net, opt, epoch + 1, best, history)
     return {"history": history, "best_val_string_accuracy": best}
+
+
+def _way2_sharded_step(shard: Shard, net, sdnn, charmodel, cfg: SDNNTrainConfig, base: int, pool, windows, wrng,
+                       opt) -> tuple[float, float]:
+    """One way-2 step under ``torchrun``: this process renders and reads its fields of the global
+    batch starting at field index ``base``; returns ``(MAP term, global loss)`` of the whole batch."""
+    mine = list(shard.part(range(cfg.batch_size)))
+    fields = [render_field(base + i, pool, field_rng(cfg.seed + 2, base + i)) for i in mine]
+    x = frames = None
+    if fields:
+        x, frames, _ = strips_batch([f.image for f in fields])
+        x = x.to(device_of(net))
+    targets = [charmodel.alphabet.encode(f.text) for f in fields]
+    opt.zero_grad()
+    extra = None
+    if windows is not None:
+        extra = cfg.map_weight * _window_map_loss(net, windows, cfg, wrng, shard)
+    loss, added = sharded_global_step(shard, net, sdnn, charmodel, x, frames, targets, extra=extra)
+    opt.step()
+    return (added / cfg.map_weight if windows is not None else 0.0), loss
 
 
 __all__ = ["SDNNTrainConfig", "VAL_DIGITS", "global_loss", "render_field", "split_pools", "strips_batch",

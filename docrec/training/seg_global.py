@@ -46,6 +46,7 @@ from data.texts import sample_text
 from decoders import decode
 from gtn import EPSILON, Graph
 from lenet.losses import DEFAULT_MAP_J, map_loss
+from lenet.shard import Shard
 from segmenter.graph import segment
 from segmenter.synthtruth import render_with_char_map
 from segmenter.truth import true_path
@@ -229,7 +230,7 @@ def string_accuracy(recognizer, fields: list[CachedField]) -> float:
 def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathLike | None = None,
                  mnist_dir=None, progress: bool = True, log=print,
                  fields: list[CachedField] | None = None, val: list[CachedField] | None = None,
-                 aux_pieces: tuple[np.ndarray, np.ndarray] | None = None) -> list[dict]:
+                 aux_pieces: tuple[np.ndarray, np.ndarray] | None = None, shard: Shard | None = None) -> list[dict]:
     """Fine-tune ``model`` (17-class LeNet-5) with the global criterion; checkpoint every epoch.
 
     The checkpoint holds the weights of the epoch with the best validation string accuracy
@@ -238,6 +239,12 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
     replace the synthetic fields the config would draw. ``aux_pieces`` (uint8 ``(N, 1, 32, 32)``,
     int64 ``(N,)``) with ``config.aux_weight > 0`` add ``aux_weight`` times the MAP loss of
     ``aux_batch`` random pieces to every step.
+
+    ``shard`` (under ``torchrun``, :class:`lenet.shard.Shard`): every process builds the same fields
+    and draws the same batches; each reads its fields ``batch[rank::world]`` (and its rows of the
+    auxiliary pieces), the readable fields are counted over the processes and the gradients summed,
+    so a step equals one process's on the whole batch. Every process evaluates; process 0 alone
+    logs and writes the checkpoint.
 
     Returns:
         One dict per epoch (0 = before training): mean loss, fields used, validation accuracy.
@@ -258,7 +265,12 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
             log(json.dumps({"training_fields": drawn}))
         val = val if val is not None else make_fields(config.val_fields, seed=config.seed + 1000, pool=val_pool,
                                                       progress=progress)
-    rec = SegmentationRecognizer(model=model)
+    shard = shard or Shard()
+    main = shard.rank == 0
+    log = log if main else (lambda *a, **k: None)
+    progress = progress and main
+    rec = SegmentationRecognizer(model=model)  # on the model's device; the graphs on the CPU
+    device = rec.device
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
     history = [{"epoch": 0, "val_string_accuracy": string_accuracy(rec, val)}]
@@ -272,17 +284,25 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
                    desc=f"global ({config.criterion}) epoch {epoch}", unit="batch")
         for k in bar:
             batch = [fields[i] for i in order[k: k + config.batch_fields]]
-            loss, n = field_losses(rec, batch, criterion=config.criterion)
+            loss, n = field_losses(rec, list(shard.part(batch)), criterion=config.criterion)
+            if shard.world > 1:
+                n = int(shard.total(n))  # readable fields of the whole batch
             if n == 0:
                 continue
             step_loss = loss / n
             if aux_pieces is not None and config.aux_weight > 0:
                 pick = torch.randint(len(aux_pieces[1]), (config.aux_batch,), generator=gen).numpy()
-                xb = dequantize(aux_pieces[0][pick])  # (aux_batch, 1, 32, 32)
-                step_loss = step_loss + config.aux_weight * map_loss(model(xb), torch.from_numpy(aux_pieces[1][pick]),
-                                                                     j=config.map_j)
+                pick = shard.part(pick)  # this process's rows of the auxiliary batch
+                xb = dequantize(aux_pieces[0][pick])  # (k, 1, 32, 32)
+                yb = torch.from_numpy(aux_pieces[1][pick])
+                if len(pick):
+                    step_loss = step_loss + config.aux_weight * len(pick) / config.aux_batch * map_loss(
+                        model(xb.to(device)), yb.to(device), j=config.map_j)
             opt.zero_grad()
-            step_loss.backward()
+            if step_loss.requires_grad:
+                step_loss.backward()
+            if shard.world > 1:
+                loss = shard.sum_gradients(model, loss.detach().reshape(1))[0]
             opt.step()
             total += float(loss.detach())
             used += n
@@ -293,7 +313,7 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
         log(json.dumps(history[-1]))
         if acc > best[0] or not val:  # without validation fields: the last epoch
             best = (acc, {k: v.clone() for k, v in model.state_dict().items()})
-        if checkpoint is not None:
+        if checkpoint is not None and main:
             save_atomic({"model": best[1], "history": history, "config": asdict(config),
                          "best_val_string_accuracy": best[0], **arch_meta(model)}, checkpoint)
     model.load_state_dict(best[1])

@@ -24,6 +24,8 @@ from tqdm import tqdm
 from data.atomic import atomic_write, write_json_atomic
 from lenet.distort import DistortionConfig, distort
 from lenet.losses import DEFAULT_MAP_J, map_loss
+from lenet.shard import Shard
+from lenet.train import device_of
 
 
 @dataclass
@@ -87,17 +89,18 @@ def piece_error(model, x_q: np.ndarray, y: np.ndarray, *, batch: int = 1024) -> 
         return float("nan")
     wrong = 0
     model.eval()
+    device = device_of(model)
     with torch.no_grad():
         for k in range(0, len(y), batch):
-            pred = model(dequantize(x_q[k: k + batch])).argmin(1).numpy()
+            pred = model(dequantize(x_q[k: k + batch]).to(device)).argmin(1).cpu().numpy()
             wrong += int((pred != y[k: k + batch]).sum())
     return wrong / len(y)
 
 
 def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig, *,
                 val: tuple[np.ndarray, np.ndarray] | None = None, checkpoint: str | os.PathLike | None = None,
-                progress: bool = True, log=print, evaluate: Callable[[torch.nn.Module], float] | None = None
-                ) -> list[dict]:
+                progress: bool = True, log=print, evaluate: Callable[[torch.nn.Module], float] | None = None,
+                shard: Shard | None = None) -> list[dict]:
     """Train ``model`` ``(B, 1, 32, 32) -> (B, 17)`` on uint8 pieces with the MAP loss.
 
     ``model`` is a 17-class LeNet-5 or ``ModernLeNet`` (:mod:`docrec.recognizers.seg_model`); for the
@@ -110,6 +113,9 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
         evaluate: if given, a validation score (higher is better, e.g. real fields' digit-string
             accuracy) computed before training (epoch 0) and after every epoch; the model then ends
             with, and the checkpoint holds, the weights of the best epoch (``best_val_accuracy``).
+        shard: this process's place under ``torchrun`` (:class:`lenet.shard.Shard`): every process
+            draws the same batches and distortions and trains on its rows ``batch[rank::world]``,
+            gradients summed; every process evaluates, process 0 alone logs and writes the checkpoint.
 
     Returns:
         One dict per epoch (loss, train piece error of the last batches, validation piece error,
@@ -119,7 +125,11 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
     from docrec.recognizers.seg_model import arch_meta
     from docrec.training.seg_data import dequantize
 
+    shard = shard or Shard()
+    main = shard.rank == 0
+    log = log if main else (lambda *a, **k: None)
     g = torch.Generator().manual_seed(config.seed)
+    device = device_of(model)  # batches are drawn and distorted on the CPU, then moved there
     dcfg = config.distortion()
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     yt = torch.from_numpy(y)
@@ -135,7 +145,7 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
         model.train()
         order = torch.randperm(len(y), generator=g)
         total, seen = 0.0, 0
-        bar = tqdm(range(0, len(y), config.batch_size), disable=not progress, desc=f"local epoch {epoch + 1}",
+        bar = tqdm(range(0, len(y), config.batch_size), disable=not (progress and main), desc=f"local epoch {epoch + 1}",
                    unit="batch")
         for k in bar:
             idx = order[k: k + config.batch_size]
@@ -143,9 +153,13 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
             yb = yt[idx]
             if dcfg is not None:
                 xb = distort(xb, dcfg, generator=g)
-            loss = map_loss(model(xb), yb, j=config.map_j)
             opt.zero_grad()
-            loss.backward()
+            if shard.world > 1:
+                loss = shard.mean_backward(model, lambda x, t: map_loss(model(x), t, j=config.map_j),
+                                           xb.to(device), yb.to(device))
+            else:
+                loss = map_loss(model(xb.to(device)), yb.to(device), j=config.map_j)
+                loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
@@ -160,7 +174,7 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
                 best = (rec["val_accuracy"], {k: v.clone() for k, v in model.state_dict().items()})
         history.append(rec)
         log(json.dumps(rec))
-        if checkpoint is not None:
+        if checkpoint is not None and main:
             extra = {} if best is None else {"best_val_accuracy": best[0]}
             save_atomic({"model": model.state_dict() if best is None else best[1], "history": history,
                          "config": asdict(config), **extra, **arch_meta(model)}, checkpoint)

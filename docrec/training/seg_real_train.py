@@ -29,6 +29,8 @@ import torch
 
 from data import usps_pool
 from data.atomic import atomic_write, write_json_atomic
+from docrec.devices import resolve_device
+from lenet.shard import Shard
 
 #: Bundled weights real training starts from, per architecture.
 BUNDLED_SEG = {"lenet5": "seg-lenet5.pt", "modern": "seg-modern.pt"}
@@ -176,12 +178,18 @@ def _save_weights(model, meta: dict, record: dict, path: Path) -> Path:
     return save_atomic({"model": model.state_dict(), "meta": out_meta}, path)
 
 
-def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bool = True, log=print) -> dict:
+def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bool = True, log=print,
+               device: str | None = None, shard: Shard | None = None) -> dict:
     """Run one real-field stage (see the module docstring).
 
     Args:
         config: :class:`RealTrainConfig`.
         work: the work folder (checkpoint, weights, record, caches).
+        device: where the piece classifier trains (:mod:`docrec.devices`; None: CUDA when
+            available); segmentation and graphs stay on the CPU.
+        shard: this process's place under ``torchrun`` (:class:`lenet.shard.Shard`; the stages'
+            own rules, :func:`docrec.training.seg_local.train_local` and
+            :func:`docrec.training.seg_global.train_global`); process 0 alone writes the outputs.
 
     Returns:
         the JSON record (also written to ``WORK/TAG.json``): config, data counts, history,
@@ -214,15 +222,16 @@ def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bo
     record["train_fields"] = {"folder": str(config.fields), "ids": ids_text(config.ids), **tstats,
                               "used": len(fields)}
     model, init, meta = initial_model(config)
+    model.to(resolve_device(device, training=True))
     record["init"] = init
     log(json.dumps({k: record[k] for k in ("train_fields", "init")}))
     ckpt = work / f"{config.name}.pt"
     if config.stage == "local":
         history = _local(model, fields, val, config, work=work, checkpoint=ckpt, progress=progress, log=log,
-                         record=record)
+                         record=record, shard=shard)
     else:
         history = _global(model, fields, val, config, work=work, checkpoint=ckpt, progress=progress, log=log,
-                          record=record)
+                          record=record, shard=shard)
     record["history"] = history
     accs = [h["val_accuracy"] for h in history if "val_accuracy" in h]
     if accs:
@@ -239,14 +248,17 @@ def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bo
                             f"pieces per real piece)" if config.joint_local > 0 else ""))
                       + f"; started from {record.get('init')}")
     record["checkpoint"] = str(ckpt)
-    record["weights"] = str(_save_weights(model, meta, record, work / f"{config.name}-weights.pt"))
+    weights = work / f"{config.name}-weights.pt"
+    record["weights"] = str(weights)
     record["seconds"] = time.time() - t0
-    write_json_atomic(work / f"{config.name}.json", record, default=str)
+    if shard is None or shard.rank == 0:
+        _save_weights(model, meta, record, weights)
+        write_json_atomic(work / f"{config.name}.json", record, default=str)
     return record
 
 
 def _local(model, fields, val, config: RealTrainConfig, *, work: Path, checkpoint: Path, progress: bool, log,
-           record: dict) -> list[dict]:
+           record: dict, shard: Shard | None = None) -> list[dict]:
     from docrec.recognizers.seg import SegmentationRecognizer
     from docrec.training.seg_local import LocalTrainConfig, train_local
     from docrec.training.seg_real import digit_accuracy, mix_pieces, real_pieces
@@ -268,11 +280,12 @@ def _local(model, fields, val, config: RealTrainConfig, *, work: Path, checkpoin
                            distort=config.distort)
     rec = SegmentationRecognizer(model=model)
     evaluate = None if val is None else (lambda m: digit_accuracy(rec, val))
-    return train_local(model, x, y, cfg, checkpoint=checkpoint, progress=progress, log=log, evaluate=evaluate)
+    return train_local(model, x, y, cfg, checkpoint=checkpoint, progress=progress, log=log, evaluate=evaluate,
+                       shard=shard)
 
 
 def _global(model, fields, val, config: RealTrainConfig, *, work: Path, checkpoint: Path, progress: bool, log,
-            record: dict) -> list[dict]:
+            record: dict, shard: Shard | None = None) -> list[dict]:
     from docrec.training.seg_data import train_pools
     from docrec.training.seg_global import GlobalTrainConfig, make_fields, train_global
 
@@ -300,7 +313,7 @@ def _global(model, fields, val, config: RealTrainConfig, *, work: Path, checkpoi
                             aux_weight=config.joint_local)
     history = train_global(model, cfg, checkpoint=checkpoint, progress=progress, log=log,
                            fields=list(fields) + list(synth), val=list(val) if val is not None else [],
-                           aux_pieces=aux)
+                           aux_pieces=aux, shard=shard)
     for h in history:  # the same score under the name the local stage uses (none without validation)
         score = h.pop("val_string_accuracy")
         if val is not None:

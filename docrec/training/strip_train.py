@@ -31,7 +31,10 @@ from tqdm import tqdm
 
 from data.synth import DigitPool, SynthConfig, field_rng, synthesize_one
 from decoders import CharacterModel
+from docrec.devices import resolve_device
 from lenet.strip import StripNet
+from lenet.shard import Shard
+from lenet.train import device_of
 
 #: Spacing presets of the training fields and their shares.
 SPACING_SHARES = {"wide": 0.15, "normal": 0.25, "tight": 0.2, "touching": 0.25, "overlapping": 0.15}
@@ -55,6 +58,9 @@ class StripTrainConfig:
         init: a StripNet SDNN weights file to start from (fine-tuning), else a fresh net.
         seed: every random choice derives from it.
         threads: ``torch.set_num_threads``.
+        freeze_bn: keep batch norm in eval mode (running statistics) while training; under
+            ``torchrun`` batch norm statistics are otherwise per process (gloo has no synchronised
+            batch norm on the CPU).
     """
 
     epochs: int = 8
@@ -66,6 +72,7 @@ class StripTrainConfig:
     init: str | None = None
     seed: int = 0
     threads: int = 2
+    freeze_bn: bool = False
 
     def validate(self) -> "StripTrainConfig":
         for name in ("epochs", "steps", "batch_size"):
@@ -91,8 +98,8 @@ class _FieldBatches:
     and sorted by aspect ratio; each of the 4 steps trains on one width-contiguous quarter (in a
     seeded order), so a batch carries little padding and no field is rendered for nothing."""
 
-    def __init__(self, cfg: StripTrainConfig, pool: DigitPool):
-        self.cfg, self.pool = cfg, pool
+    def __init__(self, cfg: StripTrainConfig, pool: DigitPool, shard: Shard | None = None):
+        self.cfg, self.pool, self.shard = cfg, pool, shard or Shard()
         self._chunk, self._fields, self._order = -1, [], np.arange(4)
 
     def __call__(self, step: int) -> list:
@@ -100,7 +107,8 @@ class _FieldBatches:
         chunk, part = divmod(step, 4)
         if chunk != self._chunk:
             base = chunk * 4 * b
-            fields = [training_field(base + i, self.pool, field_rng(self.cfg.seed + 7, base + i)) for i in range(4 * b)]
+            fields = self.shard.gather(  # the same fields on every process, each rendering its share
+                lambda i: training_field(base + i, self.pool, field_rng(self.cfg.seed + 7, base + i)), 4 * b)
             fields.sort(key=lambda f: f.image.shape[1] / max(1, f.image.shape[0]))
             self._chunk, self._fields = chunk, fields
             self._order = np.random.default_rng([self.cfg.seed, 31, chunk]).permutation(4)
@@ -109,12 +117,17 @@ class _FieldBatches:
 
 
 def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bool = False, log=print,
-                bar: bool = True, evaluate=None) -> dict:
+                bar: bool = True, evaluate=None, device: str | None = None, shard: Shard | None = None) -> dict:
     """Train a ``lenet.StripNet`` (module docstring).
 
     ``evaluate(net) -> float`` (validation string accuracy, higher is better) selects the best epoch.
     Writes ``out_dir/strip.ckpt`` every epoch, ``out_dir/sdnn-strip.pt`` for the best epoch and
     ``out_dir/sdnn-strip-last.pt`` for the last (SDNN weights files: ``SDNNRecognizer(weights=...)``).
+    The network trains on ``device`` (:mod:`docrec.devices`; None: CUDA when available), the
+    character model and criterion on the CPU. Under ``torchrun`` (``shard``) the processes render
+    the fields of each group of 4 steps together and each reads its rows ``batch[rank::world]`` of
+    every batch (:func:`docrec.training.sdnn_train.sharded_global_step`); process 0 alone logs and
+    writes.
     """
     from docrec.recognizers.sdnn_net import load_weights, new_strip_net, save_weights
     from docrec.training.sdnn_train import (
@@ -127,7 +140,13 @@ def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bo
         strips_batch,
     )
 
+    from docrec.recognizers.seg_model import freeze_batch_norm
+    from docrec.training.sdnn_train import sharded_global_step
+
     cfg.validate()
+    shard = shard or Shard()
+    main = shard.rank == 0
+    log, bar = (log, bar) if main else ((lambda *a, **k: None), False)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out = Path(out_dir)
@@ -138,16 +157,19 @@ def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bo
         if not isinstance(net, StripNet):
             raise ValueError(f"[docrec.train_strip] --init {cfg.init} holds a {type(net).__name__}, not a StripNet "
                              f"(the windowed classifiers train with --way 1 / 2)")
+    net.to(resolve_device(device, training=True))
     charmodel = CharacterModel()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     train_pool, _ = split_pools()
     ckpt_path = out / "strip.ckpt"
     history, start_epoch, best = load_progress(ckpt_path, net, opt, -math.inf, resume=resume, log=log)
     alphabet = charmodel.alphabet
-    batches = _FieldBatches(cfg, train_pool)
+    batches = _FieldBatches(cfg, train_pool, shard)
     meta = {"way": "strip", "config": json.dumps(asdict(cfg))}
     for epoch in range(start_epoch, cfg.epochs):
         net.train()
+        if cfg.freeze_bn:
+            freeze_batch_norm(net)
         it = range(cfg.steps)
         if bar:
 
@@ -157,8 +179,21 @@ def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bo
             step = epoch * cfg.steps + s
             cosine_lr(opt, cfg.lr, step / (cfg.epochs * cfg.steps))
             fields = batches(step)
+            if shard.world > 1:
+                mine = list(shard.part(fields))
+                x = frames = None
+                if mine:
+                    x, frames, _ = strips_batch([f.image for f in mine])
+                    x = x.to(device_of(net))
+                opt.zero_grad()
+                loss, _ = sharded_global_step(shard, net, net, charmodel, x, frames,
+                                              [alphabet.encode(f.text) for f in mine])
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+                opt.step()
+                total += loss
+                continue
             x, frames, _ = strips_batch([f.image for f in fields])
-            loss = global_loss(net, charmodel, x, frames, [alphabet.encode(f.text) for f in fields])
+            loss = global_loss(net, charmodel, x.to(device_of(net)), frames, [alphabet.encode(f.text) for f in fields])
             if not torch.isfinite(loss):
                 skipped += 1
                 continue
@@ -177,9 +212,11 @@ def train_strip(cfg: StripTrainConfig, out_dir: str | os.PathLike, *, resume: bo
         epoch_meta = {**meta, "epoch": epoch + 1, "val_string_accuracy": rec.get("val_string_accuracy", -1.0)}
         if score > best:
             best = score
-            save_weights(out / "sdnn-strip.pt", net, {}, epoch_meta)
-        save_weights(out / "sdnn-strip-last.pt", net, {}, epoch_meta)
-        save_progress(ckpt_path, net, opt, epoch + 1, best, history)
+            if main:
+                save_weights(out / "sdnn-strip.pt", net, {}, epoch_meta)
+        if main:
+            save_weights(out / "sdnn-strip-last.pt", net, {}, epoch_meta)
+            save_progress(ckpt_path, net, opt, epoch + 1, best, history)
     return {"history": history, "best_val_string_accuracy": best}
 
 
