@@ -36,3 +36,18 @@ def timed(fn, repeats: int, warmup: int = 2) -> float:
         fn()
         times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
+
+
+def run_docrec(ranks: int, argv: list[str]) -> tuple[float, str]:
+    """Run ``python -m docrec ARGV`` in one process (``ranks`` 1) or under ``torchrun`` with ``ranks``
+    processes, each on 1 torch thread; returns the whole run's wall seconds and its stdout."""
+    import subprocess
+    import time
+
+    cmd = [sys.executable, "-m", "docrec", *argv]
+    if ranks > 1:
+        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ranks}", "-m", "docrec", *argv]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    return time.perf_counter() - t0, done.stdout

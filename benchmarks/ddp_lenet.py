@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import _bench
@@ -31,14 +29,7 @@ RESULTS = _bench.ROOT / "benchmarks" / "results" / "ddp_lenet.json"
 
 def train(ranks: int, out: Path, common: list[str]) -> dict:
     """One training run; its epoch record plus the whole process's wall time."""
-    cmd = [sys.executable, "-m", "docrec", "train", "lenet", *common, "--out", str(out)]
-    if ranks > 1:
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ranks}", "-m", "docrec",
-               "train", "lenet", *common, "--out", str(out)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(_bench.ROOT)}
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env, cwd=_bench.ROOT, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - t0
+    wall, _ = _bench.run_docrec(ranks, ["train", "lenet", *common, "--out", str(out)])
     record = json.loads(out.with_suffix(".json").read_text())["history"][-1]
     return {"processes": ranks, "train_seconds": round(record["train_seconds"], 2),
             "hessian_seconds": round(record.get("hessian_seconds", 0.0), 2),

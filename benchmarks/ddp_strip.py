@@ -1,0 +1,64 @@
+"""Data-parallel training speed of the heaviest trainer: ``docrec train sdnn --arch strip`` (StripNet,
+global CTC criterion on fields rendered on the fly) in one process against ``torchrun`` ranks.
+
+Both runs train from the same start for one epoch of ``--steps`` global batches of ``--batch-size``
+fields with the same seed (the strip trainer renders each global batch in shares, one per rank, and
+exchanges them, so every rank count sees the same fields), each process on 1 torch thread. The epoch
+time is the trainer's own ``seconds`` (rendering, forward, backward, gradient exchange and steps;
+validation excluded); the whole process time includes start-up. One run each, same machine.
+
+Usage::
+
+    python benchmarks/ddp_strip.py [--ranks 2] [--steps 40] [--batch-size 32]
+
+Results go to ``benchmarks/results/ddp_strip.json``, one entry per batch size and rank count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import _bench
+
+RESULTS = _bench.ROOT / "benchmarks" / "results" / "ddp_strip.json"
+
+
+def train(ranks: int, out: Path, common: list[str]) -> dict:
+    """One training run: the epoch record its log printed, plus the whole process's wall time."""
+    wall, stdout = _bench.run_docrec(ranks, ["train", "sdnn", "--arch", "strip", *common, "--out", str(out)])
+    records = [json.loads(line) for line in stdout.splitlines() if line.startswith("{") and '"epoch"' in line]
+    if not records:
+        raise RuntimeError(f"[benchmarks.ddp_strip] no epoch record in the output of {ranks} process(es)")
+    return {"processes": ranks, "epoch_seconds": records[-1]["seconds"], "train_loss": records[-1]["train_loss"],
+            "process_seconds": round(wall, 1)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ranks", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--batch-size", type=int, default=32)
+    args = ap.parse_args()
+    common = ["--epochs", "1", "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads", "1",
+              "--val-fields", "1", "--seed", "0", "--quiet"]
+    with tempfile.TemporaryDirectory() as tmp:
+        one = train(1, Path(tmp) / "one", common)
+        many = train(args.ranks, Path(tmp) / "many", common)
+    result = {"command": "python benchmarks/ddp_strip.py " + " ".join(sys.argv[1:]),
+              "cores": os.cpu_count(), "one_process": one, "ranks": many,
+              "epoch_speedup": round(one["epoch_seconds"] / many["epoch_seconds"], 2),
+              "process_speedup": round(one["process_seconds"] / many["process_seconds"], 2)}
+    runs = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    runs[f"batch {args.batch_size}, {args.steps} steps, {args.ranks} ranks"] = result
+    _bench.write_json(RESULTS, runs, indent=1)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
