@@ -30,6 +30,7 @@ SCRIPTS = {
     "throughput.py": [],
     "export_onnx.py": [],
     "ddp_lenet.py": ["--batch-size", "256", "--lr", "0.002"],
+    "ddp_strip.py": [],
     "global_step.py": ["--label", "after"],
 }
 
