@@ -73,7 +73,7 @@ def test_cpu_reads_like_the_default(system, capsys):
     assert len(default.splitlines()) == 2
 
 
-def test_cpu_evaluates_mnist_like_the_default(capsys):
+def test_cpu_evaluates_mnist_like_the_default(capsys, mnist_dir):
     base = ["eval", "mnist", "--model", "lenet5", "--limit", "300", "--json", "--quiet"]
     code_a, default, _ = run(capsys, base)
     code_b, on_cpu, _ = run(capsys, base + ["--device", "cpu"])
@@ -83,7 +83,7 @@ def test_cpu_evaluates_mnist_like_the_default(capsys):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="with CUDA the default training device is not the CPU")
-def test_cpu_trains_lenet_like_the_default(tmp_path, capsys):
+def test_cpu_trains_lenet_like_the_default(tmp_path, capsys, mnist_dir):
     base = ["train", "lenet", "--arch", "lenet5", "--optimizer", "sgd", "--lr", "0.01", "--epochs", "1",
             "--train-limit", "256", "--threads", "1", "--quiet"]
     assert run(capsys, base + ["--out", str(tmp_path / "a.pt")])[0] == 0
