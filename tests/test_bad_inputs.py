@@ -395,3 +395,22 @@ def test_the_corpus_holds_at_least_150_cases():
     n = (len(ARGUMENT_CASES) + len(RUNTIME_CASES) + 1 + 3 * len(IMAGES) + 3 * len(BAD_ARRAYS) + 3 + 1
          + len(API_CASES))
     assert n >= 150, n
+
+
+@pytest.mark.parametrize("system", ["seg", "sdnn", "combo"])
+def test_a_grammar_spec_reads_like_its_grammar(system, recognizers):
+    from docrec.recognizers import resolve_grammar
+
+    img = cv2.imread(str(SAMPLES / "000000.png"), cv2.IMREAD_GRAYSCALE)
+    by_spec = recognizers[system].recognize([img], grammar="zip")[0]
+    by_object = recognizers[system].recognize([img], grammar=resolve_grammar("zip"))[0]
+    assert (by_spec.text, by_spec.confidence) == (by_object.text, by_object.confidence)
+    assert len(by_spec.text) == 5 and by_spec.text.isdigit()
+
+
+@pytest.mark.parametrize("system", ["seg", "sdnn", "combo"])
+@pytest.mark.parametrize("grammar", [5, ["zip"], 2.5])
+def test_a_grammar_of_the_wrong_type_is_named(system, grammar, recognizers):
+    img = cv2.imread(str(SAMPLES / "000000.png"), cv2.IMREAD_GRAYSCALE)
+    with pytest.raises(TypeError, match=rf"grammar must be a decoders.Grammar.*got {type(grammar).__name__}"):
+        recognizers[system].recognize([img], grammar=grammar)

@@ -96,6 +96,29 @@ class Recognizer(Protocol):
         ...
 
 
+def as_grammar(grammar, *, where: str):
+    """What a recogniser was given as its grammar -> a ``decoders.Grammar`` or None.
+
+    Args:
+        grammar: a ``decoders.Grammar``, a CLI spec (``zip``, ``amount``, ``digits:M-N``, a pattern;
+            :func:`docrec.recognizers.resolve_grammar`) or None (any text).
+        where: the caller, named in the error.
+
+    Raises:
+        TypeError: anything else, named (before any image is read).
+        ValueError: a spec that is not a grammar.
+    """
+    from decoders import Grammar
+    from docrec.recognizers import resolve_grammar  # the package imports this module
+
+    if isinstance(grammar, str):
+        return resolve_grammar(grammar)
+    if grammar is not None and not isinstance(grammar, Grammar):
+        raise TypeError(f"[{where}] grammar must be a decoders.Grammar, a grammar spec such as 'zip', "
+                        f"or None; got {type(grammar).__name__}")
+    return grammar
+
+
 def as_image_list(images, *, where: str) -> list:
     """``images`` as a list of images, refusing a bare array (which would be read row by row) and
     anything that is not a sequence.

@@ -43,7 +43,7 @@ from typing import Sequence
 import numpy as np
 
 from decoders import Grammar, decode
-from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_image_list, check_field_image
+from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image
 
 #: The segmentation system's piece classifier used by default: the modern CNN (more accurate than
 #: the paper's LeNet-5 on validation strings; ``weights=`` picks another, e.g. ``seg-lenet5.pt``).
@@ -171,10 +171,7 @@ class CombinedRecognizer:
             grammar: a ``decoders.Grammar`` or a CLI spec (``zip``, ``amount``, ...); None: any text.
             n_best: readings to report (the extra ones go to ``alternatives``, with combined penalties).
         """
-        from docrec.recognizers import resolve_grammar
-
-        if isinstance(grammar, str):
-            grammar = resolve_grammar(grammar)
+        grammar = as_grammar(grammar, where="docrec.CombinedRecognizer.recognize")
         results: list[Recognition | None] = [None] * len(images)
         good: list[tuple[int, np.ndarray]] = []
         for k, img in enumerate(as_image_list(images, where="docrec.CombinedRecognizer.recognize")):

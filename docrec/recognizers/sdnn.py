@@ -35,7 +35,7 @@ import torch
 
 from data.sdnn_samples import STRIDE, STRIP_H, FieldTransform, normalize_field_ink
 from decoders import CharacterModel, CharacterModelConfig, ProductDecoder, decode_frames
-from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_image_list, check_field_image
+from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image
 from docrec.devices import network_device, to_graph_device
 from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, load_weights
 from docrec.weights import resolve as resolve_weights
@@ -148,13 +148,11 @@ class SDNNRecognizer:
     def _grammar_and_decoder(self, grammar):
         """``(decoders.Grammar or None, ProductDecoder)`` for a grammar or CLI spec, cached: by the spec
         string (each ``resolve_grammar`` call builds a new Grammar object) or by the object itself."""
-        from docrec.recognizers import resolve_grammar
-
         key = ("spec", grammar) if grammar is None or isinstance(grammar, str) else ("object", id(grammar))
         if key not in self._decoders:
             if len(self._decoders) >= 32:  # callers passing many Grammar objects: bounded cache
                 self._decoders.pop(next(iter(self._decoders)))
-            g = resolve_grammar(grammar) if key[0] == "spec" else grammar
+            g = as_grammar(grammar, where="docrec.SDNNRecognizer")
             self._decoders[key] = (g, ProductDecoder(g, self.charmodel))  # holds g, so its id stays unique
         return self._decoders[key]
 

@@ -35,7 +35,7 @@ import gtn
 from data.constants import NONE_ID, NUM_CLASSES  # 16 characters + 'none'
 from decoders import decode, text_penalties
 from docrec.devices import network_device, to_graph_device
-from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_image_list, check_field_image
+from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image
 from docrec.weights import resolve as resolve_weights
 from lenet.inference import inference_model
 from lenet.losses import DEFAULT_MAP_J
@@ -211,6 +211,9 @@ class SegmentationRecognizer:
                            ) -> list[tuple[Recognition, SegDetail | None]]:
         """Like :meth:`recognize`, also returning each image's :class:`SegDetail`."""
 
+        grammar = as_grammar(grammar, where="docrec.SegmentationRecognizer.recognize")
+        if n_best < 1:
+            raise ValueError(f"[docrec.SegmentationRecognizer.recognize] n_best must be >= 1, got {n_best}")
         checked: list = []
         results: list = [None] * len(images)
         for k, img in enumerate(as_image_list(images, where="docrec.SegmentationRecognizer.recognize")):
@@ -236,7 +239,8 @@ class SegmentationRecognizer:
 
         Args:
             images: uint8 ``(H, W)`` fields (white paper, dark ink); colour/float accepted.
-            grammar: a ``decoders.Grammar`` (None: any string of the 16 characters).
+            grammar: a ``decoders.Grammar`` or a CLI spec (``zip``, ``amount``, ``digits``, a pattern;
+                None: any string of the 16 characters).
             n_best: number of distinct readings to compute (the extra ones go to ``alternatives``).
 
         Returns:
@@ -256,6 +260,7 @@ class SegmentationRecognizer:
             allowed path spells, and everything ``inf`` for an image without a graph.
         """
 
+        grammar = as_grammar(grammar, where="docrec.SegmentationRecognizer.text_penalties")
         if len(texts) != len(details):
             raise ValueError(f"[docrec.SegmentationRecognizer.text_penalties] {len(details)} details but "
                              f"{len(texts)} text lists")
@@ -299,3 +304,4 @@ class SegmentationRecognizer:
         from docrec.recognizers.seg_draw import draw_recognition
 
         return draw_recognition(self, image, result, out_png)
+
