@@ -27,7 +27,7 @@ SCRIPTS = {
     "robustness.py": [],
     "preprocess_real.py": [],
     "real_fields.py": [],
-    "throughput.py": [],
+    "throughput.py": ["--count", "1000"],
     "export_onnx.py": [],
     "ddp_lenet.py": ["--batch-size", "256", "--lr", "0.002"],
     "ddp_strip.py": [],
