@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--count", type=int, default=6, help="fields to synthesise with --synth (default 6)")
     p.add_argument("--seed", type=int, default=0, help="seed for --synth (default 0)")
     p.add_argument("--out", type=output_dir, default=None, help="folder for --synth fields (default: a temp folder)")
-    p.add_argument("--system", choices=("seg", "sdnn", "combo"), default="seg", help="recogniser (default seg)")
+    p.add_argument("--system", choices=("seg", "sdnn", "combo"), default="combo",
+                   help="recogniser (default combo, the most accurate; seg is the paper's system)")
     p.add_argument("--mnist-dir", type=Path, default=None, help="MNIST directory for --synth")
     p.add_argument("--no-art", action="store_true", help="do not print the text-art pictures")
     p.set_defaults(func=run)

@@ -90,7 +90,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("strings", help="string accuracy, CER and accuracy at 1%% error on a labelled folder")
     p.add_argument("folder", type=Path, help="folder with images and labels.csv")
-    p.add_argument("--system", choices=sorted(SYSTEMS), default="seg")
+    p.add_argument("--system", choices=sorted(SYSTEMS), default="combo",
+                   help="recogniser (default combo, the most accurate; seg is the paper's system)")
     p.add_argument("--grammar", default="digits", help="grammar spec as for `docrec recognize` (default digits)")
     p.add_argument("--weights", type=weights_arg, default=None,
                    help="weights file or bundled name (default: the system's; with an amount grammar the "

@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Recognise field images with the segmentation-based (seg) or SDNN system, or both "
                     "combined (combo: each reading rescored by the two), and a grammar.")
     p.add_argument("inputs", nargs="+", type=Path, metavar="IMAGE_OR_DIR", help="image files or folders of images")
-    p.add_argument("--system", choices=sorted(SYSTEMS), default="seg", help="recogniser (default seg)")
+    p.add_argument("--system", choices=sorted(SYSTEMS), default="combo",
+                   help="recogniser (default combo, the most accurate; seg is the paper's system)")
     p.add_argument("--grammar", default="digits",
                    help="zip | amount (cheque amounts as written, e.g. 15.728.-; the digits are shown too) "
                         "| amount:strict (no end marks) | digits | digits:M-N | none | a pattern such as "

@@ -138,6 +138,19 @@ def worker(rank: int, world: int, port: int, name: str, out: str) -> None:
         dist.destroy_process_group()
 
 
+def assert_same_step(a: torch.Tensor, b: torch.Tensor, name: str) -> None:
+    """Equal to float tolerance, except that Adam may move a handful of elements by up to two steps:
+    its normalised update turns a gradient near 0, whose sign the order of the float summation
+    decides (one process sums the whole batch, two ranks sum halves and then add), into a full
+    +-lr step either way. At most 1 in 10,000 elements (and at least 2) may do so, by <= 5e-3."""
+    if not torch.is_floating_point(a):
+        assert torch.equal(a, b), name
+        return
+    off = ~torch.isclose(a, b, rtol=1e-4, atol=2e-5)
+    assert int(off.sum()) <= max(2, a.numel() // 10_000), f"{name}: {int(off.sum())} of {a.numel()} differ"
+    assert off.sum() == 0 or float((a - b).abs()[off].max()) <= 5e-3, name
+
+
 @pytest.mark.parametrize("name", list(TRAINERS))
 def test_two_ranks_match_one_process(name, tmp_path: Path, request):
     if not dist.is_available():
@@ -149,7 +162,7 @@ def test_two_ranks_match_one_process(name, tmp_path: Path, request):
     single = train(name, Shard(), tmp_path / "single")
     for k, v in ranks[0]["state"].items():
         assert torch.equal(v, ranks[1]["state"][k]), k  # the ranks never drift apart
-        torch.testing.assert_close(v, single["state"][k], rtol=1e-4, atol=2e-5)  # = one process, same batches
+        assert_same_step(v, single["state"][k], k)  # = one process, same batches
     assert ranks[0]["loss"] == ranks[1]["loss"]
     assert ranks[0]["loss"] == pytest.approx(single["loss"], rel=1e-4)
     assert np.isfinite(single["loss"]) and single["loss"] != 0.0
