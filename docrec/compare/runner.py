@@ -1,14 +1,17 @@
 """Read every field set with every system, caching each reading by field hash so a run resumes.
 
-The cache is one JSON-lines file per (system, weights file contents, grammar) under
-``OUT/cache/``: one line per field, ``{"field": hash, "text", "confidence", "rejected", "boxes",
+The cache is one JSON-lines file per (system, weights file contents, grammar, source code of the
+reading path) under ``OUT/cache/``: one line per field, ``{"field": hash, "text", "confidence", "rejected", "boxes",
 "penalty", "seconds"}``, appended after every batch. A second run with the same systems and sets
 finds every field there and builds no recogniser at all. ``seconds`` is the field's share of its
-batch's wall time, so speeds stay comparable after a resume.
+batch's wall time, so speeds stay comparable after a resume. The source code of every package a
+reading goes through is part of the key, so readings made by other code (another segmenter
+setting, a changed decoder) are never reused.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -19,16 +22,32 @@ from typing import Callable
 
 from docrec.compare.fieldsets import LoadedSet
 from docrec.compare.specs import SetSpec, SystemSpec, weights_file
+from docrec.fingerprint import source_digest
 
 
 def _file_digest(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
 
 
+@functools.lru_cache(maxsize=1)
+def reading_code() -> str:
+    """Digest of the sources a reading goes through: gtn, lenet, segmenter, decoders, data and the
+    recognisers."""
+    import data
+    import decoders
+    import docrec.recognizers
+    import gtn
+    import lenet
+    import segmenter
+
+    return source_digest(gtn, lenet, segmenter, decoders, data, docrec.recognizers)
+
+
 def cache_path(cache_dir: Path, spec: SystemSpec, fields: SetSpec) -> Path:
-    """The cache file of ``spec`` reading the set ``fields`` (keyed by the weights' bytes and the grammar)."""
+    """The cache file of ``spec`` reading the set ``fields`` (keyed by the weights' bytes, the grammar
+    and the reading code's source)."""
     weights = spec.weights_for_set(fields)
-    key = json.dumps([spec.system, _file_digest(weights_file(weights)), fields.grammar])
+    key = json.dumps([spec.system, _file_digest(weights_file(weights)), fields.grammar, reading_code()])
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{spec.system}-{Path(weights).stem}")[:60]
     return cache_dir / f"{slug}-{hashlib.sha1(key.encode()).hexdigest()[:10]}.jsonl"
 

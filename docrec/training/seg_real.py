@@ -33,6 +33,7 @@ import segmenter
 from data import read_fields
 from data.atomic import atomic_write
 from decoders import Grammar, decode, marked_label_graph
+from docrec.fingerprint import source_digest
 from segmenter.graph import segment
 from segmenter.truth import box_arc_targets, box_char_map, true_path
 
@@ -93,12 +94,7 @@ def read_folder(root: str | os.PathLike, *, ids: tuple[int, int] | None = None, 
 
 def _segmenter_version() -> str:
     """Hash of the segmenter package's source (a cache made by other code is never reused)."""
-
-    h = hashlib.sha1()
-    for p in sorted(Path(segmenter.__file__).parent.glob("*.py")):
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()[:12]
+    return source_digest(segmenter)
 
 
 def cache_key(fieldset, *, with_targets: bool, segmenter_config, none_iou: float = 0.6) -> str:

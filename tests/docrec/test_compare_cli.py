@@ -267,3 +267,16 @@ def test_missing_usps_digits_is_one_line(tmp_path, capsys):
         code = main(argv)
     err = capsys.readouterr().err.strip()
     assert code != 0 and len(err.splitlines()) == 1 and "digits=usps" in err, err
+
+
+def test_readings_of_other_code_are_not_reused(monkeypatch, tmp_path):
+    """The cache key holds the reading code's source digest: another segmenter setting or decoder
+    must not be served the old readings."""
+    from docrec.compare import runner
+
+    system = parse_systems(["seg"])[0]
+    fields = parse_synth("kind=zip,n=2", score="auto")
+    before = runner.cache_path(tmp_path, system, fields)
+    assert runner.cache_path(tmp_path, system, fields) == before  # stable for the same code
+    monkeypatch.setattr(runner, "reading_code", lambda: "another-digest")
+    assert runner.cache_path(tmp_path, system, fields) != before
