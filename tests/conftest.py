@@ -1,4 +1,4 @@
-"""Shared fixtures: point the MNIST loader at the genuine files beside the repository."""
+"""Shared fixtures: point the MNIST and USPS loaders at the genuine files beside the repository."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
+SHARED_USPS = REPO.parent / "shared" / "data" / "usps"
+
 if SHARED_MNIST.is_dir() and not os.environ.get("DOCREC_MNIST_DIR"):
     os.environ["DOCREC_MNIST_DIR"] = str(SHARED_MNIST)
+if SHARED_USPS.is_dir() and not os.environ.get("DOCREC_USPS_DIR"):
+    os.environ["DOCREC_USPS_DIR"] = str(SHARED_USPS)
 
 
 @pytest.fixture(scope="session")
