@@ -4,11 +4,15 @@ Per set and system, one PNG strip of up to ``count`` error fields (the field, wh
 truth) and, for each of them, the picture the recogniser's ``draw(image, result, out_png)`` makes
 (the same as ``docrec recognize --draw``: cuts, chosen pieces and interpretation graph for the
 segmentation system and the combination, the frame penalties for the SDNN), shrunk to at most
-``MAX_DRAW_WIDTH`` pixels. A picture already on disk is kept, so a resumed run draws nothing again.
+``MAX_DRAW_WIDTH`` pixels. A picture is named by its field and a digest of the reading it shows,
+so a picture already on disk is kept (a resumed run draws nothing again) while a changed reading
+gets a new one; pictures the report no longer shows are removed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -66,12 +70,36 @@ def _recognition(record: dict):
                        penalty=float("inf") if record["penalty"] is None else record["penalty"])
 
 
+def _reading_digest(record: dict) -> str:
+    """Six hex digits of what a picture shows: the reading's text, boxes, confidence and penalty."""
+    shown = [record["text"], record["boxes"], round(float(record["confidence"]), 6), record["penalty"],
+             record["rejected"]]
+    return hashlib.sha1(json.dumps(shown, default=str).encode()).hexdigest()[:6]
+
+
+def remove_unshown(gallery_dir: Path, shown: set[Path]) -> int:
+    """Delete the PNGs under ``gallery_dir`` that are not in ``shown`` (absolute paths), and the
+    folders left empty; returns how many pictures went."""
+    if not gallery_dir.is_dir():
+        return 0
+    gone = 0
+    for png in sorted(gallery_dir.rglob("*.png")):
+        if png.resolve() not in shown:
+            png.unlink()
+            gone += 1
+    for folder in sorted((d for d in gallery_dir.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return gone
+
+
 def draw_errors(spec: SystemSpec, fset: LoadedSet, errors: list[dict], records_by_hash: dict[str, dict], *,
                 out: Path, recognizers: Recognizers, log=None) -> list[str | None]:
     """The recogniser's picture of each error (file names relative to ``out``; None if it failed)."""
     names: list[str | None] = []
     for e in errors:
-        rel = Path("gallery") / _slug(fset.name) / _slug(spec.label) / f"{e['field']}.png"
+        rel = Path("gallery") / _slug(fset.name) / _slug(spec.label) / (
+            f"{e['field']}-{_reading_digest(records_by_hash[e['field']])}.png")
         target = out / rel
         if not target.is_file():
             rec = recognizers.get(spec, fset.spec)
@@ -112,7 +140,11 @@ def make_galleries(doc: dict, systems: list[SystemSpec], sets: list[LoadedSet], 
                                                 log=log)):
                 e["draw"] = d
             gallery.setdefault(fset.name, {})[spec.label] = {"strip": strip.as_posix(), "errors": errors}
+    shown = {(out / entry["strip"]).resolve() for by_system in gallery.values() for entry in by_system.values()}
+    shown |= {(out / e["draw"]).resolve() for by_system in gallery.values() for entry in by_system.values()
+              for e in entry["errors"] if e.get("draw")}
+    remove_unshown(out / "gallery", shown)
     return gallery
 
 
-__all__ = ["draw_errors", "make_galleries", "shrink_png", "strip_png"]
+__all__ = ["draw_errors", "make_galleries", "remove_unshown", "shrink_png", "strip_png"]

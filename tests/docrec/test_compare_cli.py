@@ -280,3 +280,31 @@ def test_readings_of_other_code_are_not_reused(monkeypatch, tmp_path):
     assert runner.cache_path(tmp_path, system, fields) == before  # stable for the same code
     monkeypatch.setattr(runner, "reading_code", lambda: "another-digest")
     assert runner.cache_path(tmp_path, system, fields) != before
+
+
+def test_pictures_follow_the_reading_and_unshown_ones_go(tmp_path):
+    from docrec.compare.gallery import _reading_digest, remove_unshown
+
+    record = {"text": "12345", "boxes": [[0, 0, 5, 9]], "confidence": 0.5, "penalty": 3.0, "rejected": False}
+    assert _reading_digest(record) == _reading_digest(dict(record))
+    assert _reading_digest({**record, "text": "12346"}) != _reading_digest(record)  # a new reading, a new picture
+    assert _reading_digest({**record, "boxes": [[0, 0, 6, 9]]}) != _reading_digest(record)
+    keep = tmp_path / "gallery" / "set" / "seg" / "a-000000.png"
+    stale = tmp_path / "gallery" / "set" / "sdnn" / "b-111111.png"
+    for png in (keep, stale):
+        png.parent.mkdir(parents=True)
+        png.write_bytes(b"png")
+    assert remove_unshown(tmp_path / "gallery", {keep.resolve()}) == 1
+    assert keep.is_file() and not stale.exists() and not stale.parent.exists()
+
+
+def test_a_rerun_leaves_only_the_pictures_its_report_shows(study):
+    out, doc, _ = study
+    stale = out / "gallery" / "old-set" / "seg" / "deadbeef-000000.png"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"png")
+    again = run_study(_config(out), recognizers=Recognizers(_refuse))
+    shown = {g["strip"] for by in again["gallery"].values() for g in by.values()}
+    shown |= {e["draw"] for by in again["gallery"].values() for g in by.values() for e in g["errors"] if e["draw"]}
+    on_disk = {p.relative_to(out).as_posix() for p in (out / "gallery").rglob("*.png")}
+    assert not stale.exists() and on_disk == shown
