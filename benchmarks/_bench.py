@@ -51,3 +51,24 @@ def run_docrec(ranks: int, argv: list[str]) -> tuple[float, str]:
     t0 = time.perf_counter()
     done = subprocess.run(cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     return time.perf_counter() - t0, done.stdout
+
+
+def compare_ranks(script: str, results: Path, key: str, train, *, ranks: int, seconds: str) -> dict:
+    """The data-parallel speed comparison of ``ddp_*.py``: ``train(processes, out)`` once in one process
+    and once with ``ranks`` (each into a temporary folder), the speed-ups of the epoch (the records'
+    ``seconds`` field) and of the whole process, merged into ``results`` under ``key`` and printed."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        one = train(1, Path(tmp) / "one")
+        many = train(ranks, Path(tmp) / "many")
+    result = {"command": f"python benchmarks/{script} " + " ".join(sys.argv[1:]),
+              "cores": os.cpu_count(), "one_process": one, "ranks": many,
+              "epoch_speedup": round(one[seconds] / many[seconds], 2),
+              "process_speedup": round(one["process_seconds"] / many["process_seconds"], 2)}
+    runs = json.loads(results.read_text()) if results.is_file() else {}
+    runs[key] = result
+    write_json(results, runs, indent=1)
+    print(json.dumps(result, indent=1))
+    return result

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import _bench
@@ -47,17 +45,9 @@ def main() -> int:
     common = ["--arch", "lenet5", "--epochs", "1", "--train-limit", str(args.train_limit), "--threads", "1",
               "--optimizer", args.optimizer, "--batch-size", str(args.batch_size), "--lr", str(args.lr),
               "--quiet"]
-    with tempfile.TemporaryDirectory() as tmp:
-        one = train(1, Path(tmp) / "one.pt", common)
-        many = train(args.ranks, Path(tmp) / "many.pt", common)
-    result = {"command": "python benchmarks/ddp_lenet.py " + " ".join(sys.argv[1:]),
-              "cores": os.cpu_count(), "one_process": one, "ranks": many,
-              "epoch_speedup": round(one["train_seconds"] / many["train_seconds"], 2),
-              "process_speedup": round(one["process_seconds"] / many["process_seconds"], 2)}
-    runs = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    runs[f"{args.optimizer}, batch {args.batch_size}, {args.ranks} ranks"] = result
-    _bench.write_json(RESULTS, runs, indent=1)
-    print(json.dumps(result, indent=1))
+    _bench.compare_ranks("ddp_lenet.py", RESULTS, f"{args.optimizer}, batch {args.batch_size}, {args.ranks} ranks",
+                         lambda n, out: train(n, out.with_suffix(".pt"), common), ranks=args.ranks,
+                         seconds="train_seconds")
     return 0
 
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import _bench
@@ -46,17 +44,8 @@ def main() -> int:
     args = ap.parse_args()
     common = ["--epochs", "1", "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads", "1",
               "--val-fields", "1", "--seed", "0", "--quiet"]
-    with tempfile.TemporaryDirectory() as tmp:
-        one = train(1, Path(tmp) / "one", common)
-        many = train(args.ranks, Path(tmp) / "many", common)
-    result = {"command": "python benchmarks/ddp_strip.py " + " ".join(sys.argv[1:]),
-              "cores": os.cpu_count(), "one_process": one, "ranks": many,
-              "epoch_speedup": round(one["epoch_seconds"] / many["epoch_seconds"], 2),
-              "process_speedup": round(one["process_seconds"] / many["process_seconds"], 2)}
-    runs = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    runs[f"batch {args.batch_size}, {args.steps} steps, {args.ranks} ranks"] = result
-    _bench.write_json(RESULTS, runs, indent=1)
-    print(json.dumps(result, indent=1))
+    _bench.compare_ranks("ddp_strip.py", RESULTS, f"batch {args.batch_size}, {args.steps} steps, {args.ranks} ranks",
+                         lambda n, out: train(n, out, common), ranks=args.ranks, seconds="epoch_seconds")
     return 0
 
 

@@ -36,24 +36,22 @@ SETTINGS = ((6, 2.0), (8, 2.0), (10, 2.0), (8, 2.5), (10, 2.5), (12, 3.0))
 
 
 def true_paths(orand: Path) -> list[dict]:
-    """The share of training fields whose true segmentation is a path, per setting."""
+    """The share of training fields whose true segmentation is a path, per setting (the count the
+    real-field trainer reports, :func:`docrec.training.seg_real.segment_folder`)."""
     from data import read_fields
     from docrec.recognizers.seg import default_segmenter_config
-    from segmenter.graph import segment
-    from segmenter.truth import box_char_map, true_path
+    from docrec.training.seg_real import segment_folder
 
     fs = read_fields(orand).select_ids(range(154, 800))
-    items = [(fs.image(i), box_char_map(fs.image(i).shape, fs[i].boxes)) for i in range(len(fs))]
     rows = []
     for merge, width in SETTINGS:
         cfg = default_segmenter_config().replace(max_merge=merge, max_width_rel=width)
-        t0, ok, arcs = time.time(), 0, 0
-        for img, cmap in items:
-            seg = segment(img, config=cfg)
-            arcs += seg.num_arcs
-            ok += true_path(seg, cmap, tol=0.8) is not None
-        rows.append({"max_merge": merge, "max_width_rel": width, "fields": len(items), "true_path": ok,
-                     "arcs_per_field": round(arcs / len(items), 1), "seconds": round(time.time() - t0, 1)})
+        t0 = time.time()
+        fields, stats = segment_folder(fs, with_targets=True, segmenter_config=cfg, log=lambda *a: None)
+        rows.append({"max_merge": merge, "max_width_rel": width, "fields": stats["fields"],
+                     "true_path": stats["true_path"],
+                     "arcs_per_field": round(sum(len(f.src) for f in fields) / stats["fields"], 1),
+                     "seconds": round(time.time() - t0, 1)})
         print(rows[-1], flush=True)
     return rows
 

@@ -35,8 +35,8 @@ import torch
 
 from data.sdnn_samples import STRIDE, STRIP_H, FieldTransform, normalize_field_ink
 from decoders import CharacterModel, CharacterModelConfig, ProductDecoder, decode_frames
-from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image
 from docrec.devices import network_device, to_graph_device
+from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image
 from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, load_weights
 from docrec.weights import resolve as resolve_weights
 from lenet.models import BACKGROUND
