@@ -82,6 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            "USPS training digits and digits cut from the --real folders' boxes (default mix)")
     real.add_argument("--p_join", type=float, default=0.3,
                       help="probability of joining a real field with another one (default 0.3)")
+    real.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                      help="keep an exponential moving average of the weights with this decay per step, and "
+                           "validate and write the average (default 0: none)")
     real.add_argument("--no_augment", action="store_true", help="do not augment the real fields")
     real.add_argument("--no_marks", action="store_true",
                       help="constrain digit-only labels to the exact digits (no separators / end marks)")
@@ -273,7 +276,7 @@ def _run_real(args: argparse.Namespace, shard, device) -> int:
                              batch_size=args.batch_size or 16, synth_share=args.synth_share, lr=args.lr or 7e-4,
                              weight_decay=args.weight_decay, augment=not args.no_augment, marks=not args.no_marks,
                              seed=args.seed, threads=args.threads or 2, synth=args.synth,
-                             p_join=args.p_join).validate()
+                             p_join=args.p_join, ema=args.ema).validate()
         result = train_sdnn_real(cfg, train, Path(args.out), resume=args.resume, evaluate=evaluate, pool=pool,
                                  device=device, shard=shard)
     except (ValueError, FileNotFoundError) as exc:

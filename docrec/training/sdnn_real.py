@@ -67,6 +67,9 @@ class RealSDNNConfig:
         synth: the synthetic fields: ``"plain"`` (:func:`docrec.training.strip_train.training_field`:
             zip / digits / amount on the generator's four papers) or ``"realistic"``
             (:func:`realistic_field`: cheque amounts, zip codes and digit strings that look like scans).
+        ema: decay per step of an exponential moving average of the weights and batch-norm
+            statistics (0: none). With it, validation, the kept epoch and the written weights are
+            the average's; the raw weights go on training.
     """
 
     init: str = "sdnn-strip"
@@ -82,6 +85,7 @@ class RealSDNNConfig:
     augment_config: dict = field(default_factory=dict)
     p_join: float = 0.0
     synth: str = "plain"
+    ema: float = 0.0
 
     def validate(self) -> "RealSDNNConfig":
         for name in ("epochs", "batch_size", "threads"):
@@ -97,6 +101,8 @@ class RealSDNNConfig:
             raise ValueError(f"[docrec.train_sdnn_real] lr must be finite and > 0, got {self.lr}")
         if self.weight_decay < 0:
             raise ValueError(f"[docrec.train_sdnn_real] weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"[docrec.train_sdnn_real] ema must be in [0, 1), got {self.ema}")
         AugmentConfig(**self.augment_config).validate()
         return self
 
@@ -149,6 +155,16 @@ def target_graph(text: str, alphabet, *, marks: bool):
 
         return marked_label_graph(text, alphabet=alphabet, dtype=torch.float32)
     return string_graph(alphabet.encode(text, where="docrec.train_sdnn_real"), penalty_dtype=torch.float32)
+
+
+def weight_average(net: torch.nn.Module, decay: float):
+    """An exponential moving average of ``net``'s parameters and buffers (batch-norm statistics)
+    with ``decay`` per update (``torch.optim.swa_utils.AveragedModel``), or None when ``decay`` is 0."""
+    if decay <= 0:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def _weights_path(init: str) -> Path:
@@ -219,7 +235,9 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
     out = Path(out_dir)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ckpt = out / "real.ckpt"
-    history, start, best = load_progress(ckpt, net, opt, -math.inf, resume=resume, log=log)
+    average = weight_average(net, cfg.ema)
+    history, start, best = load_progress(ckpt, net, opt, -math.inf, resume=resume, log=log, average=average)
+    kept = net if average is None else average.module  # what is validated and written
     steps = math.ceil(len(real_fields) / n_real)
     meta = {"way": "real", "init": str(cfg.init), "config": json.dumps(asdict(cfg)),
             "confidence_temperature": init_meta.get("confidence_temperature", 1.0)}
@@ -267,6 +285,8 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
                 loss, _ = sharded_global_step(shard, net, sdnn, charmodel, x, frames, my_targets)
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
                 opt.step()
+                if average is not None:
+                    average.update_parameters(net)
                 total += loss
                 used += 1
                 continue
@@ -278,13 +298,15 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             opt.step()
+            if average is not None:
+                average.update_parameters(net)
             total += float(loss.detach())
             used += 1
         rec = {"epoch": epoch + 1, "train_loss": total / max(1, used), "steps": used,
                "seconds": round(time.time() - t0, 1)}
         if evaluate is not None:
-            net.eval()
-            rec["val_score"] = float(evaluate(net))
+            kept.eval()
+            rec["val_score"] = float(evaluate(kept))
         history.append(rec)
         log(json.dumps(rec))
         epoch_meta = {**meta, "epoch": epoch + 1, "val_score": rec.get("val_score", -1.0)}
@@ -292,10 +314,10 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
         if score > best:
             best = score
             if main:
-                save_weights(out / "sdnn-real.pt", net, cm_opts, epoch_meta)
+                save_weights(out / "sdnn-real.pt", kept, cm_opts, epoch_meta)
         if main:
-            save_weights(out / "sdnn-real-last.pt", net, cm_opts, epoch_meta)
-            save_progress(ckpt, net, opt, epoch + 1, best, history)
+            save_weights(out / "sdnn-real-last.pt", kept, cm_opts, epoch_meta)
+            save_progress(ckpt, net, opt, epoch + 1, best, history, average=average)
     return {"history": history, "best": best, "no_ink_skipped": no_ink}
 
 

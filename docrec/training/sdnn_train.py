@@ -100,22 +100,35 @@ def _atomic_save(obj, path: Path) -> None:
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
-def load_progress(ckpt_path: Path, net, opt, best: float, *, resume: bool, log=print) -> tuple[list, int, float]:
+def load_progress(ckpt_path: Path, net, opt, best: float, *, resume: bool, log=print, average=None
+                  ) -> tuple[list, int, float]:
     """``(history, epochs done, best score)``: from the checkpoint when ``resume`` and it exists
-    (network and optimiser states loaded into ``net`` / ``opt``), else ``([], 0, best)``."""
+    (network and optimiser states loaded into ``net`` / ``opt``, and the weight average into
+    ``average`` when both are given), else ``([], 0, best)``.
+
+    Raises:
+        ValueError: ``average`` is given and the checkpoint holds none (a run started without it).
+    """
     if not (resume and ckpt_path.is_file()):
         return [], 0, best
     ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     net.load_state_dict(ck["model"])
     opt.load_state_dict(ck["optim"])
+    if average is not None:
+        if "average" not in ck:
+            raise ValueError(f"[docrec.load_progress] {ckpt_path} holds no weight average: the run was started "
+                             f"without one; resume it with the same settings")
+        average.load_state_dict(ck["average"])
     log(f"resumed after epoch {int(ck['epoch'])}")
     return json.loads(ck["history"]), int(ck["epoch"]), float(ck["best"])
 
 
-def save_progress(ckpt_path: Path, net, opt, epoch: int, best: float, history: list) -> None:
-    """The checkpoint :func:`load_progress` reads, written atomically."""
+def save_progress(ckpt_path: Path, net, opt, epoch: int, best: float, history: list, *, average=None) -> None:
+    """The checkpoint :func:`load_progress` reads, written atomically (with ``average``, a
+    ``torch.optim.swa_utils.AveragedModel``, its state too)."""
+    extra = {} if average is None else {"average": average.state_dict()}
     _atomic_save({"model": net.state_dict(), "optim": opt.state_dict(), "epoch": epoch, "best": best,
-                  "history": json.dumps(history)}, ckpt_path)
+                  "history": json.dumps(history), **extra}, ckpt_path)
 
 
 def cosine_lr(opt: torch.optim.Optimizer, base: float, progress: float) -> float:

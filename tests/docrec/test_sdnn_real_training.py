@@ -112,6 +112,60 @@ def test_real_training_runs_lowers_its_loss_resumes_and_writes_readable_weights(
     assert [h["epoch"] for h in res2["history"]] == [1, 2, 3, 4]
 
 
+def test_weight_average_is_the_exponential_average_of_the_steps():
+    from docrec.training.sdnn_real import weight_average
+
+    assert weight_average(torch.nn.Linear(2, 2), 0.0) is None
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    avg = weight_average(net, 0.9)
+    snaps = []
+    for _ in range(3):  # a "step": new weights, new batch-norm statistics
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(torch.randn_like(p))
+        net.train()
+        net(torch.randn(8, 3))
+        avg.update_parameters(net)
+        snaps.append({k: v.detach().clone().double() for k, v in net.state_dict().items()})
+    for name, got in avg.module.state_dict().items():
+        if name.endswith("num_batches_tracked"):
+            continue
+        want = snaps[0][name]  # the first update copies, every later one moves 1 - decay of the way
+        for s in snaps[1:]:
+            want = 0.9 * want + 0.1 * s[name]
+        assert torch.allclose(got.double(), want, atol=1e-6), name
+
+
+def test_real_training_with_an_average_writes_and_resumes_it(field_dir, tmp_path):
+    from data import read_fields
+    from docrec.recognizers.sdnn_net import load_weights
+
+    fs = read_fields(field_dir, boxes=None)
+    fields = [(fs.image(i), fs[i].text) for i in range(len(fs))]
+    cfg = RealSDNNConfig(init="sdnn-strip", epochs=2, batch_size=len(fields), synth_share=0.0, lr=1e-3,
+                         augment=False, marks=False, threads=1, ema=0.5)
+    out = tmp_path / "run"
+    train_sdnn_real(cfg, fields, out, log=lambda *_: None)
+    ck = torch.load(out / "real.ckpt", weights_only=True)
+    written, _, _ = load_weights(out / "sdnn-real-last.pt")
+    raw = ck["model"]
+    avg = {k[len("module."):]: v for k, v in ck["average"].items() if k.startswith("module.")}
+    some = next(k for k, v in raw.items() if v.is_floating_point() and "weight" in k)
+    assert torch.equal(written.state_dict()[some], avg[some])  # the average is what is written...
+    assert not torch.equal(raw[some], avg[some])  # ...and it is not the raw weights
+    cfg.epochs = 3
+    res = train_sdnn_real(cfg, fields, out, resume=True, log=lambda *_: None)
+    assert [h["epoch"] for h in res["history"]] == [1, 2, 3]
+    plain = tmp_path / "plain"  # a run started without an average cannot be resumed with one
+    train_sdnn_real(RealSDNNConfig(**{**cfg.__dict__, "ema": 0.0, "epochs": 1}), fields, plain, log=lambda *_: None)
+    with pytest.raises(ValueError, match="no weight average"):
+        train_sdnn_real(RealSDNNConfig(**{**cfg.__dict__, "epochs": 2}), fields, plain, resume=True,
+                        log=lambda *_: None)
+    with pytest.raises(ValueError, match="ema"):
+        RealSDNNConfig(ema=1.0).validate()
+
+
 def test_real_training_refuses_bad_settings(tmp_path):
     with pytest.raises(ValueError, match="synth_share"):
         RealSDNNConfig(synth_share=1.0).validate()
