@@ -39,6 +39,7 @@ from docrec.devices import network_device, to_graph_device
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image
 from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, load_weights
 from docrec.weights import resolve as resolve_weights
+from lenet.inference import inference_model
 from lenet.models import BACKGROUND
 from segmenter.inkmap import clean_ink_levels
 
@@ -168,7 +169,8 @@ class SDNNRecognizer:
             x[b, 0, :, : s.shape[1]] = torch.from_numpy(s)
         widths = torch.tensor([s.shape[1] for s in strips], dtype=torch.long)
         frames = (widths - STRIP_H) // STRIDE + 1
-        pen = frame_penalties(self.sdnn, x.to(self.device), widths)  # widths stay on the CPU
+        net = inference_model(self.sdnn)  # in eval mode, the folded form where there is one (StripNet)
+        pen = frame_penalties(net, x.to(self.device), widths)  # widths stay on the CPU
         return to_graph_device(pen), frames  # the decoders run on the CPU
 
     def _normalized(self, images: Sequence[np.ndarray]) -> list:
