@@ -91,13 +91,7 @@ def test_folded_modern_cnn_gives_the_same_penalties():
 
     torch.manual_seed(3)
     net = ModernLeNet(17)
-    with torch.no_grad():  # non-trivial running statistics and affine parameters
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.3, 0.3)
+    _trained_like_batch_norm(net)
     net.eval()
     x = torch.rand(64, 1, 32, 32) * 1.275 - 0.1
     folded = inference_model(net)
@@ -120,13 +114,7 @@ def test_folded_strip_net_gives_the_same_penalties():
 
     torch.manual_seed(4)
     net = StripNet(channels=(8, 16, 16), hidden=16)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.3, 0.3)
+    _trained_like_batch_norm(net)
     net.eval()
     x = torch.rand(5, 1, 32, 120) * 1.275 - 0.1
     widths = torch.tensor([120, 64, 32, 101, 77])
@@ -144,3 +132,14 @@ def test_folded_strip_net_gives_the_same_penalties():
         FoldedStrip(net)
     with pytest.raises(ValueError, match=r"\[lenet.FoldedStrip\] trunk_batch must be >= 1"):
         FoldedStrip(net.eval(), trunk_batch=0)
+
+
+def _trained_like_batch_norm(net: torch.nn.Module) -> None:
+    """Non-trivial running statistics and affine parameters in every batch norm (in place)."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
