@@ -7,7 +7,11 @@ listed into memory at once; it yields in directory order, and every result carri
 - ``workers=1``: in this process.
 - ``workers=N``: ``N`` processes, each with its own recogniser and one torch thread. Each decodes
   its own images, so decoding overlaps recognition. At most ``2 N`` batches are in flight (bounded
-  memory), and the results come back in input order as soon as they are ready.
+  memory), and the results come back in input order as soon as they are ready. On Linux the
+  workers are forked from a parent that has built the recogniser once (:func:`start_method`):
+  they start in milliseconds, sharing torch and the weights copy-on-write, instead of importing
+  torch and loading the weights again in a fresh interpreter each (about 2 s, as long as reading
+  1,000 fields with the SDNN). Elsewhere they are spawned.
 
 A file that cannot be read, or an image the recogniser refuses, gives a result with an ``error``
 and the run goes on. A whole-batch failure is retried image by image, so one bad input never costs
@@ -20,6 +24,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import sys
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,9 +123,20 @@ class _Reader:
 _WORKER: dict = {}  # the reader of a worker process (set by _init_worker; one per process)
 
 
-def _init_worker(spec: ReaderSpec) -> None:
-    torch.set_num_threads(1)
-    _WORKER["reader"] = _Reader(spec)
+def _init_worker(spec: ReaderSpec, reader: _Reader | None) -> None:
+    torch.set_num_threads(1)  # before any torch op of this process
+    _WORKER["reader"] = reader if reader is not None else _Reader(spec)
+
+
+def start_method() -> str:
+    """How worker processes start: ``"fork"`` on Linux, ``"spawn"`` elsewhere (macOS and Windows
+    frameworks are not fork-safe).
+
+    A forked worker inherits the parent's torch, so it must not use a thread pool the parent
+    started: each worker sets one torch thread first (with one thread, torch never enters an
+    OpenMP parallel region), and the recogniser is built in the parent without running a network.
+    """
+    return "fork" if sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods() else "spawn"
 
 
 def _work(paths: list[Path]) -> list[FieldResult]:
@@ -151,8 +167,10 @@ def read_fields(paths: Iterable[Path], spec: ReaderSpec, *, batch: int = 32, wor
         for chunk in _batches(paths, batch):
             yield from reader.read(chunk)
         return
-    ctx = mp.get_context("spawn")  # a fresh interpreter per worker: no inherited torch thread pools
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(spec,)) as pool:
+    method = start_method()
+    ctx = mp.get_context(method)
+    reader = _Reader(spec) if method == "fork" else None  # built once, inherited by every worker
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(spec, reader)) as pool:
         pending: deque = deque()
         for chunk in _batches(paths, batch):
             pending.append(pool.apply_async(_work, (chunk,)))
@@ -182,4 +200,4 @@ def done_paths(output: str | os.PathLike) -> set[str]:
     return out
 
 
-__all__ = ["FieldResult", "IMAGE_SUFFIXES", "ReaderSpec", "SORTED_UP_TO", "done_paths", "iter_images", "read_fields"]
+__all__ = ["FieldResult", "IMAGE_SUFFIXES", "ReaderSpec", "SORTED_UP_TO", "done_paths", "iter_images", "read_fields", "start_method"]

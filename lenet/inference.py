@@ -39,6 +39,7 @@ from torch import nn
 
 from lenet.layers import TANH_A, TANH_S, Conv2d, Linear, PartialConv2d, Subsampling
 from lenet.models import BoostedLeNet4, FaithfulNet, ModernLeNet, check_input
+from lenet.strip import StripNet
 
 #: the 2x2 block positions, in the order of the phase maps of a fused convolution
 _PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
@@ -211,55 +212,104 @@ class FoldedModern(nn.Module):
         super().__init__()
         if model.training:
             raise ValueError("[lenet.FoldedModern] fold a model in eval mode (batch norm running statistics)")
-        ops: list[tuple] = []
-        for layer in model.body:
-            if isinstance(layer, nn.Conv2d):
-                bias = layer.bias.detach().clone() if layer.bias is not None else layer.weight.new_zeros(layer.out_channels)
-                ops.append(["conv", layer.weight.detach().clone(), bias, layer.padding])
-            elif isinstance(layer, nn.BatchNorm2d):
-                scale = layer.weight.detach() / torch.sqrt(layer.running_var + layer.eps)
-                conv = ops[-1]
-                conv[1] = conv[1] * scale[:, None, None, None]
-                conv[2] = (conv[2] - layer.running_mean) * scale + layer.bias.detach()
-            elif isinstance(layer, nn.ReLU):
-                ops.append(["relu"])
-            elif isinstance(layer, nn.MaxPool2d):
-                if ops and ops[-1][0] == "relu":  # pool first, then ReLU
-                    ops.insert(len(ops) - 1, ["pool", layer.kernel_size])
-                else:
-                    ops.append(["pool", layer.kernel_size])
-            elif isinstance(layer, nn.Flatten):
-                ops.append(["flatten"])
-            elif not isinstance(layer, nn.Dropout):
-                raise TypeError(f"[lenet.FoldedModern] cannot fold a {type(layer).__name__}")
-        # channels-last weights: oneDNN's fast layout on CPUs (measured 1.6x on 2,000 pieces, 1 thread)
-        self._ops = [(op[0], op[1].contiguous(memory_format=torch.channels_last), *op[2:]) if op[0] == "conv"
-                     else tuple(op) for op in ops]
+        self._ops = fold_layers(model.body, where="lenet.FoldedModern")
         self._head = (model.head.weight.detach().clone(), model.head.bias.detach().clone())
 
     @torch.inference_mode()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, "lenet.FoldedModern")
-        h = x.contiguous(memory_format=torch.channels_last)
-        for op in self._ops:
-            if op[0] == "conv":  # (a 1-channel input gives a plain-layout output: make it channels-last)
-                h = F.conv2d(h, op[1].to(h.dtype), op[2].to(h.dtype), padding=op[3])
-                h = h.contiguous(memory_format=torch.channels_last)
-            elif op[0] == "relu":
-                h = torch.relu_(h)
-            elif op[0] == "pool":
-                h = F.max_pool2d(h, op[1])
-            else:
-                h = h.contiguous().flatten(1)  # (B, C, H, W) order, as the head was trained
+        h = run_folded(self._ops, x)
         w, b = self._head
         return -F.log_softmax(F.linear(h, w.to(h.dtype), b.to(h.dtype)), dim=-1)
+
+
+def fold_layers(layers, *, where: str) -> list[tuple]:
+    """Eval-mode ``Conv2d / BatchNorm2d / ReLU / MaxPool2d / Flatten / Dropout`` layers -> folded ops
+    (the rewrites of :class:`FoldedModern`: batch norm into the convolution before it, max-pool
+    before ReLU, dropout dropped, channels-last weights), for :func:`run_folded`.
+
+    Raises:
+        TypeError: a layer of another kind.
+    """
+    ops: list[list] = []
+    for layer in layers:
+        if isinstance(layer, nn.Conv2d):
+            bias = layer.bias.detach().clone() if layer.bias is not None else layer.weight.new_zeros(layer.out_channels)
+            ops.append(["conv", layer.weight.detach().clone(), bias, layer.padding])
+        elif isinstance(layer, nn.BatchNorm2d):
+            scale = layer.weight.detach() / torch.sqrt(layer.running_var + layer.eps)
+            conv = ops[-1]
+            conv[1] = conv[1] * scale[:, None, None, None]
+            conv[2] = (conv[2] - layer.running_mean) * scale + layer.bias.detach()
+        elif isinstance(layer, nn.ReLU):
+            ops.append(["relu"])
+        elif isinstance(layer, nn.MaxPool2d):
+            if ops and ops[-1][0] == "relu":  # pool first, then ReLU
+                ops.insert(len(ops) - 1, ["pool", layer.kernel_size])
+            else:
+                ops.append(["pool", layer.kernel_size])
+        elif isinstance(layer, nn.Flatten):
+            ops.append(["flatten"])
+        elif not isinstance(layer, nn.Dropout):
+            raise TypeError(f"[{where}] cannot fold a {type(layer).__name__}")
+    # channels-last weights: oneDNN's fast layout on CPUs (measured 1.6x on 2,000 pieces, 1 thread)
+    return [(op[0], op[1].contiguous(memory_format=torch.channels_last), *op[2:]) if op[0] == "conv"
+            else tuple(op) for op in ops]
+
+
+def run_folded(ops: list[tuple], x: torch.Tensor) -> torch.Tensor:
+    """Apply :func:`fold_layers`' ops: ``(B, C, H, W)`` -> the layers' output (channels-last maps)."""
+    h = x.contiguous(memory_format=torch.channels_last)
+    for op in ops:
+        if op[0] == "conv":  # (a 1-channel input gives a plain-layout output: make it channels-last)
+            h = F.conv2d(h, op[1].to(h.dtype), op[2].to(h.dtype), padding=op[3])
+            h = h.contiguous(memory_format=torch.channels_last)
+        elif op[0] == "relu":
+            h = torch.relu_(h)
+        elif op[0] == "pool":
+            h = F.max_pool2d(h, op[1])
+        else:
+            h = h.contiguous().flatten(1)  # (B, C, H, W) order, as the head was trained
+    return h
+
+
+class FoldedStrip(nn.Module):
+    """:class:`~lenet.strip.StripNet` in eval mode with its convolutional trunk folded like
+    :class:`FoldedModern` (batch norm into the convolutions, max-pool before ReLU, channels-last):
+    ``(B, 1, 32, W)``, widths ``(B,)`` -> ``(B, T, C)`` penalties, the same up to float rounding,
+    The trunk reads ``trunk_batch`` strips at a time (its activations, ``c1`` maps at full
+    resolution, were most of a reading process's peak memory with 32 strips); the LSTM and the
+    head, the source's own, read the whole batch.
+    """
+
+    def __init__(self, model: StripNet, *, trunk_batch: int = 8) -> None:
+        super().__init__()
+        if model.training:
+            raise ValueError("[lenet.FoldedStrip] fold a model in eval mode (batch norm running statistics)")
+        if trunk_batch < 1:
+            raise ValueError(f"[lenet.FoldedStrip] trunk_batch must be >= 1, got {trunk_batch}")
+        self.net = model
+        self.trunk_batch = int(trunk_batch)
+        self._ops = fold_layers(model.trunk, where="lenet.FoldedStrip")
+
+    def _trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, 32, W') -> (B, c3, 2, W' / 4)``, ``trunk_batch`` strips at a time."""
+        return torch.cat([run_folded(self._ops, part).contiguous() for part in x.split(self.trunk_batch)])
+
+    @property
+    def num_classes(self) -> int:
+        return self.net.num_classes
+
+    @torch.inference_mode()
+    def forward(self, x: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net.read(x, widths, trunk=self._trunk)
 
 
 def inference_model(model: nn.Module) -> nn.Module:
     """A fast, gradient-free module with ``model``'s penalties; ``model`` itself when not foldable.
 
     Faithful networks (LeNet-1/4/5) and boosted LeNet-4 are folded (:class:`FoldedNet`), the modern
-    CNN in eval mode too (:class:`FoldedModern`); both are snapshots of the current weights (call
+    CNN and the whole-strip net in eval mode too (:class:`FoldedModern`, :class:`FoldedStrip`); all are snapshots of the current weights (call
     this again after changing them). Anything else, or a modern CNN in training mode, is returned
     as is.
     """
@@ -267,7 +317,9 @@ def inference_model(model: nn.Module) -> nn.Module:
         return FoldedNet(model)
     if isinstance(model, ModernLeNet) and not model.training:
         return FoldedModern(model)
+    if isinstance(model, StripNet) and not model.training:
+        return FoldedStrip(model)
     return model
 
 
-__all__ = ["FoldedModern", "FoldedNet", "inference_model"]
+__all__ = ["FoldedModern", "FoldedNet", "FoldedStrip", "fold_layers", "inference_model", "run_folded"]

@@ -103,6 +103,11 @@ class StripNet(nn.Module):
     def forward(self, x: torch.Tensor, widths: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, 1, 32, W)``, widths ``(B,)`` (default all ``W``) -> ``(B, T, C)`` penalties; the LSTM
         reads each strip's ``T_b`` frames only (packed sequences)."""
+        return self.read(x, widths, trunk=self.trunk)
+
+    def read(self, x: torch.Tensor, widths: torch.Tensor | None, *, trunk) -> torch.Tensor:
+        """:meth:`forward` with another implementation of the trunk (``(B, 1, 32, W') -> (B, c3, 2,
+        W' / 4)``; :class:`lenet.inference.FoldedStrip`'s folded one)."""
         self._check_strips(x)
         B, W = x.shape[0], x.shape[3]
         if widths is None:
@@ -113,7 +118,7 @@ class StripNet(nn.Module):
                              f"got {widths.tolist()}")
         frames = frame_counts(widths)  # (B,)
         t_max = int(frames.max()) if B else 0
-        h = self.drop(self._frame_features(x, t_max))  # (B, T, 2 c3)
+        h = self.drop(self._frame_features(x, t_max, trunk))  # (B, T, 2 c3)
         packed = pack_padded_sequence(h, frames, batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=t_max)  # (B, T, 2 hidden)
@@ -135,7 +140,7 @@ class StripNet(nn.Module):
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"[lenet.StripNet] expected a float (B, 1, 32, W>=32) strip batch, got {got}")
 
-    def _frame_features(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+    def _frame_features(self, x: torch.Tensor, frames: int, trunk=None) -> torch.Tensor:
         """``(B, 1, 32, W) -> (B, frames, 2 c3)``: the trunk's columns of frames ``0 .. frames - 1``,
         the strip padded with background (module docstring)."""
         B, W = x.shape[0], x.shape[3]
@@ -143,7 +148,7 @@ class StripNet(nn.Module):
         total += (-total) % 4
         xp = x.new_full((B, 1, WINDOW, total), BACKGROUND)
         xp[..., PAD_LEFT: PAD_LEFT + W] = x
-        h = self.trunk(xp)  # (B, c3, 2, total / 4)
+        h = (trunk or self.trunk)(xp)  # (B, c3, 2, total / 4)
         return h.flatten(1, 2)[:, :, FRAME_OFFSET: FRAME_OFFSET + frames].transpose(1, 2)
 
 

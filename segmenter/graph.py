@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from gtn import EPSILON, Graph
+from segmenter.arcs import ArcPixels, arc_geometry, piece_crops
 from segmenter.config import SegmenterConfig
 from segmenter.cuts import Cuts, find_cuts
 from segmenter.normalize import normalize_pieces
@@ -257,29 +258,18 @@ def build_graph(prep: Preprocessed, cuts: Cuts, ink_yx: np.ndarray, sides: np.nd
     live = alive[ii] & alive[jj]
     ii, jj, n, masks_all = ii[live], jj[live], n[live], masks_all[live]
     band_top = float(ys.min())
-    src, dst, masks, boxes, feats = [], [], [], [], []
-    for i, j, k, m in zip(ii, jj, n, masks_all):
-        py, px = ys[m], xs[m]
-        x0, x1 = int(px.min()), int(px.max()) + 1
-        y0, y1 = int(py.min()), int(py.max()) + 1
-        crop = piece_crop(prep, py, px, cfg)
-        qx = px - prep.shift[py]  # input image coordinates
-        src.append(int(new_id[i]))
-        dst.append(int(new_id[j]))
-        masks.append(crop)
-        boxes.append((int(qx.min()), y0, int(qx.max()) + 1, y1))
-        feats.append(((x1 - x0) / ch, (y1 - y0) / ch, (y0 - band_top) / ch, (y1 - band_top) / ch,
-                      float(k), int(m.sum()) / (ch * ch), column_gap(px) / ch,
-                      float(has_low_dot(py, comp[m], ch, max_area_rel=cfg.graph.dot_area_rel))))
-    feats_a = np.asarray(feats, np.float32).reshape(-1, len(FEATURE_NAMES))
+    src, dst = new_id[ii].tolist(), new_id[jj].tolist()
+    pixels = ArcPixels.from_masks(masks_all, ys, xs, comp)
+    boxes_a, feats_a = arc_geometry(pixels, prep, n, ch, cfg, band_top=band_top)
+    masks = piece_crops(pixels, prep, cfg)
     penalty = arc_penalties(feats_a, prep.char_height, cfg)
-    data = normalize_pieces(masks, char_height=prep.char_height, config=cfg)
     order = np.lexsort((np.asarray(dst, np.int64), np.asarray(src, np.int64)))
+    data = normalize_pieces([masks[a] for a in order], char_height=prep.char_height, config=cfg)
     keep_nodes = np.flatnonzero(alive)
     graph = Graph(np.asarray(src)[order], np.asarray(dst)[order], [EPSILON] * len(src),
                   penalty=torch.from_numpy(penalty[order].astype(np.float32)),
-                  num_nodes=int(keep_nodes.size), data=data[torch.from_numpy(order)])
-    return Segmentation(graph=graph, boxes=np.asarray(boxes, np.int64).reshape(-1, 4)[order],
+                  num_nodes=int(keep_nodes.size), data=data)
+    return Segmentation(graph=graph, boxes=boxes_a[order],
                         features=feats_a[order], cuts=cuts.subset(keep_nodes), ink_yx=ink_yx,
                         sides=sides[keep_nodes], prep=prep, char_height=prep.char_height)
 

@@ -41,16 +41,15 @@ def normalize_frame(mask: np.ndarray, *, char_height: float = 0.0,
     m = np.asarray(mask, np.float32)
     if m.ndim != 2:
         raise ValueError(f"[segmenter.normalize_frame] expected an (h, w) mask, got shape {m.shape}")
-    rows = np.flatnonzero(m.max(axis=1) > 0)
-    cols = np.flatnonzero(m.max(axis=0) > 0)
-    if rows.size == 0:
+    rows, cols = _extent(m > 0)
+    if rows is None:
         raise ValueError("[segmenter.normalize_frame] the piece holds no ink")
-    m = m[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    m = m[rows[0]: rows[1] + 1, cols[0]: cols[1] + 1]
     h, w = m.shape
-    core = m >= (0.5 if cfg.pieces.fit_core else 1e-6)
-    if core.any():
-        core_h = int(np.ptp(np.flatnonzero(core.any(axis=1)))) + 1
-        core_w = int(np.ptp(np.flatnonzero(core.any(axis=0)))) + 1
+    core_rows, core_cols = _extent(m >= (0.5 if cfg.pieces.fit_core else 1e-6))
+    if core_rows is not None:
+        core_h = core_rows[1] - core_rows[0] + 1
+        core_w = core_cols[1] - core_cols[0] + 1
     else:
         core_h, core_w = h, w
     scale = cfg.pieces.fit_box / max(core_h, core_w)
@@ -61,7 +60,8 @@ def normalize_frame(mask: np.ndarray, *, char_height: float = 0.0,
     nw = int(min(limit, max(1, round(w * scale))))
     interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
     small = cv2.resize(m * 255.0, (nw, nh), interpolation=interp)
-    small = np.clip(small, 0.0, 255.0)
+    np.maximum(small, 0.0, out=small)  # clip to [0, 255]
+    np.minimum(small, 255.0, out=small)
     mass = small.sum()
     if mass <= 0:  # a sub-pixel speck vanished in the resampling; keep one full pixel
         small = np.full((nh, nw), 255.0, np.float32)
@@ -69,11 +69,21 @@ def normalize_frame(mask: np.ndarray, *, char_height: float = 0.0,
     cy = float((small.sum(axis=1) * np.arange(nh)).sum() / mass)
     cx = float((small.sum(axis=0) * np.arange(nw)).sum() / mass)
     f = cfg.pieces.frame
-    top = int(np.clip(round(f / 2.0 - 0.5 - cy), 0, f - nh))
-    left = int(np.clip(round(f / 2.0 - 0.5 - cx), 0, f - nw))
+    top = min(max(round(f / 2.0 - 0.5 - cy), 0), f - nh)
+    left = min(max(round(f / 2.0 - 0.5 - cx), 0), f - nw)
     frame = np.zeros((f, f), np.uint8)
     frame[top: top + nh, left: left + nw] = np.rint(small).astype(np.uint8)
     return frame
+
+
+def _extent(mask: np.ndarray) -> tuple:
+    """First and last rows and columns of a bool ``(h, w)`` mask's True pixels: ``((r0, r1), (c0, c1))``,
+    or ``(None, None)`` when it has none."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None, None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return (int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1]))
 
 
 def normalize_pieces(masks: list[np.ndarray], *, char_height: float = 0.0,
@@ -87,8 +97,8 @@ def normalize_pieces(masks: list[np.ndarray], *, char_height: float = 0.0,
     cfg = config or SegmenterConfig()
     side = cfg.pieces.frame + 2 * cfg.pieces.pad
     out = np.full((len(masks), 1, side, side), BACKGROUND, np.float32)
-    for a, m in enumerate(masks):
-        frame = normalize_frame(m, char_height=char_height, config=cfg).astype(np.float32) / 255.0
-        out[a, 0, cfg.pieces.pad: cfg.pieces.pad + cfg.pieces.frame, cfg.pieces.pad: cfg.pieces.pad + cfg.pieces.frame] = (
-            BACKGROUND + (INK - BACKGROUND) * frame)
+    if masks:
+        frames = np.stack([normalize_frame(m, char_height=char_height, config=cfg) for m in masks])  # (A, F, F)
+        inner = slice(cfg.pieces.pad, cfg.pieces.pad + cfg.pieces.frame)
+        out[:, 0, inner, inner] = BACKGROUND + (INK - BACKGROUND) * (frames.astype(np.float32) / 255.0)
     return torch.from_numpy(out)

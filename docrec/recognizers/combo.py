@@ -197,7 +197,7 @@ class CombinedRecognizer:
         m_seg = max(int(self.config.candidates), int(n_best))
         m_sdnn = int(self.config.sdnn_candidates)
         seg_out = self.seg.recognize_detailed(images, grammar=grammar, n_best=m_seg)
-        sdnn_out = self.sdnn.recognize(images, grammar=grammar, n_best=m_sdnn)
+        sdnn_out, sdnn_frames = zip(*self.sdnn.recognize_detailed(images, grammar=grammar, n_best=m_sdnn))
         cands = [candidate_texts(s, d, m_seg, m_sdnn) for (s, _), d in zip(seg_out, sdnn_out)]
         known_seg = [{d.text: _nll(d.confidence) for d in (det.decoded if det is not None else []) if not d.rejected}
                      for _, det in seg_out]
@@ -205,7 +205,7 @@ class CombinedRecognizer:
         ask_seg = [[t for t in c if t not in k] for c, k in zip(cands, known_seg)]
         ask_sdnn = [[t for t in c if t not in k] for c, k in zip(cands, known_sdnn)]
         seg_pen = self.seg.text_penalties([det for _, det in seg_out], ask_seg, grammar=grammar)
-        sdnn_pen = self.sdnn.text_penalties(images, ask_sdnn, grammar=grammar)
+        sdnn_pen = self.sdnn.text_penalties(images, ask_sdnn, grammar=grammar, penalties=sdnn_frames)
         out = []
         for k, ((s_res, detail), d_res, texts) in enumerate(zip(seg_out, sdnn_out, cands)):
             for known, asked, (f_all, f_text) in ((known_seg[k], ask_seg[k], seg_pen[k]),

@@ -39,6 +39,7 @@ from docrec.devices import network_device, to_graph_device
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image
 from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, load_weights
 from docrec.weights import resolve as resolve_weights
+from lenet.inference import inference_model
 from lenet.models import BACKGROUND
 from segmenter.inkmap import clean_ink_levels
 
@@ -168,7 +169,8 @@ class SDNNRecognizer:
             x[b, 0, :, : s.shape[1]] = torch.from_numpy(s)
         widths = torch.tensor([s.shape[1] for s in strips], dtype=torch.long)
         frames = (widths - STRIP_H) // STRIDE + 1
-        pen = frame_penalties(self.sdnn, x.to(self.device), widths)  # widths stay on the CPU
+        net = inference_model(self.sdnn)  # in eval mode, the folded form where there is one (StripNet)
+        pen = frame_penalties(net, x.to(self.device), widths)  # widths stay on the CPU
         return to_graph_device(pen), frames  # the decoders run on the CPU
 
     def _normalized(self, images: Sequence[np.ndarray]) -> list:
@@ -234,6 +236,13 @@ class SDNNRecognizer:
     def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1,
                   reject_threshold: float | None = None) -> list[Recognition]:
         """Read field images: uint8 ``(H, W)`` each -> one :class:`Recognition` each (same order).
+        Arguments as for :meth:`recognize_detailed`."""
+        return [r for r, _ in self.recognize_detailed(images, grammar=grammar, n_best=n_best,
+                                                      reject_threshold=reject_threshold)]
+
+    def recognize_detailed(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1,
+                           reject_threshold: float | None = None) -> list[tuple[Recognition, torch.Tensor | None]]:
+        """Read field images, also returning each one's frame penalties (for :meth:`text_penalties`).
 
         Args:
             images: field images (greyscale or colour arrays; see :func:`check_field_image`).
@@ -243,8 +252,10 @@ class SDNNRecognizer:
             reject_threshold: override of the constructor's threshold.
 
         Returns:
-            Recognitions; an image without ink or with no reading allowed by the grammar gives a
-            rejected result with the reason, and so does a malformed array.
+            Per image ``(Recognition, penalties)``: ``penalties`` float32 ``(T_b, 17)``, the field's
+            frame penalties (None for an image without ink or refused by the checks). An image
+            without ink or with no reading allowed by the grammar gives a rejected result with the
+            reason, and so does a malformed array.
         """
         if n_best < 1:
             raise ValueError(f"[docrec.SDNNRecognizer.recognize] n_best must be >= 1, got {n_best}")
@@ -252,6 +263,7 @@ class SDNNRecognizer:
         grammar, dec = self._grammar_and_decoder(grammar)
         norm = self._normalized(images)
         results: list[Recognition | None] = [None] * len(norm)
+        frame_pen: list[torch.Tensor | None] = [None] * len(norm)
         for i, n in enumerate(norm):
             if n is None:
                 results[i] = Recognition.reject("no ink found in the image")
@@ -266,12 +278,13 @@ class SDNNRecognizer:
                 f_all = dec.forward_all(scaled, frames)
                 f_txt = dec.forward_text(scaled, frames, texts)
             for k, i in enumerate(chunk):
+                frame_pen[i] = pen[k, : int(frames[k])]
                 results[i] = self._result(norm[i][2], norm[i][1], float(best[k]), spans[k], float(f_all[k]),
-                                          float(f_txt[k]), thr, grammar, pen[k, : int(frames[k])], n_best)
-        return results  # type: ignore[return-value]
+                                          float(f_txt[k]), thr, grammar, frame_pen[i], n_best)
+        return list(zip(results, frame_pen))  # type: ignore[arg-type]
 
-    def text_penalties(self, images: Sequence[np.ndarray], texts: Sequence[Sequence[str]], *, grammar=None
-                       ) -> list[tuple[float, np.ndarray]]:
+    def text_penalties(self, images: Sequence[np.ndarray], texts: Sequence[Sequence[str]], *, grammar=None,
+                       penalties: Sequence[torch.Tensor | None] | None = None) -> list[tuple[float, np.ndarray]]:
         """Score given readings: ``-log`` posterior of a text = ``f_text - f_all`` (the quantity the
         confidence is made of, at the calibrated temperature), for texts this recogniser need not
         have found itself (:class:`docrec.recognizers.combo.CombinedRecognizer`).
@@ -280,21 +293,28 @@ class SDNNRecognizer:
             images: ``B`` field images (checked as by :meth:`recognize`).
             texts: ``B`` lists of candidate strings.
             grammar: as for :meth:`recognize`.
+            penalties: the ``B`` fields' frame penalties from :meth:`recognize_detailed` (float
+                ``(T_b, 17)`` or None), so that the fields are not normalised and read again; None:
+                computed here from ``images``.
 
         Returns:
             Per image ``(f_all, f_text)`` with ``f_text`` float64 ``(N_b,)``; ``inf`` for a text the
             grammar rejects or with characters outside the alphabet, and everything ``inf`` for an
             image without ink.
         """
-        if len(texts) != len(images):
-            raise ValueError(f"[docrec.SDNNRecognizer.text_penalties] {len(images)} images but "
-                             f"{len(texts)} text lists")
+        if len(texts) != len(images) or (penalties is not None and len(penalties) != len(images)):
+            raise ValueError(f"[docrec.SDNNRecognizer.text_penalties] {len(images)} images but {len(texts)} "
+                             f"text lists and {'no' if penalties is None else len(penalties)} penalties")
         _, dec = self._grammar_and_decoder(grammar)
         alphabet = self.charmodel.alphabet
         out: list[tuple[float, np.ndarray]] = [(float("inf"), np.full(len(c), np.inf)) for c in texts]
-        norm = self._normalized(images)
-        for chunk, pen, frames in self._frame_batches(norm, [i for i, n in enumerate(norm)
-                                                        if n is not None and not isinstance(n, str) and texts[i]]):
+        if penalties is None:
+            norm = self._normalized(images)
+            batches = self._frame_batches(norm, [i for i, n in enumerate(norm)
+                                                 if n is not None and not isinstance(n, str) and texts[i]])
+        else:
+            batches = self._given_batches(penalties, [i for i, p in enumerate(penalties) if p is not None and texts[i]])
+        for chunk, pen, frames in batches:
             scaled = (pen / self.temperature).double()
             rows, labels, ok = [], [], []
             for k, i in enumerate(chunk):
@@ -317,6 +337,16 @@ class SDNNRecognizer:
                 out[i] = (float(f_all[k]), f_txt[start: start + n].astype(np.float64))
                 start += n
         return out
+
+    def _given_batches(self, penalties: Sequence[torch.Tensor | None], todo: list[int]):
+        """Like :meth:`_frame_batches` for frame penalties already computed: ``(T_b, C)`` each ->
+        ``(chunk, (B, T, C) zero-padded penalties, (B,) frame counts)``."""
+        todo = sorted(todo, key=lambda i: penalties[i].shape[0])
+        for s in range(0, len(todo), self.batch_size):
+            chunk = todo[s: s + self.batch_size]
+            frames = torch.tensor([penalties[i].shape[0] for i in chunk], dtype=torch.long)
+            pen = torch.nn.utils.rnn.pad_sequence([penalties[i] for i in chunk], batch_first=True)  # (B, T, C)
+            yield chunk, pen, frames
 
     def _result(self, ink, tf, penalty, spans, f_all, f_txt, thr, grammar, pen, n_best) -> Recognition:
         if not np.isfinite(penalty):

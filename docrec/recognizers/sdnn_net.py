@@ -32,6 +32,7 @@ from torch import nn
 import lenet
 from data.atomic import atomic_write
 from data.constants import NUM_CLASSES
+from lenet.inference import FoldedStrip
 from lenet.models import LeNet5, lenet5_with_classes
 from lenet.strip import StripNet, strip_config
 
@@ -63,9 +64,10 @@ def build_sdnn(lenet5: nn.Module) -> nn.Module:
 def frame_penalties(sdnn: nn.Module, x: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
     """``(B, 1, 32, W)`` padded strips of widths ``(B,)`` -> ``(B, T, 17)`` penalties of any network
     :func:`build_sdnn` returns (the windowed ones ignore the widths: padding never reaches their
-    valid frames; a ``StripNet`` reads each strip to its own width)."""
+    valid frames; a ``StripNet``, or its ``lenet.inference.FoldedStrip``, reads each strip to its own
+    width)."""
 
-    return sdnn(x, widths) if isinstance(sdnn, StripNet) else sdnn(x)
+    return sdnn(x, widths) if isinstance(sdnn, (StripNet, FoldedStrip)) else sdnn(x)
 
 
 def _arch_meta(net: nn.Module) -> dict:

@@ -91,13 +91,7 @@ def test_folded_modern_cnn_gives_the_same_penalties():
 
     torch.manual_seed(3)
     net = ModernLeNet(17)
-    with torch.no_grad():  # non-trivial running statistics and affine parameters
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.3, 0.3)
+    _trained_like_batch_norm(net)
     net.eval()
     x = torch.rand(64, 1, 32, 32) * 1.275 - 0.1
     folded = inference_model(net)
@@ -110,3 +104,42 @@ def test_folded_modern_cnn_gives_the_same_penalties():
     assert inference_model(net) is net
     with pytest.raises(ValueError, match="eval mode"):
         FoldedModern(net)
+
+
+def test_folded_strip_net_gives_the_same_penalties():
+    """FoldedStrip (folded trunk read a few strips at a time) against the eval-mode StripNet with
+    trained-like batch-norm statistics, strips of several widths, float64 and float32."""
+    from lenet.inference import FoldedStrip
+    from lenet.strip import StripNet
+
+    torch.manual_seed(4)
+    net = StripNet(channels=(8, 16, 16), hidden=16)
+    _trained_like_batch_norm(net)
+    net.eval()
+    x = torch.rand(5, 1, 32, 120) * 1.275 - 0.1
+    widths = torch.tensor([120, 64, 32, 101, 77])
+    folded = inference_model(net)
+    assert isinstance(folded, FoldedStrip) and folded.num_classes == net.num_classes
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x, widths), net(x, widths), rtol=1e-5, atol=1e-5)
+        net64, x64 = net.double(), x.double()  # (in place)
+        for trunk_batch in (1, 2, 8):
+            torch.testing.assert_close(FoldedStrip(net64, trunk_batch=trunk_batch)(x64, widths), net64(x64, widths),
+                                       rtol=1e-12, atol=1e-12)
+    net.train()
+    assert inference_model(net) is net
+    with pytest.raises(ValueError, match="eval mode"):
+        FoldedStrip(net)
+    with pytest.raises(ValueError, match=r"\[lenet.FoldedStrip\] trunk_batch must be >= 1"):
+        FoldedStrip(net.eval(), trunk_batch=0)
+
+
+def _trained_like_batch_norm(net: torch.nn.Module) -> None:
+    """Non-trivial running statistics and affine parameters in every batch norm (in place)."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
