@@ -171,6 +171,13 @@ class CutConfig:
         split_wide_rel: only components wider than this (relative to the character height) get them.
         split_step_rel: anchor spacing of the split windows, relative to the character height.
         split_max_rel: a split removes at most this many pixels per pixel of character height.
+        valley_cuts: in components wider than ``dense_wide_rel``, also cut along the straight line
+            from a valley of the upper contour to a peak of the lower contour (characters touching
+            along a shared stroke, e.g. chained cursive 0s), see :mod:`segmenter.valleys`.
+        valley_window_rel: a contour valley (peak) is measured against the contour's extremes within
+            this many character heights on each side ...
+        valley_depth_rel: ... and must lie at least this deep (character heights).
+        valley_max_slope: the line joining a valley and a peak leans at most this (dx per dy).
     """
 
     cut_gaps: bool = True
@@ -197,6 +204,10 @@ class CutConfig:
     split_wide_rel: float = 1.2
     split_step_rel: float = 0.1
     split_max_rel: float = 0.25
+    valley_cuts: bool = True
+    valley_window_rel: float = 0.5
+    valley_depth_rel: float = 0.08
+    valley_max_slope: float = 1.0
     step_cost: float = 0.05
     stray_cost: float = 0.02
     sever_fraction: float = 0.15
