@@ -171,6 +171,13 @@ class CutConfig:
         split_wide_rel: only components wider than this (relative to the character height) get them.
         split_step_rel: anchor spacing of the split windows, relative to the character height.
         split_max_rel: a split removes at most this many pixels per pixel of character height.
+        valley_cuts: in components wider than ``dense_wide_rel``, also cut along the straight line
+            from a valley of the upper contour to a peak of the lower contour (characters touching
+            along a shared stroke, e.g. chained cursive 0s), see :mod:`segmenter.valleys`.
+        valley_window_rel: a contour valley (peak) is measured against the contour's extremes within
+            this many character heights on each side ...
+        valley_depth_rel: ... and must lie at least this deep (character heights).
+        valley_max_slope: the line joining a valley and a peak leans at most this (dx per dy).
     """
 
     cut_gaps: bool = True
@@ -197,6 +204,10 @@ class CutConfig:
     split_wide_rel: float = 1.2
     split_step_rel: float = 0.1
     split_max_rel: float = 0.25
+    valley_cuts: bool = True
+    valley_window_rel: float = 0.5
+    valley_depth_rel: float = 0.08
+    valley_max_slope: float = 1.0
     step_cost: float = 0.05
     stray_cost: float = 0.02
     sever_fraction: float = 0.15
@@ -211,9 +222,12 @@ class GraphConfig:
     segmentation a path of the graph for 60/60 normal-spacing zip codes of MNIST training digits
     (51/60 with 4 and 1.6). Real handwriting is cut finer (a flagged 1, chained cursive 0s): on the
     real cheques of ORAND-CAR-A's training ids 154-799, 8 pieces make it a path for 567 of 646
-    fields instead of 542 (10 pieces: 570), for 11% more arcs (``benchmarks/merge_real.py``); the
-    real-trained seg readers then read the validation split at 68.5% / 77.5% instead of 63% / 73.5%
-    (LeNet-5 / modern CNN), with MNIST-built fields unchanged. Gap and dot penalties of 4 lift amounts
+    fields instead of 542, for 11% more arcs (``benchmarks/merge_real.py``); the real-trained seg
+    readers then read the validation split at 68.5% / 77.5% instead of 63% / 73.5% (LeNet-5 /
+    modern CNN), with MNIST-built fields unchanged. With valley cuts (:mod:`segmenter.valleys`),
+    10 pieces make it 585 instead of 582 for 3.6% more arcs (99.8 per field; a digit whose strokes
+    break into many components, or a leading digit twice the height of the rest, spans 9 or 10;
+    no merge limit at all: 587), synthetic test strings unchanged. Gap and dot penalties of 4 lift amounts
     (normal / tight / wide) from 0.89 / 0.80 / 0.96 to 0.92 / 0.86 / 0.975 and leave zip codes and
     3-8 digit strings unchanged (``benchmarks/seg_penalties.py``).
 
@@ -237,7 +251,7 @@ class GraphConfig:
         dot_area_rel: the largest such component, in pixels over char_height**2.
     """
 
-    max_merge: int = 8
+    max_merge: int = 10
     max_width_rel: float = 2.0
     typical_width_rel: tuple[float, float] = (0.1, 1.1)
     width_penalty: float = 1.0

@@ -45,7 +45,7 @@ import numpy as np
 from segmenter.config import SegmenterConfig
 
 #: Kinds of cut, strongest first (the order breaks ties in a merge).
-CUT_KINDS = ("end", "gap", "component", "projection", "contour", "path", "split")
+CUT_KINDS = ("end", "gap", "component", "projection", "contour", "path", "split", "valley")
 
 
 @dataclass

@@ -18,6 +18,7 @@ CUT_COLOURS = {  # by cut kind (segmenter.cuts.CUT_KINDS)
     4: (230, 120, 0),    # contour
     5: (150, 0, 200),    # path
     6: (0, 90, 255),     # split
+    7: (200, 0, 90),     # valley
 }
 INK = (40, 40, 160)
 LINES = (255, 170, 230)

@@ -43,6 +43,7 @@ from segmenter.normalize import normalize_pieces
 from segmenter.pieces import compatibility, cut_sides, ink_pixels, longest_chains, select_cuts
 from segmenter.preprocess import Preprocessed, preprocess
 from segmenter.splits import component_order_cuts, split_cuts
+from segmenter.valleys import valley_cuts
 
 #: Columns of :attr:`Segmentation.features` (all lengths relative to the character height).
 FEATURE_NAMES = ("width", "height", "top", "bottom", "pieces", "ink", "gap", "dot")
@@ -312,6 +313,9 @@ def segment(image, *, config: SegmenterConfig | None = None) -> Segmentation:
         extras.append(component_order_cuts(ys, xs, comp, prep.ink.shape[0]))
     if cfg.cuts.split_cuts:
         extras.append(split_cuts(ys, xs, comp, prep.ink.shape[0], owner, prep.char_height, cfg))
+    valleys = valley_cuts(prep.ink, prep.char_height, cfg) if cfg.cuts.valley_cuts else Cuts.empty(0)
+    if len(valleys):
+        extras.append((valleys, owner(valleys.paths)))
     for extra, extra_sides in extras:
         cuts = cuts.concat(extra)
         sides = np.concatenate([sides, extra_sides])
