@@ -8,7 +8,8 @@ The seg-vs-SDNN rows (generated strings, real fields before and after real-field
 the two committed ``docrec compare`` studies, each accuracy with its 95% Wilson interval:
 ``benchmarks/results/compare/`` (generator conditions) and ``benchmarks/results/compare/real/``
 (ORAND validation ids 800-999 and zip codes of held-back USPS digits; its command is in its
-``report.md``).
+``report.md``). The reading-throughput and torchrun rows come from ``throughput.json``,
+``ddp_strip.json`` and ``ddp_lenet.json``.
 
 Usage: python benchmarks/headline.py [--check]
 """
@@ -101,9 +102,27 @@ def gtn_rows() -> list[str]:
             f"{big['ratio_to_ctc_loss']:.1f}x `ctc_loss` in the same run |"]
 
 
+def scale_rows() -> list[str]:
+    """Reading throughput (``throughput.json``) and torchrun epoch speed-ups (``ddp_*.json``)."""
+    t = load("throughput")
+    by = {(r["system"], r["workers"]): r for r in t["rows"]}
+    systems = [s for s in ("seg", "sdnn", "combo") if (s, 1) in by and (s, 2) in by]
+    speed = "; ".join(f"{s} {by[s, 1]['fields_per_s']:.0f} / {by[s, 2]['fields_per_s']:.0f}" for s in systems)
+    rss = max(by[s, 2]["worker_peak_rss_mb"] for s in systems)
+    rows = [f"| reading {t['fields']:,} synthetic zip codes, {t['cpus']} cores: fields/s while reading (start-up excluded) with 1 / 2 "
+            f"worker processes (`docrec recognize --workers`) | {speed}; peak RSS at most {rss:.0f} MB per worker |"]
+    ddp = []
+    for name, label in (("ddp_strip", "strip net"), ("ddp_lenet", "LeNet-5")):
+        runs = load(name)
+        key = max(runs, key=lambda k: runs[k]["epoch_speedup"])
+        ddp.append(f"{label} {runs[key]['epoch_speedup']:.2f}x ({key})")
+    rows.append(f"| torchrun, 2 ranks on 2 cores: training epoch speed-up over one process | {'; '.join(ddp)} |")
+    return rows
+
+
 def table() -> str:
     lines = ["| what | measured |", "|---|---|"]
-    lines += mnist_rows() + strings_rows() + real_rows() + gtn_rows()
+    lines += mnist_rows() + strings_rows() + real_rows() + gtn_rows() + scale_rows()
     return "\n".join(lines)
 
 
