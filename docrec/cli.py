@@ -52,13 +52,15 @@ def _spellings(names: tuple, kwargs: dict) -> list:
     if kind in (int, float):
         dest = kwargs.get("dest") or next((n for n in names if str(n).startswith("--")), names[0])
         kwargs["type"] = ranged(kind, str(dest).lstrip("-").replace("-", "_"))
-    spelled = list(names)
-    for name in names:
+    spelled: list = []
+    for name in names:  # the current (kebab) spelling first, so help and errors show it
+        forms = [name]
         if isinstance(name, str) and name.startswith("--"):
             body = name[2:]
-            for other in ("--" + body.replace("_", "-"), "--" + body.replace("-", "_")):
-                if other not in spelled:
-                    spelled.append(other)
+            forms = ["--" + body.replace("_", "-"), "--" + body.replace("-", "_")]
+        for form in forms:
+            if form not in spelled:
+                spelled.append(form)
     return spelled
 
 

@@ -265,12 +265,12 @@ def _run_real(args: argparse.Namespace, shard, device) -> int:
         print("docrec train sdnn: error: --real fine-tunes the --init weights of any kind; it takes no --way", file=sys.stderr)
         return 2
     try:
-        ids = _id_range(args.real_ids, "--real_ids")
+        ids = _id_range(args.real_ids, "--real-ids")
         train = load_real_fields(args.real, ids)
         pool = mixed_digit_pool(args.real, ids) if args.synth_digits == "mix" and args.synth_share > 0 else None
         evaluate = None
         if args.val_real:
-            evaluate = real_accuracy(load_real_fields(args.val_real, _id_range(args.val_ids, "--val_ids")),
+            evaluate = real_accuracy(load_real_fields(args.val_real, _id_range(args.val_ids, "--val-ids")),
                                      args.val_grammar)
         cfg = RealSDNNConfig(init=args.init or "sdnn-strip", epochs=args.epochs or 30,
                              batch_size=args.batch_size or 16, synth_share=args.synth_share, lr=args.lr or 7e-4,

@@ -91,6 +91,18 @@ def test_cli_flags_accept_both_spellings():
     assert args.batch_size == 5
 
 
+def test_cli_help_lists_the_current_spelling_first_and_once(capsys):
+    from docrec.cli import main
+
+    assert main(["train", "sdnn", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--real-ids LO-HI, --real_ids LO-HI" in out  # declared as --real_ids, shown kebab first
+    assert "--batch-size BATCH_SIZE, --batch_size BATCH_SIZE" in out
+    assert "--seed SEED, --seed" not in out  # a name without '_' or '-' is listed once
+    assert main(["train", "sdnn", "--real", "nowhere", "--real_ids", "9-1"]) != 0
+    assert "--real-ids" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("criterion", ["forward", "viterbi"])
 def test_global_criteria_nonnegative_and_trainable(pools, criterion):
     from docrec.recognizers.seg import SegmentationRecognizer
