@@ -53,20 +53,31 @@ def run_docrec(ranks: int, argv: list[str]) -> tuple[float, str]:
     return time.perf_counter() - t0, done.stdout
 
 
-def compare_ranks(script: str, results: Path, key: str, train, *, ranks: int, seconds: str) -> dict:
-    """The data-parallel speed comparison of ``ddp_*.py``: ``train(processes, out)`` once in one process
-    and once with ``ranks`` (each into a temporary folder), the speed-ups of the epoch (the records'
-    ``seconds`` field) and of the whole process, merged into ``results`` under ``key`` and printed."""
+def compare_ranks(script: str, results: Path, key: str, train, *, ranks: int, seconds: str, repeat: int = 1) -> dict:
+    """The data-parallel speed comparison of ``ddp_*.py``: ``train(processes, out)`` in one process
+    and with ``ranks`` (each into a temporary folder), alternating, ``repeat`` pairs; the speed-ups of
+    the epoch (the records' ``seconds`` field) and of the whole process, merged into ``results`` under
+    ``key`` and printed. With several pairs the speed-ups are the medians of the pairs' ratios, every
+    pair is kept under ``pairs``, and ``one_process`` / ``ranks`` are the pair with the median epoch
+    speed-up."""
     import json
+    import statistics
     import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp:
-        one = train(1, Path(tmp) / "one")
-        many = train(ranks, Path(tmp) / "many")
+    pairs = []
+    for r in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            one = train(1, Path(tmp) / "one")
+            many = train(ranks, Path(tmp) / "many")
+        pairs.append({"one_process": one, "ranks": many, "epoch_speedup": round(one[seconds] / many[seconds], 2),
+                      "process_speedup": round(one["process_seconds"] / many["process_seconds"], 2)})
+    middle = sorted(pairs, key=lambda p: p["epoch_speedup"])[(len(pairs) - 1) // 2]
     result = {"command": f"python benchmarks/{script} " + " ".join(sys.argv[1:]),
-              "cores": os.cpu_count(), "one_process": one, "ranks": many,
-              "epoch_speedup": round(one[seconds] / many[seconds], 2),
-              "process_speedup": round(one["process_seconds"] / many["process_seconds"], 2)}
+              "cores": os.cpu_count(), "one_process": middle["one_process"], "ranks": middle["ranks"],
+              "epoch_speedup": round(statistics.median(p["epoch_speedup"] for p in pairs), 2),
+              "process_speedup": round(statistics.median(p["process_speedup"] for p in pairs), 2)}
+    if repeat > 1:
+        result["pairs"] = pairs
     runs = json.loads(results.read_text()) if results.is_file() else {}
     runs[key] = result
     write_json(results, runs, indent=1)

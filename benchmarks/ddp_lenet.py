@@ -9,6 +9,7 @@ whole process time (start-up, data loading and evaluation included). One run eac
 Usage::
 
     python benchmarks/ddp_lenet.py [--ranks 2] [--train-limit 55000] [--optimizer adam] [--batch-size 64] [--lr 0.001]
+                                   [--distort {none,affine,elastic}] [--repeat 1]
 
 Results go to ``benchmarks/results/ddp_lenet.json``, one entry per optimizer, batch size and rank count.
 """
@@ -41,13 +42,19 @@ def main() -> int:
     ap.add_argument("--optimizer", default="adam", choices=["sgd", "sdlm", "adam"])
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.001)
+    ap.add_argument("--distort", choices=["none", "affine", "elastic"], default="none",
+                    help="distort every pattern on the fly (each rank distorts only its rows)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="pairs of runs (one process, then the ranks); the speed-ups are their medians")
     args = ap.parse_args()
     common = ["--arch", "lenet5", "--epochs", "1", "--train-limit", str(args.train_limit), "--threads", "1",
               "--optimizer", args.optimizer, "--batch-size", str(args.batch_size), "--lr", str(args.lr),
-              "--quiet"]
-    _bench.compare_ranks("ddp_lenet.py", RESULTS, f"{args.optimizer}, batch {args.batch_size}, {args.ranks} ranks",
+              "--quiet"] + {"none": [], "affine": ["--distort"], "elastic": ["--elastic"]}[args.distort]
+    key = f"{args.optimizer}, batch {args.batch_size}, {args.ranks} ranks" + (
+        "" if args.distort == "none" else f", {args.distort} distortions")
+    _bench.compare_ranks("ddp_lenet.py", RESULTS, key,
                          lambda n, out: train(n, out.with_suffix(".pt"), common), ranks=args.ranks,
-                         seconds="train_seconds")
+                         seconds="train_seconds", repeat=args.repeat)
     return 0
 
 

@@ -83,9 +83,14 @@ def _gaussian_kernel(sigma: float) -> torch.Tensor:
 
 
 def elastic_displacement(n: int, size: int, config: DistortionConfig, *,
-                         generator: torch.Generator | None = None) -> torch.Tensor:
-    """Smooth random displacement fields ``(n, size, size, 2)`` in normalised units."""
+                         generator: torch.Generator | None = None, rows: slice | None = None) -> torch.Tensor:
+    """Smooth random displacement fields ``(n, size, size, 2)`` in normalised units; with ``rows``,
+    only those fields ``(len(range(n)[rows]), size, size, 2)``, from the same random draws (only
+    they are smoothed)."""
     field = torch.rand(n * 2, 1, size, size, generator=generator) * 2 - 1
+    if rows is not None:
+        field = field.view(n, 2, size, size)[rows].reshape(-1, 1, size, size)
+        n = field.shape[0] // 2
     k = _gaussian_kernel(config.elastic_sigma)
     r = k.numel() // 2
     field = F.conv2d(F.pad(field, (r, r, 0, 0), mode="reflect" if r < size else "replicate"),
@@ -97,25 +102,43 @@ def elastic_displacement(n: int, size: int, config: DistortionConfig, *,
 
 
 def distort(x: torch.Tensor, config: DistortionConfig | None = None, *,
-            generator: torch.Generator | None = None) -> torch.Tensor:
+            generator: torch.Generator | None = None, batch: int | None = None,
+            rows: slice | None = None) -> torch.Tensor:
     """Apply a fresh random distortion to every pattern: ``(B, 1, H, W) -> (B, 1, H, W)``.
 
     Args:
         x: LeNet inputs (background -0.1); H == W.
         config: ranges (defaults: :class:`DistortionConfig`).
         generator: random source (for reproducible runs).
+        batch, rows: ``x`` holds the rows ``rows`` of a batch of ``batch`` patterns (one process's
+            share under torchrun): the random draws are the whole batch's, so ``generator`` ends
+            where it would after distorting the whole batch and every row gets the distortion it
+            would get there, but only ``x``'s rows are resampled.
 
     Raises:
-        ValueError: for a non-square or non-4-D input.
+        ValueError: for a non-square or non-4-D input, or ``rows`` not selecting ``len(x)`` of
+            ``batch`` rows.
     """
     config = config or DistortionConfig()
     if x.dim() != 4 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"[lenet.distort] expected square inputs (B, C, H, H), got {tuple(x.shape)}")
     n, size = x.shape[0], x.shape[-1]
-    theta = random_affine_matrices(n, config, size=size, generator=generator).to(x.dtype)
+    if (batch is None) != (rows is None):
+        raise ValueError("[lenet.distort] give both batch and rows, or neither")
+    if rows is not None and len(range(batch)[rows]) != n:
+        raise ValueError(f"[lenet.distort] rows {rows} select {len(range(batch)[rows])} of a batch of {batch}, "
+                         f"but x holds {n} patterns")
+    total = n if batch is None else batch
+    theta = random_affine_matrices(total, config, size=size, generator=generator).to(x.dtype)
+    if rows is not None:
+        theta = theta[rows]
+    elastic = (elastic_displacement(total, size, config, generator=generator, rows=rows).to(x.dtype)
+               if config.elastic else None)  # drawn even for no rows: every process draws alike
+    if n == 0:
+        return x.clone()
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # (B, H, W, 2)
-    if config.elastic:
-        grid = grid + elastic_displacement(n, size, config, generator=generator).to(x.dtype)
+    if elastic is not None:
+        grid = grid + elastic
     out = F.grid_sample(x - BACKGROUND, grid, mode="bilinear", padding_mode="zeros",
                         align_corners=False)
     return out + BACKGROUND

@@ -65,13 +65,14 @@ class Shard:
         return flat[at:]
 
     def mean_backward(self, model: nn.Module, loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-                      x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+                      x: torch.Tensor, y: torch.Tensor, *, total: int | None = None) -> torch.Tensor:
         """Backward of a batch-mean loss over the processes: ``loss_of(x_part, y_part)`` (the mean
         over this process's rows ``x[rank::world]``, ``(n, ...)``, ``(n,)``) is back-propagated with
         weight ``n_part / n`` and the gradients summed (:meth:`sum_gradients`), so they are those of
-        the whole batch's mean. Returns the whole batch's mean loss (the same on every process)."""
-        xl, yl = self.part(x), self.part(y)
-        n, k = y.shape[0], yl.shape[0]
+        the whole batch's mean. Returns the whole batch's mean loss (the same on every process).
+        With ``total``, ``x`` and ``y`` already are this process's rows of a batch of ``total``."""
+        xl, yl = (x, y) if total is not None else (self.part(x), self.part(y))
+        n, k = (y.shape[0] if total is None else int(total)), yl.shape[0]
         if k:
             local = loss_of(xl, yl)
             (local * (k / n)).backward()

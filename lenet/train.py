@@ -255,14 +255,19 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split
             t1 = time.perf_counter()
             optimizer.set_hessian(gauss_newton_diagonal(model, _hessian_patterns(train, config, g, device)))
             hessian_seconds += time.perf_counter() - t1
-        xb, yb = train.x[idx], train.y[idx]
-        if config.distort:
-            xb = distort(xb, config.distortion, generator=g)
-        xb, yb = xb.to(device), yb.to(device)
         optimizer.zero_grad(set_to_none=True)
-        if shard is not None and shard.world > 1:
-            loss = shard.mean_backward(model, lambda x, y: loss_fn(model(x), y), xb, yb)
+        if shard is not None and shard.world > 1:  # this process gathers and distorts its rows only
+            mine = slice(shard.rank, None, shard.world)
+            xb, yb = train.x[idx[mine]], train.y[idx[mine]]
+            if config.distort:
+                xb = distort(xb, config.distortion, generator=g, batch=idx.numel(), rows=mine)
+            loss = shard.mean_backward(model, lambda x, y: loss_fn(model(x), y), xb.to(device), yb.to(device),
+                                       total=idx.numel())
         else:
+            xb, yb = train.x[idx], train.y[idx]
+            if config.distort:
+                xb = distort(xb, config.distortion, generator=g)
+            xb, yb = xb.to(device), yb.to(device)
             loss = loss_fn(model(xb), yb)
             loss.backward()
         if not torch.isfinite(loss):

@@ -61,3 +61,26 @@ def test_matrices_and_errors():
     assert ((1 / det) > 0.9 ** 2 - 1e-6).all() and ((1 / det) < 1.1 ** 2 + 1e-6).all()
     with pytest.raises(ValueError, match="square"):
         distort(torch.zeros(1, 1, 32, 40))
+
+
+@pytest.mark.parametrize("elastic", [False, True])
+def test_distorting_a_share_of_the_batch_equals_distorting_the_batch(elastic):
+    """torchrun: one process distorts only its rows of the global batch, yet each row gets what the
+    whole batch's distortion gives it, and the generator ends where it would (so later batches
+    agree too); a process without rows still draws."""
+    cfg = DistortionConfig(elastic=elastic, probability=1.0)
+    x = torch.rand(7, 1, 32, 32) * 1.275 - 0.1
+    whole_g, part_g = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    whole = distort(x, cfg, generator=whole_g)
+    for rank in range(3):
+        g = torch.Generator().manual_seed(5)
+        mine = slice(rank, None, 3)
+        part = distort(x[mine], cfg, generator=g, batch=7, rows=mine)
+        torch.testing.assert_close(part, whole[mine], rtol=0, atol=1e-6)
+        assert torch.equal(g.get_state(), whole_g.get_state())
+    empty = distort(x[:0], cfg, generator=part_g, batch=7, rows=slice(7, None, 3))
+    assert empty.shape == (0, 1, 32, 32) and torch.equal(part_g.get_state(), whole_g.get_state())
+    with pytest.raises(ValueError, match="both batch and rows"):
+        distort(x, cfg, batch=7)
+    with pytest.raises(ValueError, match="select 3 of a batch of 7"):
+        distort(x[:2], cfg, batch=7, rows=slice(0, None, 3))

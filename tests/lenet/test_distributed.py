@@ -11,6 +11,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from lenet.distort import DistortionConfig
 from lenet.models import LeNet5
 from lenet.train import Shard, Split, TrainConfig, make_optimizer, train_epoch
 
@@ -21,7 +22,10 @@ def data() -> Split:
 
 
 def config(optimizer: str) -> TrainConfig:
-    return TrainConfig(epochs=1, optimizer=optimizer, batch_size=24, lr=0.01, hessian_samples=50, sdlm_warmup=0)
+    """``optimizer`` may end in ``+distort``: elastic and affine distortions of every pattern."""
+    name, _, extra = optimizer.partition("+")
+    return TrainConfig(epochs=1, optimizer=name, batch_size=24, lr=0.01, hessian_samples=50, sdlm_warmup=0,
+                       distort=extra == "distort", distortion=DistortionConfig(elastic=True))
 
 
 def train(optimizer: str, shard: Shard | None) -> dict:
@@ -49,7 +53,7 @@ def worker(rank: int, world: int, port: int, optimizer: str, out: str) -> None:
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "sdlm"])
+@pytest.mark.parametrize("optimizer", ["sgd", "sdlm", "sgd+distort"])
 def test_two_ranks_match_one_process(tmp_path: Path, optimizer):
     if not dist.is_available():
         pytest.skip("torch.distributed is not available in this build")
