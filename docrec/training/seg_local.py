@@ -114,7 +114,8 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
             accuracy) computed before training (epoch 0) and after every epoch; the model then ends
             with, and the checkpoint holds, the weights of the best epoch (``best_val_accuracy``).
         shard: this process's place under ``torchrun`` (:class:`lenet.shard.Shard`): every process
-            draws the same batches and distortions and trains on its rows ``batch[rank::world]``,
+            draws the same batches and the same distortion random numbers, and gathers, distorts and
+            trains on its rows ``batch[rank::world]`` only,
             gradients summed; every process evaluates, process 0 alone logs and writes the checkpoint.
 
     Returns:
@@ -149,14 +150,15 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
                    unit="batch")
         for k in bar:
             idx = order[k: k + config.batch_size]
-            xb = dequantize(x_q[idx.numpy()])
-            yb = yt[idx]
-            if dcfg is not None:
-                xb = distort(xb, dcfg, generator=g)
+            rows = slice(shard.rank, None, shard.world)  # this process's rows (all of them alone)
+            xb = dequantize(x_q[idx[rows].numpy()])
+            yb = yt[idx[rows]]
+            if dcfg is not None:  # the whole batch's random draws, applied to these rows
+                xb = distort(xb, dcfg, generator=g, batch=idx.numel(), rows=rows)
             opt.zero_grad()
             if shard.world > 1:
                 loss = shard.mean_backward(model, lambda x, t: map_loss(model(x), t, j=config.map_j),
-                                           xb.to(device), yb.to(device))
+                                           xb.to(device), yb.to(device), total=idx.numel())
             else:
                 loss = map_loss(model(xb.to(device)), yb.to(device), j=config.map_j)
                 loss.backward()
