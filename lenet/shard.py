@@ -30,9 +30,14 @@ class Shard:
     rank: int = 0
     world: int = 1
 
+    @property
+    def rows(self) -> slice:
+        """This process's positions in a global batch: ``slice(rank, None, world)``."""
+        return slice(self.rank, None, self.world)
+
     def part(self, items: Sequence[T]) -> Sequence[T]:
         """This process's items of a global batch: ``items[rank::world]`` (a list, array or tensor)."""
-        return items[self.rank::self.world]
+        return items[self.rows]
 
     def total(self, value: torch.Tensor | float) -> torch.Tensor:
         """``value`` summed over the processes (a float64 tensor on the CPU; one small exchange)."""

@@ -228,6 +228,7 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split
     With ``shard`` (several processes), this process takes its part of every batch (:class:`Shard`).
     Batches are drawn and distorted on the CPU, then moved to the model's device."""
     g = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+    shard = shard or Shard()
     device = device_of(model)
     n = train.y.shape[0]
     loss_fn = _loss_fn(model, config)
@@ -255,19 +256,15 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split
             t1 = time.perf_counter()
             optimizer.set_hessian(gauss_newton_diagonal(model, _hessian_patterns(train, config, g, device)))
             hessian_seconds += time.perf_counter() - t1
+        mine = idx[shard.rows]  # this process gathers and distorts its rows only (all of them alone)
+        xb, yb = train.x[mine], train.y[mine]
+        if config.distort:  # the whole batch's random draws, applied to these rows
+            xb = distort(xb, config.distortion, generator=g, batch=idx.numel(), rows=shard.rows)
+        xb, yb = xb.to(device), yb.to(device)
         optimizer.zero_grad(set_to_none=True)
-        if shard is not None and shard.world > 1:  # this process gathers and distorts its rows only
-            mine = slice(shard.rank, None, shard.world)
-            xb, yb = train.x[idx[mine]], train.y[idx[mine]]
-            if config.distort:
-                xb = distort(xb, config.distortion, generator=g, batch=idx.numel(), rows=mine)
-            loss = shard.mean_backward(model, lambda x, y: loss_fn(model(x), y), xb.to(device), yb.to(device),
-                                       total=idx.numel())
+        if shard.world > 1:
+            loss = shard.mean_backward(model, lambda x, y: loss_fn(model(x), y), xb, yb, total=idx.numel())
         else:
-            xb, yb = train.x[idx], train.y[idx]
-            if config.distort:
-                xb = distort(xb, config.distortion, generator=g)
-            xb, yb = xb.to(device), yb.to(device)
             loss = loss_fn(model(xb), yb)
             loss.backward()
         if not torch.isfinite(loss):

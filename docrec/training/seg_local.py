@@ -150,11 +150,11 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
                    unit="batch")
         for k in bar:
             idx = order[k: k + config.batch_size]
-            rows = slice(shard.rank, None, shard.world)  # this process's rows (all of them alone)
-            xb = dequantize(x_q[idx[rows].numpy()])
-            yb = yt[idx[rows]]
+            mine = idx[shard.rows]  # this process's rows (all of them alone)
+            xb = dequantize(x_q[mine.numpy()])
+            yb = yt[mine]
             if dcfg is not None:  # the whole batch's random draws, applied to these rows
-                xb = distort(xb, dcfg, generator=g, batch=idx.numel(), rows=rows)
+                xb = distort(xb, dcfg, generator=g, batch=idx.numel(), rows=shard.rows)
             opt.zero_grad()
             if shard.world > 1:
                 loss = shard.mean_backward(model, lambda x, t: map_loss(model(x), t, j=config.map_j),
