@@ -276,7 +276,7 @@ def run_folded(ops: list[tuple], x: torch.Tensor) -> torch.Tensor:
 class FoldedStrip(nn.Module):
     """:class:`~lenet.strip.StripNet` in eval mode with its convolutional trunk folded like
     :class:`FoldedModern` (batch norm into the convolutions, max-pool before ReLU, channels-last):
-    ``(B, 1, 32, W)``, widths ``(B,)`` -> ``(B, T, C)`` penalties, the same up to float rounding,
+    ``(B, 1, 32, W)``, widths ``(B,)`` -> ``(B, T, C)`` penalties, the same up to float rounding.
     The trunk reads ``trunk_batch`` strips at a time (its activations, ``c1`` maps at full
     resolution, were most of a reading process's peak memory with 32 strips); the LSTM and the
     head, the source's own, read the whole batch.
