@@ -93,6 +93,8 @@ def find_lines(ink: np.ndarray, *, min_length: int, axis: int = 0) -> list[Line]
     u8 = mask.astype(np.uint8)
     grown = cv2.dilate(u8, np.ones((3, 1), np.uint8))
     band = cv2.morphologyEx(grown, cv2.MORPH_OPEN, np.ones((1, min_length), np.uint8))
+    if not band.any():
+        return []
     n, labels, stats, _ = cv2.connectedComponentsWithStats(band, connectivity=8)
     rows = np.arange(h, dtype=np.float64)[:, None]  # (H, 1)
     lines = []

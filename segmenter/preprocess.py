@@ -126,7 +126,7 @@ def darkness(grey: np.ndarray, config: SegmenterConfig | None = None) -> np.ndar
     grey levels. The ``midpoint`` binarisation is exactly ``darkness > 0.5``.
     """
     cfg = config or SegmenterConfig()
-    bg = background(grey, kernel=odd_size(max(grey.shape[0], 8) * 0.2))
+    bg = stroke_background(grey)
     norm, darkest = _paper_ratio(grey, bg, cfg)
     return np.clip((1.0 - norm) / np.maximum(1.0 - darkest, 0.2), 0.0, 1.0).astype(np.float32)
 
@@ -156,14 +156,21 @@ def _otsu(values: np.ndarray) -> float:
     return float(thr)
 
 
-def binarize(grey: np.ndarray, config: SegmenterConfig | None = None, *, method: str | None = None
-             ) -> np.ndarray:
+def stroke_background(grey: np.ndarray) -> np.ndarray:
+    """The paper level :func:`binarize` and the cleaning use: :func:`background` with a closing of
+    a fifth of the field's height (wider than a pen stroke). uint8 ``(H, W) -> float (H, W)``."""
+    return background(grey, kernel=odd_size(max(grey.shape[0], 8) * 0.2))
+
+
+def binarize(grey: np.ndarray, config: SegmenterConfig | None = None, *, method: str | None = None,
+             bg: np.ndarray | None = None) -> np.ndarray:
     """Binarise a greyscale field: uint8 ``(H, W) -> bool (H, W)``, True = ink.
 
     Args:
         grey: uint8 ``(H, W)``, white paper, dark ink.
         config: thresholds and windows (defaults: ``SegmenterConfig()``).
         method: overrides ``config.binarization.method``.
+        bg: ``stroke_background(grey)`` when the caller has it already (it is computed otherwise).
     """
     cfg = config or SegmenterConfig()
     method = method or cfg.binarization.method
@@ -171,8 +178,10 @@ def binarize(grey: np.ndarray, config: SegmenterConfig | None = None, *, method:
     h, w = grey.shape
     if method == "fixed":
         return g < cfg.binarization.fixed_threshold
-    stroke_kernel = odd_size(max(h, 8) * 0.2)
-    bg = background(grey, kernel=stroke_kernel)
+    if bg is None:
+        bg = stroke_background(grey)
+    elif bg.shape != grey.shape:
+        raise ValueError(f"[segmenter.binarize] background of shape {bg.shape} for a field of shape {grey.shape}")
     contrast = (bg - g) >= cfg.binarization.min_contrast
     if not contrast.any():
         return contrast
@@ -242,8 +251,8 @@ def remove_edge_bands(ink: np.ndarray, *, band: int) -> tuple[np.ndarray, np.nda
     """Drop components lying entirely within ``band`` rows of the top or bottom edge (fragments of
     a faint frame line): bool ``(H, W) -> (cleaned, removed)``."""
     h = ink.shape[0]
-    if band <= 0 or 2 * band >= h or not ink.any():
-        return ink.copy(), np.zeros_like(ink)
+    if band <= 0 or 2 * band >= h or not (ink[:band].any() or ink[h - band:].any()):
+        return ink.copy(), np.zeros_like(ink)  # nothing lies within a band
     n, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
     top = stats[:, cv2.CC_STAT_TOP]
     bottom = top + stats[:, cv2.CC_STAT_HEIGHT]
@@ -420,7 +429,8 @@ def remove_printed_lines(ink: np.ndarray, config: SegmenterConfig | None = None,
     return ink, removed
 
 
-def content_box(grey: np.ndarray, config: SegmenterConfig | None = None) -> tuple[int, int, int, int]:
+def content_box(grey: np.ndarray, config: SegmenterConfig | None = None, *,
+                binary: np.ndarray | None = None) -> tuple[int, int, int, int]:
     """Where the writing sits: the window ``(y0, y1, x0, x1)`` of a uint8 ``(H, W)`` field to clean.
 
     The field is binarised and cleaned of printed lines at the scale of the whole image; the box of
@@ -431,13 +441,15 @@ def content_box(grey: np.ndarray, config: SegmenterConfig | None = None) -> tupl
     width), else the whole image. Every length of the cleaning is relative to the field's height,
     so a field with wide margins must be cleaned inside this window, not at the scale of the
     margins (issue 16: 400 px of white around a field turned its digits into specks).
+
+    ``binary``, when given, is ``binarize(grey, config)`` computed by the caller.
     """
     cfg = config or SegmenterConfig()
     h, w = grey.shape
     whole = (0, h, 0, w)
     if not cfg.cleaning.crop_content:
         return whole
-    ink, _ = remove_printed_lines(binarize(grey, cfg), cfg)
+    ink, _ = remove_printed_lines(binarize(grey, cfg) if binary is None else binary, cfg)
     n, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
     if n <= 1:
         return whole
@@ -479,7 +491,9 @@ def _clean(grey: np.ndarray, cfg: SegmenterConfig, *, depth: int = 0
         ``(ink, removed, box)``: bool ``(H, W)`` each, and the window that was cleaned.
     """
     h, w = grey.shape
-    y0, y1, x0, x1 = content_box(grey, cfg) if depth < 3 else (0, h, 0, w)
+    bg = stroke_background(grey)
+    binary = binarize(grey, cfg, bg=bg)  # the same mask for the box and, uncropped, the cleaning
+    y0, y1, x0, x1 = content_box(grey, cfg, binary=binary) if depth < 3 else (0, h, 0, w)
     if (y0, y1, x0, x1) != (0, h, 0, w):
         sub_ink, sub_removed, (a, b, c, d) = _clean(grey[y0:y1, x0:x1], cfg, depth=depth + 1)
         ink = np.zeros((h, w), bool)
@@ -487,9 +501,8 @@ def _clean(grey: np.ndarray, cfg: SegmenterConfig, *, depth: int = 0
         ink[y0:y1, x0:x1] = sub_ink
         removed[y0:y1, x0:x1] = sub_removed
         return ink, removed, (y0 + a, y0 + b, x0 + c, x0 + d)
-    bg = background(grey, kernel=odd_size(max(h, 8) * 0.2))
     contrast = 1.0 - grey.astype(np.float64) / np.maximum(bg, 1.0)  # 0 paper .. 1 black
-    ink, removed = remove_printed_lines(binarize(grey, cfg), cfg, dark=contrast)
+    ink, removed = remove_printed_lines(binary, cfg, dark=contrast)
     min_area = max(cfg.cleaning.speck_min_px, int(round(cfg.cleaning.speck_rel_area * h * h)))
     near = int(round(cfg.cleaning.speck_near_rel * h))
     return remove_specks(ink, min_area=min_area, near=near), removed, (0, h, 0, w)

@@ -100,3 +100,15 @@ def test_deslant_makes_a_slanted_bar_upright_and_maps_back():
     assert cols.size <= 5  # nearly vertical now
     ys, xs = np.nonzero(out)
     assert ink[ys, xs - shift[ys]].all()  # every working pixel maps back onto the input ink
+
+
+def test_binarize_with_a_given_background_equals_its_own_and_checks_the_shape(train_pool):
+    from segmenter.preprocess import stroke_background
+
+    for img, _, _, _ in fields(train_pool, "texture", 2, seed=5) + fields(train_pool, "uneven", 2, seed=6):
+        grey = to_grey(img)
+        own = binarize(grey)
+        assert own.any()
+        assert np.array_equal(binarize(grey, bg=stroke_background(grey)), own)
+    with pytest.raises(ValueError, match="background of shape"):
+        binarize(grey, bg=np.zeros((3, 3)))
