@@ -30,6 +30,14 @@ For each field:
 Boxes come from the segmentation system when its graph spells the answer (its pieces), else from
 the SDNN. ``seg_weight``, ``max_nll`` and the candidate counts are chosen on validation strings
 (``benchmarks/combo_weights.py``).
+
+**Early acceptance** (``CombinedConfig.sdnn_accept``). The SDNN reads a field several times faster
+than the segmentation system. When its posterior of its own reading is at least ``sdnn_accept``,
+that reading is the answer and the segmentation system does not run: its confidence is the SDNN's
+posterior and its boxes the SDNN's. On validation fields the
+combination hardly ever overturns such a reading (``benchmarks/combo_cascade.py`` chooses the
+threshold, with the accuracy and the share of fields read by the SDNN alone); a request for
+``n_best > 1`` always runs both systems.
 """
 
 from __future__ import annotations
@@ -76,6 +84,8 @@ class CombinedConfig:
             used when no ``sdnn`` recogniser is given.
         reject_threshold: results whose combined confidence is below this are rejected.
         max_pixels: input size limit (both systems check it).
+        sdnn_accept: take the SDNN's reading without running the segmentation system when the
+            SDNN's posterior of it is at least this (module docstring; None: always both).
     """
 
     seg_weight: float = 0.5
@@ -87,6 +97,7 @@ class CombinedConfig:
     sdnn_weights: str | None = None
     reject_threshold: float = 0.0
     max_pixels: int = DEFAULT_MAX_PIXELS
+    sdnn_accept: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("seg_weight", "seg_weight_severed"):
@@ -103,6 +114,9 @@ class CombinedConfig:
                              f"'geometric' or 'hybrid'")
         if not 0.0 <= self.reject_threshold <= 1.0:
             raise ValueError(f"[docrec.CombinedConfig] reject_threshold={self.reject_threshold} must lie in [0, 1]")
+        if self.sdnn_accept is not None and not 0.0 < self.sdnn_accept <= 1.0:
+            raise ValueError(f"[docrec.CombinedConfig] sdnn_accept={self.sdnn_accept} must lie in (0, 1] "
+                             f"(or be None: always run both systems)")
 
 
 def combine_scores(seg_nll: np.ndarray, sdnn_nll: np.ndarray, *, seg_weight: float, max_nll: float
@@ -182,22 +196,56 @@ class CombinedRecognizer:
                 results[k] = Recognition.reject(str(exc))
         if not good:
             return results  # type: ignore[return-value]
-        scored = self.score_candidates([img for _, img in good], grammar=grammar, n_best=n_best)
-        for (k, img), sc in zip(good, scored):
-            results[k] = self._result(img, sc, n_best)
+        images_ok = [img for _, img in good]
+        sdnn_read = self.sdnn.recognize_detailed(images_ok, grammar=grammar, n_best=int(self.config.sdnn_candidates))
+        rest = []
+        for j, ((k, img), (d_res, _)) in enumerate(zip(good, sdnn_read)):
+            if self.accepts_sdnn(d_res, n_best):
+                results[k] = self._sdnn_answer(d_res)
+            else:
+                rest.append(j)
+        if rest:
+            scored = self.score_candidates([images_ok[j] for j in rest], grammar=grammar, n_best=n_best,
+                                           sdnn_read=[sdnn_read[j] for j in rest])
+            for j, sc in zip(rest, scored):
+                k, img = good[j]
+                results[k] = self._result(img, sc, n_best)
         return results  # type: ignore[return-value]
 
-    def score_candidates(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1) -> list["Scored"]:
+    def accepts_sdnn(self, d_res: Recognition, n_best: int = 1) -> bool:
+        """Is the SDNN's reading ``d_res`` taken without the segmentation system (early acceptance,
+        module docstring)?"""
+        thr = self.config.sdnn_accept
+        return (thr is not None and n_best == 1 and not d_res.rejected and bool(d_res.text)
+                and d_res.confidence >= thr)
+
+    def _sdnn_answer(self, d_res: Recognition) -> Recognition:
+        """The combined result of a field the SDNN reads alone (early acceptance)."""
+        conf = float(d_res.confidence)
+        rejected = conf < self.config.reject_threshold
+        why = f"confidence {conf:.3f} below the threshold {self.config.reject_threshold:.3f}" if rejected else ""
+        return Recognition(text=d_res.text, confidence=conf, rejected=rejected, boxes=list(d_res.boxes),
+                           penalty=_nll(conf), reason=why, alternatives=[])
+
+    def score_candidates(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1,
+                         sdnn_read: Sequence | None = None) -> list["Scored"]:
         """Steps 1-2 of the module docstring for checked images: per image the candidate texts with
         both systems' ``-log`` posteriors (uncapped; zeros for a system with no reading at all).
 
         A system's own readings already carry their posterior (``-log`` of its confidence); only
-        the other system's readings are scored anew, in one batch per system.
+        the other system's readings are scored anew, in one batch per system. ``sdnn_read``: the
+        SDNN's ``recognize_detailed`` output for ``images`` (with ``sdnn_candidates`` readings)
+        when the caller has it already.
         """
         m_seg = max(int(self.config.candidates), int(n_best))
         m_sdnn = int(self.config.sdnn_candidates)
+        if sdnn_read is None:
+            sdnn_read = self.sdnn.recognize_detailed(images, grammar=grammar, n_best=m_sdnn)
+        elif len(sdnn_read) != len(images):
+            raise ValueError(f"[docrec.CombinedRecognizer.score_candidates] {len(sdnn_read)} SDNN readings "
+                             f"for {len(images)} images")
         seg_out = self.seg.recognize_detailed(images, grammar=grammar, n_best=m_seg)
-        sdnn_out, sdnn_frames = zip(*self.sdnn.recognize_detailed(images, grammar=grammar, n_best=m_sdnn))
+        sdnn_out, sdnn_frames = zip(*sdnn_read)
         cands = [candidate_texts(s, d, m_seg, m_sdnn) for (s, _), d in zip(seg_out, sdnn_out)]
         known_seg = [{d.text: _nll(d.confidence) for d in (det.decoded if det is not None else []) if not d.rejected}
                      for _, det in seg_out]

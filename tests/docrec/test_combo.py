@@ -206,3 +206,52 @@ def test_confidence_modes(combo, fields):
             assert g.confidence == pytest.approx(s.confidence, rel=1e-6) and h.confidence == g.confidence
     with pytest.raises(ValueError, match="confidence='median'"):
         CombinedConfig(confidence="median")
+
+
+class _CountingSeg:
+    """The combined recogniser's segmentation system, counting the images it is asked to read."""
+
+    def __init__(self, seg):
+        self.seg, self.read = seg, 0
+
+    def recognize_detailed(self, images, **kw):
+        self.read += len(images)
+        return self.seg.recognize_detailed(images, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.seg, name)
+
+
+def test_early_acceptance_skips_the_segmentation_system_only_above_the_threshold(combo, fields):
+    from docrec.recognizers import resolve_grammar
+
+    grammar = resolve_grammar("zip")
+    images = [f.image for f in fields[:4]]
+    own = combo.sdnn.recognize(images, grammar=grammar)
+    settings = dict(seg_weight=0.5, seg_weight_severed=0.2, max_nll=20.0, candidates=1, confidence="geometric")
+    spy = _CountingSeg(combo.seg)
+
+    def read(accept, n_best=1):
+        spy.read = 0
+        rec = CombinedRecognizer(seg=spy, sdnn=combo.sdnn, config=CombinedConfig(**settings, sdnn_accept=accept))
+        return rec.recognize(images, grammar=grammar, n_best=n_best), spy.read
+
+    full, seen = read(None)
+    assert seen == 4
+    alone, seen = read(1e-12)  # every SDNN reading is taken: the segmentation system never runs
+    assert seen == 0
+    for a, o in zip(alone, own):
+        assert (a.text, a.confidence, a.boxes, a.rejected) == (o.text, o.confidence, o.boxes, False)
+        assert a.penalty == pytest.approx(-math.log(o.confidence))
+    middle = sorted(o.confidence for o in own)[2]
+    mixed, seen = read(middle)
+    above = [o.confidence >= middle for o in own]
+    assert seen == 4 - sum(above) and 0 < sum(above) < 4
+    for m, f, o, up in zip(mixed, full, own, above):
+        want = o if up else f  # fields below the threshold read exactly as with both systems
+        assert (m.text, m.confidence, m.boxes) == (want.text, pytest.approx(want.confidence, rel=1e-9), want.boxes)
+    _, seen = read(1e-12, n_best=2)  # alternatives need both systems
+    assert seen == 4
+    for bad in (0.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match="sdnn_accept"):
+            CombinedConfig(sdnn_accept=bad)
