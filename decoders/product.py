@@ -19,16 +19,12 @@ It covers the character model with ``min_frames = 1`` (the default); the tests c
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from decoders.result import CharSpan
 
 INF = float("inf")
-
-
-def _softmin(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """``-log sum exp(-x)`` along ``dim`` (inf when every entry is inf)."""
-    return -torch.logsumexp(-x, dim=dim)
 
 
 class ProductDecoder:
@@ -128,49 +124,65 @@ class ProductDecoder:
 
 
     # ------------------------------------------------------------------ scoring
+    # The loops below run one step per frame on arrays of a few thousand numbers, where numpy's
+    # per-call cost is a fraction of torch's: the three passes took as long as the SDNN's network
+    # on a batch of 32 zip codes in torch, about a third of that in numpy (benchmarks/sdnn_speed.py).
+    def _numpy(self) -> dict:
+        """The decoder's tables as numpy arrays (made once)."""
+        if not hasattr(self, "_np"):
+            self._np = {"in_src": self.in_src.numpy(), "in_arc": self.in_arc.numpy(),
+                        "in_pen": self.in_pen.numpy(), "state_cls": self.state_cls.numpy(),
+                        "final": self.final.numpy(), "trans": self.trans.numpy(),
+                        "arc_emit": self.arc_emit.numpy(), "arc_cls": self.arc_cls.numpy()}
+        return self._np
+
     @torch.no_grad()
     def viterbi(self, pen: torch.Tensor, lengths: torch.Tensor | None = None):
         """Best path of every field: ``(B, T, C)`` penalties, ``(B,)`` frame counts ->
         ``(penalties (B,), list of B lists of decoders.CharSpan)`` (frames ``[start, end)``); a field without any allowed path has
         penalty ``inf`` and no spans."""
         lengths = self._check(pen, lengths)
+        tb = self._numpy()
         B, T, _ = pen.shape
         N = self.num_states
-        score = torch.full((B, N), INF, dtype=pen.dtype)
+        p = pen.detach().cpu().numpy()
+        n_frames = lengths.numpy()
+        score = np.full((B, N), np.inf, dtype=p.dtype)
         score[:, self.start] = 0.0
-        bps = torch.zeros((T, B, N), dtype=torch.int16 if self.in_arc.shape[1] < 32000 else torch.long)
-        emis = pen[:, :, self.state_cls]  # (B, T, N): frame penalty of entering each state
-        in_pen = self.in_pen.to(pen.dtype)
-        in_src = self.in_src.reshape(-1)  # (N * D,)
-        D = self.in_src.shape[1]
+        D = tb["in_src"].shape[1]
+        emis = p[:, :, tb["state_cls"]]  # (B, T, N): frame penalty of entering each state
+        in_pen = tb["in_pen"].astype(p.dtype)
+        in_src = tb["in_src"].reshape(-1)  # (N * D,)
+        before = np.empty((T, B, N), dtype=p.dtype)  # the scores each frame started from
         for t in range(T):
-            cand = score.index_select(1, in_src).view(B, N, D)  # (B, N, D); index_select + in-place add:
-            cand.add_(in_pen)  # several times faster than score[:, in_src] + in_pen (measured)
-            new, arg = cand.min(dim=2)  # (B, N)
-            new = new + emis[:, t]
-            active = (t < lengths)[:, None]
-            score = torch.where(active, new, score)
-            bps[t] = arg.to(bps.dtype)
-        total = score + self.final.to(pen.dtype)
-        best, state = total.min(dim=1)
-        arcs = torch.full((T, B), -1, dtype=torch.long)
-        rows = torch.arange(B)
-        for t in range(T - 1, -1, -1):
-            active = t < lengths
-            d = bps[t, rows, state].long()
-            arc = self.in_arc[state, d]
-            arcs[t] = torch.where(active, arc, torch.full_like(arc, -1))
-            state = torch.where(active, self.in_src[state, d], state)
-        emit = torch.where(arcs >= 0, self.arc_emit[arcs.clamp(min=0)], torch.full_like(arcs, -2)).t().tolist()
-        cls = torch.where(arcs >= 0, self.arc_cls[arcs.clamp(min=0)], torch.full_like(arcs, -2)).t().tolist()
+            before[t] = score
+            cand = score[:, in_src].reshape(B, N, D)
+            cand += in_pen
+            new = cand.min(axis=2) + emis[:, t]
+            score = np.where((t < n_frames)[:, None], new, score)
+        total = score + tb["final"].astype(p.dtype)
+        state = total.argmin(axis=1)
+        best = total[np.arange(B), state]
+        arcs = np.full((T, B), -1, dtype=np.int64)
+        rows = np.arange(B)
+        for t in range(T - 1, -1, -1):  # the best incoming arc of each field's state only
+            active = t < n_frames
+            src = tb["in_src"][state]  # (B, D)
+            d = (before[t][rows[:, None], src] + in_pen[state]).argmin(axis=1)  # first best, as torch's min
+            arcs[t] = np.where(active, tb["in_arc"][state, d], -1)
+            state = np.where(active, src[rows, d], state)
+        ok_arc = arcs >= 0
+        safe = np.where(ok_arc, arcs, 0)
+        emit = np.where(ok_arc, tb["arc_emit"][safe], -2).T.tolist()
+        cls = np.where(ok_arc, tb["arc_cls"][safe], -2).T.tolist()
         spans_all = []
-        ok = torch.isfinite(best).tolist()
+        ok = np.isfinite(best).tolist()
         C = self.C
         for b in range(B):
             runs: list[list[int]] = []  # [label, start, end] of each character
             if ok[b]:
                 cur = None
-                for t in range(int(lengths[b])):
+                for t in range(int(n_frames[b])):
                     e, c = emit[b][t], cls[b][t]
                     if e >= 0:
                         cur = [e, t, t + 1]
@@ -179,10 +191,10 @@ class ProductDecoder:
                         cur[2] = t + 1
                     else:
                         cur = None
-            spans_all.append([self._span(pen[b], *run, C) for run in runs])
-        return best, spans_all
+            spans_all.append([self._span(p[b], *run, C) for run in runs])
+        return torch.from_numpy(best), spans_all
 
-    def _span(self, pen: torch.Tensor, label: int, start: int, end: int, C: int) -> CharSpan:
+    def _span(self, pen: np.ndarray, label: int, start: int, end: int, C: int) -> CharSpan:
         """The :class:`decoders.CharSpan` of a character read on frames ``start .. end - 1`` of one
         field's ``(T, C)`` penalties: its frame-graph arcs ``t * C + label`` and their penalty sum."""
         frames = range(start, end)
@@ -193,24 +205,27 @@ class ProductDecoder:
     def forward_all(self, pen: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Forward penalty of all allowed paths: ``(B, T, C), (B,) -> (B,)`` (inf if none)."""
         lengths = self._check(pen, lengths)
+        tb = self._numpy()
         B, T, _ = pen.shape
+        n_frames = lengths.numpy()
         # probability space, rescaled every frame: alpha_true = alpha * exp(-offset)
-        emis = pen.double()[:, :, self.state_cls]  # (B, T, N)
-        alpha = torch.zeros((B, self.num_states), dtype=torch.float64)
+        emis = pen.detach().cpu().numpy().astype(np.float64)[:, :, tb["state_cls"]]  # (B, T, N)
+        alpha = np.zeros((B, self.num_states))
         alpha[:, self.start] = 1.0
-        offset = torch.zeros(B, dtype=torch.float64)
-        for t in range(T):
-            v = torch.log(alpha @ self.trans) - emis[:, t]  # (B, N), -inf where unreachable
-            m = v.max(dim=1).values
-            alive = torch.isfinite(m)
-            m = torch.where(alive, m, torch.zeros_like(m))
-            new = torch.exp(v - m[:, None])
-            active = (t < lengths)
-            alpha = torch.where(active[:, None], new, alpha)
-            offset = torch.where(active, torch.where(alive, offset - m, torch.full_like(m, INF)), offset)
-        total = (alpha * torch.exp(-self.final.double())).sum(dim=1)
-        out = offset - torch.log(total)
-        return torch.where(torch.isfinite(offset), out, torch.full_like(out, INF)).to(pen.dtype)
+        offset = np.zeros(B)
+        trans = tb["trans"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for t in range(T):
+                v = np.log(alpha @ trans) - emis[:, t]  # (B, N), -inf where unreachable
+                m = v.max(axis=1)
+                alive = np.isfinite(m)
+                m = np.where(alive, m, 0.0)
+                active = t < n_frames
+                alpha = np.where(active[:, None], np.exp(v - m[:, None]), alpha)
+                offset = np.where(active, np.where(alive, offset - m, np.inf), offset)
+            out = offset - np.log((alpha * np.exp(-tb["final"].astype(np.float64))).sum(axis=1))
+        out = np.where(np.isfinite(offset), out, np.inf)
+        return torch.from_numpy(out).to(pen.dtype)
 
     @torch.no_grad()
     def forward_text(self, pen: torch.Tensor, lengths: torch.Tensor | None, texts: list[list[int]]) -> torch.Tensor:
@@ -218,43 +233,54 @@ class ProductDecoder:
         ``(B, T, C), (B,), B label lists -> (B,)``; inf for a text the grammar rejects."""
         lengths = self._check(pen, lengths)
         B, T, _ = pen.shape
+        p = pen.detach().cpu().numpy()
+        n_frames = lengths.numpy()
+        dt = p.dtype
         L = max([len(x) for x in texts] + [1])
-        lab = torch.zeros((B, L), dtype=torch.long)
-        nlab = torch.tensor([len(x) for x in texts], dtype=torch.long)
-        gpen = torch.zeros(B, dtype=pen.dtype)
+        lab = np.zeros((B, L), dtype=np.int64)
+        nlab = np.array([len(x) for x in texts], dtype=np.int64)
+        gpen = np.zeros(B, dtype=dt)
         for b, x in enumerate(texts):
             if x:
-                lab[b, : len(x)] = torch.tensor(x)
+                lab[b, : len(x)] = x
             g = self.grammar.dfa.penalty(x)
-            gpen[b] = INF if g is None else g
-        P = self.pen
-        k = torch.arange(L)
-        odd_ok = k[None, :] < nlab[:, None]  # (B, L): state S_{j+1} exists
-        even_ok = torch.arange(L + 1)[None, :] <= nlab[:, None]  # (B, L + 1)
-        direct_ok = torch.zeros((B, L), dtype=torch.bool)
+            gpen[b] = np.inf if g is None else g
+        P = {k: dt.type(v) for k, v in self.pen.items()}
+        odd_ok = np.arange(L)[None, :] < nlab[:, None]  # (B, L): state S_{j+1} exists
+        even_ok = np.arange(L + 1)[None, :] <= nlab[:, None]  # (B, L + 1)
+        direct_ok = np.zeros((B, L), dtype=bool)
         direct_ok[:, 1:] = lab[:, 1:] != lab[:, :-1]
-        even = torch.full((B, L + 1), INF, dtype=pen.dtype)
+        even = np.full((B, L + 1), np.inf, dtype=dt)
         even[:, 0] = 0.0
-        odd = torch.full((B, L), INF, dtype=pen.dtype)
-        inf = torch.tensor(INF, dtype=pen.dtype)
+        odd = np.full((B, L), np.inf, dtype=dt)
+        inf_col = np.full((B, 1), np.inf, dtype=dt)
+        rows = np.arange(B)[:, None]
         for t in range(T):
-            f = pen[:, t]  # (B, C)
+            f = p[:, t]  # (B, C)
             fn = f[:, self.none][:, None]
-            fl = f.gather(1, lab)  # (B, L)
+            fl = f[rows, lab]  # (B, L)
             stay_b = even + P["none"] + fn
-            from_s = torch.cat([torch.full((B, 1), INF, dtype=pen.dtype), odd + P["none"] + fn], dim=1)
-            new_even = _softmin(torch.stack([stay_b, from_s]), 0)
-            prev_odd = torch.cat([torch.full((B, 1), INF, dtype=pen.dtype), odd[:, :-1]], dim=1)
-            direct = torch.where(direct_ok, prev_odd + P["direct"], inf)
-            new_odd = _softmin(torch.stack([odd + P["repeat"], even[:, :-1] + P["enter"], direct]), 0) + fl
-            new_even = torch.where(even_ok, new_even, inf)
-            new_odd = torch.where(odd_ok, new_odd, inf)
-            active = (t < lengths)[:, None]
-            even = torch.where(active, new_even, even)
-            odd = torch.where(active, new_odd, odd)
-        end_even = even.gather(1, nlab[:, None])[:, 0]
-        end_odd = torch.where(nlab > 0, odd.gather(1, (nlab - 1).clamp(min=0)[:, None])[:, 0], inf)
-        return _softmin(torch.stack([end_even, end_odd]), 0) + gpen
+            from_s = np.concatenate([inf_col, odd + P["none"] + fn], axis=1)
+            new_even = _softmin_np(stay_b, from_s)
+            prev_odd = np.concatenate([inf_col, odd[:, :-1]], axis=1)
+            direct = np.where(direct_ok, prev_odd + P["direct"], np.inf).astype(dt)
+            new_odd = _softmin_np(odd + P["repeat"], even[:, :-1] + P["enter"], direct) + fl
+            active = (t < n_frames)[:, None]
+            even = np.where(active, np.where(even_ok, new_even, np.inf), even).astype(dt)
+            odd = np.where(active, np.where(odd_ok, new_odd, np.inf), odd).astype(dt)
+        end_even = even[np.arange(B), nlab]
+        end_odd = np.where(nlab > 0, odd[np.arange(B), np.maximum(nlab - 1, 0)], np.inf).astype(dt)
+        return torch.from_numpy(_softmin_np(end_even, end_odd) + gpen)
+
+
+def _softmin_np(*xs: np.ndarray) -> np.ndarray:
+    """Elementwise ``-log sum exp(-x)`` over arrays of one shape (inf where every one is inf)."""
+    a = np.stack(xs)
+    lo = a.min(axis=0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        s = np.exp(lo - a).sum(axis=0)  # the smallest term is exp(0) = 1
+        out = lo - np.log(s)
+    return np.where(np.isfinite(lo), out, lo).astype(a.dtype)
 
 
 __all__ = ["ProductDecoder"]

@@ -17,14 +17,15 @@ import numpy as np
 
 from data.sdnn_samples import ink_map
 from segmenter.config import SegmenterConfig
-from segmenter.preprocess import background, odd_size, preprocess
+from segmenter.preprocess import background, clean_field, odd_size
 
 
 def clean_ink_levels(image, config: SegmenterConfig | None = None, *, reach: int = 2,
                      paper_rel: float = 0.5) -> np.ndarray:
     """Ink map of a field without printed lines, borders, margins or paper texture.
 
-    Steps: :func:`segmenter.preprocess.preprocess` gives the cleaned ink mask, the removed lines
+    Steps: :func:`segmenter.preprocess.clean_field` (the cleaning of
+    :func:`segmenter.preprocess.preprocess`) gives the cleaned ink mask, the removed lines
     and the window holding the writing; inside that window the grey level is divided by the paper
     level (:func:`segmenter.preprocess.background`, a grey closing), so a tinted box or uneven light
     reads as white paper, and :func:`data.sdnn_samples.ink_map` (the SDNN's own levels, identical
@@ -49,15 +50,14 @@ def clean_ink_levels(image, config: SegmenterConfig | None = None, *, reach: int
     if reach < 0 or paper_rel <= 0:
         raise ValueError(f"[segmenter.clean_ink_levels] reach={reach} must be >= 0 and "
                          f"paper_rel={paper_rel} > 0")
-    cfg = (config or SegmenterConfig()).replace(grey_pieces=False, deslant=False)
-    pre = preprocess(image, cfg)
-    out = np.zeros(pre.grey.shape, np.float32)
-    if not pre.ink.any():
+    full_grey, full_ink, full_removed, box = clean_field(image, config or SegmenterConfig())
+    out = np.zeros(full_grey.shape, np.float32)
+    if not full_ink.any():
         return out
-    y0, y1, x0, x1 = pre.box
-    grey = pre.grey[y0:y1, x0:x1]
-    ink = pre.ink[y0:y1, x0:x1]
-    removed = pre.lines[y0:y1, x0:x1]
+    y0, y1, x0, x1 = box
+    grey = full_grey[y0:y1, x0:x1]
+    ink = full_ink[y0:y1, x0:x1]
+    removed = full_removed[y0:y1, x0:x1]
     bg = background(grey, kernel=odd_size(max(grey.shape[0], 8) * paper_rel))
     flat = np.clip(np.rint(255.0 * grey / np.maximum(bg, 1.0)), 0, 255).astype(np.uint8)  # (h, w)
     levels = ink_map(flat)

@@ -508,6 +508,28 @@ def _clean(grey: np.ndarray, cfg: SegmenterConfig, *, depth: int = 0
     return remove_specks(ink, min_area=min_area, near=near), removed, (0, h, 0, w)
 
 
+def clean_field(image, config: SegmenterConfig | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """The cleaning steps of :func:`preprocess` alone (no deslanting, height estimate or grey
+    pieces): ``(grey, ink, removed lines, box)``, uint8 / bool / bool ``(H, W)`` and the window that
+    was cleaned (``Preprocessed.box``).
+
+    Raises:
+        ValueError: empty or malformed image, or more than ``config.max_pixels`` pixels.
+    """
+    cfg = config or SegmenterConfig()
+    arr = np.asarray(image) if not hasattr(image, "detach") else image
+    size = int(np.prod(arr.shape[:2])) if len(arr.shape) >= 2 else 0
+    if size > cfg.max_pixels:
+        raise ValueError(
+            f"[segmenter.preprocess] image of shape {tuple(arr.shape)} has {size} pixels, more than "
+            f"max_pixels={cfg.max_pixels}; crop the field or raise SegmenterConfig.max_pixels"
+        )
+    grey = to_grey(image, where="segmenter.preprocess")
+    ink, removed, box = _clean(grey, cfg)
+    return grey, ink, removed, box
+
+
 def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
     """Turn a field image into a clean ink mask (docs/paper.md Sec. V's input).
 
@@ -528,16 +550,8 @@ def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
         ValueError: empty or malformed image, or more than ``config.max_pixels`` pixels.
     """
     cfg = config or SegmenterConfig()
-    arr = np.asarray(image) if not hasattr(image, "detach") else image
-    size = int(np.prod(arr.shape[:2])) if len(arr.shape) >= 2 else 0
-    if size > cfg.max_pixels:
-        raise ValueError(
-            f"[segmenter.preprocess] image of shape {tuple(arr.shape)} has {size} pixels, more than "
-            f"max_pixels={cfg.max_pixels}; crop the field or raise SegmenterConfig.max_pixels"
-        )
-    grey = to_grey(image, where="segmenter.preprocess")
+    grey, ink, removed, box = clean_field(image, cfg)
     h, w = grey.shape
-    ink, removed, box = _clean(grey, cfg)
     shift = np.zeros(h, np.int64)
     slant = 0.0
     if cfg.cleaning.deslant and ink.any():

@@ -25,8 +25,6 @@ splits once.
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from segmenter.config import SegmenterConfig
 from segmenter.cuts import CUT_KINDS, Cuts
@@ -48,6 +46,11 @@ def min_vertex_split(ys: np.ndarray, xs: np.ndarray, left_seed: np.ndarray, righ
         directly); bool ``(N,)`` pixels still connected to the left seed; bool ``(N,)`` the removed
         pixels.
     """
+    # imported here: scipy.sparse takes a tenth of a second to import, and a reader that never
+    # splits touching ink (the SDNN) should not pay it at start-up
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import breadth_first_order, maximum_flow
+
     n = ys.size
     y0, x0 = int(ys.min()), int(xs.min())
     grid = np.full((int(ys.max()) - y0 + 3, int(xs.max()) - x0 + 3), -1, np.int64)
