@@ -39,6 +39,7 @@ from torch import nn
 
 from lenet.layers import TANH_A, TANH_S, Conv2d, Linear, PartialConv2d, Subsampling
 from lenet.models import BoostedLeNet4, FaithfulNet, ModernLeNet, check_input
+from lenet.sdnn import SDNN, check_strip
 from lenet.strip import StripNet
 
 #: the 2x2 block positions, in the order of the phase maps of a fused convolution
@@ -136,6 +137,12 @@ def _fold_stages(stages: list[nn.Module]) -> list[_Op]:
 
 def _run(ops: list[_Op], h: torch.Tensor) -> torch.Tensor:
     """Apply the folded ops to ``(B, C, H, W)``; returns the last op's sigmoid output ``(B, N)``."""
+    return _run_maps(ops, h).flatten(1)
+
+
+def _run_maps(ops: list[_Op], h: torch.Tensor) -> torch.Tensor:
+    """:func:`_run` without the final flattening: the last op's sigmoid output as it comes
+    (``(B, O, H', W')`` maps after a convolution)."""
     for op in ops:
         if op.kind == "linear":
             if h.dim() > 2:
@@ -157,7 +164,7 @@ def _run(ops: list[_Op], h: torch.Tensor) -> torch.Tensor:
             h = h.view(b, op.maps, len(_PHASES), hh, ww).sum(2)
             h = torch.addcmul(op.pool_bias, h, op.coef)
         h = h.sigmoid_()
-    return h.flatten(1)
+    return h
 
 
 class FoldedNet(nn.Module):
@@ -196,6 +203,38 @@ class FoldedNet(nn.Module):
                 penalties = net.rbf(features)
                 total = penalties if total is None else total + penalties
         return total
+
+
+class FoldedSDNN(nn.Module):
+    """The LeNet-5 SDNN (:class:`lenet.sdnn.SDNN`), folded like :class:`FoldedNet`: ``(B, 1, 32, W)``
+    strips -> ``(B, T, C)`` frame penalties, the same up to float rounding.
+
+    C1 to C5 are the folded convolutions of :class:`FoldedNet` run over the whole strip (C5 a
+    convolution again, one output column per frame); F6 is applied to every column and the RBF reads
+    the squashed F6 outputs, as in the source. A snapshot without parameters or autograd.
+    """
+
+    def __init__(self, sdnn: nn.Module) -> None:
+        super().__init__()
+        if not isinstance(sdnn, SDNN):
+            raise TypeError(f"[lenet.FoldedSDNN] expected a lenet.SDNN, got {type(sdnn).__name__}")
+        lenet5 = sdnn.lenet5
+        self._source = [lenet5]  # a plain list: its RBF is used, not registered
+        with torch.no_grad():
+            ops = _fold_stages(lenet5.stages())
+        self._maps, self._f6 = ops[:-1], ops[-1]
+
+    @property
+    def num_classes(self) -> int:
+        return self._source[0].num_classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_strip(x, "lenet.FoldedSDNN")
+        with torch.no_grad():
+            cols = _run_maps(self._maps, x).squeeze(2).transpose(1, 2)  # (B, T, 120) C5 columns
+            f6 = F.linear(cols, self._f6.weight, self._f6.bias).sigmoid_()
+            features = f6.mul_(2 * TANH_A).sub_(TANH_A)  # the squashed F6 outputs, (B, T, 84)
+            return self._source[0].rbf(features)
 
 
 class FoldedModern(nn.Module):
@@ -308,7 +347,8 @@ class FoldedStrip(nn.Module):
 def inference_model(model: nn.Module) -> nn.Module:
     """A fast, gradient-free module with ``model``'s penalties; ``model`` itself when not foldable.
 
-    Faithful networks (LeNet-1/4/5) and boosted LeNet-4 are folded (:class:`FoldedNet`), the modern
+    Faithful networks (LeNet-1/4/5) and boosted LeNet-4 are folded (:class:`FoldedNet`), the LeNet-5
+    SDNN too (:class:`FoldedSDNN`), the modern
     CNN and the whole-strip net in eval mode too (:class:`FoldedModern`, :class:`FoldedStrip`); all are snapshots of the current weights (call
     this again after changing them). Anything else, or a modern CNN in training mode, is returned
     as is.
@@ -319,7 +359,9 @@ def inference_model(model: nn.Module) -> nn.Module:
         return FoldedModern(model)
     if isinstance(model, StripNet) and not model.training:
         return FoldedStrip(model)
+    if isinstance(model, SDNN):
+        return FoldedSDNN(model)
     return model
 
 
-__all__ = ["FoldedModern", "FoldedNet", "FoldedStrip", "fold_layers", "inference_model", "run_folded"]
+__all__ = ["FoldedModern", "FoldedNet", "FoldedSDNN", "FoldedStrip", "fold_layers", "inference_model", "run_folded"]

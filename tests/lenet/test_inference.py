@@ -143,3 +143,25 @@ def _trained_like_batch_norm(net: torch.nn.Module) -> None:
                 m.running_var.uniform_(0.5, 2.0)
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.3, 0.3)
+
+
+@pytest.mark.parametrize("width", [32, 33, 57, 121])
+def test_folded_sdnn_equals_the_sdnn_in_float64_at_every_width(width):
+    from lenet.inference import FoldedSDNN
+    from lenet.sdnn import SDNN
+
+    torch.manual_seed(width)
+    sdnn = SDNN(LeNet5(17)).double()
+    # odd widths leave C1 maps of odd width: both forms drop the last column at subsampling
+    x = 3.0 * torch.randn(4, 1, 32, width, dtype=torch.float64)
+    folded = inference_model(sdnn)
+    assert isinstance(folded, FoldedSDNN) and list(folded.parameters()) == []
+    with torch.no_grad():
+        ref = sdnn(x)
+    out = folded(x)
+    assert out.shape == ref.shape == (4, (width - 32) // 4 + 1, 17) and not out.requires_grad
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    # batch consistency: one strip alone reads as in the batch
+    torch.testing.assert_close(folded(x[2:3]), out[2:3], rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError, match="lenet.SDNN"):
+        FoldedSDNN(LeNet5(17))
