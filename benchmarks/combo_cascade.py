@@ -14,9 +14,10 @@ Data: ``benchmarks/combo_weights.py``'s six validation conditions (strings of MN
 55,000-59,999; test digits are never read), or with ``--real DIR --ids LO-HI`` real fields read
 with the amount grammar, digits scored (the real-trained weights: ``--weights seg-modern-real``).
 
-The threshold chosen is the lowest of the grid whose accuracy and accuracy at 1% error are both
-within ``--tolerance`` of the full combination's; ``--store`` writes it into the seg weights'
-``meta["combo"]["sdnn_accept"]``.
+The threshold chosen is the lowest of the grid that keeps the full combination's accuracy (within
+``--tolerance``) on all fields and on each condition, and its accuracy at 1% error within
+``--tolerance`` on all fields and ``--reject-tolerance`` on each condition; ``--store`` writes it
+into the seg weights' ``meta["combo"]["sdnn_accept"]``.
 
     .venv/bin/python benchmarks/combo_cascade.py [--count 200] [--weights W] [--real DIR --ids LO-HI] [--store]
 """
@@ -77,12 +78,21 @@ def apply(rec, rows: list[dict], accept: float | None) -> dict:
             "at_1pct_error": float(rej["accuracy"]), "error_at_that_threshold": float(rej["error"])}
 
 
-def choose(rows: list[dict], tolerance: float) -> dict:
-    """The lowest threshold of the grid within ``tolerance`` of the full combination (first row)."""
-    full = rows[0]
-    fine = [r for r in rows[1:] if r["accuracy"] >= full["accuracy"] - tolerance
-            and r["at_1pct_error"] >= full["at_1pct_error"] - tolerance]
-    return min(fine, key=lambda r: r["sdnn_accept"]) if fine else full
+def choose(rows: list[dict], per: dict[str, list[dict]], tolerance: float, reject_tolerance: float) -> dict:
+    """The lowest threshold of the grid whose accuracy is within ``tolerance`` of the full
+    combination's (first row) on all fields and on every condition, and whose accuracy at 1% error
+    is within ``tolerance`` on all fields and within ``reject_tolerance`` on every condition (200
+    fields each: a couple of fields move it by a point or more)."""
+    def fine(k: int) -> bool:
+        ok = (rows[k]["accuracy"] >= rows[0]["accuracy"] - tolerance
+              and rows[k]["at_1pct_error"] >= rows[0]["at_1pct_error"] - tolerance)
+        for part in per.values():
+            ok = ok and part[k]["accuracy"] >= part[0]["accuracy"] - tolerance
+            ok = ok and part[k]["at_1pct_error"] >= part[0]["at_1pct_error"] - reject_tolerance
+        return ok
+
+    good = [k for k in range(1, len(rows)) if fine(k)]
+    return rows[min(good, key=lambda k: rows[k]["sdnn_accept"])] if good else rows[0]
 
 
 def main(argv=None) -> int:
@@ -98,6 +108,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tolerance", type=float, default=0.0,
                     help="accuracy (and accuracy at 1%% error) a threshold may lose against the full "
                          "combination (default 0: none)")
+    ap.add_argument("--reject-tolerance", type=float, default=0.02,
+                    help="accuracy at 1%% error a threshold may lose on any one condition (default 0.02)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--store", action="store_true", help="write the chosen threshold into the seg weights' meta")
     args = ap.parse_args(argv)
@@ -128,23 +140,33 @@ def main(argv=None) -> int:
         for kind, spacing, spec, seed in CONDITIONS:
             synth = SynthConfig(spacing=spacing, min_len=3, max_len=8, zip_plus4=0.0)
             made = [synthesize_one(kind, pool, field_rng(seed, i), synth) for i in range(args.count)]
-            rows += readings(rec, [f.image for f in made], [f.text for f in made], resolve_grammar(spec),
-                             score=lambda a, t: a == t)
+            part = readings(rec, [f.image for f in made], [f.text for f in made], resolve_grammar(spec),
+                            score=lambda a, t: a == t)
+            for r in part:
+                r["condition"] = f"{kind}-{spacing}"
+            rows += part
             print(f"{kind}-{spacing}: read", flush=True)
         data = "combo_weights.py's six conditions, strings of MNIST training digits 55000..59999 (validation)"
     table = [apply(rec, rows, None)] + [apply(rec, rows, a) for a in GRID]
-    best = choose(table, args.tolerance)
+    names = sorted({r.get("condition", "all") for r in rows})
+    per = {c: [apply(rec, [r for r in rows if r.get("condition", "all") == c], a) for a in (None, *GRID)]
+           for c in names}
+    best = choose(table, per, args.tolerance, args.reject_tolerance)
     print(f"{'sdnn_accept':>11} {'alone':>6} {'accuracy':>8} {'changed':>7} {'+/-':>5} {'at 1% err':>9}")
     for r in table:
         print(f"{str(r['sdnn_accept']):>11} {r['sdnn_alone']:6.3f} {r['accuracy']:8.4f} {r['changed']:7d} "
               f"{r['better']:>2}/{r['worse']:<2} {r['at_1pct_error']:9.3f}")
+    if len(per) > 1:
+        for c, part in per.items():
+            print(f"{c}: " + "  ".join(f"{r['sdnn_accept']}: {r['accuracy']:.3f}/{r['at_1pct_error']:.3f}" for r in part))
     print(f"chosen: sdnn_accept = {best['sdnn_accept']}")
     name = Path(weights).stem if weights else "combo-default"
     out = args.out or _bench.ROOT / "benchmarks" / "results" / f"combo_cascade_{name}{'_real' if args.real else ''}.json"
     _bench.write_json(out, {"description": __doc__.split("\n\n")[0],
                             "command": "python benchmarks/combo_cascade.py " + " ".join(argv or sys.argv[1:]),
                             "weights": weights or "combo default", "data": data, "fields": len(rows),
-                            "tolerance": args.tolerance, "rows": table, "chosen": best["sdnn_accept"]})
+                            "tolerance": args.tolerance, "reject_tolerance": args.reject_tolerance,
+                            "rows": table, "conditions": per, "chosen": best["sdnn_accept"]})
     if args.store and best["sdnn_accept"] is not None:
         from combo_weights import update_combo_meta
 
