@@ -109,7 +109,7 @@ def scale_rows() -> list[str]:
     systems = [s for s in ("seg", "sdnn", "combo") if (s, 1) in by and (s, 2) in by]
     speed = "; ".join(f"{s} {by[s, 1]['fields_per_s']:.0f} / {by[s, 2]['fields_per_s']:.0f}" for s in systems)
     rss = max(by[s, 2]["worker_peak_rss_mb"] for s in systems)
-    rows = [f"| reading {t['fields']:,} synthetic zip codes, {t['cpus']} cores: fields/s while reading (start-up excluded) with 1 / 2 "
+    rows = [f"| reading {t['fields']:,} synthetic zip codes, {t['cpus']} cores: fields/s while reading (building the recogniser included, interpreter start-up not) with 1 / 2 "
             f"worker processes (`docrec recognize --workers`) | {speed}; peak RSS at most {rss:.0f} MB per worker |"]
     ddp = []
     for name, label in (("ddp_strip", "strip net"), ("ddp_lenet", "LeNet-5")):
