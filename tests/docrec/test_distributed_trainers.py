@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from lenet.shard import Shard
+from tests.ranks import spawn_ranks
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "docrec" / "weights"
 
@@ -157,7 +157,7 @@ def test_two_ranks_match_one_process(name, tmp_path: Path, request):
         pytest.skip("torch.distributed is not available in this build")
     if name != "seg-local":  # the others draw MNIST digits for their synthetic fields
         request.getfixturevalue("mnist_dir")
-    mp.spawn(worker, args=(2, free_port(), name, str(tmp_path)), nprocs=2, join=True)
+    spawn_ranks(worker, (2, free_port(), name, str(tmp_path)), [tmp_path / f"rank{r}.pt" for r in range(2)])
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     single = train(name, Shard(), tmp_path / "single")
     for k, v in ranks[0]["state"].items():

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from lenet.distort import DistortionConfig
 from lenet.models import LeNet5
 from lenet.train import Shard, Split, TrainConfig, make_optimizer, train_epoch
+from tests.ranks import spawn_ranks
 
 
 def data() -> Split:
@@ -58,7 +58,7 @@ def test_two_ranks_match_one_process(tmp_path: Path, optimizer):
     if not dist.is_available():
         pytest.skip("torch.distributed is not available in this build")
     out = str(tmp_path / "w")
-    mp.spawn(worker, args=(2, free_port(), optimizer, out), nprocs=2, join=True)
+    spawn_ranks(worker, (2, free_port(), optimizer, out), [f"{out}.{r}" for r in range(2)])
     ranks = [torch.load(f"{out}.{r}", weights_only=True) for r in range(2)]
     single = train(optimizer, None)
     for k, v in ranks[0]["state"].items():
