@@ -3,8 +3,9 @@
 Both runs train the same network on the same MNIST training digits for one epoch with the same
 global batches (``lenet.train.Shard``), each process on 1 torch thread, and report the epoch's
 training time from the run's own history (``train_seconds``: forward, backward, gradient exchange
-and steps; the SDLM Hessian estimate, which every rank repeats, is ``hessian_seconds``) and the
-whole process time (start-up, data loading and evaluation included). One run each, same machine.
+and steps; the SDLM Hessian estimate, which every rank repeats, is ``hessian_seconds``; the time
+inside the gradient ``all_reduce``, waiting for the other rank included, is ``exchange_seconds``)
+and the whole process time (start-up, data loading and evaluation included).
 
 Usage::
 
@@ -32,6 +33,7 @@ def train(ranks: int, out: Path, common: list[str]) -> dict:
     record = json.loads(out.with_suffix(".json").read_text())["history"][-1]
     return {"processes": ranks, "train_seconds": round(record["train_seconds"], 2),
             "hessian_seconds": round(record.get("hessian_seconds", 0.0), 2),
+            "exchange_seconds": round(record.get("exchange_seconds", 0.0), 2),
             "process_seconds": round(wall, 1), "test_error": record["test_error"]}
 
 

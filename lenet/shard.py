@@ -14,7 +14,8 @@ stay per process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Callable, Sequence, TypeVar
 
 import torch
@@ -25,10 +26,15 @@ T = TypeVar("T")
 
 @dataclass
 class Shard:
-    """This process's place in data-parallel training: ``rank`` of ``world``."""
+    """This process's place in data-parallel training: ``rank`` of ``world``.
+
+    ``exchange_seconds`` adds up the time spent in the gradient ``all_reduce`` of
+    :meth:`sum_gradients`, waiting for the other processes included (a step cannot end before the
+    slowest process's backward pass has)."""
 
     rank: int = 0
     world: int = 1
+    exchange_seconds: float = field(default=0.0, compare=False, repr=False)
 
     @property
     def rows(self) -> slice:
@@ -62,7 +68,9 @@ class Shard:
         flat = torch.cat([p.grad.reshape(-1) for p in params]
                          + [extra.to(device=params[0].grad.device, dtype=params[0].grad.dtype)])
         if self.world > 1:
+            t0 = time.perf_counter()
             dist.all_reduce(flat)
+            self.exchange_seconds += time.perf_counter() - t0
         at = 0
         for p in params:
             p.grad.copy_(flat[at: at + p.numel()].view_as(p.grad))

@@ -224,7 +224,8 @@ def _sdlm_warmup(model, optimizer: SDLM, train: Split, config: TrainConfig, loss
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split, config: TrainConfig,
                 epoch: int, *, on_batch: Callable[[int, int, float], None] | None = None,
                 shard: Shard | None = None) -> dict:
-    """One pass over ``train``; returns ``{"train_loss", "rate", "train_seconds", "hessian_seconds"}``.
+    """One pass over ``train``; returns ``{"train_loss", "rate", "train_seconds", "hessian_seconds",
+    "exchange_seconds"}`` (the last: time in the gradient exchange, waiting included; 0 alone).
     With ``shard`` (several processes), this process takes its part of every batch (:class:`Shard`).
     Batches are drawn and distorted on the CPU, then moved to the model's device."""
     g = torch.Generator().manual_seed(config.seed * 1000 + epoch)
@@ -243,6 +244,7 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split
         hessian_seconds = time.perf_counter() - t0
     model.train()
     t0 = time.perf_counter()
+    exchanged = shard.exchange_seconds
     perm = torch.randperm(n, generator=g)
     total, seen = 0.0, 0
     n_batches = math.ceil(n / config.batch_size)
@@ -276,7 +278,8 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train: Split
         if on_batch is not None:
             on_batch(seen, n, total / seen)
     return {"train_loss": total / max(seen, 1), "rate": rate,
-            "train_seconds": time.perf_counter() - t0, "hessian_seconds": hessian_seconds}
+            "train_seconds": time.perf_counter() - t0, "hessian_seconds": hessian_seconds,
+            "exchange_seconds": shard.exchange_seconds - exchanged}
 
 
 def evaluate_splits(model: nn.Module, splits: dict[str, Split | None], *, batch: int = 256) -> dict:

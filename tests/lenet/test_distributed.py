@@ -34,7 +34,8 @@ def train(optimizer: str, shard: Shard | None) -> dict:
     cfg = config(optimizer)
     opt = make_optimizer(model, cfg)
     record = train_epoch(model, opt, data(), cfg, 0, shard=shard)
-    return {"state": {k: v.clone() for k, v in model.state_dict().items()}, "loss": record["train_loss"]}
+    return {"state": {k: v.clone() for k, v in model.state_dict().items()}, "loss": record["train_loss"],
+            "exchange": record["exchange_seconds"]}
 
 
 def free_port() -> int:
@@ -66,3 +67,5 @@ def test_two_ranks_match_one_process(tmp_path: Path, optimizer):
         torch.testing.assert_close(v, single["state"][k], rtol=1e-4, atol=1e-5)  # = one process, same batches
     assert ranks[0]["loss"] == ranks[1]["loss"]
     assert ranks[0]["loss"] == pytest.approx(single["loss"], rel=1e-5)
+    # the epoch's time in the gradient exchange is recorded: some for ranks, none alone
+    assert all(r["exchange"] > 0 for r in ranks) and single["exchange"] == 0.0
