@@ -109,6 +109,11 @@ class ProductDecoder:
         trans = torch.zeros((N, N), dtype=torch.float64)
         trans.index_put_((self.arc_src, self.arc_dst), torch.exp(-apen.double()), accumulate=True)
         self.trans = trans
+        # the same tables as numpy arrays, which the scoring loops below read
+        self._np = {"in_src": self.in_src.numpy(), "in_arc": self.in_arc.numpy(),
+                    "in_pen": self.in_pen.numpy(), "state_cls": self.state_cls.numpy(),
+                    "final": self.final.numpy(), "trans": self.trans.numpy(),
+                    "arc_emit": self.arc_emit.numpy(), "arc_cls": self.arc_cls.numpy()}
 
     # ------------------------------------------------------------------ helpers
     def _check(self, pen: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -127,22 +132,13 @@ class ProductDecoder:
     # The loops below run one step per frame on arrays of a few thousand numbers, where numpy's
     # per-call cost is a fraction of torch's: on a batch of 32 zip codes (42 frames) the three
     # passes took 18 ms in torch, as long as the LeNet-5 SDNN itself, and take about 8 ms here.
-    def _numpy(self) -> dict:
-        """The decoder's tables as numpy arrays (made once)."""
-        if not hasattr(self, "_np"):
-            self._np = {"in_src": self.in_src.numpy(), "in_arc": self.in_arc.numpy(),
-                        "in_pen": self.in_pen.numpy(), "state_cls": self.state_cls.numpy(),
-                        "final": self.final.numpy(), "trans": self.trans.numpy(),
-                        "arc_emit": self.arc_emit.numpy(), "arc_cls": self.arc_cls.numpy()}
-        return self._np
-
     @torch.no_grad()
     def viterbi(self, pen: torch.Tensor, lengths: torch.Tensor | None = None):
         """Best path of every field: ``(B, T, C)`` penalties, ``(B,)`` frame counts ->
         ``(penalties (B,), list of B lists of decoders.CharSpan)`` (frames ``[start, end)``); a field without any allowed path has
         penalty ``inf`` and no spans."""
         lengths = self._check(pen, lengths)
-        tb = self._numpy()
+        tb = self._np
         B, T, _ = pen.shape
         N = self.num_states
         p = pen.detach().cpu().numpy()
@@ -205,7 +201,7 @@ class ProductDecoder:
     def forward_all(self, pen: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Forward penalty of all allowed paths: ``(B, T, C), (B,) -> (B,)`` (inf if none)."""
         lengths = self._check(pen, lengths)
-        tb = self._numpy()
+        tb = self._np
         B, T, _ = pen.shape
         n_frames = lengths.numpy()
         # probability space, rescaled every frame: alpha_true = alpha * exp(-offset)
@@ -261,26 +257,26 @@ class ProductDecoder:
             fl = f[rows, lab]  # (B, L)
             stay_b = even + P["none"] + fn
             from_s = np.concatenate([inf_col, odd + P["none"] + fn], axis=1)
-            new_even = _softmin_np(stay_b, from_s)
+            new_even = _softmin(stay_b, from_s)
             prev_odd = np.concatenate([inf_col, odd[:, :-1]], axis=1)
-            direct = np.where(direct_ok, prev_odd + P["direct"], np.inf).astype(dt)
-            new_odd = _softmin_np(odd + P["repeat"], even[:, :-1] + P["enter"], direct) + fl
+            direct = np.where(direct_ok, prev_odd + P["direct"], np.inf).astype(dt, copy=False)
+            new_odd = _softmin(odd + P["repeat"], even[:, :-1] + P["enter"], direct) + fl
             active = (t < n_frames)[:, None]
-            even = np.where(active, np.where(even_ok, new_even, np.inf), even).astype(dt)
-            odd = np.where(active, np.where(odd_ok, new_odd, np.inf), odd).astype(dt)
+            even = np.where(active, np.where(even_ok, new_even, np.inf), even).astype(dt, copy=False)
+            odd = np.where(active, np.where(odd_ok, new_odd, np.inf), odd).astype(dt, copy=False)
         end_even = even[np.arange(B), nlab]
-        end_odd = np.where(nlab > 0, odd[np.arange(B), np.maximum(nlab - 1, 0)], np.inf).astype(dt)
-        return torch.from_numpy(_softmin_np(end_even, end_odd) + gpen)
+        end_odd = np.where(nlab > 0, odd[np.arange(B), np.maximum(nlab - 1, 0)], np.inf).astype(dt, copy=False)
+        return torch.from_numpy(_softmin(end_even, end_odd) + gpen)
 
 
-def _softmin_np(*xs: np.ndarray) -> np.ndarray:
+def _softmin(*xs: np.ndarray) -> np.ndarray:
     """Elementwise ``-log sum exp(-x)`` over arrays of one shape (inf where every one is inf)."""
     a = np.stack(xs)
     lo = a.min(axis=0)
     with np.errstate(invalid="ignore", over="ignore"):
         s = np.exp(lo - a).sum(axis=0)  # the smallest term is exp(0) = 1
         out = lo - np.log(s)
-    return np.where(np.isfinite(lo), out, lo).astype(a.dtype)
+    return np.where(np.isfinite(lo), out, lo).astype(a.dtype, copy=False)
 
 
 __all__ = ["ProductDecoder"]
