@@ -40,16 +40,12 @@ GRID = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 def readings(rec, images, truths, grammar, *, score) -> list[dict]:
     """Per field: the full combination's answer and confidence, the SDNN's own reading and posterior,
     and whether each is right (``score(answer, truth)``)."""
-    from docrec.recognizers.combo import combine_scores
-
     rows = []
     for s in range(0, len(images), 32):
         for sc, truth in zip(rec.score_candidates(images[s: s + 32], grammar=grammar), truths[s: s + 32]):
             if sc.texts:
-                c, soft = combine_scores(sc.seg_nll, sc.sdnn_nll, seg_weight=rec.weight_of(sc),
-                                         max_nll=rec.config.max_nll)
-                best = int(np.argsort(c, kind="stable")[0])
-                answer, conf = sc.texts[best], rec.confidence_of(sc, best, float(soft[best]))
+                order, _, conf = rec.ranked(sc)
+                answer = sc.texts[int(order[0])]
             else:
                 answer, conf = "", 0.0
             rows.append({"truth": truth, "answer": answer, "confidence": conf, "ok": score(answer, truth),

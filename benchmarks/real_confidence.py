@@ -33,7 +33,7 @@ WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 def readings(folder: str, ids: tuple[int, int], *, batch: int = 20) -> list[dict]:
     """Per field: digits right?, both systems' readings and ``-log`` posteriors of the answer."""
-    from docrec.recognizers.combo import CombinedRecognizer, combine_scores
+    from docrec.recognizers.combo import CombinedRecognizer
     from docrec.training.seg_real import digits_of, read_folder
 
     fields = read_folder(folder, ids=ids, boxes=None)
@@ -45,11 +45,10 @@ def readings(folder: str, ids: tuple[int, int], *, batch: int = 20) -> list[dict
             if not sc.texts:
                 out.append({"ok": False, "stored": 0.0, "seg_nll": math.inf, "sdnn_nll": math.inf, "agree": False})
                 continue
-            c, soft = combine_scores(sc.seg_nll, sc.sdnn_nll, seg_weight=rec.weight_of(sc),
-                                     max_nll=rec.config.max_nll)
-            best = int(np.argmin(c))
+            order, _, stored = rec.ranked(sc)
+            best = int(order[0])
             out.append({"ok": digits_of(sc.texts[best]) == digits_of(fields[s + k].text),
-                        "stored": rec.confidence_of(sc, best, float(soft[best])),
+                        "stored": stored,
                         "seg_nll": float(min(sc.seg_nll[best], rec.config.max_nll)),
                         "sdnn_nll": float(min(sc.sdnn_nll[best], rec.config.max_nll)),
                         "agree": digits_of(sc.seg.text) == digits_of(sc.sdnn.text)})

@@ -279,16 +279,23 @@ class CombinedRecognizer:
         cfg = self.config
         return cfg.seg_weight_severed if sc.severed and cfg.seg_weight_severed is not None else cfg.seg_weight
 
-    def _result(self, img, sc: "Scored", n_best: int) -> Recognition:
-        if not sc.texts:
-            return Recognition.reject(sc.seg.reason or sc.sdnn.reason or "no reading from either recogniser")
+    def ranked(self, sc: "Scored") -> tuple[np.ndarray, np.ndarray, float]:
+        """Step 3 of the module docstring for one field with candidates: ``(order, c, confidence)``,
+        the candidates best first (``(N,)`` indices into ``sc.texts``), their combined penalties
+        ``(N,)`` and the answer's confidence (:meth:`confidence_of`)."""
         c, conf = combine_scores(sc.seg_nll, sc.sdnn_nll, seg_weight=self.weight_of(sc),
                                  max_nll=self.config.max_nll)
         order = np.argsort(c, kind="stable")
         best = int(order[0])
+        return order, c, self.confidence_of(sc, best, float(conf[best]))
+
+    def _result(self, img, sc: "Scored", n_best: int) -> Recognition:
+        if not sc.texts:
+            return Recognition.reject(sc.seg.reason or sc.sdnn.reason or "no reading from either recogniser")
+        order, c, confidence = self.ranked(sc)
+        best = int(order[0])
         text = sc.texts[best]
         boxes = self._boxes(img, text, sc.seg_nll[best], sc.seg, sc.sdnn, sc.detail)
-        confidence = self.confidence_of(sc, best, float(conf[best]))
         rejected = confidence < self.config.reject_threshold
         return Recognition(text=text, confidence=confidence, rejected=rejected, boxes=boxes,
                            penalty=float(c[best]),
