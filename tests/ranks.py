@@ -1,11 +1,19 @@
-"""Running two gloo ranks in a test with ``torch.multiprocessing.spawn``."""
+"""Running gloo ranks in a test with ``torch.multiprocessing.spawn``."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Callable, Sequence
 
 import torch.multiprocessing as mp
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (the ranks' rendezvous)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def spawn_ranks(worker: Callable, args: tuple, outputs: Sequence[str | Path]) -> None:

@@ -4,7 +4,6 @@ same global batches (to float tolerance)."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -13,15 +12,9 @@ import torch
 import torch.distributed as dist
 
 from lenet.shard import Shard
-from tests.ranks import spawn_ranks
+from tests.ranks import free_port, spawn_ranks
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "docrec" / "weights"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def capture(monkeypatch_target, name: str, nets: list):

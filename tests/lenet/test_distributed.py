@@ -3,7 +3,6 @@ weights, equal to one process trained on the same global batches."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import torch.distributed as dist
 from lenet.distort import DistortionConfig
 from lenet.models import LeNet5
 from lenet.train import Shard, Split, TrainConfig, make_optimizer, train_epoch
-from tests.ranks import spawn_ranks
+from tests.ranks import free_port, spawn_ranks
 
 
 def data() -> Split:
@@ -36,12 +35,6 @@ def train(optimizer: str, shard: Shard | None) -> dict:
     record = train_epoch(model, opt, data(), cfg, 0, shard=shard)
     return {"state": {k: v.clone() for k, v in model.state_dict().items()}, "loss": record["train_loss"],
             "exchange": record["exchange_seconds"]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def worker(rank: int, world: int, port: int, optimizer: str, out: str) -> None:
