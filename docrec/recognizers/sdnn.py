@@ -169,7 +169,7 @@ class SDNNRecognizer:
             x[b, 0, :, : s.shape[1]] = torch.from_numpy(s)
         widths = torch.tensor([s.shape[1] for s in strips], dtype=torch.long)
         frames = (widths - STRIP_H) // STRIDE + 1
-        net = inference_model(self.sdnn)  # in eval mode, the folded form where there is one (StripNet)
+        net = inference_model(self.sdnn)  # the folded form (LeNet-5 SDNN; StripNet in eval mode)
         pen = frame_penalties(net, x.to(self.device), widths)  # widths stay on the CPU
         return to_graph_device(pen), frames  # the decoders run on the CPU
 
