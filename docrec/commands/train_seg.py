@@ -94,6 +94,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--joint-local", type=float, default=0.0,
                    help="real global: add this weight times the local MAP loss on the folder's box pieces to "
                         "every step (joint local + global; reads the boxes; default 0 = labels only)")
+    p.add_argument("--augment-copies", type=int, default=0,
+                   help="real global: each training field also trains as this many augmented copies (affine, "
+                        "elastic, stroke width, levels, blur, noise, JPEG, margins; each segmented anew, cached "
+                        "in WORK; default 0)")
     p.add_argument("--batch-fields", type=int, default=8, help="global: fields per step (default 8)")
     p.add_argument("--usps-digits", type=int, default=0,
                    help="real local: add this many USPS training digits (other real writers) to the mix")
@@ -225,7 +229,8 @@ def _real(args, shard: Shard, device: torch.device) -> int:
         synth_fields=args.synth_fields, max_fields=args.max_fields, max_none=args.max_none, none_iou=args.none_iou,
         epochs=args.epochs, lr=args.lr, distort=args.distort, lr_decay=args.lr_decay, criterion=args.criterion,
         usps_digits=args.usps_digits, usps_dir=str(args.usps_dir) if args.usps_dir is not None else None,
-        batch_fields=args.batch_fields, joint_local=args.joint_local, skip_bad=args.skip_bad, seed=args.seed,
+        batch_fields=args.batch_fields, joint_local=args.joint_local, augment_copies=args.augment_copies,
+        skip_bad=args.skip_bad, seed=args.seed,
         mnist_dir=str(args.mnist_dir) if args.mnist_dir is not None else None, tag=args.tag)
     result = train_real(cfg, work=args.work, progress=not args.quiet, device=device, shard=shard)
     if is_main(shard):

@@ -273,6 +273,7 @@ def train_global(model, config: GlobalTrainConfig, *, checkpoint: str | os.PathL
     device = rec.device
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)  # the modern CNN's dropout draws from the global generator
     history = [{"epoch": 0, "val_string_accuracy": string_accuracy(rec, val)}]
     log(json.dumps(history[-1]))
     best = (history[0]["val_string_accuracy"], {k: v.clone() for k, v in model.state_dict().items()})

@@ -130,6 +130,7 @@ def train_local(model, x_q: np.ndarray, y: np.ndarray, config: LocalTrainConfig,
     main = shard.rank == 0
     log = log if main else (lambda *a, **k: None)
     g = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)  # the modern CNN's dropout draws from the global generator
     device = device_of(model)  # batches are drawn and distorted on the CPU, then moved there
     dcfg = config.distortion()
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)

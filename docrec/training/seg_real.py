@@ -181,6 +181,65 @@ def segment_folder(fieldset, *, with_targets: bool, cache_dir: str | os.PathLike
     return fields, stats
 
 
+def augmented_fields(fieldset, copies: int, *, seed: int = 0, keep: set[str] | None = None,
+                     cache_dir: str | os.PathLike | None = None, segmenter_config=None, progress: bool = False,
+                     log=print) -> tuple[list, dict]:
+    """``copies`` augmented variants of every field of ``fieldset``, each segmented anew into a
+    ``CachedField`` without targets (global training reads the label alone).
+
+    Copy ``k`` of field ``i`` is :func:`docrec.training.field_augment.augment_field` with the random
+    source ``numpy.random.default_rng([17 + seed, k, i])``, so a copy does not depend on the other
+    fields or on ``copies``. Copies in which the segmenter finds no ink are left out and counted.
+
+    Args:
+        fieldset: ``data.FieldSet``.
+        copies: variants per field (>= 1).
+        seed: the augmentation seed.
+        keep: file names (``path.name``) of the fields to augment (None: all).
+        cache_dir: folder of the on-disk cache (None: no cache); keyed by the folder's fields, the
+            segmenter, ``copies``, ``seed``, ``keep`` and the augmentation's source.
+
+    Returns:
+        ``(fields, stats)``: copy by copy, field by field; stats count made and empty copies.
+    """
+    from docrec.recognizers.seg import default_segmenter_config
+    from docrec.training import field_augment
+    from docrec.training.seg_data import quantize
+    from docrec.training.seg_global import CachedField
+
+    augment_field = field_augment.augment_field
+    if copies < 1:
+        raise ValueError(f"[docrec.seg_real.augmented_fields] copies must be >= 1, got {copies}")
+    segmenter_config = segmenter_config or default_segmenter_config()
+    chosen = [i for i in range(len(fieldset)) if keep is None or fieldset[i].path.name in keep]
+    h = hashlib.sha1(cache_key(fieldset, with_targets=False, segmenter_config=segmenter_config).encode())
+    h.update(f"augment copies={copies} seed={seed} keep={sorted(keep) if keep is not None else None}".encode())
+    h.update(source_digest(field_augment).encode())
+    cache = None if cache_dir is None else Path(cache_dir) / f"real-augmented-{h.hexdigest()[:16]}.pt"
+    if cache is not None and cache.is_file():
+        blob = torch.load(cache, map_location="cpu", weights_only=True)
+        return [_from_blob(b) for b in blob["fields"]], json.loads(blob["stats"])
+    out, empty = [], 0
+    jobs = [(k, i) for k in range(copies) for i in chosen]
+    for k, i in tqdm(jobs, disable=not progress, desc="augment real fields", unit="field"):
+        f = fieldset[i]
+        img = augment_field(fieldset.image(i), np.random.default_rng([17 + seed, k, i]))
+        seg = segment(img, config=segmenter_config)
+        if seg.num_arcs == 0:
+            empty += 1
+            continue
+        g = seg.graph
+        out.append(CachedField(f.text, REAL_KIND, quantize(g.data), g.src.clone(), g.dst.clone(),
+                               g.penalty.detach().float().clone(), g.num_nodes, name=f"{f.path.name}#aug{k}"))
+    stats = {"copies": copies, "fields": len(chosen), "made": len(out), "no_ink": empty}
+    if empty:
+        log(f"[docrec.seg_real] {empty} of {len(jobs)} augmented copies had no ink; left out")
+    if cache is not None:
+        blob = {"fields": [_to_blob(f) for f in out], "stats": json.dumps(stats)}
+        atomic_write(cache, lambda tmp: torch.save(blob, tmp))
+    return out, stats
+
+
 def _to_blob(f) -> dict:
     out = {"text": f.text, "kind": f.kind, "name": f.name, "pieces": torch.from_numpy(f.pieces), "src": f.src,
            "dst": f.dst, "penalty": f.penalty, "num_nodes": int(f.num_nodes)}

@@ -65,6 +65,9 @@ class RealTrainConfig:
             synthetic pieces at ``local_synth_ratio``) added to every global step (0: labels only;
             > 0 reads the boxes: joint local + global training).
         local_synth_ratio: synthetic pieces per real piece of that joint loss.
+        augment_copies: global: each real training field also trains as this many augmented copies
+            (:func:`docrec.training.field_augment.augment_field`, each copy segmented anew; the
+            joint local loss keeps the originals' box pieces). 0: the fields as scanned.
         skip_bad: drop faulty folder rows (reported) instead of raising.
         seed: data and shuffling seed.
         mnist_dir: MNIST folder for the synthetic mix.
@@ -94,6 +97,7 @@ class RealTrainConfig:
     batch_fields: int = 8
     joint_local: float = 0.0
     local_synth_ratio: float = 0.5
+    augment_copies: int = 0
     skip_bad: bool = False
     seed: int = 0
     mnist_dir: str | None = None
@@ -112,8 +116,12 @@ class RealTrainConfig:
         if self.joint_local < 0 or self.local_synth_ratio < 0:
             raise ValueError(f"{where} joint_local={self.joint_local}, local_synth_ratio={self.local_synth_ratio} "
                              f"must be >= 0")
-        if self.usps_digits < 0:
-            raise ValueError(f"{where} usps_digits={self.usps_digits} must be >= 0")
+        if self.usps_digits < 0 or self.augment_copies < 0:
+            raise ValueError(f"{where} usps_digits={self.usps_digits}, augment_copies={self.augment_copies} "
+                             f"must be >= 0")
+        if self.augment_copies and self.stage != "global":
+            raise ValueError(f"{where} augment_copies={self.augment_copies} is for the global stage (local "
+                             f"training distorts its pieces: distort)")
         if self.epochs < 1 or self.max_none < 0 or self.batch_fields < 1 or self.synth_fields < 0:
             raise ValueError(f"{where} epochs={self.epochs}, max_none={self.max_none}, batch_fields="
                              f"{self.batch_fields}, synth_fields={self.synth_fields}: need epochs >= 1, "
@@ -231,7 +239,7 @@ def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bo
                          record=record, shard=shard)
     else:
         history = _global(model, fields, val, config, work=work, checkpoint=ckpt, progress=progress, log=log,
-                          record=record, shard=shard)
+                          record=record, shard=shard, scans=train_set)
     record["history"] = history
     accs = [h["val_accuracy"] for h in history if "val_accuracy" in h]
     if accs:
@@ -285,8 +293,9 @@ def _local(model, fields, val, config: RealTrainConfig, *, work: Path, checkpoin
 
 
 def _global(model, fields, val, config: RealTrainConfig, *, work: Path, checkpoint: Path, progress: bool, log,
-            record: dict, shard: Shard | None = None) -> list[dict]:
+            record: dict, shard: Shard | None = None, scans=None) -> list[dict]:
     from docrec.training.seg_data import train_pools
+    from docrec.training.seg_real import augmented_fields
     from docrec.training.seg_global import GlobalTrainConfig, make_fields, train_global
 
     n_synth = int(round(config.synth_ratio * len(fields)))
@@ -307,12 +316,18 @@ def _global(model, fields, val, config: RealTrainConfig, *, work: Path, checkpoi
         ax, ay, mix = mix_pieces((rx, ry), spieces, synth_ratio=config.local_synth_ratio, seed=config.seed)
         aux = (ax, ay)
         record["joint_local_pieces"] = {**pstats, **mix}
+    copies = []
+    if config.augment_copies > 0:
+        kept = {f.name for f in fields}  # the fields left after max_fields
+        copies, astats = augmented_fields(scans, config.augment_copies, seed=config.seed, keep=kept,
+                                          cache_dir=work / "cache", progress=progress, log=log)
+        record["augmented_fields"] = astats
     cfg = GlobalTrainConfig(criterion=config.criterion, epochs=config.epochs, lr=config.lr or 1e-4,
-                            batch_fields=config.batch_fields, fields=len(fields) + len(synth),
+                            batch_fields=config.batch_fields, fields=len(fields) + len(copies) + len(synth),
                             val_fields=len(val) if val is not None else 0, seed=config.seed,
                             aux_weight=config.joint_local)
     history = train_global(model, cfg, checkpoint=checkpoint, progress=progress, log=log,
-                           fields=list(fields) + list(synth), val=list(val) if val is not None else [],
+                           fields=list(fields) + copies + list(synth), val=list(val) if val is not None else [],
                            aux_pieces=aux, shard=shard)
     for h in history:  # the same score under the name the local stage uses (none without validation)
         score = h.pop("val_string_accuracy")

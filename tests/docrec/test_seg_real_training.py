@@ -181,6 +181,53 @@ def test_joint_local_and_global(folder, tmp_path):
     assert "with boxes" in record["data"]
 
 
+def test_augmented_copies_are_seeded_segmented_and_cached(folder, tmp_path):
+    from docrec.training.seg_real import augmented_fields, read_folder
+
+    fs = read_folder(folder, boxes=None)
+    names = {fs[i].path.name for i in (0, 2)}
+    made, stats = augmented_fields(fs, 2, seed=0, keep=names, cache_dir=tmp_path / "cache", log=lambda s: None)
+    assert stats == {"copies": 2, "fields": 2, "made": 4, "no_ink": 0}
+    assert [f.name for f in made] == [f"{n}#aug{k}" for k in range(2) for n in sorted(names)]
+    assert [f.text for f in made] == [fs[i].text for _ in range(2) for i in (0, 2)]
+    assert all(f.targets is None and f.pieces.shape[1:] == (1, 32, 32) and len(f.src) > 0 for f in made)
+    # copy k of a field is the same whatever else is asked for, and differs from copy k' and from seed 1
+    one, _ = augmented_fields(fs, 1, seed=0, keep={sorted(names)[0]}, log=lambda s: None)
+    assert np.array_equal(one[0].pieces, made[0].pieces) and torch.equal(one[0].penalty, made[0].penalty)
+    assert not (made[0].pieces.shape == made[2].pieces.shape and np.array_equal(made[0].pieces, made[2].pieces))
+    other, _ = augmented_fields(fs, 1, seed=1, keep={sorted(names)[0]}, log=lambda s: None)
+    assert not (other[0].pieces.shape == one[0].pieces.shape and np.array_equal(other[0].pieces, one[0].pieces))
+    # the second call reads the cache: the same fields, and no segmentation
+    import docrec.training.seg_real as seg_real
+
+    def refuse(*a, **k):
+        raise AssertionError("segmented again instead of reading the cache")
+
+    real_segment, seg_real.segment = seg_real.segment, refuse
+    try:
+        again, stats2 = augmented_fields(fs, 2, seed=0, keep=names, cache_dir=tmp_path / "cache", log=lambda s: None)
+    finally:
+        seg_real.segment = real_segment
+    assert stats2 == stats and [f.name for f in again] == [f.name for f in made]
+    assert all(np.array_equal(a.pieces, b.pieces) for a, b in zip(again, made))
+    with pytest.raises(ValueError, match="copies must be >= 1"):
+        augmented_fields(fs, 0)
+
+
+def test_global_trains_on_augmented_copies(folder, tmp_path):
+    from docrec.training.seg_real_train import RealTrainConfig, train_real
+
+    cfg = RealTrainConfig(stage="global", fields=str(folder), ids=(100, 103), synth_ratio=0.0, epochs=1,
+                          batch_fields=4, lr=1e-3, augment_copies=2, init=str(_fresh_weights(tmp_path / "init.pt")))
+    record = train_real(cfg, work=tmp_path / "work", progress=False, log=lambda s: None)
+    assert record["augmented_fields"] == {"copies": 2, "fields": 4, "made": 8, "no_ink": 0}
+    assert record["history"][-1]["fields"] == 4 + 8
+    with pytest.raises(ValueError, match="augment_copies=2 is for the global stage"):
+        RealTrainConfig(stage="local", fields=str(folder), augment_copies=2)
+    with pytest.raises(ValueError, match="augment_copies=-1"):
+        RealTrainConfig(stage="global", fields=str(folder), augment_copies=-1)
+
+
 def test_bad_folders_fail_clearly(folder, tmp_path):
     from data import FieldError
     from docrec.training.seg_real import parse_id_range, read_folder, segment_folder
