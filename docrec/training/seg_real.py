@@ -136,8 +136,6 @@ def segment_folder(fieldset, *, with_targets: bool, cache_dir: str | os.PathLike
     """
 
     from docrec.recognizers.seg import default_segmenter_config
-    from docrec.training.seg_data import quantize
-    from docrec.training.seg_global import CachedField
 
     segmenter_config = segmenter_config or default_segmenter_config()
     if with_targets:
@@ -148,9 +146,7 @@ def segment_folder(fieldset, *, with_targets: bool, cache_dir: str | os.PathLike
     key = cache_key(fieldset, with_targets=with_targets, segmenter_config=segmenter_config, none_iou=none_iou)
     cache = None if cache_dir is None else Path(cache_dir) / f"real-fields-{key}.pt"
     if cache is not None and cache.is_file():
-        blob = torch.load(cache, map_location="cpu", weights_only=True)
-        fields = [_from_blob(b) for b in blob["fields"]]
-        return fields, json.loads(blob["stats"])
+        return _read_cache(cache)
     fields, ious = [], []
     stats = {"fields": len(fieldset), "empty": 0, "chars": 0, "chars_matched": 0, "true_path": 0}
     for i in tqdm(range(len(fieldset)), disable=not progress, desc="segment real fields", unit="field"):
@@ -169,15 +165,11 @@ def segment_folder(fieldset, *, with_targets: bool, cache_dir: str | os.PathLike
             stats["chars"] += len(f.text)
             stats["chars_matched"] += int((targets >= 0).sum())
             stats["true_path"] += true_path(seg, cmap, tol=0.8) is not None
-        g = seg.graph
-        fields.append(CachedField(f.text, REAL_KIND, quantize(g.data), g.src.clone(), g.dst.clone(),
-                                  g.penalty.detach().float().clone(), g.num_nodes, targets=targets,
-                                  name=f.path.name))
+        fields.append(_cached_field(seg, f.text, f.path.name, targets=targets))
     if ious:
         stats["median_char_iou"] = float(np.median(ious))
     if cache is not None:
-        blob = {"fields": [_to_blob(f) for f in fields], "stats": json.dumps(stats)}
-        atomic_write(cache, lambda tmp: torch.save(blob, tmp))  # a fresh temp name: several runs may write
+        _write_cache(cache, fields, stats)
     return fields, stats
 
 
@@ -204,10 +196,7 @@ def augmented_fields(fieldset, copies: int, *, seed: int = 0, keep: set[str] | N
     """
     from docrec.recognizers.seg import default_segmenter_config
     from docrec.training import field_augment
-    from docrec.training.seg_data import quantize
-    from docrec.training.seg_global import CachedField
 
-    augment_field = field_augment.augment_field
     if copies < 1:
         raise ValueError(f"[docrec.seg_real.augmented_fields] copies must be >= 1, got {copies}")
     segmenter_config = segmenter_config or default_segmenter_config()
@@ -217,27 +206,45 @@ def augmented_fields(fieldset, copies: int, *, seed: int = 0, keep: set[str] | N
     h.update(source_digest(field_augment).encode())
     cache = None if cache_dir is None else Path(cache_dir) / f"real-augmented-{h.hexdigest()[:16]}.pt"
     if cache is not None and cache.is_file():
-        blob = torch.load(cache, map_location="cpu", weights_only=True)
-        return [_from_blob(b) for b in blob["fields"]], json.loads(blob["stats"])
+        return _read_cache(cache)
     out, empty = [], 0
     jobs = [(k, i) for k in range(copies) for i in chosen]
     for k, i in tqdm(jobs, disable=not progress, desc="augment real fields", unit="field"):
         f = fieldset[i]
-        img = augment_field(fieldset.image(i), np.random.default_rng([17 + seed, k, i]))
+        img = field_augment.augment_field(fieldset.image(i), np.random.default_rng([17 + seed, k, i]))
         seg = segment(img, config=segmenter_config)
         if seg.num_arcs == 0:
             empty += 1
             continue
-        g = seg.graph
-        out.append(CachedField(f.text, REAL_KIND, quantize(g.data), g.src.clone(), g.dst.clone(),
-                               g.penalty.detach().float().clone(), g.num_nodes, name=f"{f.path.name}#aug{k}"))
+        out.append(_cached_field(seg, f.text, f"{f.path.name}#aug{k}"))
     stats = {"copies": copies, "fields": len(chosen), "made": len(out), "no_ink": empty}
     if empty:
         log(f"[docrec.seg_real] {empty} of {len(jobs)} augmented copies had no ink; left out")
     if cache is not None:
-        blob = {"fields": [_to_blob(f) for f in out], "stats": json.dumps(stats)}
-        atomic_write(cache, lambda tmp: torch.save(blob, tmp))
+        _write_cache(cache, out, stats)
     return out, stats
+
+
+def _cached_field(seg, text: str, name: str, *, targets: np.ndarray | None = None):
+    """A segmented field as the trainers keep it: ``CachedField`` with uint8 pieces and the graph."""
+    from docrec.training.seg_data import quantize
+    from docrec.training.seg_global import CachedField
+
+    g = seg.graph
+    return CachedField(text, REAL_KIND, quantize(g.data), g.src.clone(), g.dst.clone(),
+                       g.penalty.detach().float().clone(), g.num_nodes, targets=targets, name=name)
+
+
+def _read_cache(path: Path) -> tuple[list, dict]:
+    """``(fields, stats)`` written by :func:`_write_cache`."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    return [_from_blob(b) for b in blob["fields"]], json.loads(blob["stats"])
+
+
+def _write_cache(path: Path, fields: list, stats: dict) -> None:
+    """Save segmented fields and their stats atomically (a fresh temp name: several runs may write)."""
+    blob = {"fields": [_to_blob(f) for f in fields], "stats": json.dumps(stats)}
+    atomic_write(path, lambda tmp: torch.save(blob, tmp))
 
 
 def _to_blob(f) -> dict:
