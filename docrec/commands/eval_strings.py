@@ -13,12 +13,18 @@ only their digits (:func:`docrec.recognizers.base.digit_string`), as a bank keys
 cheque labels (ORAND) hold the digits only, while the reading keeps separators and end marks
 (``15.728.-`` is right for the label ``15728``).
 
+``--errors OUT.csv`` lists every wrong or rejected field (``path,label,reading,confidence``), the
+most confident first. On real labelled scans the top of that list is where wrong labels show up: a
+field read confidently, and by more than one system, against its label is worth a look before it
+is trained on or counted (docs/real_fields.md, "Wrong labels").
+
 The metric helpers here are shared with ``benchmarks/strings.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import time
@@ -27,6 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
+from data.atomic import atomic_write
 from data.folder import FieldFolder
 from docrec.checks import one_line, output_file, weights_arg
 from docrec.devices import add_device_option
@@ -104,6 +111,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="accept labels.csv rows whose image lies outside the folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.add_argument("--json", type=output_file, default=None, help="also write the metrics to this JSON file")
+    p.add_argument("--errors", type=output_file, default=None,
+                   help="write the wrong and rejected fields to this CSV (path,label,reading,confidence), "
+                        "most confident first: on real scans, where wrong labels show up")
     add_device_option(p, training=False)
     p.set_defaults(func=run)
 
@@ -129,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     results = _read(folder, n, rec, grammar, quiet=args.quiet)
     seconds = time.perf_counter() - t0
     texts = [None if r.rejected and not r.text else r.text for r in results]
+    labels, readings = truths, texts  # as written, for --errors
     if args.score == "digits":
         texts = [None if t is None else digit_string(t) for t in texts]
         truths = [digit_string(t) for t in truths]
@@ -144,7 +155,29 @@ def run(args: argparse.Namespace) -> int:
           f"(threshold chosen on this folder)  {out['strings_per_s']:.1f} strings/s")
     if args.json is not None:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
+    if args.errors is not None:
+        wrong = write_errors(args.errors, folder.paths[:n], labels, readings, conf, m["correct"])
+        print(f"{wrong} wrong or rejected fields written to {args.errors} (most confident first)")
     return 0
+
+
+def write_errors(csv_path: str | Path, paths: Sequence, truths: Sequence[str], texts: Sequence[str | None],
+                 confidences: Sequence[float], correct: Sequence[bool]) -> int:
+    """Write the fields that are not ``correct`` to ``csv_path`` (header ``path,label,reading,
+    confidence``; a rejected field's reading is empty), sorted by confidence, highest first (ties
+    keep the folder's order), atomically. Returns how many were written."""
+    rows = [(float(c), i) for i, (c, ok) in enumerate(zip(confidences, correct)) if not ok]
+    rows.sort(key=lambda r: -r[0])
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["path", "label", "reading", "confidence"])
+            for c, i in rows:
+                w.writerow([str(paths[i]), truths[i], texts[i] or "", f"{c:.4f}"])
+
+    atomic_write(csv_path, write)
+    return len(rows)
 
 
 def _read(folder, n: int, rec, grammar, *, quiet: bool) -> list:

@@ -166,3 +166,48 @@ def test_amount_grammars_read_with_the_real_trained_weights():
         assert rec.recognize([np.full((40, 120), 255, np.uint8)], grammar=None)[0].rejected
     combo = get_recognizer("combo", weights="seg-modern-real")
     assert combo.config.sdnn_weights == "sdnn-strip-real"
+
+
+def test_eval_strings_errors_csv(folder, tmp_path, capsys):
+    """--errors lists exactly the fields scored wrong, with label and reading as written, most
+    confident first; a field whose label disagrees with its image is among them."""
+    import csv
+
+    from data.folder import write_labels
+
+    d, texts = folder
+    relabelled = tmp_path / "relabelled"
+    relabelled.mkdir()
+    for i in range(len(texts)):
+        (relabelled / f"z{i}.png").write_bytes((d / f"z{i}.png").read_bytes())
+    wrong_label = "99999" if texts[0] != "99999" else "11111"
+    write_labels(relabelled / "labels.csv", [(f"z{i}.png", wrong_label if i == 0 else t) for i, t in enumerate(texts)])
+    errors, metrics = tmp_path / "errors.csv", tmp_path / "m.json"
+    assert main(["eval", "strings", str(relabelled), "--system", "seg", "--grammar", "zip", "--json", str(metrics),
+                 "--errors", str(errors)]) == 0
+    assert "written to" in capsys.readouterr().out
+    with open(errors, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    m = json.loads(metrics.read_text())
+    assert len(rows) == round(m["fields"] * (1 - m["string_accuracy"]))
+    assert [r["path"] for r in rows].count(str(relabelled / "z0.png")) == 1
+    assert all(r["reading"] != r["label"] for r in rows)
+    confidences = [float(r["confidence"]) for r in rows]
+    assert confidences == sorted(confidences, reverse=True)
+    first = next(r for r in rows if r["path"].endswith("z0.png"))
+    assert first["label"] == wrong_label
+
+
+def test_write_errors_order_and_rejections(tmp_path):
+    import csv
+
+    from docrec.commands.eval_strings import write_errors
+
+    out = tmp_path / "e.csv"
+    n = write_errors(out, ["a.png", "b.png", "c.png", "d.png"], ["1", "2", "3", "4"], ["1", "7", None, "8"],
+                     [0.9, 0.2, 0.0, 0.6], [True, False, False, False])
+    assert n == 3
+    with open(out, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows == [["path", "label", "reading", "confidence"], ["d.png", "4", "8", "0.6000"],
+                    ["b.png", "2", "7", "0.2000"], ["c.png", "3", "", "0.0000"]]
