@@ -50,7 +50,7 @@ from data.realism import Realism, paint_realistic
 from data.texts import KINDS, sample_text
 
 __all__ = ["SPACING_PRESETS", "LINE_PAD", "DigitPool", "MixedPool", "Realism", "SynthConfig", "SynthField",
-           "distort", "field_rng", "iter_fields", "layout", "render", "synthesize", "synthesize_one"]
+           "distort", "field_rng", "iter_fields", "layout", "line_box", "render", "synthesize", "synthesize_one"]
 
 #: Named ink-gap ranges ``(lo, hi)`` in natural pixels, inclusive (see module docstring).
 SPACING_PRESETS = {
@@ -287,7 +287,7 @@ def _place(g: Glyph, rng: np.random.Generator, config: SynthConfig, field_slant:
     return g
 
 
-def _line_box(glyphs, xs, config: SynthConfig) -> tuple[int, int, int]:
+def line_box(glyphs, xs, config: SynthConfig) -> tuple[int, int, int]:
     """``(y_lo, y_hi, width)`` of the natural canvas: rows relative to the baseline, margins included."""
     m = config.margin
     ink_top = min(g.top for g in glyphs)
@@ -303,7 +303,7 @@ def _line_box(glyphs, xs, config: SynthConfig) -> tuple[int, int, int]:
 def paint(text, glyphs, xs, split, rng, config: SynthConfig) -> SynthField:
     """Paint the laid-out glyphs; glyphs after ``len(text)`` are an end mark (no character)."""
     m = config.margin
-    y_lo, y_hi, wn = _line_box(glyphs, xs, config)
+    y_lo, y_hi, wn = line_box(glyphs, xs, config)
     if config.realism is not None:
         image, boxes = paint_realistic(glyphs, xs, y_lo, y_hi, wn, rng, config)
         return _field(image, text, boxes, glyphs, split)

@@ -17,7 +17,7 @@ import numpy as np
 
 from data.backgrounds import make_background
 from data.glyphs import BODY
-from data.synth import LINE_PAD, DigitPool, SynthConfig, SynthField, distort, field_rng, glyph_of, layout, paint
+from data.synth import LINE_PAD, DigitPool, SynthConfig, SynthField, distort, field_rng, glyph_of, layout, line_box, paint
 from data.texts import sample_text
 
 #: Ink level (0..1) above which a glyph pixel is attributed to its character.
@@ -68,14 +68,8 @@ def _char_map(layers: np.ndarray) -> np.ndarray:
 
 def _layers(glyphs, xs, config: SynthConfig, shape: tuple[int, int]) -> tuple[np.ndarray, float]:
     m = config.margin
-    ink_top = min(g.top for g in glyphs)
-    ink_bot = max(g.top + g.ink.shape[0] for g in glyphs)
-    x_end = max(x + g.ink.shape[1] for x, g in zip(xs, glyphs))
-    if config.height is None:
-        y_lo, y_hi = ink_top - m, ink_bot + m
-    else:
-        y_lo, y_hi = min(-BODY - LINE_PAD, ink_top - 1), max(LINE_PAD, ink_bot + 1)
-    hn, wn = y_hi - y_lo, x_end + 2 * m
+    y_lo, y_hi, wn = line_box(glyphs, xs, config)
+    hn = y_hi - y_lo
     out_h, out_w = shape
     layers = np.zeros((len(glyphs), out_h, out_w), np.float32)
     for k, (x, g) in enumerate(zip(xs, glyphs)):
