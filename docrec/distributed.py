@@ -5,13 +5,17 @@
 CUDA, each process on GPU ``LOCAL_RANK`` when ``--device cuda`` names none) and yields this
 process's :class:`lenet.shard.Shard`. Without torchrun (``WORLD_SIZE`` unset or 1) it yields
 ``Shard(0, 1)`` and starts nothing. How each trainer splits its batches: docs/devices.md.
+
+On the CPU each process is bound to its own block of the cores this machine lets it use
+(:func:`core_block`), so that the operating system does not move a process between cores and
+lose its cache; ``DOCREC_PIN_CORES=0`` leaves the placement to the operating system.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 
@@ -39,6 +43,8 @@ def training_processes(device: str | None) -> Iterator[tuple[Shard, torch.device
         return
     import torch.distributed as dist
 
+    if where.type == "cpu" and os.environ.get("DOCREC_PIN_CORES", "1") != "0":
+        pin_to_cores(int(os.environ.get("LOCAL_RANK", "0")), int(os.environ.get("LOCAL_WORLD_SIZE", str(world))))
     if where.type == "cuda":
         if where.index is None:
             where = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
@@ -51,9 +57,33 @@ def training_processes(device: str | None) -> Iterator[tuple[Shard, torch.device
         dist.destroy_process_group()
 
 
+def core_block(cpus: Sequence[int], local_rank: int, local_world: int) -> set[int] | None:
+    """The cores process ``local_rank`` of the ``local_world`` on this machine is bound to: the
+    ``local_rank``-th of ``local_world`` equal, contiguous blocks of the sorted ``cpus`` (the
+    left-over cores go unused), or None when there are fewer cores than processes."""
+    if not 0 <= local_rank < local_world:
+        raise ValueError(f"[docrec.core_block] local rank {local_rank} is not in 0..{local_world - 1}")
+    per = len(cpus) // local_world
+    if per < 1:
+        return None
+    ordered = sorted(cpus)
+    return set(ordered[local_rank * per:(local_rank + 1) * per])
+
+
+def pin_to_cores(local_rank: int, local_world: int) -> set[int] | None:
+    """Bind this process to its :func:`core_block` of the cores it may use now; returns the block,
+    or None where the platform cannot bind (no ``os.sched_setaffinity``) or the cores are too few."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    block = core_block(sorted(os.sched_getaffinity(0)), local_rank, local_world)
+    if block is not None:
+        os.sched_setaffinity(0, block)
+    return block
+
+
 def is_main(shard: Shard | None) -> bool:
     """True for the process that writes checkpoints and shows progress (rank 0, or the only one)."""
     return shard is None or shard.rank == 0
 
 
-__all__ = ["is_main", "training_processes"]
+__all__ = ["core_block", "is_main", "pin_to_cores", "training_processes"]
