@@ -53,6 +53,21 @@ def run_docrec(ranks: int, argv: list[str]) -> tuple[float, str]:
     return time.perf_counter() - t0, done.stdout
 
 
+def add_unbound_option(ap) -> None:
+    """``--unbound``: the ranks run with ``DOCREC_PIN_CORES=0`` (placement left to the operating
+    system instead of one block of cores per rank, docs/devices.md), stored under their own key."""
+    ap.add_argument("--unbound", action="store_true", help="ranks not bound to cores (DOCREC_PIN_CORES=0)")
+
+
+def placement_key(key: str, *, unbound: bool) -> str:
+    """``key`` for bound ranks; with ``unbound`` sets ``DOCREC_PIN_CORES=0`` for the runs to come
+    (they inherit this environment) and marks the key."""
+    if not unbound:
+        return key
+    os.environ["DOCREC_PIN_CORES"] = "0"
+    return key + ", not bound to cores"
+
+
 def compare_ranks(script: str, results: Path, key: str, train, *, ranks: int, seconds: str, repeat: int = 1) -> dict:
     """The data-parallel speed comparison of ``ddp_*.py``: ``train(processes, out)`` in one process
     and with ``ranks`` (each into a temporary folder), alternating, ``repeat`` pairs; the speed-ups of

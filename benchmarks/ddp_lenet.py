@@ -10,7 +10,9 @@ and the whole process time (start-up, data loading and evaluation included).
 Usage::
 
     python benchmarks/ddp_lenet.py [--ranks 2] [--train-limit 55000] [--optimizer adam] [--batch-size 64] [--lr 0.001]
-                                   [--distort {none,affine,elastic}] [--repeat 1]
+                                   [--distort {none,affine,elastic}] [--repeat 1] [--unbound]
+
+``--unbound``: the ranks are not bound to cores (``_bench.add_unbound_option``).
 
 Results go to ``benchmarks/results/ddp_lenet.json``, one entry per optimizer, batch size and rank count.
 """
@@ -48,12 +50,13 @@ def main() -> int:
                     help="distort every pattern on the fly (each rank distorts only its rows)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="pairs of runs (one process, then the ranks); the speed-ups are their medians")
+    _bench.add_unbound_option(ap)
     args = ap.parse_args()
     common = ["--arch", "lenet5", "--epochs", "1", "--train-limit", str(args.train_limit), "--threads", "1",
               "--optimizer", args.optimizer, "--batch-size", str(args.batch_size), "--lr", str(args.lr),
               "--quiet"] + {"none": [], "affine": ["--distort"], "elastic": ["--elastic"]}[args.distort]
-    key = f"{args.optimizer}, batch {args.batch_size}, {args.ranks} ranks" + (
-        "" if args.distort == "none" else f", {args.distort} distortions")
+    key = _bench.placement_key(f"{args.optimizer}, batch {args.batch_size}, {args.ranks} ranks" + (
+        "" if args.distort == "none" else f", {args.distort} distortions"), unbound=args.unbound)
     _bench.compare_ranks("ddp_lenet.py", RESULTS, key,
                          lambda n, out: train(n, out.with_suffix(".pt"), common), ranks=args.ranks,
                          seconds="train_seconds", repeat=args.repeat)

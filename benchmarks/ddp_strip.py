@@ -9,7 +9,9 @@ validation excluded); the whole process time includes start-up. One run each, sa
 
 Usage::
 
-    python benchmarks/ddp_strip.py [--ranks 2] [--steps 40] [--batch-size 32] [--repeat 1]
+    python benchmarks/ddp_strip.py [--ranks 2] [--steps 40] [--batch-size 32] [--repeat 1] [--unbound]
+
+``--unbound``: the ranks are not bound to cores (``_bench.add_unbound_option``).
 
 Results go to ``benchmarks/results/ddp_strip.json``, one entry per batch size and rank count.
 """
@@ -43,10 +45,12 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=1,
                     help="pairs of runs (one process, then the ranks); the speed-ups are their medians")
+    _bench.add_unbound_option(ap)
     args = ap.parse_args()
+    key = _bench.placement_key(f"batch {args.batch_size}, {args.steps} steps, {args.ranks} ranks", unbound=args.unbound)
     common = ["--epochs", "1", "--steps", str(args.steps), "--batch-size", str(args.batch_size), "--threads", "1",
               "--val-fields", "1", "--seed", "0", "--quiet"]
-    _bench.compare_ranks("ddp_strip.py", RESULTS, f"batch {args.batch_size}, {args.steps} steps, {args.ranks} ranks",
+    _bench.compare_ranks("ddp_strip.py", RESULTS, key,
                          lambda n, out: train(n, out, common), ranks=args.ranks, seconds="epoch_seconds",
                          repeat=args.repeat)
     return 0
