@@ -8,7 +8,8 @@ process's :class:`lenet.shard.Shard`. Without torchrun (``WORLD_SIZE`` unset or 
 
 On the CPU each process is bound to its own block of the cores this machine lets it use
 (:func:`core_block`), so that the operating system does not move a process between cores and
-lose its cache; ``DOCREC_PIN_CORES=0`` leaves the placement to the operating system.
+lose its cache; ``DOCREC_PIN_CORES=0`` leaves the placement to the operating system (needed when
+two torchrun trainings share one machine: both would bind to the same blocks).
 """
 
 from __future__ import annotations
