@@ -9,7 +9,7 @@ the two committed ``docrec compare`` studies, each accuracy with its 95% Wilson 
 ``benchmarks/results/compare/`` (generator conditions) and ``benchmarks/results/compare/real/``
 (ORAND validation ids 800-999 and zip codes of held-back USPS digits; its command is in its
 ``report.md``). The reading-throughput and torchrun rows come from ``throughput.json``,
-``ddp_strip.json`` and ``ddp_lenet.json``.
+``ddp_strip.json``, ``ddp_seg_local.json`` and ``ddp_lenet.json``.
 
 Usage: python benchmarks/headline.py [--check]
 """
@@ -112,7 +112,7 @@ def scale_rows() -> list[str]:
     rows = [f"| reading {t['fields']:,} synthetic zip codes, {t['cpus']} cores: fields/s while reading (building the recogniser included, interpreter start-up not) with 1 / 2 "
             f"worker processes (`docrec recognize --workers`) | {speed}; peak RSS at most {rss:.0f} MB per worker |"]
     ddp = []
-    for name, label in (("ddp_strip", "strip net"), ("ddp_lenet", "LeNet-5")):
+    for name, label in (("ddp_strip", "strip net"), ("ddp_seg_local", "seg local stage"), ("ddp_lenet", "LeNet-5")):
         runs = load(name)
         ddp.append(f"{label} " + ", ".join(
             f"{r['epoch_speedup']:.2f}x ({key}" + (f"; median of {len(r['pairs'])} pairs of runs" if "pairs" in r else "")

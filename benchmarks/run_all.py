@@ -31,6 +31,7 @@ SCRIPTS = {
     "export_onnx.py": [],
     "ddp_lenet.py": ["--batch-size", "256", "--lr", "0.002"],
     "ddp_strip.py": [],
+    "ddp_seg_local.py": [],
     "global_step.py": ["--label", "after"],
 }
 
