@@ -41,12 +41,18 @@ def timed(fn, repeats: int, warmup: int = 2) -> float:
 def run_docrec(ranks: int, argv: list[str]) -> tuple[float, str]:
     """Run ``python -m docrec ARGV`` in one process (``ranks`` 1) or under ``torchrun`` with ``ranks``
     processes, each on 1 torch thread; returns the whole run's wall seconds and its stdout."""
+    return run_python(ranks, ["-m", "docrec", *argv])
+
+
+def run_python(ranks: int, argv: list[str]) -> tuple[float, str]:
+    """Run ``python ARGV`` (``-m MODULE ...`` or ``SCRIPT ...``) as :func:`run_docrec` does: one
+    process, or ``ranks`` processes under ``torchrun``, each on 1 torch thread, from the project root."""
     import subprocess
     import time
 
-    cmd = [sys.executable, "-m", "docrec", *argv]
+    cmd = [sys.executable, *argv]
     if ranks > 1:
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ranks}", "-m", "docrec", *argv]
+        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ranks}", *argv]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     t0 = time.perf_counter()
     done = subprocess.run(cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)

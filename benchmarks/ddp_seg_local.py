@@ -56,16 +56,8 @@ def worker(args: argparse.Namespace) -> None:
 
 def train(ranks: int, args: argparse.Namespace) -> dict:
     """One run in ``ranks`` processes: its epoch record plus the whole process's wall time."""
-    import os
-    import subprocess
-
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--arch", args.arch, "--pieces", str(args.pieces)]
-    if ranks > 1:
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={ranks}", *cmd[1:]]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(_bench.ROOT)}
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, check=True, env=env, cwd=_bench.ROOT, stdout=subprocess.PIPE, text=True).stdout
-    wall = time.perf_counter() - t0
+    wall, out = _bench.run_python(ranks, [str(Path(__file__).resolve()), "--worker", "--arch", args.arch,
+                                          "--pieces", str(args.pieces)])
     records = [json.loads(line) for line in out.splitlines() if line.startswith('{"epoch_seconds"')]
     if not records:
         raise RuntimeError(f"[benchmarks.ddp_seg_local] no epoch record in the output of {ranks} process(es)")
