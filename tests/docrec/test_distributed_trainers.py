@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
+from docrec.distributed import join_process_group
 from lenet.shard import Shard
 from tests.ranks import free_port, spawn_ranks
 
@@ -123,7 +124,7 @@ def train(name: str, shard: Shard, out: Path) -> dict:
 
 def worker(rank: int, world: int, port: int, name: str, out: str) -> None:
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    join_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
         torch.save(train(name, Shard(rank, world), Path(out) / "run"), f"{out}/rank{rank}.pt")
         dist.barrier()

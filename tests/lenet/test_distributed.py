@@ -12,6 +12,7 @@ import torch.distributed as dist
 from lenet.distort import DistortionConfig
 from lenet.models import LeNet5
 from lenet.train import Shard, Split, TrainConfig, make_optimizer, train_epoch
+from docrec.distributed import join_process_group
 from tests.ranks import free_port, spawn_ranks
 
 
@@ -39,7 +40,7 @@ def train(optimizer: str, shard: Shard | None) -> dict:
 
 def worker(rank: int, world: int, port: int, optimizer: str, out: str) -> None:
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    join_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
         torch.save(train(optimizer, Shard(rank, world)), f"{out}.{rank}")
         dist.barrier()  # neither rank tears down while the other still talks
