@@ -21,6 +21,7 @@ from typing import Iterator, Sequence
 import torch
 
 from docrec.devices import resolve_device
+from lenet.local_exchange import LocalExchange, local_exchange_supported
 from lenet.shard import Shard
 
 
@@ -51,11 +52,28 @@ def training_processes(device: str | None) -> Iterator[tuple[Shard, torch.device
             where = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(where)
     join_process_group("nccl" if where.type == "cuda" else "gloo")
+    exchange = local_exchange(where, world)
     try:
-        yield Shard(dist.get_rank(), dist.get_world_size()), where
+        yield Shard(dist.get_rank(), dist.get_world_size(), exchange=exchange), where
         dist.barrier()  # no process tears down while another still talks
     finally:
+        if exchange is not None:
+            exchange.close()
         dist.destroy_process_group()
+
+
+def local_exchange(where: torch.device, world: int) -> LocalExchange | None:
+    """The shared-memory gradient exchange of this process (:class:`lenet.local_exchange.LocalExchange`)
+    when the network is on the CPU, every process runs on this machine (``LOCAL_WORLD_SIZE`` equals
+    ``WORLD_SIZE``), the platform supports it and ``DOCREC_LOCAL_EXCHANGE`` is not ``0``; else None
+    (gloo's ``all_reduce``, or nccl's on CUDA). Call inside the process group."""
+    import torch.distributed as dist
+
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+    if (where.type != "cpu" or local != world or not local_exchange_supported()
+            or os.environ.get("DOCREC_LOCAL_EXCHANGE", "1") == "0"):
+        return None
+    return LocalExchange(dist.get_rank(), world)
 
 
 def join_process_group(backend: str, **kwargs) -> None:
@@ -103,4 +121,4 @@ def is_main(shard: Shard | None) -> bool:
     return shard is None or shard.rank == 0
 
 
-__all__ = ["core_block", "is_main", "join_process_group", "pin_to_cores", "training_processes"]
+__all__ = ["core_block", "is_main", "join_process_group", "local_exchange", "pin_to_cores", "training_processes"]

@@ -3,7 +3,9 @@ few collective steps every trainer needs.
 
 Every process holds the same data and draws the same random numbers; each global batch is split by
 position (``items[rank::world]``), every process runs forward and backward on its part, and one
-``all_reduce`` per step sums the gradients together with the loss terms (:meth:`Shard.sum_gradients`).
+exchange per step sums the gradients together with the loss terms (:meth:`Shard.sum_gradients`):
+``torch.distributed.all_reduce``, or the shard's :attr:`Shard.exchange` (a
+:class:`lenet.local_exchange.LocalExchange` between the processes of one machine).
 A trainer whose loss is a mean over items it may leave out (fields that cannot be read) first sums
 the count of the items kept (:meth:`Shard.total`, a one-number exchange) so that every process
 divides by the same global count: the step then equals a single process's on the whole batch.
@@ -35,6 +37,18 @@ class Shard:
     rank: int = 0
     world: int = 1
     exchange_seconds: float = field(default=0.0, compare=False, repr=False)
+    exchange: object | None = field(default=None, compare=False, repr=False)
+
+    def _sum(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` summed over the processes: through :attr:`exchange` (``exchange.sum(x)``, e.g. a
+        :class:`lenet.local_exchange.LocalExchange` between the processes of one machine) when set,
+        else ``torch.distributed.all_reduce`` in place."""
+        if self.exchange is not None:
+            return self.exchange.sum(x)
+        import torch.distributed as dist
+
+        dist.all_reduce(x)
+        return x
 
     @property
     def rows(self) -> slice:
@@ -47,19 +61,13 @@ class Shard:
 
     def total(self, value: torch.Tensor | float) -> torch.Tensor:
         """``value`` summed over the processes (a float64 tensor on the CPU; one small exchange)."""
-        import torch.distributed as dist
-
         out = torch.as_tensor(value, dtype=torch.float64).detach().cpu().clone()
-        if self.world > 1:
-            dist.all_reduce(out)
-        return out
+        return self._sum(out) if self.world > 1 else out
 
     def sum_gradients(self, model: nn.Module, extra: torch.Tensor) -> torch.Tensor:
         """Sum every trainable gradient of ``model`` and the numbers ``extra`` ``(K,)`` over the
         processes in one ``all_reduce``; returns the summed ``extra``. A parameter without a gradient
         counts as zero (it then has one), so every process sends the same buffer."""
-        import torch.distributed as dist
-
         params = [p for p in model.parameters() if p.requires_grad]
         for p in params:
             if p.grad is None:
@@ -69,7 +77,7 @@ class Shard:
                          + [extra.to(device=params[0].grad.device, dtype=params[0].grad.dtype)])
         if self.world > 1:
             t0 = time.perf_counter()
-            dist.all_reduce(flat)
+            flat = self._sum(flat)
             self.exchange_seconds += time.perf_counter() - t0
         at = 0
         for p in params:

@@ -12,6 +12,7 @@ import torch
 import torch.distributed as dist
 
 from docrec.distributed import join_process_group
+from lenet.local_exchange import LocalExchange, local_exchange_supported
 from lenet.shard import Shard
 from tests.ranks import free_port, spawn_ranks
 
@@ -125,8 +126,11 @@ def train(name: str, shard: Shard, out: Path) -> dict:
 def worker(rank: int, world: int, port: int, name: str, out: str) -> None:
     torch.set_num_threads(1)
     join_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    # the exchange the CLI's ranks use on one machine (docrec.distributed.local_exchange); the gloo
+    # all_reduce path is tested by tests/lenet/test_distributed.py
+    exchange = LocalExchange(rank, world) if local_exchange_supported() else None
     try:
-        torch.save(train(name, Shard(rank, world), Path(out) / "run"), f"{out}/rank{rank}.pt")
+        torch.save(train(name, Shard(rank, world, exchange=exchange), Path(out) / "run"), f"{out}/rank{rank}.pt")
         dist.barrier()
     finally:
         dist.destroy_process_group()
