@@ -48,6 +48,36 @@ def _mapping_dir() -> Path:
     return shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
 
 
+def _make_file(size: int) -> str:
+    """A new file of ``size`` bytes with its space reserved: in :func:`_mapping_dir`, else (no room
+    there, e.g. a container's small ``/dev/shm``) in the temp folder. Reserving the space now makes
+    a full file system an error here, not a SIGBUS when the mapping is first written.
+
+    Returns:
+        the path, or ``"ERROR: ..."`` saying why no file could be made.
+    """
+    tried = []
+    for folder in dict.fromkeys([_mapping_dir(), Path(tempfile.gettempdir())]):
+        path = folder / f"docrec-exchange-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            tried.append(f"{folder}: {exc.strerror}")
+            continue
+        try:
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(fd, 0, size)
+            else:
+                os.ftruncate(fd, size)
+            return str(path)
+        except OSError as exc:
+            tried.append(f"{folder}: {exc.strerror}")
+            os.unlink(path)
+        finally:
+            os.close(fd)
+    return f"ERROR: no room for {size / 2**20:.1f} MiB of shared memory ({'; '.join(tried)})"
+
+
 class LocalExchange:
     """Sum a flat tensor over the ``world`` processes of one machine (:meth:`sum`), like
     ``torch.distributed.all_reduce`` with ``SUM`` but through shared memory.
@@ -61,14 +91,15 @@ class LocalExchange:
         rank: this process's rank (0..world-1).
         world: number of processes (all on this machine).
         timeout: seconds to wait for the other processes before raising.
+        hint: appended to the error raised when no shared file can be made (how to do without).
     """
 
-    def __init__(self, rank: int, world: int, *, timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, rank: int, world: int, *, timeout: float = DEFAULT_TIMEOUT, hint: str = ""):
         if not 0 <= rank < world:
             raise ValueError(f"[lenet.LocalExchange] rank {rank} is not in 0..{world - 1}")
         if not timeout > 0:
             raise ValueError(f"[lenet.LocalExchange] timeout must be > 0, got {timeout}")
-        self.rank, self.world, self.timeout = int(rank), int(world), float(timeout)
+        self.rank, self.world, self.timeout, self.hint = int(rank), int(world), float(timeout), hint
         self.capacity = 0
         self.generation = 0
         self._map: torch.Tensor | None = None
@@ -81,13 +112,10 @@ class LocalExchange:
         import torch.distributed as dist
 
         size = self.world * COUNTER_STRIDE + 2 * self.world * capacity * 8
-        name = [None]
-        if self.rank == 0:
-            path = _mapping_dir() / f"docrec-exchange-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-            with open(path, "wb") as f:
-                f.truncate(size)
-            name = [str(path)]
+        name = [_make_file(size) if self.rank == 0 else None]
         dist.broadcast_object_list(name, src=0)
+        if name[0].startswith("ERROR: "):  # every process stops with rank 0's reason
+            raise RuntimeError(f"[lenet.LocalExchange] rank {self.rank}: {name[0][7:]}{self.hint}")
         self._map = torch.from_file(name[0], shared=True, size=size, dtype=torch.uint8)
         dist.barrier()  # every process has mapped it
         if self.rank == 0:

@@ -84,6 +84,30 @@ def test_a_missing_process_is_a_clear_error(tmp_path):
     assert "rank 0: ranks [1] did not reach exchange 2 within 1 s" in message
 
 
+def _no_room(rank: int, port: int, out: str) -> None:
+    join_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    ex = LocalExchange(rank, 2, hint="; try something else")
+    message = ""
+    try:
+        ex._open(2**50)  # 16 PiB per process: no file system has room
+    except RuntimeError as exc:
+        message = str(exc)
+    dist.barrier()
+    dist.destroy_process_group()
+    Path(out.format(rank)).write_text(message)
+
+
+def test_no_room_for_the_buffer_stops_every_process_with_the_reason(tmp_path):
+    before = {p.name for p in _mapping_dir().glob("docrec-exchange-*")}
+    out = str(tmp_path / "rank{}.txt")
+    spawn_ranks(_no_room, (free_port(), out), [out.format(r) for r in range(2)])
+    for r in range(2):
+        message = Path(out.format(r)).read_text()
+        assert message.startswith(f"[lenet.LocalExchange] rank {r}: no room for ")
+        assert message.endswith("; try something else")
+    assert {p.name for p in _mapping_dir().glob("docrec-exchange-*")} == before  # the failed file is gone
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match=r"rank 2 is not in 0..1"):
         LocalExchange(2, 2)
