@@ -62,34 +62,18 @@ def test_sums_match_all_reduce_on_every_process(tmp_path):
     assert {p.name for p in _mapping_dir().glob("docrec-exchange-*")} == before  # no name left behind
 
 
-def _one_missing(rank: int, port: int, out: str) -> None:
+def _error_of(rank: int, port: int, out: str, case: str) -> None:
+    """Rank ``rank`` runs ``case`` in a 2-process group and writes the error it raised ("" if none)."""
     join_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
-    ex = LocalExchange(rank, 2, timeout=1.0)
-    ex.sum(torch.ones(4))  # both: the mapping is made
-    message = ""
-    if rank == 0:
-        try:
-            ex.sum(torch.ones(4))  # rank 1 never comes
-        except RuntimeError as exc:
-            message = str(exc)
-    dist.barrier()
-    dist.destroy_process_group()
-    Path(out.format(rank)).write_text(message)
-
-
-def test_a_missing_process_is_a_clear_error(tmp_path):
-    out = str(tmp_path / "rank{}.txt")
-    spawn_ranks(_one_missing, (free_port(), out), [out.format(r) for r in range(2)])
-    message = Path(out.format(0)).read_text()
-    assert "rank 0: ranks [1] did not reach exchange 2 within 1 s" in message
-
-
-def _no_room(rank: int, port: int, out: str) -> None:
-    join_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
-    ex = LocalExchange(rank, 2, hint="; try something else")
     message = ""
     try:
-        ex._open(2**50)  # 16 PiB per process: no file system has room
+        if case == "missing":
+            ex = LocalExchange(rank, 2, timeout=1.0)
+            ex.sum(torch.ones(4))  # both: the mapping is made
+            if rank == 0:
+                ex.sum(torch.ones(4))  # rank 1 never comes
+        else:  # "no room": 16 PiB per process, which no file system has
+            LocalExchange(rank, 2, hint="; try something else")._open(2**50)
     except RuntimeError as exc:
         message = str(exc)
     dist.barrier()
@@ -97,10 +81,17 @@ def _no_room(rank: int, port: int, out: str) -> None:
     Path(out.format(rank)).write_text(message)
 
 
+def test_a_missing_process_is_a_clear_error(tmp_path):
+    out = str(tmp_path / "rank{}.txt")
+    spawn_ranks(_error_of, (free_port(), out, "missing"), [out.format(r) for r in range(2)])
+    message = Path(out.format(0)).read_text()
+    assert "rank 0: ranks [1] did not reach exchange 2 within 1 s" in message
+
+
 def test_no_room_for_the_buffer_stops_every_process_with_the_reason(tmp_path):
     before = {p.name for p in _mapping_dir().glob("docrec-exchange-*")}
     out = str(tmp_path / "rank{}.txt")
-    spawn_ranks(_no_room, (free_port(), out), [out.format(r) for r in range(2)])
+    spawn_ranks(_error_of, (free_port(), out, "no room"), [out.format(r) for r in range(2)])
     for r in range(2):
         message = Path(out.format(r)).read_text()
         assert message.startswith(f"[lenet.LocalExchange] rank {r}: no room for ")
