@@ -45,14 +45,15 @@ def training_processes(device: str | None) -> Iterator[tuple[Shard, torch.device
         return
     import torch.distributed as dist
 
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))  # processes on this machine
     if where.type == "cpu" and os.environ.get("DOCREC_PIN_CORES", "1") != "0":
-        pin_to_cores(int(os.environ.get("LOCAL_RANK", "0")), int(os.environ.get("LOCAL_WORLD_SIZE", str(world))))
+        pin_to_cores(int(os.environ.get("LOCAL_RANK", "0")), local_world)
     if where.type == "cuda":
         if where.index is None:
             where = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(where)
     join_process_group("nccl" if where.type == "cuda" else "gloo")
-    exchange = local_exchange(where, world)
+    exchange = local_exchange(where, world, local_world)
     try:
         yield Shard(dist.get_rank(), dist.get_world_size(), exchange=exchange), where
         dist.barrier()  # no process tears down while another still talks
@@ -62,15 +63,14 @@ def training_processes(device: str | None) -> Iterator[tuple[Shard, torch.device
         dist.destroy_process_group()
 
 
-def local_exchange(where: torch.device, world: int) -> LocalExchange | None:
+def local_exchange(where: torch.device, world: int, local_world: int) -> LocalExchange | None:
     """The shared-memory gradient exchange of this process (:class:`lenet.local_exchange.LocalExchange`)
-    when the network is on the CPU, every process runs on this machine (``LOCAL_WORLD_SIZE`` equals
-    ``WORLD_SIZE``), the platform supports it and ``DOCREC_LOCAL_EXCHANGE`` is not ``0``; else None
-    (gloo's ``all_reduce``, or nccl's on CUDA). Call inside the process group."""
+    when the network is on the CPU, every process runs on this machine (``local_world`` of the
+    ``world`` processes), the platform supports it and ``DOCREC_LOCAL_EXCHANGE`` is not ``0``; else
+    None (gloo's ``all_reduce``, or nccl's on CUDA). Call inside the process group."""
     import torch.distributed as dist
 
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
-    if (where.type != "cpu" or local != world or not local_exchange_supported()
+    if (where.type != "cpu" or local_world != world or not local_exchange_supported()
             or os.environ.get("DOCREC_LOCAL_EXCHANGE", "1") == "0"):
         return None
     return LocalExchange(dist.get_rank(), world, hint="; DOCREC_LOCAL_EXCHANGE=0 sums through gloo instead")

@@ -142,7 +142,7 @@ class LocalExchange:
         self.generation += 1
         g = self.generation
         buf = self._data[g % 2]
-        buf[self.rank, :n].copy_(flat.to(device="cpu", dtype=torch.float64))
+        buf[self.rank, :n].copy_(flat)  # converted to float64 (and to the CPU) by the copy
         self._counters[self.rank] = g
         self._wait(g)
         total = buf[0, :n].clone()

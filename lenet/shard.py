@@ -30,7 +30,7 @@ T = TypeVar("T")
 class Shard:
     """This process's place in data-parallel training: ``rank`` of ``world``.
 
-    ``exchange_seconds`` adds up the time spent in the gradient ``all_reduce`` of
+    ``exchange_seconds`` adds up the time spent in the gradient exchange of
     :meth:`sum_gradients`, waiting for the other processes included (a step cannot end before the
     slowest process's backward pass has)."""
 
@@ -66,7 +66,7 @@ class Shard:
 
     def sum_gradients(self, model: nn.Module, extra: torch.Tensor) -> torch.Tensor:
         """Sum every trainable gradient of ``model`` and the numbers ``extra`` ``(K,)`` over the
-        processes in one ``all_reduce``; returns the summed ``extra``. A parameter without a gradient
+        processes in one exchange (:meth:`_sum`); returns the summed ``extra``. A parameter without a gradient
         counts as zero (it then has one), so every process sends the same buffer."""
         params = [p for p in model.parameters() if p.requires_grad]
         for p in params:
