@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from docrec.compare.fieldsets import LoadedSet
-from docrec.compare.specs import SetSpec, SystemSpec, weights_file
+from docrec.compare.specs import SetSpec, SystemSpec, weights_files
 from docrec.fingerprint import source_digest
 
 
@@ -47,7 +47,8 @@ def cache_path(cache_dir: Path, spec: SystemSpec, fields: SetSpec) -> Path:
     """The cache file of ``spec`` reading the set ``fields`` (keyed by the weights' bytes, the grammar
     and the reading code's source)."""
     weights = spec.weights_for_set(fields)
-    key = json.dumps([spec.system, _file_digest(weights_file(weights)), fields.grammar, reading_code()])
+    digests = [_file_digest(f) for f in weights_files(weights)]
+    key = json.dumps([spec.system, digests[0] if len(digests) == 1 else digests, fields.grammar, reading_code()])
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{spec.system}-{Path(weights).stem}")[:60]
     return cache_dir / f"{slug}-{hashlib.sha1(key.encode()).hexdigest()[:10]}.jsonl"
 
@@ -88,7 +89,8 @@ class Recognizers:
             else:
                 from docrec.recognizers import get_recognizer
 
-                self._made[key] = get_recognizer(spec.system, weights=str(weights_file(weights)),
+                files = "+".join(str(f) for f in weights_files(weights))
+                self._made[key] = get_recognizer(spec.system, weights=files,
                                                  **({} if self._device is None else {"device": self._device}))
             self.built += 1
         return self._made[key]

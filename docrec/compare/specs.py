@@ -4,6 +4,7 @@ System specs (``--systems``)::
 
     seg | sdnn | combo | crnn                  a system with the weights the CLI reads with
     SYSTEM:WEIGHTS                             a bundled weights name or a file, e.g. sdnn:sdnn-way2
+    combo:SEG+SDNN                             the combined reader with these seg and SDNN weights
     LABEL=SYSTEM[:WEIGHTS]                     the same under another name in the report
 
 A plain system reads a labelled folder with the weights ``docrec recognize`` would use for its
@@ -105,6 +106,22 @@ def weights_file(weights: str) -> Path:
     raise SpecError(f"weights {weights!r}: neither a file nor a bundled name ({', '.join(names)})")
 
 
+def weights_files(weights: str) -> list[Path]:
+    """The files of a weights spec: one, or the seg and the SDNN files of the combined reader's
+    ``SEG+SDNN`` (:func:`docrec.recognizers.combo.split_weights`).
+
+    Raises:
+        SpecError: a part that is neither a bundled name nor an existing file.
+    """
+    from docrec.recognizers.combo import split_weights
+
+    try:
+        seg, sdnn = split_weights(weights)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    return [weights_file(str(seg))] + ([] if sdnn is None else [weights_file(sdnn)])
+
+
 def parse_system(spec: str) -> SystemSpec:
     """Parse one ``--systems`` entry (module docstring).
 
@@ -123,9 +140,11 @@ def parse_system(spec: str) -> SystemSpec:
         raise SpecError(f"--systems {spec!r}: empty weights after ':'")
     if weights:
         try:
-            weights_file(weights)  # fail now, not after an hour of reading
+            files = weights_files(weights)  # fail now, not after an hour of reading
         except SpecError as exc:
             raise SpecError(f"--systems {spec!r}: {exc}") from None
+        if len(files) > 1 and name != "combo":
+            raise SpecError(f"--systems {spec!r}: SEG+SDNN weights are for combo only")
     alias = name if name in ALIASES else None
     system = ALIASES[name][0] if alias else name
     return SystemSpec(label=label, system=system, weights=weights or None, alias=alias)
@@ -301,4 +320,5 @@ def image_hash(image) -> str:
 
 
 __all__ = ["ALIASES", "SCORES", "SYSTEM_NAMES", "SetSpec", "SpecError", "SystemSpec", "check_sets", "image_hash",
-           "parse_folder", "parse_synth", "parse_system", "parse_systems", "weights_file"]
+           "parse_folder", "parse_synth", "parse_system", "parse_systems", "weights_file",
+           "weights_files"]

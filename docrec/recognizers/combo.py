@@ -130,13 +130,33 @@ def combine_scores(seg_nll: np.ndarray, sdnn_nll: np.ndarray, *, seg_weight: flo
     return c, z / z.sum() if c.size else z
 
 
+def split_weights(weights: str | os.PathLike | None) -> tuple[str | os.PathLike | None, str | None]:
+    """``"SEG+SDNN"`` -> ``("SEG", "SDNN")``; anything else (None, one name, an existing file even
+    with ``+`` in its name) -> ``(weights, None)``.
+
+    Raises:
+        ValueError: an empty part (``"seg-modern-real+"``).
+    """
+    if weights is None or not isinstance(weights, (str, os.PathLike)) or "+" not in str(weights) \
+            or Path(weights).is_file():
+        return weights, None
+    seg, _, sdnn = str(weights).rpartition("+")
+    if not seg or not sdnn:
+        raise ValueError(f"[docrec.CombinedRecognizer] weights {weights!r}: expected SEG+SDNN, two weights "
+                         f"names or files joined by '+'")
+    return seg, sdnn
+
+
 class CombinedRecognizer:
     """Segmentation system + SDNN, each candidate reading rescored by both (module docstring).
 
     Args:
         seg, sdnn: the two recognisers (default: the segmentation system with
             :data:`DEFAULT_SEG_WEIGHTS`, the SDNN with the config's ``sdnn_weights``).
-        weights: piece-classifier weights of the segmentation system (when ``seg`` is not given).
+        weights: piece-classifier weights of the segmentation system (when ``seg`` is not given), or
+            ``"SEG+SDNN"``: those seg weights read with the SDNN weights ``SDNN`` instead of the
+            ``sdnn_weights`` their settings name (when ``sdnn`` is not given), e.g.
+            ``seg-modern-real+sdnn-strip-real-all``. A file whose name holds a ``+`` is taken whole.
         config: :class:`CombinedConfig` (default: the settings stored under ``"combo"`` in the seg
             weights' meta, chosen on validation for them by ``benchmarks/combo_weights.py``, else
             the class defaults); ``reject_threshold`` / ``max_pixels`` override its fields.
@@ -153,6 +173,8 @@ class CombinedRecognizer:
         from docrec.recognizers.sdnn import SDNNRecognizer
         from docrec.recognizers.seg import SegmentationRecognizer
 
+        seg_weights, sdnn_weights = split_weights(weights)
+        weights = seg_weights
         if seg is None:
             if weights is None and DEFAULT_SEG_WEIGHTS.is_file():
                 weights = DEFAULT_SEG_WEIGHTS
@@ -167,6 +189,8 @@ class CombinedRecognizer:
             except TypeError as exc:
                 raise ValueError(f"[docrec.CombinedRecognizer] bad 'combo' settings in the seg weights' "
                                  f"meta {chosen}: {exc}") from None
+        if sdnn_weights is not None:
+            cfg.sdnn_weights = sdnn_weights
         if reject_threshold is not None:
             cfg.reject_threshold = float(reject_threshold)
         if max_pixels is not None:

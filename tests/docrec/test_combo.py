@@ -165,6 +165,36 @@ def test_sdnn_weights_setting_picks_the_sdnn(tmp_path, combo):
         CombinedRecognizer(seg=combo.seg, config=CombinedConfig(sdnn_weights=str(tmp_path / "none.pt")))
 
 
+def test_seg_plus_sdnn_weights_spec(tmp_path):
+    """``weights="SEG+SDNN"`` reads with the seg weights SEG (and their other settings) and the SDNN
+    weights SDNN in place of the ``sdnn_weights`` the settings name."""
+    import shutil
+    from pathlib import Path
+
+    from lenet.models import LeNet5
+    from lenet.strip import StripNet
+    from docrec.recognizers.combo import split_weights
+    from docrec.recognizers.seg import DEFAULT_WEIGHTS
+
+    assert split_weights("seg-modern+sdnn") == ("seg-modern", "sdnn")
+    assert split_weights("a+b+c") == ("a+b", "c") and split_weights("seg-modern") == ("seg-modern", None)
+    assert split_weights(None) == (None, None) and split_weights(tmp_path) == (tmp_path, None)
+    assert split_weights(Path("seg-modern+sdnn")) == ("seg-modern", "sdnn")  # as the CLI's --weights gives it
+    assert split_weights(f"{tmp_path}/a.pt+{tmp_path}/b.pt") == (f"{tmp_path}/a.pt", f"{tmp_path}/b.pt")
+    plus = tmp_path / "seg+v2.pt"
+    shutil.copyfile(DEFAULT_WEIGHTS, plus)
+    assert split_weights(str(plus)) == (str(plus), None)  # an existing file is taken whole
+    for bad in ("seg-modern+", "+sdnn"):
+        with pytest.raises(ValueError, match="expected SEG\\+SDNN"):
+            split_weights(bad)
+    bundled = CombinedRecognizer(weights="seg-modern")
+    swapped = CombinedRecognizer(weights="seg-modern+sdnn")
+    assert isinstance(bundled.sdnn.sdnn, StripNet) and isinstance(swapped.sdnn.lenet, LeNet5)
+    assert swapped.config.sdnn_weights == "sdnn" and swapped.config.seg_weight == bundled.config.seg_weight
+    with pytest.raises(ValueError, match="holds seg weights, not sdnn weights"):
+        CombinedRecognizer(weights="seg-modern+seg-lenet5")
+
+
 def test_severed_fields_get_their_own_weight(combo, fields):
     from docrec.recognizers import resolve_grammar
     from docrec.recognizers.combo import Scored

@@ -52,3 +52,23 @@ def test_sdnn_strip_is_conv_bilstm_trained_with_ctc():
                                      blank=NONE_ID, reduction="none")
     assert torch.allclose(log_probs.exp().sum(-1)[0, :21], torch.ones(21), atol=1e-5)
     assert float(ours) == pytest.approx(float(ctc.mean()), rel=1e-4, abs=1e-4)
+
+
+def test_combo_takes_seg_plus_sdnn_weights(tmp_path):
+    """``combo:SEG+SDNN`` names both halves of the combined reader; its cache key covers both files,
+    and the pair is refused for the other systems."""
+    from docrec.compare.runner import Recognizers, cache_path
+    from docrec.compare.specs import SpecError, parse_folder, weights_files
+
+    spec = parse_system("combo:seg-modern+sdnn")
+    assert spec.weights_for("zip") == "seg-modern+sdnn"
+    assert [p.stem for p in weights_files("seg-modern+sdnn")] == ["seg-modern", "sdnn"]
+    (tmp_path / "labels.csv").write_text("path,text\n")
+    fields = parse_folder(str(tmp_path), grammar="zip", score="text")
+    assert cache_path(tmp_path, spec, fields) != cache_path(tmp_path, parse_system("combo:seg-modern"), fields)
+    rec = Recognizers().get(spec, fields)
+    assert rec.config.sdnn_weights.endswith("sdnn.pt") and rec.sdnn.temperature != 1.0  # the LeNet-5 SDNN
+    with pytest.raises(SpecError, match="for combo only"):
+        parse_system("seg:seg-modern+sdnn")
+    with pytest.raises(SpecError, match="neither a file nor a bundled name"):
+        parse_system("combo:seg-modern+nope")
