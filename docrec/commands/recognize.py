@@ -43,11 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reject-threshold", type=float, default=None,
                    help="reject results whose confidence is below this (0..1)")
     p.add_argument("--weights", type=weights_arg, default=None,
-                   help="weights file or bundled name (default: the bundled ones; with an amount grammar the ones "
-                        "trained on real cheques too: seg-lenet5-real, seg-modern-real, sdnn-real; seg and combo: the "
-                        "segmentation system's piece classifier: seg-lenet5-real (seg default) or seg-modern-real "
-                        "(combo default), trained on real cheques too, or seg-lenet5 / seg-modern (MNIST-built "
-                        "fields only); sdnn: sdnn (LeNet-5), sdnn-way2, sdnn-modern, sdnn-strip or sdnn-strip-real)")
+                   help="weights file or bundled name (default: the bundled ones trained on generated fields; with "
+                        "an amount grammar the ones trained on real cheques too: seg-lenet5-real-all (seg), "
+                        "seg-modern-real-all (combo), sdnn-real (sdnn). seg and combo: the segmentation system's piece "
+                        "classifier, seg-lenet5 or seg-modern (generated fields only), seg-lenet5-real or "
+                        "seg-modern-real (646 real fields), seg-lenet5-real-all or seg-modern-real-all (846); combo "
+                        "also SEG+SDNN to choose its SDNN, e.g. seg-modern-real+sdnn-strip-real-all; sdnn: sdnn "
+                        "(LeNet-5), sdnn-way2, sdnn-modern, sdnn-strip, sdnn-strip-real or sdnn-strip-real-all)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse larger images (default {DEFAULT_MAX_PIXELS})")
     p.add_argument("--batch", type=int, default=32, help="images per recogniser call (default 32)")

@@ -156,9 +156,10 @@ def test_amount_grammars_read_with_the_real_trained_weights():
     """The CLI reads amounts with the weights trained on real cheques (bundled, loadable), every
     other grammar with the recogniser's own default."""
     from docrec.recognizers import REAL_AMOUNT_WEIGHTS, default_weights, get_recognizer
+    from docrec.weights import load_card
 
-    assert default_weights("combo", "amount") == "seg-modern-real"
-    assert default_weights("seg", "amount:strict") == "seg-lenet5-real"
+    assert default_weights("combo", "amount") == "seg-modern-real-all"
+    assert default_weights("seg", "amount:strict") == "seg-lenet5-real-all"
     assert default_weights("sdnn", "amount") == "sdnn-real"
     assert default_weights("seg", "zip") is None and default_weights("combo", None) is None
     for system, name in REAL_AMOUNT_WEIGHTS.items():
@@ -166,6 +167,11 @@ def test_amount_grammars_read_with_the_real_trained_weights():
         assert rec.recognize([np.full((40, 120), 255, np.uint8)], grammar=None)[0].rejected
     combo = get_recognizer("combo", weights="seg-modern-real")
     assert combo.config.sdnn_weights == "sdnn-strip-real"
+    combo = get_recognizer("combo", weights="seg-modern-real-all")
+    assert combo.config.sdnn_weights == "sdnn-strip-real-all"
+    assert combo.config.sdnn_accept == get_recognizer("combo", weights="seg-modern-real").config.sdnn_accept
+    assert all(load_card(n)["real_training_ids"] == [[154, 999]]  # trained on every labelled field
+               for n in ("seg-lenet5-real-all", "seg-modern-real-all", "sdnn-strip-real-all"))
 
 
 def test_eval_strings_errors_csv(folder, tmp_path, capsys):
