@@ -122,8 +122,8 @@ def weights_used(spec: str, rec) -> list[str]:
     if system == "combo":
         from docrec.recognizers.combo import split_weights
 
-        return [str(split_weights(weights)[0] or "seg-modern"), str(rec.config.sdnn_weights)]
-    return [weights]
+        return [str(split_weights(weights)[0] or "seg-modern"), str(rec.config.sdnn_weights or "sdnn")]
+    return [weights or {"seg": "seg-lenet5", "sdnn": "sdnn"}[system]]
 
 
 def saw_validation(spec: str, rec) -> list[str]:

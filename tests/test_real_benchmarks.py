@@ -64,3 +64,4 @@ def test_weights_trained_on_validation_fields_are_not_measured_on_them():
     assert real_fields.saw_validation("combo:seg-modern-real+sdnn-strip-real-all", all_fields) == [
         "sdnn-strip-real-all"]
     assert real_fields.trained_ids("sdnn-strip-real") == [range(154, 800)]
+    assert real_fields.saw_validation("seg:", None) == [] and real_fields.trained_ids("seg-lenet5") == []
