@@ -25,7 +25,8 @@ Usage::
         --seg-lenet5 runs/crossfit/seg-lenet5-{A,B}/joint-weights.pt \\
         --seg-modern runs/crossfit/seg-modern-{A,B}/joint-weights.pt
 
-Results go to ``benchmarks/results/real_crossfit.json``.
+Results go to ``benchmarks/results/real_crossfit.json`` (``--out`` for another file, e.g. the seg
+recipes trained again with ``--seed 1``: ``real_crossfit_seg_seed1.json``).
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ def main(argv=None) -> int:
                    help="the same for recipes/seg-modern-real.toml (optional; the combined reader's seg half)")
     p.add_argument("--orand", default=os.environ.get("DOCREC_ORAND_DIR", str(SHARED / "orand_car_a")))
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=str(RESULTS), help=f"results JSON (default {RESULTS.relative_to(ROOT)})")
     args = p.parse_args(argv)
     if args.make_folds:
         make_folds(Path(args.orand), Path(args.make_folds))
@@ -218,7 +220,7 @@ def main(argv=None) -> int:
         r = results["systems"][label] = score(out, truths, seconds)
         print(f"{label:55s} acc {r['string_accuracy']:.3f} (odd {r['accuracy_odd']:.2f}, even "
               f"{r['accuracy_even']:.2f})  cer {r['cer']:.3f}  at1% {r['accuracy_at_1pct']:.3f}", flush=True)
-    write_json(RESULTS, results)
+    write_json(Path(args.out), results)
     return 0
 
 
