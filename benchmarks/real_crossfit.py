@@ -44,7 +44,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.real_fields import SHARED, VAL_IDS, cross_fitted_at_error, digits_of  # noqa: E402
+from benchmarks.real_fields import SHARED, VAL_IDS, scored  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "real_crossfit.json"
 
@@ -124,19 +124,13 @@ def read_halves(make, halves: dict, grammar) -> tuple[list, float]:
 
 
 def score(results: list, truths: list[str], seconds: float) -> dict:
-    from docrec.commands.eval_strings import levenshtein
+    """:func:`benchmarks.real_fields.scored` on the digits, with the accuracy's 95% Wilson interval
+    and the accuracy of each half."""
     from docrec.compare.stats import wilson
 
-    read = [digits_of(r.text) for r in results]
-    truth = [digits_of(t) for t in truths]
-    ok = np.array([a == b for a, b in zip(read, truth)])
-    conf = np.array([r.confidence for r in results], np.float64)
-    cer = sum(levenshtein(a, b) for a, b in zip(read, truth)) / max(1, sum(len(t) for t in truth))
-    return {"fields": len(results), "string_accuracy": float(ok.mean()),
-            "accuracy_ci": list(wilson(int(ok.sum()), len(ok))), "cer": float(cer),
-            "fields_per_s": len(results) / seconds, **cross_fitted_at_error(conf, ok),
-            "accuracy_odd": float(ok[1::2].mean()), "accuracy_even": float(ok[0::2].mean()),
-            "errors": [[i, truth[i], read[i]] for i in np.flatnonzero(~ok).tolist()]}
+    res, ok = scored(results, truths, seconds, digits_only=True)
+    return {**res, "accuracy_ci": list(wilson(int(ok.sum()), len(ok))),
+            "accuracy_odd": float(ok[1::2].mean()), "accuracy_even": float(ok[0::2].mean())}
 
 
 def _pair(p, args, flag: str) -> dict | None:

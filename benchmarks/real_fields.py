@@ -147,23 +147,30 @@ def cross_fitted_at_error(conf: np.ndarray, ok: np.ndarray, *, max_error: float 
             "rejected_at_1pct": (n - acc - err) / max(n, 1)}
 
 
-def run_one(rec, images, truths, grammar: str, digits_only: bool) -> dict:
+def scored(results: list, truths: list[str], seconds: float, *, digits_only: bool,
+           max_errors: int | None = None) -> tuple[dict, np.ndarray]:
+    """Metrics of the readings ``results`` (:class:`Recognition` s) against ``truths`` read in
+    ``seconds``, and the bool ``(N,)`` of the fields read right."""
     from docrec.commands.eval_strings import levenshtein
+
+    read = [digits_of(r.text) if digits_only else r.text for r in results]
+    truth = [digits_of(t) if digits_only else t for t in truths]
+    ok = np.array([a == b for a, b in zip(read, truth)])
+    conf = np.array([r.confidence for r in results], np.float64)
+    cer = sum(levenshtein(a, b) for a, b in zip(read, truth)) / max(1, sum(len(t) for t in truth))
+    res = {"fields": len(results), "string_accuracy": float(ok.mean()), "cer": float(cer),
+           "fields_per_s": len(results) / seconds, **cross_fitted_at_error(conf, ok)}
+    res["errors"] = [[i, truth[i], read[i]] for i in np.flatnonzero(~ok)[:max_errors].tolist()]
+    return res, ok
+
+
+def run_one(rec, images, truths, grammar: str, digits_only: bool) -> dict:
     from docrec.recognizers import resolve_grammar
 
     g = resolve_grammar(grammar)
     t0 = time.perf_counter()
     out = rec.recognize(images, grammar=g)
-    seconds = time.perf_counter() - t0
-    read = [digits_of(r.text) if digits_only else r.text for r in out]
-    truth = [digits_of(t) if digits_only else t for t in truths]
-    ok = np.array([a == b for a, b in zip(read, truth)])
-    conf = np.array([r.confidence for r in out], np.float64)
-    cer = sum(levenshtein(a, b) for a, b in zip(read, truth)) / max(1, sum(len(t) for t in truth))
-    res = {"fields": len(images), "string_accuracy": float(ok.mean()), "cer": float(cer),
-           "fields_per_s": len(images) / seconds, **cross_fitted_at_error(conf, ok)}
-    res["errors"] = [[i, truth[i], read[i]] for i in np.flatnonzero(~ok)[:40].tolist()]
-    return res
+    return scored(out, truths, time.perf_counter() - t0, digits_only=digits_only, max_errors=40)[0]
 
 
 def markdown(results: dict) -> str:
