@@ -13,6 +13,8 @@ posterior).
 Data: ``benchmarks/combo_weights.py``'s six validation conditions (strings of MNIST training digits
 55,000-59,999; test digits are never read), or with ``--real DIR --ids LO-HI`` real fields read
 with the amount grammar, digits scored (the real-trained weights: ``--weights seg-modern-real``).
+``--score digits`` (the default with ``--real``) reads with ``CombinedConfig.score = "digits"``: the
+posteriors, and so the thresholds, are of digit strings, as ``docrec`` reads amounts.
 
 The threshold chosen is the lowest of the grid that keeps the full combination's accuracy (within
 ``--tolerance``) on all fields and on each condition, and its accuracy at 1% error within
@@ -106,6 +108,8 @@ def main(argv=None) -> int:
                          "combination (default 0: none)")
     ap.add_argument("--reject-tolerance", type=float, default=0.02,
                     help="accuracy at 1%% error a threshold may lose on any one condition (default 0.02)")
+    ap.add_argument("--score", choices=("text", "digits"), default=None,
+                    help="posteriors of texts or of digit strings (default: digits with --real, else text)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--store", action="store_true", help="write the chosen threshold into the seg weights' meta")
     args = ap.parse_args(argv)
@@ -115,7 +119,8 @@ def main(argv=None) -> int:
         from docrec.weights import resolve
 
         weights = str(resolve(weights, kind="seg"))
-    rec = CombinedRecognizer(weights=weights)
+    score = args.score or ("digits" if args.real else "text")
+    rec = CombinedRecognizer(weights=weights, score=score)
     rec.config.sdnn_accept = None  # read everything with both systems
     if args.real:
         from docrec.training.seg_real import parse_id_range, read_folder
@@ -125,7 +130,7 @@ def main(argv=None) -> int:
         truths = [fields[i].text for i in range(len(fields))]
         rows = readings(rec, images, truths, resolve_grammar("amount"),
                         score=lambda a, t: bool(a) and digit_string(a) == digit_string(t))
-        data = f"real fields {args.real} ids {args.ids}, amount grammar, digits scored"
+        data = f"real fields {args.real} ids {args.ids}, amount grammar, digits scored, posteriors of {score}"
     else:
         from combo_weights import CONDITIONS
         from data.synth import SynthConfig, field_rng, synthesize_one
@@ -157,10 +162,11 @@ def main(argv=None) -> int:
             print(f"{c}: " + "  ".join(f"{r['sdnn_accept']}: {r['accuracy']:.3f}/{r['at_1pct_error']:.3f}" for r in part))
     print(f"chosen: sdnn_accept = {best['sdnn_accept']}")
     name = Path(weights).stem if weights else "combo-default"
-    out = args.out or _bench.ROOT / "benchmarks" / "results" / f"combo_cascade_{name}{'_real' if args.real else ''}.json"
+    tail = ("_real" if args.real else "") + ("_digits" if score == "digits" else "")
+    out = args.out or _bench.ROOT / "benchmarks" / "results" / f"combo_cascade_{name}{tail}.json"
     _bench.write_json(out, {"description": __doc__.split("\n\n")[0],
                             "command": "python benchmarks/combo_cascade.py " + " ".join(argv or sys.argv[1:]),
-                            "weights": weights or "combo default", "data": data, "fields": len(rows),
+                            "weights": weights or "combo default", "score": score, "data": data, "fields": len(rows),
                             "tolerance": args.tolerance, "reject_tolerance": args.reject_tolerance,
                             "rows": table, "conditions": per, "chosen": best["sdnn_accept"]})
     if args.store and best["sdnn_accept"] is not None:

@@ -11,10 +11,11 @@ split alone (the bundled ``*-real`` weights; their epoch was chosen on the valid
 flatters them by a point or two) for comparison.
 
 Systems: seg with LeNet-5, seg with the modern CNN, ``sdnn-strip`` and ``combo`` (the modern seg system
-and the strip net with the settings of ``seg-modern-real``: early acceptance at 0.9), each with the
+and the strip net with the settings of ``seg-modern-real``, early acceptance included), each with the
 bundled weights trained on the training split (646 fields) and cross-fitted (746 fields). Metrics as
 ``benchmarks/real_fields.py``: digit-string accuracy, CER, accuracy at 1% error with the rejection
-threshold cross-fitted over the same two halves, fields/s.
+threshold cross-fitted over the same two halves, fields/s. Every recogniser reads with
+``score="digits"`` (``--score``; confidences of digit strings, as ``docrec`` reads amounts).
 
 Usage::
 
@@ -163,6 +164,8 @@ def main(argv=None) -> int:
     p.add_argument("--seg-modern", nargs=2, metavar=("ODD", "EVEN"),
                    help="the same for recipes/seg-modern-real.toml (optional; the combined reader's seg half)")
     p.add_argument("--orand", default=os.environ.get("DOCREC_ORAND_DIR", str(SHARED / "orand_car_a")))
+    p.add_argument("--score", choices=("text", "digits"), default="digits",
+                   help="confidences of digit strings (default, as docrec reads amounts) or of texts")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(RESULTS), help=f"results JSON (default {RESULTS.relative_to(ROOT)})")
     args = p.parse_args(argv)
@@ -184,21 +187,24 @@ def main(argv=None) -> int:
     halves = {h: ([i for i in ids if i % 2 == r], [im for i, im in zip(ids, images) if i % 2 == r])
               for h, r in (("even", 0), ("odd", 1))}
     grammar = resolve_grammar("amount")
-    bundled = CombinedRecognizer(weights="seg-modern-real")  # its settings are kept for the cross-fitted one
+    sc = args.score
+    bundled = CombinedRecognizer(weights="seg-modern-real", score=sc)  # its settings are kept for the cross-fitted one
 
     def combo(h: str):
-        seg = SegmentationRecognizer(weights=modern[h]) if modern else bundled.seg
-        return CombinedRecognizer(seg=seg, sdnn=SDNNRecognizer(strip[h]), config=bundled.config)
+        seg = SegmentationRecognizer(weights=modern[h], score=sc) if modern else bundled.seg
+        return CombinedRecognizer(seg=seg, sdnn=SDNNRecognizer(strip[h], score=sc), config=bundled.config)
 
     runs = {}
     if lenet5:
-        runs["seg, LeNet-5: seg-lenet5-real (646 fields)"] = lambda h: SegmentationRecognizer(weights="seg-lenet5-real")
-        runs["seg, LeNet-5: cross-fitted (746 fields)"] = lambda h: SegmentationRecognizer(weights=lenet5[h])
+        runs["seg, LeNet-5: seg-lenet5-real (646 fields)"] = lambda h: SegmentationRecognizer(weights="seg-lenet5-real",
+                                                                                              score=sc)
+        runs["seg, LeNet-5: cross-fitted (746 fields)"] = lambda h: SegmentationRecognizer(weights=lenet5[h], score=sc)
     if modern:
         runs["seg, modern CNN: seg-modern-real (646 fields)"] = lambda h: bundled.seg
-        runs["seg, modern CNN: cross-fitted (746 fields)"] = lambda h: SegmentationRecognizer(weights=modern[h])
-    runs["sdnn-strip: sdnn-strip-real (646 fields)"] = lambda h: SDNNRecognizer("sdnn-strip-real")
-    runs["sdnn-strip: cross-fitted (746 fields)"] = lambda h: SDNNRecognizer(strip[h])
+        runs["seg, modern CNN: cross-fitted (746 fields)"] = lambda h: SegmentationRecognizer(weights=modern[h],
+                                                                                              score=sc)
+    runs["sdnn-strip: sdnn-strip-real (646 fields)"] = lambda h: SDNNRecognizer("sdnn-strip-real", score=sc)
+    runs["sdnn-strip: cross-fitted (746 fields)"] = lambda h: SDNNRecognizer(strip[h], score=sc)
     runs["combo: seg-modern-real + sdnn-strip-real (646 fields)"] = lambda h: bundled
     runs["combo: cross-fitted (746 fields)"] = combo
     results = {"split": "ORAND-CAR-A ids 800-999; the cross-fitted weights read the half they were not "
@@ -208,6 +214,7 @@ def main(argv=None) -> int:
                "weights": {flag: {h: [w, _sha(w)] for h, w in pair.items()}
                            for flag, pair in (("strip", strip), ("seg-lenet5", lenet5), ("seg-modern", modern))
                            if pair},
+               "score": sc, "combo_settings": {k: v for k, v in vars(bundled.config).items()},
                "threads": args.threads, "systems": {}}
     for label, make in runs.items():
         out, seconds = read_halves(make, halves, grammar)

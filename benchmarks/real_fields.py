@@ -11,7 +11,9 @@ Sets (nothing here is trained or tuned on them by this script):
   read with the ``zip`` grammar and scored on the whole text.
 
 Metrics: string accuracy, CER, fields/s (wall time of ``recognize`` on the whole set, one process,
-2 torch threads), and accuracy at 1% error with rejection. The rejection threshold is cross-fitted:
+2 torch threads), and accuracy at 1% error with rejection. Where digits are scored the recognisers
+read with ``score="digits"``: their confidence is the posterior of the digit string, every reading
+with those digits counted. The rejection threshold is cross-fitted:
 the set is split in two halves (even / odd positions), the threshold reaching <= 1% error on one
 half is applied to the other, and the two halves' accepted-correct / error counts are summed; no
 field is judged by a threshold chosen on itself.
@@ -91,14 +93,15 @@ def load_set(name: str, orand_dir: Path, usps_dir: Path | None) -> tuple[list[np
     raise ValueError(f"[benchmarks.real_fields] unknown set {name!r}; choose from {SETS}")
 
 
-def build(spec: str):
-    """``"system:weights"`` -> a recogniser (empty weights: the system's default)."""
+def build(spec: str, *, score: str = "text"):
+    """``"system:weights"`` -> a recogniser (empty weights: the system's default) whose confidence is
+    the posterior of the text or of its digits (``score``)."""
     from docrec.recognizers import get_recognizer
 
     system, _, weights = spec.partition(":")
     if system == "combo":
-        return get_recognizer("combo", **({"weights": _weights_path(weights)} if weights else {}))
-    return get_recognizer(system, **({"weights": weights} if weights else {}))
+        return get_recognizer("combo", score=score, **({"weights": _weights_path(weights)} if weights else {}))
+    return get_recognizer(system, score=score, **({"weights": weights} if weights else {}))
 
 
 def _weights_path(name: str) -> str:
@@ -212,10 +215,10 @@ def main(argv=None) -> int:
         systems = dict(s.split("=", 1) for s in args.systems)
     data = {s: load_set(s, Path(args.orand), Path(args.usps)) for s in args.sets}
     for label, spec in systems.items():
-        rec = build(spec)
         entry = results.setdefault(label, {})
         entry["spec"] = spec
         for s, (images, truths, grammar, digits_only) in data.items():
+            rec = build(spec, score="digits" if digits_only else "text")
             seen = saw_validation(spec, rec) if s == "orand-val" else []
             if seen:  # in-sample: benchmarks/real_crossfit.py measures such weights
                 entry.pop(s, None)

@@ -26,8 +26,10 @@ from gtn.graph import EPSILON as EPS
 
 from .alphabet import Alphabet
 from .charmodel import CharacterModel
-from .grammar import Grammar
+from .grammar import DIGITS, Grammar, digit_projection
 from .result import CharSpan, DecodeResult
+
+SCORES = ("text", "digits")  # what a reading's posterior is of: its exact text, or its digit string
 
 
 def _check_graph(graph, where: str, alphabet: Alphabet) -> None:
@@ -125,40 +127,66 @@ def decode_frames(penalties: torch.Tensor, grammar: Grammar | None = None, n: in
                    note=f" after per-frame beam pruning (beam={beam})" if beam is not None else "")
 
 
-def text_penalties(graph, texts, grammar: Grammar | None = None, *, alphabet: Alphabet | None = None
-                   ) -> tuple[float, list[float]]:
+def text_penalties(graph, texts, grammar: Grammar | None = None, *, alphabet: Alphabet | None = None,
+                   score: str = "text") -> tuple[float, list[float]]:
     """Forward penalties of given texts on an interpretation graph (for rescoring and combination).
 
     ``-log`` of a text's posterior among all interpretations the grammar allows is
     ``f_text - f_all``, the quantity :func:`decode` turns into its confidence; here it is computed
     for texts that need not be among the graph's own n best (another recogniser's readings).
 
+    With ``score="digits"`` a text stands for its digit string: ``f_text`` sums every allowed
+    interpretation with the same digits (``15.728.-``, ``15728``, ``15,728`` ...;
+    :meth:`Grammar.with_digits`), so ``f_text - f_all`` is ``-log`` of the posterior of the amount a
+    bank keys, however its separators and end marks were read.
+
     Args:
         graph: one acyclic ``gtn.Graph`` as for :func:`decode` (penalties used detached).
         texts: ``N`` strings.
         grammar: the allowed strings (``None``: any text of the alphabet).
         alphabet: as for :func:`decode`.
+        score: ``"text"`` (the exact text) or ``"digits"`` (its digit string).
 
     Returns:
         ``(f_all, [f_text_1, ..., f_text_N])``: forward penalties of every allowed interpretation
-        and of those spelling each text; ``inf`` for a text the grammar rejects, that holds
-        characters outside the alphabet, or that no path spells (``f_all`` is ``inf`` when the
-        grammar allows no path at all).
+        and of those spelling each text (or its digits); ``inf`` for a text the grammar rejects
+        (``"text"``), that holds characters outside the alphabet, or that no path spells (``f_all``
+        is ``inf`` when the grammar allows no path at all).
+
+    Raises:
+        ValueError: an unknown ``score``, or a graph or grammar that does not fit the alphabet.
     """
 
-    alphabet = _alphabets(grammar, alphabet, "decoders.text_penalties")
-    _check_graph(graph, "decoders.text_penalties", alphabet)
+    where = "decoders.text_penalties"
+    if score not in SCORES:
+        raise ValueError(f"[{where}] score must be one of {SCORES}, got {score!r}")
+    alphabet = _alphabets(grammar, alphabet, where)
+    _check_graph(graph, where, alphabet)
     g = graph.with_penalty(graph.penalty.detach().double())
     base = grammar if grammar is not None else Grammar.any_text(alphabet=alphabet)
     constrained, _ = gtn.compose(g, base.graph(dtype=torch.float64))
     f_all = _forward(constrained)
     out = []
     for text in texts:
-        if not math.isfinite(f_all) or not base.accepts(text):
+        if not math.isfinite(f_all) or not _spellable(text, base, alphabet, score):
             out.append(math.inf)
             continue
-        out.append(_text_forward(constrained, text, alphabet))
+        if score == "digits":
+            key = "".join(c for c in text if c in DIGITS)
+            only, _ = gtn.compose(constrained, Grammar(digit_projection(key, alphabet, where=where),
+                                                       alphabet=alphabet).graph(dtype=torch.float64))
+            out.append(_forward(only))
+        else:
+            out.append(_text_forward(constrained, text, alphabet))
     return f_all, out
+
+
+def _spellable(text, base: Grammar, alphabet: Alphabet, score: str) -> bool:
+    """Can ``text`` have a finite penalty: allowed by the grammar (``"text"``), or made of the
+    alphabet's characters (``"digits"``: other texts with its digits may be allowed)?"""
+    if score == "text":
+        return base.accepts(text)
+    return isinstance(text, str) and all(c in alphabet.characters for c in text)
 
 
 def _text_forward(constrained, text: str, alphabet: Alphabet) -> float:

@@ -16,6 +16,9 @@ Ready grammars (languages written in the pattern syntax of :mod:`decoders.patter
   ``*`` fill, end marks such as ``.-`` or ``/-``); the ``amount`` spec of the command line.
 * ``Grammar.lexicon(words)``: exactly the listed strings (optional per-word penalties).
 * ``Grammar.pattern(expr)``: any pattern.
+
+``grammar.with_digits(d)`` restricts any grammar to the strings whose digits are ``d`` (every way of
+writing one amount), for the posterior of a digit string.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import gtn
 from .alphabet import Alphabet
 from .automaton import ArcList, Dfa, intersect, trie
 from .pattern import compile_pattern
+
+DIGITS = "0123456789"  # the characters of a digit string (what a bank keys of an amount)
 
 
 class Grammar:
@@ -269,6 +274,27 @@ class Grammar:
         return Grammar(intersect(self.dfa, banned), alphabet=self.alphabet,
                        description=f"{self.description} minus {len(texts)} strings")
 
+    def with_digits(self, digits: str) -> "Grammar":
+        """The strings of this language whose digits, read in order, are ``digits``.
+
+        Every other character may stand anywhere: for :meth:`cheque_amount`, ``with_digits("15728")``
+        holds ``15728``, ``15.728``, ``15,728.-`` and ``$**15728/-`` (each with its penalty here). The
+        forward penalty of an interpretation graph composed with it sums every way of writing one
+        amount, the posterior of the digit string a bank keys (:func:`decoders.text_penalties` with
+        ``score="digits"``).
+
+        Args:
+            digits: ASCII digits only (``""``: the strings without any digit).
+
+        Raises:
+            ValueError: ``digits`` is not a string of ASCII digits, or the alphabet lacks one of them.
+        """
+        where = "decoders.Grammar.with_digits"
+        if not isinstance(digits, str) or not all(c in DIGITS for c in digits):
+            raise ValueError(f"[{where}] digits must be a string of ASCII digits, got {digits!r}")
+        dfa = intersect(self.dfa, digit_projection(digits, self.alphabet, where=where)).minimize()
+        return Grammar(dfa, alphabet=self.alphabet, description=f"{self.description} with digits {digits!r}")
+
     @classmethod
     def any_text(cls, *, alphabet: Alphabet | None = None) -> "Grammar":
         """Every string over the alphabet's characters (the empty string included)."""
@@ -302,6 +328,28 @@ class Grammar:
         if (key, dtype) not in self._graphs:
             self._graphs[(key, dtype)] = _to_graph(self.arcs(max_len=key), dtype)
         return self._graphs[(key, dtype)]
+
+
+def digit_projection(digits: str, alphabet: Alphabet, *, where: str = "decoders.digit_projection") -> Dfa:
+    """The unweighted automaton of every string over ``alphabet``'s characters whose digits are
+    ``digits``: states ``0..L``, state ``j`` loops on each non-digit character and moves to ``j + 1``
+    on ``digits[j]``; state ``L`` is final.
+
+    Raises:
+        ValueError: a digit of ``digits`` that is not a character of ``alphabet``.
+    """
+    ids = {alphabet.symbols[i]: i for i in alphabet.char_ids}
+    missing = sorted({c for c in digits if c not in ids})
+    if missing:
+        raise ValueError(f"[{where}] digit {missing[0]!r} is not a character of {alphabet.describe()}")
+    others = [i for i in alphabet.char_ids if alphabet.symbols[i] not in DIGITS]
+    trans = []
+    for j in range(len(digits) + 1):
+        row = {lab: (j, 0.0) for lab in others}
+        if j < len(digits):
+            row[ids[digits[j]]] = (j + 1, 0.0)
+        trans.append(row)
+    return Dfa(trans, 0, {len(digits): 0.0})
 
 
 def _to_graph(arcs: ArcList, dtype):

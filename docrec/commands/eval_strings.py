@@ -11,7 +11,8 @@ that threshold is chosen *on the folder itself* (an optimistic figure, flagged a
 ``--score text`` (default) compares the reading's text with the label; ``--score digits`` compares
 only their digits (:func:`docrec.recognizers.base.digit_string`), as a bank keys an amount: real
 cheque labels (ORAND) hold the digits only, while the reading keeps separators and end marks
-(``15.728.-`` is right for the label ``15728``).
+(``15.728.-`` is right for the label ``15728``), and the recogniser reads with ``score="digits"``: the
+confidence, and so the rejection, is that of the digit string, every reading with it counted.
 
 ``--errors OUT.csv`` lists every wrong or rejected field (``path,label,reading,confidence``), the
 most confident first. On real labelled scans the top of that list is where wrong labels show up: a
@@ -105,7 +106,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "real-trained ones, as in docrec recognize)")
     p.add_argument("--score", choices=("text", "digits"), default="text",
                    help="compare the whole text with the label (default), or only the digits of both "
-                        "(amounts with digit-only labels, e.g. real cheques)")
+                        "(amounts with digit-only labels, e.g. real cheques; the confidence is then the "
+                        "posterior of the digits)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N fields")
     p.add_argument("--allow-outside", action="store_true",
                    help="accept labels.csv rows whose image lies outside the folder")
@@ -126,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         folder = FieldFolder(args.folder, allow_outside=args.allow_outside)
         grammar = resolve_grammar(args.grammar)
         weights = args.weights if args.weights is not None else default_weights(args.system, args.grammar)
-        kwargs = {} if weights is None else {"weights": weights}
+        kwargs = {"score": args.score} if weights is None else {"weights": weights, "score": args.score}
         if args.device is not None:
             kwargs["device"] = args.device
         rec = get_recognizer(args.system, **kwargs)

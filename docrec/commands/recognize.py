@@ -2,7 +2,8 @@
 
 Folders are expanded to the image files they hold (sorted; not recursive). Every input gives one
 line: ``path<TAB>text<TAB>confidence``, with an amount grammar (``amount``, ``amount:strict``)
-``path<TAB>text<TAB>confidence<TAB>digits`` (the digits a bank keys: ``15.728.-`` -> ``15728``); or
+``path<TAB>text<TAB>confidence<TAB>digits`` (the digits a bank keys: ``15.728.-`` -> ``15728``; the
+confidence is then the posterior of those digits, ``--score``); or
 ``--json``: one JSON object per line with at least ``path``, ``text``, ``digits``, ``confidence``,
 ``rejected``, ``boxes``; per-file errors as ``{"path": ..., "error": ...}``). Unreadable files,
 empty images and images above ``--max-pixels`` give an error entry and the run goes on; the exit
@@ -37,6 +38,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="zip | amount (cheque amounts as written, e.g. 15.728.-; the digits are shown too) "
                         "| amount:strict (no end marks) | digits | digits:M-N | none | a pattern such as "
                         "'\\d{3}-\\d{4}' (default digits)")
+    p.add_argument("--score", choices=("text", "digits"), default=None,
+                   help="what the confidence is the posterior of: the text as read, or its digits (every "
+                        "reading with the same digits counted, as a bank keys an amount; the default with an "
+                        "amount grammar, text otherwise)")
     p.add_argument("--json", action="store_true", help="one JSON object per input line")
     p.add_argument("--draw", type=output_file, default=None, metavar="OUT.png",
                    help="write a picture of the recognition (with several inputs: OUT-<name>.png each)")
@@ -106,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"docrec recognize: error: bad --grammar {args.grammar!r}: {one_line(exc)}", file=sys.stderr)
         return 2
-    kwargs = {"max_pixels": args.max_pixels}
+    kwargs = {"max_pixels": args.max_pixels,
+              "score": args.score or ("digits" if is_amount_spec(args.grammar) else "text")}
     if args.device is not None:
         kwargs["device"] = args.device
     if args.reject_threshold is not None:

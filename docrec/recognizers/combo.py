@@ -27,6 +27,12 @@ For each field:
    a connected ink component (``Segmentation.severs``: touching characters; the segmenter's
    heuristic cuts are least reliable there, and the SDNN is at its relative best).
 
+**Digit strings** (``CombinedConfig.score = "digits"``, how amounts are read). An answer is then a
+digit string: candidates with the same digits (``15.728``, ``15728.-``) are one candidate, and each
+``d(t)`` is ``-log`` of the system's posterior of the digits, summed over every reading the grammar
+allows with them (:meth:`decoders.Grammar.with_digits`); a field whose separators or end marks are
+uncertain but whose amount is not keeps a high confidence.
+
 Boxes come from the segmentation system when its graph spells the answer (its pieces), else from
 the SDNN. ``seg_weight``, ``max_nll`` and the candidate counts are chosen on validation strings
 (``benchmarks/combo_weights.py``).
@@ -51,7 +57,9 @@ from typing import Sequence
 import numpy as np
 
 from decoders import Grammar, decode
-from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image
+from decoders.decode import SCORES
+from docrec.recognizers.base import (DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image,
+                                     digit_string)
 
 #: The segmentation system's piece classifier used by default: the modern CNN (more accurate than
 #: the paper's LeNet-5 on validation strings; ``weights=`` picks another, e.g. ``seg-lenet5.pt``).
@@ -86,6 +94,10 @@ class CombinedConfig:
         max_pixels: input size limit (both systems check it).
         sdnn_accept: take the SDNN's reading without running the segmentation system when the
             SDNN's posterior of it is at least this (module docstring; None: always both).
+        score: what the candidates and posteriors are: ``"text"``, readings as written, or
+            ``"digits"``, digit strings (candidates with the same digits are one answer, and each
+            system's posterior of it counts every reading with those digits: amounts as a bank
+            keys them). Both systems read with it.
     """
 
     seg_weight: float = 0.5
@@ -98,6 +110,7 @@ class CombinedConfig:
     reject_threshold: float = 0.0
     max_pixels: int = DEFAULT_MAX_PIXELS
     sdnn_accept: float | None = None
+    score: str = "text"
 
     def __post_init__(self) -> None:
         for name in ("seg_weight", "seg_weight_severed"):
@@ -114,6 +127,8 @@ class CombinedConfig:
                              f"'geometric' or 'hybrid'")
         if not 0.0 <= self.reject_threshold <= 1.0:
             raise ValueError(f"[docrec.CombinedConfig] reject_threshold={self.reject_threshold} must lie in [0, 1]")
+        if self.score not in SCORES:
+            raise ValueError(f"[docrec.CombinedConfig] score={self.score!r}: expected one of {SCORES}")
         if self.sdnn_accept is not None and not 0.0 < self.sdnn_accept <= 1.0:
             raise ValueError(f"[docrec.CombinedConfig] sdnn_accept={self.sdnn_accept} must lie in (0, 1] "
                              f"(or be None: always run both systems)")
@@ -162,20 +177,27 @@ class CombinedRecognizer:
             the class defaults); ``reject_threshold`` / ``max_pixels`` override its fields.
         device: where both recognisers' networks run (``cpu``, ``cuda``, ``cuda:N``, ``mps``; None:
             the CPU); their graphs and the combination stay on the CPU (:mod:`docrec.devices`).
+        score: ``"text"`` or ``"digits"`` (:attr:`CombinedConfig.score`; None: the config's, which
+            for the real-trained seg weights is ``"digits"``). Given ``seg`` / ``sdnn`` recognisers
+            must score the same way.
+
+    Raises:
+        ValueError: bad settings, or a given part recogniser that scores otherwise.
     """
 
     name = "combo"
 
     def __init__(self, *, seg=None, sdnn=None, weights: str | os.PathLike | None = None,
                  config: CombinedConfig | None = None, reject_threshold: float | None = None,
-                 max_pixels: int | None = None, device: str | None = None):
+                 max_pixels: int | None = None, device: str | None = None, score: str | None = None):
 
         from docrec.recognizers.sdnn import SDNNRecognizer
         from docrec.recognizers.seg import SegmentationRecognizer
 
         seg_weights, sdnn_weights = split_weights(weights)
         weights = seg_weights
-        if seg is None:
+        own_seg = seg is None
+        if own_seg:
             if weights is None and DEFAULT_SEG_WEIGHTS.is_file():
                 weights = DEFAULT_SEG_WEIGHTS
             seg = SegmentationRecognizer(weights=weights, max_pixels=max_pixels, device=device)
@@ -195,10 +217,20 @@ class CombinedRecognizer:
             cfg.reject_threshold = float(reject_threshold)
         if max_pixels is not None:
             cfg.max_pixels = int(max_pixels)
+        if score is not None:
+            cfg.score = score
         cfg.__post_init__()
         self.config = cfg
+        if own_seg:
+            self.seg.config.score = cfg.score
         self.sdnn = sdnn if sdnn is not None else SDNNRecognizer(
-            cfg.sdnn_weights, device=device, **({} if max_pixels is None else {"max_pixels": int(max_pixels)}))
+            cfg.sdnn_weights, device=device, score=cfg.score,
+            **({} if max_pixels is None else {"max_pixels": int(max_pixels)}))
+        for part in (self.seg, self.sdnn):
+            if _score_of(part) != cfg.score:
+                raise ValueError(f"[docrec.CombinedRecognizer] the {part.name} recogniser scores "
+                                 f"{_score_of(part)!r} but the combination {cfg.score!r}: build both with "
+                                 f"score={cfg.score!r}")
 
     def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1) -> list[Recognition]:
         """Read field images: uint8 ``(H, W)`` each -> one :class:`Recognition` each (same order).
@@ -270,24 +302,32 @@ class CombinedRecognizer:
                              f"for {len(images)} images")
         seg_out = self.seg.recognize_detailed(images, grammar=grammar, n_best=m_seg)
         sdnn_out, sdnn_frames = zip(*sdnn_read)
-        cands = [candidate_texts(s, d, m_seg, m_sdnn) for (s, _), d in zip(seg_out, sdnn_out)]
-        known_seg = [{d.text: _nll(d.confidence) for d in (det.decoded if det is not None else []) if not d.rejected}
-                     for _, det in seg_out]
-        known_sdnn = [{} if _no_reading(d) else {d.text: _nll(d.confidence)} for d in sdnn_out]
-        ask_seg = [[t for t in c if t not in k] for c, k in zip(cands, known_seg)]
-        ask_sdnn = [[t for t in c if t not in k] for c, k in zip(cands, known_sdnn)]
+        key = self.key
+        cands = [candidate_texts(s, d, m_seg, m_sdnn, key=key) for (s, _), d in zip(seg_out, sdnn_out)]
+        if self.config.score == "text":
+            known_seg = [{d.text: _nll(d.confidence) for d in (det.decoded if det is not None else [])
+                          if not d.rejected} for _, det in seg_out]
+        else:  # only the best reading's confidence is a digit-string posterior
+            known_seg = [{} if _no_reading(s) else {key(s.text): _nll(s.confidence)} for s, _ in seg_out]
+        known_sdnn = [{} if _no_reading(d) else {key(d.text): _nll(d.confidence)} for d in sdnn_out]
+        ask_seg = [[t for t in c if key(t) not in k] for c, k in zip(cands, known_seg)]
+        ask_sdnn = [[t for t in c if key(t) not in k] for c, k in zip(cands, known_sdnn)]
         seg_pen = self.seg.text_penalties([det for _, det in seg_out], ask_seg, grammar=grammar)
         sdnn_pen = self.sdnn.text_penalties(images, ask_sdnn, grammar=grammar, penalties=sdnn_frames)
         out = []
         for k, ((s_res, detail), d_res, texts) in enumerate(zip(seg_out, sdnn_out, cands)):
             for known, asked, (f_all, f_text) in ((known_seg[k], ask_seg[k], seg_pen[k]),
                                                   (known_sdnn[k], ask_sdnn[k], sdnn_pen[k])):
-                known.update({t: float(f - f_all) if math.isfinite(f) else math.inf
+                known.update({key(t): float(f - f_all) if math.isfinite(f) else math.inf
                               for t, f in zip(asked, f_text)})
-            seg_nll = np.array([0.0 if _no_reading(s_res) else known_seg[k][t] for t in texts], np.float64)
-            sdnn_nll = np.array([0.0 if _no_reading(d_res) else known_sdnn[k][t] for t in texts], np.float64)
+            seg_nll = np.array([0.0 if _no_reading(s_res) else known_seg[k][key(t)] for t in texts], np.float64)
+            sdnn_nll = np.array([0.0 if _no_reading(d_res) else known_sdnn[k][key(t)] for t in texts], np.float64)
             out.append(Scored(texts, seg_nll, sdnn_nll, s_res, d_res, detail, _severed(detail)))
         return out
+
+    def key(self, text: str) -> str:
+        """What identifies an answer: the text itself, or its digit string (``config.score``)."""
+        return digit_string(text) if self.config.score == "digits" else text
 
     def confidence_of(self, sc: "Scored", best: int, softmax: float) -> float:
         """The answer's confidence (module docstring, step 3 and ``CombinedConfig.confidence``)."""
@@ -375,6 +415,11 @@ def _severed(detail) -> bool:
     return bool(detail.segmentation.severs(inner).any()) if inner else False
 
 
+def _score_of(recognizer) -> str:
+    """What a part recogniser's posteriors are of (``"text"`` for one without the setting)."""
+    return getattr(getattr(recognizer, "config", None), "score", "text")
+
+
 def _no_reading(res: Recognition) -> bool:
     return res.rejected and not res.text
 
@@ -383,14 +428,20 @@ def _nll(confidence: float) -> float:
     return -math.log(confidence) if confidence > 0 else math.inf
 
 
-def candidate_texts(s_res: Recognition, d_res: Recognition, m_seg: int, m_sdnn: int) -> list[str]:
-    """Distinct texts of both n-best lists, seg first (at most ``m_seg`` / ``m_sdnn`` from each)."""
+def candidate_texts(s_res: Recognition, d_res: Recognition, m_seg: int, m_sdnn: int, *,
+                    key=None) -> list[str]:
+    """Distinct texts of both n-best lists, seg first (at most ``m_seg`` / ``m_sdnn`` from each);
+    ``key(text)``: what makes two texts the same answer (default: the text; the first one read
+    stands for the others)."""
+    key = key or (lambda t: t)
     out: list[str] = []
+    seen: set[str] = set()
     for res, m in ((s_res, m_seg), (d_res, m_sdnn)):
         if _no_reading(res):
             continue
         for t in ([res.text] + [a for a, _ in res.alternatives])[:m]:
-            if t not in out:
+            if key(t) not in seen:
+                seen.add(key(t))
                 out.append(t)
     return out
 

@@ -11,7 +11,9 @@ Pipeline, per batch of field images (uint8 ``(H, W)``, white paper, dark ink):
    never reaches a valid frame);
 3. frame graph -> character model (:class:`decoders.CharacterModel`) -> grammar -> Viterbi, batched
    (:class:`decoders.ProductDecoder`, equal to :func:`decoders.decode_frames`);
-   confidence = posterior of the text, ``exp(F_all - F_text)``, computed on the frame penalties
+   confidence = posterior of the text, ``exp(F_all - F_text)`` (with ``score="digits"`` of its digit
+   string: ``F_text`` then sums every reading with those digits, :meth:`decoders.Grammar.with_digits`),
+   computed on the frame penalties
    divided by a calibration temperature ``tau`` (the weights file's ``meta["confidence_temperature"]``,
    chosen on validation strings by ``benchmarks/sdnn_validation.py --calibrate``; 1 = the raw
    posterior, which the large RBF penalties make nearly 0 or 1); the text itself is the Viterbi
@@ -35,8 +37,10 @@ import torch
 
 from data.sdnn_samples import STRIDE, STRIP_H, FieldTransform, normalize_field_ink
 from decoders import CharacterModel, CharacterModelConfig, ProductDecoder, decode_frames
+from decoders.decode import SCORES
 from docrec.devices import network_device, to_graph_device
-from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image
+from docrec.recognizers.base import (DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image,
+                                     digit_string)
 from docrec.recognizers.sdnn_net import build_sdnn, frame_penalties, load_weights
 from docrec.weights import resolve as resolve_weights
 from lenet.inference import inference_model
@@ -91,6 +95,9 @@ class SDNNRecognizerConfig:
         device: where the network runs (``cpu``, ``cuda``, ``cuda:N``, ``mps``; :mod:`docrec.devices`;
             None: the CPU, or a given model's own device); the frame penalties are moved to the CPU
             for the character model and the decoders.
+        score: what the confidence is the posterior of: ``"text"``, the reading as written, or
+            ``"digits"``, its digit string (every reading with the same digits counted: the amount
+            a bank keys, whatever separators and end marks were read).
     """
 
     batch_size: int = 32
@@ -99,6 +106,7 @@ class SDNNRecognizerConfig:
     charmodel: dict = field(default_factory=dict)
     temperature: float | None = None
     device: str | None = None
+    score: str = "text"
 
 
 class SDNNRecognizer:
@@ -116,11 +124,14 @@ class SDNNRecognizer:
     def __init__(self, weights: str | os.PathLike | None = None, *, model: torch.nn.Module | None = None,
                  config: SDNNRecognizerConfig | None = None, batch_size: int | None = None,
                  reject_threshold: float | None = None, max_pixels: int | None = None,
-                 charmodel: dict | None = None, temperature: float | None = None, device: str | None = None):
+                 charmodel: dict | None = None, temperature: float | None = None, device: str | None = None,
+                 score: str | None = None):
         given = {"batch_size": batch_size, "reject_threshold": reject_threshold, "max_pixels": max_pixels,
-                 "charmodel": charmodel, "temperature": temperature, "device": device}
+                 "charmodel": charmodel, "temperature": temperature, "device": device, "score": score}
         self.config = replace(config or SDNNRecognizerConfig(), **{k: v for k, v in given.items() if v is not None})
         cfg = self.config
+        if cfg.score not in SCORES:
+            raise ValueError(f"[docrec.SDNNRecognizer] score must be one of {SCORES}, got {cfg.score!r}")
         self.meta: dict = {}
         cm_opts: dict = {}
         if model is None:
@@ -276,7 +287,11 @@ class SDNNRecognizer:
                 texts = [[sp.label for sp in spl] for spl in spans]
                 scaled = pen / self.temperature
                 f_all = dec.forward_all(scaled, frames)
-                f_txt = dec.forward_text(scaled, frames, texts)
+                if self.config.score == "digits":
+                    words = [self.charmodel.alphabet.decode(t) for t in texts]
+                    f_txt = self._digits_forward(dec.grammar, scaled, frames, words)
+                else:
+                    f_txt = dec.forward_text(scaled, frames, texts)
             for k, i in enumerate(chunk):
                 frame_pen[i] = pen[k, : int(frames[k])]
                 results[i] = self._result(norm[i][2], norm[i][1], float(best[k]), spans[k], float(f_all[k]),
@@ -287,7 +302,8 @@ class SDNNRecognizer:
                        penalties: Sequence[torch.Tensor | None] | None = None) -> list[tuple[float, np.ndarray]]:
         """Score given readings: ``-log`` posterior of a text = ``f_text - f_all`` (the quantity the
         confidence is made of, at the calibrated temperature), for texts this recogniser need not
-        have found itself (:class:`docrec.recognizers.combo.CombinedRecognizer`).
+        have found itself (:class:`docrec.recognizers.combo.CombinedRecognizer`). With
+        ``score="digits"`` a text's posterior is its digit string's (every reading with its digits).
 
         Args:
             images: ``B`` field images (checked as by :meth:`recognize`).
@@ -329,13 +345,33 @@ class SDNNRecognizer:
             idx = torch.as_tensor(rows, dtype=torch.long)
             with _one_thread():
                 f_all = dec.forward_all(scaled, frames).numpy()
-                f_txt = dec.forward_text(scaled[idx], frames[idx], labels).numpy()
+                if self.config.score == "digits":
+                    words = [t for i in chunk for t in texts[i]]
+                    f_txt = self._digits_forward(dec.grammar, scaled[idx], frames[idx], words).numpy()
+                else:
+                    f_txt = dec.forward_text(scaled[idx], frames[idx], labels).numpy()
             f_txt = np.where(np.asarray(ok), f_txt, np.inf)
             start = 0
             for k, i in enumerate(chunk):
                 n = len(texts[i])
                 out[i] = (float(f_all[k]), f_txt[start: start + n].astype(np.float64))
                 start += n
+        return out
+
+    def _digits_forward(self, grammar, pen: torch.Tensor, frames: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
+        """Forward penalty, per field, of the readings ``grammar`` allows with the digits of
+        ``texts[b]``: ``(B, T, C), (B,), B strings -> (B,)`` (``score="digits"``; one small product
+        automaton per distinct digit string, :meth:`decoders.Grammar.with_digits`)."""
+        out = torch.full((len(texts),), float("inf"), dtype=pen.dtype)
+        rows: dict[str, list[int]] = {}
+        for b, t in enumerate(texts):
+            rows.setdefault(digit_string(t), []).append(b)
+        for key, idx in rows.items():
+            restricted = grammar.with_digits(key)
+            if restricted.dfa.is_empty():
+                continue
+            sel = torch.as_tensor(idx, dtype=torch.long)
+            out[sel] = ProductDecoder(restricted, self.charmodel).forward_all(pen[sel], frames[sel]).to(pen.dtype)
         return out
 
     def _given_batches(self, penalties: Sequence[torch.Tensor | None], todo: list[int]):

@@ -12,7 +12,8 @@ Pipeline for one field image ``(H, W)`` uint8:
    for ``c``, so a mis-segmented piece, which the net reads as 'none', is expensive for every
    character). The 'none' class itself gets no arc: a grammar never emits it.
 3. Composition with a ``decoders.Grammar`` and decoding (Viterbi, confidence = posterior of the
-   text among all interpretations the grammar allows, Sec. VI) -> text, per-character boxes.
+   text among all interpretations the grammar allows, Sec. VI; with ``score="digits"`` of its digit
+   string, every interpretation with those digits counted) -> text, per-character boxes.
 
 All pieces of a batch of images go through LeNet-5 in one tensor, so recognising many fields is
 one network call per ``batch_pieces`` pieces. The piece classifier may also be the modern CNN
@@ -34,6 +35,7 @@ import torch
 import gtn
 from data.constants import NONE_ID, NUM_CLASSES  # 16 characters + 'none'
 from decoders import decode, text_penalties
+from decoders.decode import SCORES
 from docrec.devices import network_device, to_graph_device
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image
 from docrec.weights import resolve as resolve_weights
@@ -73,6 +75,9 @@ class SegRecognizerConfig:
         device: where the piece classifier runs (``cpu``, ``cuda``, ``cuda:N``, ``mps``;
             :mod:`docrec.devices`; None: the CPU, or a given model's own device); the segmenter and
             the graphs stay on the CPU.
+        score: what the confidence is the posterior of: ``"text"``, the reading as written, or
+            ``"digits"``, its digit string (every interpretation with the same digits counted:
+            the amount a bank keys, whatever separators and end marks were read).
     """
 
     map_j: float = DEFAULT_MAP_J
@@ -83,6 +88,7 @@ class SegRecognizerConfig:
     batch_pieces: int = 64
     max_pixels: int = DEFAULT_MAX_PIXELS
     device: str | None = None
+    score: str = "text"
 
 
 def load_seg_weights(path: str | os.PathLike | None = None):
@@ -145,10 +151,15 @@ class SegmentationRecognizer:
     def __init__(self, *, weights: str | os.PathLike | None = None, model=None,
                  config: SegRecognizerConfig | None = None, segmenter_config=None,
                  reject_threshold: float | None = None, max_pixels: int | None = None,
-                 temperature: float | None = None, device: str | None = None):
+                 temperature: float | None = None, device: str | None = None, score: str | None = None):
         self.config = replace(config) if config is not None else SegRecognizerConfig()  # the caller's stays as given
         if device is not None:
             self.config.device = str(device)
+        if score is not None:
+            self.config.score = score
+        if self.config.score not in SCORES:
+            raise ValueError(f"[docrec.SegmentationRecognizer] score must be one of {SCORES}, got "
+                             f"{self.config.score!r}")
         if reject_threshold is not None:
             if not 0.0 <= float(reject_threshold) <= 1.0:
                 raise ValueError(f"[docrec.SegmentationRecognizer] reject_threshold={reject_threshold} "
@@ -233,7 +244,8 @@ class SegmentationRecognizer:
                 continue
             decoded = decode(self._tempered(g), grammar, n=max(1, n_best))
             detail.decoded = decoded
-            results[k] = (self._to_recognition(decoded, seg, amap), detail)
+            results[k] = (self._to_recognition(decoded, seg, amap, self._confidence(g, decoded[0], grammar)),
+                          detail)
         return results
 
     def recognize(self, images: Sequence[np.ndarray], *, grammar=None, n_best: int = 1) -> list[Recognition]:
@@ -271,7 +283,8 @@ class SegmentationRecognizer:
             if detail is None or detail.graph is None or not cands:
                 out.append((float("inf"), np.full(len(cands), np.inf)))
                 continue
-            f_all, f_text = text_penalties(self._tempered(detail.graph), list(cands), grammar)
+            f_all, f_text = text_penalties(self._tempered(detail.graph), list(cands), grammar,
+                                           score=self.config.score)
             out.append((f_all, np.asarray(f_text, np.float64)))
         return out
 
@@ -281,16 +294,26 @@ class SegmentationRecognizer:
         t = self.config.temperature
         return graph if t == 1.0 else graph.with_penalty(graph.penalty / t)
 
-    def _to_recognition(self, decoded, seg, amap) -> Recognition:
+    def _confidence(self, graph, best, grammar) -> float:
+        """The best reading's confidence: its text's posterior as decoded, or with ``score="digits"``
+        its digit string's (:func:`decoders.text_penalties`)."""
+        if best.rejected or self.config.score == "text":
+            return float(best.confidence)
+        f_all, (f_digits,) = text_penalties(self._tempered(graph), [best.text], grammar, score="digits")
+        return float(min(1.0, math.exp(f_all - f_digits))) if math.isfinite(f_digits) else 0.0
+
+    def _to_recognition(self, decoded, seg, amap, conf: float | None = None) -> Recognition:
+        """The best of ``decoded`` as a result with boxes; ``conf``: its confidence (None: the
+        decoded text's posterior)."""
         best = decoded[0]
         if best.rejected:
             return Recognition.reject(best.reason)
+        conf = float(best.confidence) if conf is None else conf
         boxes = []
         for span in best.spans:
             seg_arcs = [int(amap[a]) for a in span.arcs]
             b = seg.boxes[seg_arcs]
             boxes.append((int(b[:, 0].min()), int(b[:, 1].min()), int(b[:, 2].max()), int(b[:, 3].max())))
-        conf = float(best.confidence)
         rejected = conf < self.config.reject_threshold
         return Recognition(text=best.text, confidence=conf, rejected=rejected, boxes=boxes,
                            penalty=float(best.penalty) * self.config.temperature,

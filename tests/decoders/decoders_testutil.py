@@ -49,3 +49,24 @@ def logsumexp_neg(pens):
     """-log sum exp(-p)."""
     m = min(pens)
     return m - math.log(sum(math.exp(-(p - m)) for p in pens))
+
+
+def brute_texts(graph, grammar, alphabet=None):
+    """text -> list of the penalties of every path spelling it that ``grammar`` allows (grammar
+    penalties added; paths through the 'none' class skipped)."""
+    from decoders import Alphabet
+
+    alphabet = alphabet or Alphabet.default()
+    table: dict[str, list[float]] = {}
+    for arcs, pen in paths(graph):
+        labs = [int(graph.olabel[a]) for a in arcs]
+        if alphabet.none_id in labs:
+            continue
+        text = alphabet.decode(labs)
+        if grammar is not None:
+            gp = grammar.penalty(text)
+            if gp is None:
+                continue
+            pen += gp
+        table.setdefault(text, []).append(pen)
+    return table

@@ -13,7 +13,7 @@ import torch
 
 from decoders import (Alphabet, CharacterModel, CharacterModelConfig, DecodeResult, Grammar, decode,
                       decode_frames, text_penalties)
-from decoders_testutil import logsumexp_neg, paths
+from decoders_testutil import brute_texts, logsumexp_neg
 
 A = Alphabet.default()
 NONE = A.none_id
@@ -31,23 +31,6 @@ def random_dag(rng: random.Random, *, labels=(0, 1, 2, NONE, -1)):
     src, dst, lab, pen = zip(*arcs)
     return gtn.Graph(list(src), list(dst), list(lab), None, torch.tensor(pen, dtype=torch.float64),
                      num_nodes=n)
-
-
-def brute_texts(graph, grammar):
-    """text -> (best penalty, list of all allowed path penalties), with grammar penalties added."""
-    table: dict[str, list[float]] = {}
-    for arcs, pen in paths(graph):
-        labs = [int(graph.olabel[a]) for a in arcs]
-        if NONE in labs:
-            continue
-        text = A.decode(labs)
-        if grammar is not None:
-            gp = grammar.penalty(text)
-            if gp is None:
-                continue
-            pen += gp
-        table.setdefault(text, []).append(pen)
-    return table
 
 
 GRAMMARS = [
