@@ -102,7 +102,7 @@ def draw_errors(spec: SystemSpec, fset: LoadedSet, errors: list[dict], records_b
             f"{e['field']}-{_reading_digest(records_by_hash[e['field']])}.png")
         target = out / rel
         if not target.is_file():
-            rec = recognizers.get(spec, fset.spec)
+            rec = recognizers.get(spec, fset.spec, score=fset.score)
             draw = getattr(rec, "draw", None)
             if draw is None:
                 names.append(None)

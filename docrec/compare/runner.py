@@ -1,7 +1,7 @@
 """Read every field set with every system, caching each reading by field hash so a run resumes.
 
-The cache is one JSON-lines file per (system, weights file contents, grammar, source code of the
-reading path) under ``OUT/cache/``: one line per field, ``{"field": hash, "text", "confidence", "rejected", "boxes",
+The cache is one JSON-lines file per (system, weights file contents, grammar, score, source code of
+the reading path) under ``OUT/cache/``: one line per field, ``{"field": hash, "text", "confidence", "rejected", "boxes",
 "penalty", "seconds"}``, appended after every batch. A second run with the same systems and sets
 finds every field there and builds no recogniser at all. ``seconds`` is the field's share of its
 batch's wall time, so speeds stay comparable after a resume. The source code of every package a
@@ -43,12 +43,13 @@ def reading_code() -> str:
     return source_digest(gtn, lenet, segmenter, decoders, data, docrec.recognizers)
 
 
-def cache_path(cache_dir: Path, spec: SystemSpec, fields: SetSpec) -> Path:
-    """The cache file of ``spec`` reading the set ``fields`` (keyed by the weights' bytes, the grammar
-    and the reading code's source)."""
+def cache_path(cache_dir: Path, spec: SystemSpec, fields: SetSpec, *, score: str = "text") -> Path:
+    """The cache file of ``spec`` reading the set ``fields`` with ``score`` (keyed by the weights'
+    bytes, the grammar, the score and the reading code's source)."""
     weights = spec.weights_for_set(fields)
     digests = [_file_digest(f) for f in weights_files(weights)]
-    key = json.dumps([spec.system, digests[0] if len(digests) == 1 else digests, fields.grammar, reading_code()])
+    key = json.dumps([spec.system, digests[0] if len(digests) == 1 else digests, fields.grammar, reading_code()]
+                     + ([score] if score != "text" else []))
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{spec.system}-{Path(weights).stem}")[:60]
     return cache_dir / f"{slug}-{hashlib.sha1(key.encode()).hexdigest()[:10]}.jsonl"
 
@@ -69,20 +70,22 @@ def read_cache(path: Path) -> dict[str, dict]:
 
 
 class Recognizers:
-    """Recognisers built on first use, one per (system, weights): a run whose readings are all
-    cached builds none. ``built`` counts the builds (tests check a resumed run does no work).
+    """Recognisers built on first use, one per (system, weights, score): a run whose readings are
+    all cached builds none. A set scored on its digits is read with ``score="digits"`` (confidences
+    of digit strings). ``built`` counts the builds (tests check a resumed run does no work).
     ``device``: where their networks run (None: the CPU)."""
 
     def __init__(self, factory: Callable | None = None, *, device: str | None = None):
         self._factory = factory
         self._device = device
-        self._made: dict[tuple[str, str], object] = {}
+        self._made: dict[tuple[str, str, str], object] = {}
         self.built = 0
 
-    def get(self, spec: SystemSpec, fields: SetSpec):
-        """The recogniser of ``spec`` for the set ``fields`` (built on first use)."""
+    def get(self, spec: SystemSpec, fields: SetSpec, *, score: str = "text"):
+        """The recogniser of ``spec`` for the set ``fields`` (built on first use), reading with
+        ``score`` (``text`` or ``digits``: what its confidences are posteriors of)."""
         weights = spec.weights_for_set(fields)
-        key = (spec.system, weights)
+        key = (spec.system, weights, score)
         if key not in self._made:
             if self._factory is not None:
                 self._made[key] = self._factory(spec.system, weights)
@@ -90,7 +93,7 @@ class Recognizers:
                 from docrec.recognizers import get_recognizer
 
                 files = "+".join(str(f) for f in weights_files(weights))
-                self._made[key] = get_recognizer(spec.system, weights=files,
+                self._made[key] = get_recognizer(spec.system, weights=files, score=score,
                                                  **({} if self._device is None else {"device": self._device}))
             self.built += 1
         return self._made[key]
@@ -129,13 +132,13 @@ def read_set(spec: SystemSpec, fset: LoadedSet, *, cache_dir: Path, recognizers:
     """
     from docrec.recognizers import resolve_grammar
 
-    path = cache_path(cache_dir, spec, fset.spec)
+    path = cache_path(cache_dir, spec, fset.spec, score=fset.score)
     cached = read_cache(path)
     todo = [i for i, h in enumerate(fset.hashes) if h not in cached]
     if todo:
         from tqdm import tqdm
 
-        rec = recognizers.get(spec, fset.spec)
+        rec = recognizers.get(spec, fset.spec, score=fset.score)
         grammar = resolve_grammar(fset.spec.grammar)
         path.parent.mkdir(parents=True, exist_ok=True)
         bar = tqdm(total=len(fset.hashes), initial=len(fset.hashes) - len(todo), disable=not progress,

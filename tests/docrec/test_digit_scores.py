@@ -118,3 +118,18 @@ def test_cli_reads_amounts_with_digit_posteriors(tmp_path, capsys, images):
         entry = json.loads(capsys.readouterr().out.strip().splitlines()[0])
         assert code == 0 and entry["confidence"] == pytest.approx(want[score], rel=1e-6)
     assert ref.config.score == "text"
+
+
+def test_compare_reads_digit_scored_sets_with_digit_posteriors(tmp_path):
+    """``docrec compare``: a set scored on its digits is read by a recogniser with ``score="digits"``,
+    and its readings are cached apart from text-scored ones."""
+    from docrec.compare.runner import Recognizers, cache_path
+    from docrec.compare.specs import parse_folder, parse_system
+
+    (tmp_path / "labels.csv").write_text("path,text\n")
+    fields = parse_folder(str(tmp_path), grammar="amount", score="digits")
+    spec = parse_system("sdnn:sdnn-strip-real")
+    assert cache_path(tmp_path, spec, fields, score="digits") != cache_path(tmp_path, spec, fields)
+    made = Recognizers()
+    assert made.get(spec, fields, score="digits").config.score == "digits"
+    assert made.get(spec, fields).config.score == "text" and made.built == 2
