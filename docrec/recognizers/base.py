@@ -37,7 +37,8 @@ class Recognition:
     Attributes:
         text: the decoded string ("" when rejected for lack of any allowed interpretation).
         confidence: posterior probability of ``text`` among the interpretations the grammar allows,
-            in [0, 1].
+            in [0, 1]; for a recogniser reading with ``score="digits"`` (amounts on the command
+            line), of its digit string, every interpretation with those digits counted.
         rejected: True when the recogniser declines to answer (confidence below the threshold,
             no path allowed by the grammar, unreadable or empty input).
         boxes: one ``(x0, y0, x1, y1)`` box per character of ``text``, in input-image pixels.
