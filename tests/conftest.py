@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 
 SHARED_USPS = REPO.parent / "shared" / "data" / "usps"
+
+# matplotlib's font cache and onnxruntime's device id go under $HOME unless told otherwise: the tests
+# keep the user's home clean (removed when the session ends, by the main process only)
+_SCRATCH = tempfile.mkdtemp(prefix="docrec-tests-")
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(_SCRATCH, "matplotlib"))
+os.environ.setdefault("XDG_CACHE_HOME", os.path.join(_SCRATCH, "cache"))
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_SCRATCH, ignore_errors=True)
 
 if SHARED_MNIST.is_dir() and not os.environ.get("DOCREC_MNIST_DIR"):
     os.environ["DOCREC_MNIST_DIR"] = str(SHARED_MNIST)
