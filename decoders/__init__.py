@@ -9,7 +9,8 @@ Public API (penalties, lower is better, everywhere; docs/design.md, docs/paper.m
 - :class:`CharacterModel`, :class:`CharacterModelConfig`, :func:`frame_graph`: SDNN frames -> characters.
 - :func:`decode` (interpretation graph) and :func:`decode_frames` (SDNN ``(T, C)`` penalties): the n best
   distinct texts as :class:`DecodeResult` with confidence, margin, :class:`CharSpan` s and rejection;
-  :func:`text_penalties`: forward penalties of given texts (rescoring another recogniser's readings).
+  :func:`text_penalties`: forward penalties of given texts (rescoring another recogniser's readings),
+  or of their digit strings (``score="digits"``; :data:`SCORES`, :meth:`Grammar.with_digits`).
 - :class:`ProductDecoder`: the fast path of :func:`decode_frames` for batches (character model x
   grammar automaton, one vectorised step per frame; tested equal to it).
 - :func:`marked_label_graph` (and :func:`marked_label_pattern`): the training target of a digit-only
@@ -19,7 +20,7 @@ Public API (penalties, lower is better, everywhere; docs/design.md, docs/paper.m
 
 from decoders.alphabet import Alphabet
 from decoders.charmodel import CharacterModel, CharacterModelConfig, frame_graph
-from decoders.decode import decode, decode_frames, text_penalties
+from decoders.decode import SCORES, decode, decode_frames, text_penalties
 from decoders.grammar import Grammar
 from decoders.labelgraph import marked_label_graph, marked_label_pattern
 from decoders.pattern import PatternError
@@ -27,5 +28,5 @@ from decoders.product import ProductDecoder
 from decoders.result import CharSpan, DecodeResult
 
 __all__ = ["Alphabet", "Grammar", "PatternError", "CharacterModel", "CharacterModelConfig", "frame_graph",
-           "decode", "decode_frames", "text_penalties", "CharSpan", "DecodeResult", "marked_label_graph",
+           "decode", "decode_frames", "text_penalties", "SCORES", "CharSpan", "DecodeResult", "marked_label_graph",
            "marked_label_pattern", "ProductDecoder"]

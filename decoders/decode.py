@@ -167,15 +167,17 @@ def text_penalties(graph, texts, grammar: Grammar | None = None, *, alphabet: Al
     constrained, _ = gtn.compose(g, base.graph(dtype=torch.float64))
     f_all = _forward(constrained)
     out = []
+    by_digits: dict[str, float] = {}  # texts with the same digits share one forward
     for text in texts:
         if not math.isfinite(f_all) or not _spellable(text, base, alphabet, score):
             out.append(math.inf)
-            continue
-        if score == "digits":
+        elif score == "digits":
             key = "".join(c for c in text if c in DIGITS)
-            only, _ = gtn.compose(constrained, Grammar(digit_projection(key, alphabet, where=where),
-                                                       alphabet=alphabet).graph(dtype=torch.float64))
-            out.append(_forward(only))
+            if key not in by_digits:
+                only, _ = gtn.compose(constrained, Grammar(digit_projection(key, alphabet, where=where),
+                                                           alphabet=alphabet).graph(dtype=torch.float64))
+                by_digits[key] = _forward(only)
+            out.append(by_digits[key])
         else:
             out.append(_text_forward(constrained, text, alphabet))
     return f_all, out

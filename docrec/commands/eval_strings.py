@@ -94,6 +94,7 @@ def string_metrics(texts: Sequence[str | None], truths: Sequence[str], confidenc
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from decoders import SCORES
     from docrec.recognizers import SYSTEMS
 
     p = subparsers.add_parser("strings", help="string accuracy, CER and accuracy at 1%% error on a labelled folder")
@@ -104,7 +105,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=weights_arg, default=None,
                    help="weights file or bundled name (default: the system's; with an amount grammar the "
                         "real-trained ones, as in docrec recognize)")
-    p.add_argument("--score", choices=("text", "digits"), default="text",
+    p.add_argument("--score", choices=SCORES, default="text",
                    help="compare the whole text with the label (default), or only the digits of both "
                         "(amounts with digit-only labels, e.g. real cheques; the confidence is then the "
                         "posterior of the digits)")
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         folder = FieldFolder(args.folder, allow_outside=args.allow_outside)
         grammar = resolve_grammar(args.grammar)
         weights = args.weights if args.weights is not None else default_weights(args.system, args.grammar)
-        kwargs = {"score": args.score} if weights is None else {"weights": weights, "score": args.score}
+        kwargs = {"score": args.score, **({} if weights is None else {"weights": weights})}
         if args.device is not None:
             kwargs["device"] = args.device
         rec = get_recognizer(args.system, **kwargs)

@@ -25,6 +25,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".pgm", ".pb
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from decoders import SCORES
     from docrec.recognizers import DEFAULT_MAX_PIXELS, SYSTEMS
 
     p = subparsers.add_parser(
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="zip | amount (cheque amounts as written, e.g. 15.728.-; the digits are shown too) "
                         "| amount:strict (no end marks) | digits | digits:M-N | none | a pattern such as "
                         "'\\d{3}-\\d{4}' (default digits)")
-    p.add_argument("--score", choices=("text", "digits"), default=None,
+    p.add_argument("--score", choices=SCORES, default=None,
                    help="what the confidence is the posterior of: the text as read, or its digits (every "
                         "reading with the same digits counted, as a bank keys an amount; the default with an "
                         "amount grammar, text otherwise)")

@@ -56,8 +56,7 @@ from typing import Sequence
 
 import numpy as np
 
-from decoders import Grammar, decode
-from decoders.decode import SCORES
+from decoders import SCORES, Grammar, decode
 from docrec.recognizers.base import (DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image,
                                      digit_string)
 

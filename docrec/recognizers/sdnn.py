@@ -36,8 +36,7 @@ import numpy as np
 import torch
 
 from data.sdnn_samples import STRIDE, STRIP_H, FieldTransform, normalize_field_ink
-from decoders import CharacterModel, CharacterModelConfig, ProductDecoder, decode_frames
-from decoders.decode import SCORES
+from decoders import SCORES, CharacterModel, CharacterModelConfig, ProductDecoder, decode_frames
 from docrec.devices import network_device, to_graph_device
 from docrec.recognizers.base import (DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image,
                                      digit_string)

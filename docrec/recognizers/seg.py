@@ -34,8 +34,7 @@ import torch
 
 import gtn
 from data.constants import NONE_ID, NUM_CLASSES  # 16 characters + 'none'
-from decoders import decode, text_penalties
-from decoders.decode import SCORES
+from decoders import SCORES, decode, text_penalties
 from docrec.devices import network_device, to_graph_device
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image
 from docrec.weights import resolve as resolve_weights
@@ -242,9 +241,10 @@ class SegmentationRecognizer:
             if g is None:
                 results[k] = (Recognition.reject("no ink in the image"), detail)
                 continue
-            decoded = decode(self._tempered(g), grammar, n=max(1, n_best))
+            tempered = self._tempered(g)
+            decoded = decode(tempered, grammar, n=max(1, n_best))
             detail.decoded = decoded
-            results[k] = (self._to_recognition(decoded, seg, amap, self._confidence(g, decoded[0], grammar)),
+            results[k] = (self._to_recognition(decoded, seg, amap, self._confidence(tempered, decoded[0], grammar)),
                           detail)
         return results
 
@@ -294,12 +294,13 @@ class SegmentationRecognizer:
         t = self.config.temperature
         return graph if t == 1.0 else graph.with_penalty(graph.penalty / t)
 
-    def _confidence(self, graph, best, grammar) -> float:
+    def _confidence(self, tempered, best, grammar) -> float:
         """The best reading's confidence: its text's posterior as decoded, or with ``score="digits"``
-        its digit string's (:func:`decoders.text_penalties`)."""
+        its digit string's (:func:`decoders.text_penalties` on the ``tempered`` graph it was decoded
+        from)."""
         if best.rejected or self.config.score == "text":
             return float(best.confidence)
-        f_all, (f_digits,) = text_penalties(self._tempered(graph), [best.text], grammar, score="digits")
+        f_all, (f_digits,) = text_penalties(tempered, [best.text], grammar, score="digits")
         return float(min(1.0, math.exp(f_all - f_digits))) if math.isfinite(f_digits) else 0.0
 
     def _to_recognition(self, decoded, seg, amap, conf: float | None = None) -> Recognition:
