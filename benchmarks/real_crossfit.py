@@ -152,17 +152,20 @@ def main(argv=None) -> int:
     from docrec.recognizers import resolve_grammar
     from docrec.recognizers.combo import CombinedRecognizer
     from docrec.recognizers.sdnn import SDNNRecognizer
-    from docrec.recognizers.seg import SegmentationRecognizer
+    from docrec.recognizers.seg import SegmentationRecognizer, SegRecognizerConfig
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--make-folds", default=None, metavar="DIR", help="write the fold folders into DIR, "
                    "print the training commands and stop")
     p.add_argument("--strip", nargs=2, metavar=("ODD", "EVEN"), help="strip weights trained without the "
-                   "odd / the even validation ids (recipes/sdnn-strip-real.toml on fold A / B)")
+                   "odd / the even validation ids (recipes/sdnn-strip-real.toml on fold A / B; without "
+                   "them the strip and combined rows are left out)")
     p.add_argument("--seg-lenet5", nargs=2, metavar=("ODD", "EVEN"),
                    help="the same for recipes/seg-lenet5-real.toml (optional)")
     p.add_argument("--seg-modern", nargs=2, metavar=("ODD", "EVEN"),
                    help="the same for recipes/seg-modern-real.toml (optional; the combined reader's seg half)")
+    p.add_argument("--lenet5-shifts", type=int, default=None, metavar="PX",
+                   help="piece_shifts of the cross-fitted LeNet-5 weights (default: the bundled seg-lenet5-real's)")
     p.add_argument("--orand", default=os.environ.get("DOCREC_ORAND_DIR", str(SHARED / "orand_car_a")))
     p.add_argument("--score", choices=("text", "digits"), default="digits",
                    help="confidences of digit strings (default, as docrec reads amounts) or of texts")
@@ -173,10 +176,9 @@ def main(argv=None) -> int:
         make_folds(Path(args.orand), Path(args.make_folds))
         return 0
     torch.set_num_threads(args.threads)
-    strip = _pair(p, args, "strip")
-    if strip is None:
-        p.error("--strip ODD EVEN is required (or --make-folds DIR)")
-    lenet5, modern = _pair(p, args, "seg-lenet5"), _pair(p, args, "seg-modern")
+    strip, lenet5, modern = _pair(p, args, "strip"), _pair(p, args, "seg-lenet5"), _pair(p, args, "seg-modern")
+    if not (strip or lenet5 or modern):
+        p.error("give fold weights (--strip, --seg-lenet5, --seg-modern ODD EVEN) or --make-folds DIR")
 
     fs = read_fields(args.orand, boxes=None).select_ids(VAL_IDS)
     ids = [field_id(fs[i].path) for i in range(len(fs))]
@@ -196,21 +198,27 @@ def main(argv=None) -> int:
 
     runs = {}
     if lenet5:
-        runs["seg, LeNet-5: seg-lenet5-real (646 fields)"] = lambda h: SegmentationRecognizer(weights="seg-lenet5-real",
-                                                                                              score=sc)
-        runs["seg, LeNet-5: cross-fitted (746 fields)"] = lambda h: SegmentationRecognizer(weights=lenet5[h], score=sc)
+        lenet_bundled = SegmentationRecognizer(weights="seg-lenet5-real", score=sc)
+        # the bundled weights' reading settings (piece_shifts) are kept for the cross-fitted ones
+        lenet_cfg = SegRecognizerConfig(piece_shifts=lenet_bundled.config.piece_shifts if args.lenet5_shifts is None
+                                        else args.lenet5_shifts)
+        runs["seg, LeNet-5: seg-lenet5-real (646 fields)"] = lambda h: lenet_bundled
+        runs["seg, LeNet-5: cross-fitted (746 fields)"] = lambda h: SegmentationRecognizer(weights=lenet5[h], score=sc,
+                                                                                           config=lenet_cfg)
     if modern:
         runs["seg, modern CNN: seg-modern-real (646 fields)"] = lambda h: bundled.seg
         runs["seg, modern CNN: cross-fitted (746 fields)"] = lambda h: SegmentationRecognizer(weights=modern[h],
                                                                                               score=sc)
-    runs["sdnn-strip: sdnn-strip-real (646 fields)"] = lambda h: SDNNRecognizer("sdnn-strip-real", score=sc)
-    runs["sdnn-strip: cross-fitted (746 fields)"] = lambda h: SDNNRecognizer(strip[h], score=sc)
-    runs["combo: seg-modern-real + sdnn-strip-real (646 fields)"] = lambda h: bundled
-    runs["combo: cross-fitted (746 fields)"] = combo
+    if strip:
+        runs["sdnn-strip: sdnn-strip-real (646 fields)"] = lambda h: SDNNRecognizer("sdnn-strip-real", score=sc)
+        runs["sdnn-strip: cross-fitted (746 fields)"] = lambda h: SDNNRecognizer(strip[h], score=sc)
+        runs["combo: seg-modern-real + sdnn-strip-real (646 fields)"] = lambda h: bundled
+        runs["combo: cross-fitted (746 fields)"] = combo
     results = {"split": "ORAND-CAR-A ids 800-999; the cross-fitted weights read the half they were not "
                         "trained on (odd: fold A, even: fold B)",
-               "combo_cross_fitted": "seg half " + ("cross-fitted" if modern else "seg-modern-real (646 fields)")
-                                     + ", strip half cross-fitted, settings of seg-modern-real",
+               "combo_cross_fitted": ("seg half " + ("cross-fitted" if modern else "seg-modern-real (646 fields)")
+                                      + ", strip half cross-fitted, settings of seg-modern-real") if strip else None,
+               "seg_lenet5_piece_shifts": lenet_cfg.piece_shifts if lenet5 else None,
                "weights": {flag: {h: [w, _sha(w)] for h, w in pair.items()}
                            for flag, pair in (("strip", strip), ("seg-lenet5", lenet5), ("seg-modern", modern))
                            if pair},

@@ -1,4 +1,5 @@
-"""Two tries at the paper's system on real cheques (seg, LeNet-5, ``seg-lenet5-real``), neither adopted.
+"""Tries at the paper's system on real cheques (seg, LeNet-5, ``seg-lenet5-real``): two not adopted
+(``settings``, ``distill``) and one adopted (``shifts``).
 
 ``settings``: the reading settings. Every validation field (ORAND-CAR-A ids 800-999, ``amount``
 grammar, digits scored) is segmented and its pieces read once; then every pair of
@@ -13,10 +14,16 @@ arc (a true digit piece, or 'none'), that label is mixed in at weight ``--hard``
 from ``seg-lenet5-real`` and learns the targets by cross-entropy on its MAP-normalised posteriors
 (Adam, cosine decay, 1 thread); the validation split is read after every epoch.
 
+``shifts``: test-time averaging of the piece classifier over each piece and its copies moved
+0, 1 or 2 pixels right, left, down and up (``SegRecognizerConfig.piece_shifts``), per weights
+file; the number is chosen cross-fitted as for ``settings``; ``--store`` keeps the choice in the
+weights' meta (``piece_shifts``).
+
 Usage::
 
     python benchmarks/seg_lenet5_real_tries.py settings [--orand DIR]
     python benchmarks/seg_lenet5_real_tries.py distill [--orand DIR] [--copies 2] [--hard 0.5] [--epochs 6] [--lr 3e-4]
+    python benchmarks/seg_lenet5_real_tries.py shifts [--orand DIR] [--weights seg-lenet5-real seg-modern-real] [--store]
 
 Results: ``benchmarks/results/seg_lenet5_real_tries.json`` (one entry per command).
 """
@@ -38,6 +45,7 @@ import torch
 RESULTS = _bench.ROOT / "benchmarks" / "results" / "seg_lenet5_real_tries.json"
 SHARED_ORAND = _bench.ROOT.parent / "shared" / "data" / "orand_car_a"
 TRAIN_IDS, VAL_IDS = (154, 799), (800, 999)
+SHIFT_GRID = (0, 1, 2)
 
 
 def segmented(orand: Path, ids: tuple[int, int], *, boxes: bool, cache: Path) -> list:
@@ -88,6 +96,87 @@ def settings(args: argparse.Namespace, cache: Path) -> dict:
             "accuracy": {f"j={k[0]:g} seg_weight={k[1]:g}": float(v.mean()) for k, v in right.items()},
             "default": float(right[(default.map_j, default.seg_weight)].mean()),
             "cross_fitted": crossed / len(val), "chosen_per_half": chosen}
+
+
+def shifts(args: argparse.Namespace, cache: Path) -> dict:
+    """Test-time shifts (``SegRecognizerConfig.piece_shifts``): every validation field read with each
+    weights file at 0, 1 and 2 pixels; the number is chosen cross-fitted (on the even fields, scored
+    on the odd ones, and back). ``--store`` writes the choice of the first weights into their file
+    (weights trained on the validation fields cannot be chosen for here: ``benchmarks/real_crossfit.py
+    --lenet5-shifts`` measures the recipe's fold weights instead)."""
+    from docrec.recognizers.seg import SegRecognizerConfig, SegmentationRecognizer
+    from docrec.training.seg_real import digit_accuracy, digits_of
+
+    from data import read_fields
+    from docrec.recognizers import resolve_grammar
+
+    val = segmented(args.orand, VAL_IDS, boxes=False, cache=cache)
+    scans = read_fields(args.orand, boxes=None).select_ids(range(VAL_IDS[0], VAL_IDS[1] + 1))
+    images = [scans.image(i) for i in range(len(scans))]
+    grammar = resolve_grammar("amount")
+    even = np.arange(len(val)) % 2 == 0
+    out = {"fields": len(val), "speed": f"fields/s of recognize() on the {len(images)} validation images, "
+                                        f"median of 3 passes, 1 thread, one run"}
+    for name in args.weights:
+        right, speed = {}, {}
+        for px in SHIFT_GRID:
+            rec = SegmentationRecognizer(weights=name, config=SegRecognizerConfig(piece_shifts=px))
+            details: list = []
+            digit_accuracy(rec, val, details=details)
+            right[px] = np.array([digits_of(label) == digits_of(reading) for _, label, reading in details])
+            passes = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                rec.recognize(images, grammar=grammar)
+                passes.append(time.perf_counter() - t0)
+            speed[px] = round(len(images) / float(np.median(passes)), 1)
+        chosen, crossed = [], 0
+        for half in (even, ~even):
+            best = max(SHIFT_GRID, key=lambda px: (right[px][~half].mean(), -px))  # ties: fewer shifts
+            chosen.append(best)
+            crossed += int(right[best][half].sum())
+        full = max(SHIFT_GRID, key=lambda px: (right[px].mean(), -px))
+        out[name] = {"accuracy": {str(px): float(right[px].mean()) for px in SHIFT_GRID},
+                     "fields_per_s": {str(px): speed[px] for px in SHIFT_GRID},
+                     "chosen_per_half": chosen, "cross_fitted": crossed / len(val), "chosen_on_all": full}
+        print(json.dumps({name: out[name]}), flush=True)
+    out["true_pieces"] = piece_errors(args.orand, args.weights[0], cache)
+    print(json.dumps({"true_pieces": out["true_pieces"]}), flush=True)
+    if args.store:
+        from docrec.weights import resolve
+
+        px = out[args.weights[0]]["chosen_on_all"]
+        store_meta(resolve(args.weights[0], "seg"), {"piece_shifts": int(px)})
+        out["stored"] = {"piece_shifts": int(px), "in": args.weights[0]}
+    return out
+
+
+def piece_errors(orand: Path, weights: str, cache: Path) -> dict:
+    """How ``weights`` (each piece read once) classify the true digit pieces the boxes give, on the
+    training and the validation fields: share of digits misread, and share read as 'none'."""
+    from docrec.recognizers.seg import SegRecognizerConfig, SegmentationRecognizer
+    from docrec.training.seg_data import NONE_ID, dequantize
+    from docrec.training.seg_real import real_pieces
+
+    rec = SegmentationRecognizer(weights=weights, config=SegRecognizerConfig(piece_shifts=0))
+    out = {}
+    for split, ids in (("train", TRAIN_IDS), ("val", VAL_IDS)):
+        x, y, _ = real_pieces(segmented(orand, ids, boxes=True, cache=cache))
+        with torch.no_grad():
+            pred = rec.model(dequantize(x)).argmin(1).numpy()  # penalties: the lowest wins
+        digit = y != NONE_ID
+        out[split] = {"digit_pieces": int(digit.sum()), "misread": float((pred != y)[digit].mean()),
+                      "read_as_none": float((pred == NONE_ID)[digit].mean())}
+    return out
+
+
+def store_meta(path, updates: dict) -> None:
+    """Merge ``updates`` into the ``meta`` of a seg weights file (atomic rewrite; weights unchanged)."""
+    from docrec.training.seg_local import save_atomic
+
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    save_atomic({**blob, "meta": {**dict(blob.get("meta") or {}), **updates}}, Path(path))
+    print(f"stored {updates} in {path}")
 
 
 def piece_targets(fields: list) -> np.ndarray:
@@ -156,7 +245,10 @@ def distill(args: argparse.Namespace, cache: Path) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["settings", "distill"])
+    ap.add_argument("what", choices=["settings", "distill", "shifts"])
+    ap.add_argument("--weights", nargs="+", default=["seg-lenet5-real", "seg-modern-real"],
+                    help="shifts: the weights read (the first one's choice is stored with --store)")
+    ap.add_argument("--store", action="store_true", help="shifts: store the choice in the first weights")
     ap.add_argument("--orand", type=Path, default=Path(os.environ.get("DOCREC_ORAND_DIR", SHARED_ORAND)))
     ap.add_argument("--copies", type=int, default=2)
     ap.add_argument("--hard", type=float, default=0.5)
@@ -170,10 +262,12 @@ def main() -> int:
                          "--lr > 0")
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        result = (settings if args.what == "settings" else distill)(args, Path(tmp))
+        result = {"settings": settings, "distill": distill, "shifts": shifts}[args.what](args, Path(tmp))
     argv = " ".join(["python benchmarks/seg_lenet5_real_tries.py", args.what]
                     + ([f"--copies {args.copies} --hard {args.hard} --epochs {args.epochs} --lr {args.lr}"]
-                       if args.what == "distill" else []))
+                       if args.what == "distill" else [])
+                    + ([f"--weights {' '.join(args.weights)}"] + (["--store"] if args.store else [])
+                       if args.what == "shifts" else []))
     stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     stored[args.what] = {"command": argv, **result}
     _bench.write_json(RESULTS, stored, indent=1)

@@ -8,7 +8,9 @@ Sec. II-A), penalties out (lower = more likely):
   classifiers ``seg-lenet5``, ``seg-modern``, ...): input ``image (B, 1, 32, 32)`` -> output
   ``penalties (B, C)``, ``C`` = 10 digits or 17 (:data:`data.constants.CHARSET`): the network's raw
   output (RBF distances for LeNet-5, ``-log softmax`` for the modern CNN). The seg recogniser then
-  applies the MAP normalisation (eq. 9) to its pieces' penalties.
+  applies the MAP normalisation (eq. 9) to its pieces' penalties; for weights that store
+  ``piece_shifts`` (``seg-lenet5-real``) it first averages them over moved copies of each piece
+  (:func:`lenet.shifted_copies`), which a deployment reproduces by running the copies as a batch.
 - **strip** (SDNN weights ``sdnn``, ``sdnn-real``, ``sdnn-strip``, ``sdnn-strip-real``, ...):
   input ``strip (B, 1, 32, W)``, ``W >= 32``, every strip of the batch ``W`` wide -> output
   ``penalties (B, T, 17)``, ``T = (W - 32) // 4 + 1``: the frame penalties the decoder consumes.

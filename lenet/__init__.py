@@ -14,7 +14,7 @@ Imports only torch (see docs/design.md's layering).
 """
 
 from lenet.checkpoint import load_checkpoint, load_model, save_checkpoint
-from lenet.distort import DistortionConfig, distort
+from lenet.distort import DistortionConfig, distort, shifted_copies
 from lenet.inference import FoldedModern, FoldedNet, inference_model
 from lenet.layers import C3_TABLE, PartialConv2d, ScaledTanh, Subsampling, scaled_tanh
 from lenet.losses import DEFAULT_MAP_J, map_loss, mse_loss
@@ -30,5 +30,5 @@ __all__ = [
     "EuclideanRBF", "FoldedModern", "FoldedNet", "LeNet1", "LeNet4", "LeNet5", "ModernLeNet", "NONE_ID", "PartialConv2d", "SDLM",
     "SDNN", "ScaledTanh", "StripNet", "StripNetConfig", "Subsampling", "WindowedSDNN", "build_model", "charset_codes", "distort", "frame_counts",
     "frame_mask", "gauss_newton_diagonal", "inference_model", "lenet5_with_classes", "load_checkpoint", "load_model",
-    "map_loss", "mse_loss", "pad_batch", "paper_eta", "save_checkpoint", "scaled_tanh",
+    "map_loss", "mse_loss", "pad_batch", "paper_eta", "save_checkpoint", "scaled_tanh", "shifted_copies",
 ]

@@ -144,4 +144,24 @@ def distort(x: torch.Tensor, config: DistortionConfig | None = None, *,
     return out + BACKGROUND
 
 
-__all__ = ["DistortionConfig", "distort", "elastic_displacement", "random_affine_matrices"]
+def shifted_copies(x: torch.Tensor, *, pixels: int) -> torch.Tensor:
+    """The inputs and their copies moved by whole pixels, for averaging a classifier over small
+    translations at test time: ``(B, C, H, W)`` -> ``(5, B, C, H, W)``, in the order: unmoved, moved
+    ``pixels`` right, left, down, up. Pixels moved in from outside are background; no interpolation.
+
+    Raises:
+        ValueError: for a non-4-D input or ``pixels`` not in ``[1, min(H, W))``.
+    """
+    if x.dim() != 4:
+        raise ValueError(f"[lenet.shifted_copies] expected inputs (B, C, H, W), got {tuple(x.shape)}")
+    h, w = x.shape[-2:]
+    if not (isinstance(pixels, int) and not isinstance(pixels, bool) and 1 <= pixels < min(h, w)):
+        raise ValueError(f"[lenet.shifted_copies] pixels={pixels!r} must be an integer in [1, {min(h, w)})")
+    p = pixels
+    padded = F.pad(x, (p, p, p, p), value=BACKGROUND)
+    # content moved by (dx, dy): out[i, j] = x[i - dy, j - dx] = padded[i - dy + p, j - dx + p]
+    moves = ((0, 0), (p, 0), (-p, 0), (0, p), (0, -p))
+    return torch.stack([padded[..., p - dy: p - dy + h, p - dx: p - dx + w] for dx, dy in moves])
+
+
+__all__ = ["DistortionConfig", "distort", "elastic_displacement", "random_affine_matrices", "shifted_copies"]

@@ -38,6 +38,7 @@ from decoders import SCORES, decode, text_penalties
 from docrec.devices import network_device, to_graph_device
 from docrec.recognizers.base import DEFAULT_MAX_PIXELS, Recognition, as_grammar, as_image_list, check_field_image
 from docrec.weights import resolve as resolve_weights
+from lenet.distort import shifted_copies
 from lenet.inference import inference_model
 from lenet.losses import DEFAULT_MAP_J
 from segmenter.config import SegmenterConfig
@@ -77,6 +78,11 @@ class SegRecognizerConfig:
         score: what the confidence is the posterior of: ``"text"``, the reading as written, or
             ``"digits"``, its digit string (every interpretation with the same digits counted:
             the amount a bank keys, whatever separators and end marks were read).
+        piece_shifts: the piece classifier's penalties of every piece are averaged over the piece
+            and four copies of it moved this many pixels right, left, down and up
+            (:func:`lenet.shifted_copies`; 0: the piece alone, five times cheaper). None: the
+            weights file's ``meta["piece_shifts"]`` (chosen on validation fields for those
+            weights: ``seg-lenet5-real`` reads real cheques with 1, docs/real_fields.md), else 0.
     """
 
     map_j: float = DEFAULT_MAP_J
@@ -88,6 +94,7 @@ class SegRecognizerConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     device: str | None = None
     score: str = "text"
+    piece_shifts: int | None = None
 
 
 def load_seg_weights(path: str | os.PathLike | None = None):
@@ -117,6 +124,22 @@ def normalized_penalties(raw: torch.Tensor, *, j: float) -> torch.Tensor:
     log-posterior of class ``c`` with a constant rubbish competitor at penalty ``j``."""
     rubbish = raw.new_full((raw.shape[0], 1), -float(j))
     return raw + torch.logsumexp(torch.cat([rubbish, -raw], dim=1), dim=1, keepdim=True)
+
+
+def piece_outputs(net, x: torch.Tensor, *, shifts: int = 0, chunk: int | None = None) -> torch.Tensor:
+    """The piece classifier's outputs ``(P, 17)`` for LeNet inputs ``x`` ``(P, 1, 32, 32)``: ``net(x)``,
+    or with ``shifts`` > 0 the mean of ``net`` over each piece and its four copies moved ``shifts``
+    pixels (:func:`lenet.shifted_copies`). One call per ``chunk`` pieces (None: one call)."""
+    step = chunk or max(len(x), 1)
+    outs = []
+    for k in range(0, len(x), step):
+        batch = x[k: k + step]
+        if shifts:  # (5, B, 1, 32, 32) -> (5 B, 17) -> (5, B, 17) -> (B, 17)
+            copies = shifted_copies(batch, pixels=shifts)
+            outs.append(net(copies.flatten(0, 1)).unflatten(0, copies.shape[:2]).mean(0))
+        else:
+            outs.append(net(batch))
+    return torch.cat(outs) if outs else net(x)
 
 
 @dataclass
@@ -179,6 +202,12 @@ class SegmentationRecognizer:
         if not (math.isfinite(self.config.temperature) and self.config.temperature > 0):
             raise ValueError(f"[docrec.SegmentationRecognizer] temperature={self.config.temperature} must be "
                              f"finite and > 0")
+        if self.config.piece_shifts is None:
+            self.config.piece_shifts = meta.get("piece_shifts", 0)
+        shifts = self.config.piece_shifts
+        if not (isinstance(shifts, int) and not isinstance(shifts, bool) and 0 <= shifts <= 8):
+            raise ValueError(f"[docrec.SegmentationRecognizer] piece_shifts={shifts!r} must be an integer "
+                             f"number of pixels in [0, 8]")
         self.meta = meta
         self.segmenter_config = segmenter_config or default_segmenter_config()
 
@@ -190,21 +219,19 @@ class SegmentationRecognizer:
 
     def piece_penalties(self, segs: Sequence, *, grad: bool = False) -> list[torch.Tensor]:
         """Run the piece classifier (LeNet-5 by default) on every piece of every segmentation: list
-        of ``(A_i, 17)`` penalties (MAP-normalised if ``config.normalize``). One batched network
-        call per ``batch_pieces``."""
+        of ``(A_i, 17)`` penalties (MAP-normalised if ``config.normalize``; averaged over shifted
+        copies of each piece if ``config.piece_shifts``). One batched network call per
+        ``batch_pieces``."""
         counts = [s.num_arcs for s in segs]
         pieces = [s.graph.data for s in segs if s.num_arcs]
         if not pieces:
             return [torch.zeros(0, NUM_CLASSES) for _ in segs]
         x = torch.cat(pieces).float().to(self.device)  # (P, 1, 32, 32)
 
-        outs = []
         # without gradients, the folded form of the same network (lenet.inference, ~2x faster)
         net = self.model if grad else inference_model(self.model)
         with torch.set_grad_enabled(grad):
-            for k in range(0, x.shape[0], self.config.batch_pieces):
-                outs.append(net(x[k: k + self.config.batch_pieces]))
-            raw = torch.cat(outs)  # (P, 17)
+            raw = piece_outputs(net, x, shifts=self.config.piece_shifts, chunk=self.config.batch_pieces)
             pen = normalized_penalties(raw, j=self.config.map_j) if self.config.normalize else raw
         return list(torch.split(to_graph_device(pen), counts))  # the graphs are built on the CPU
 

@@ -65,8 +65,10 @@ class RealSDNNConfig:
         p_join: probability that a real field is joined with another real field of the epoch
             (:func:`docrec.training.field_augment.join_fields`, labels concatenated).
         synth: the synthetic fields: ``"plain"`` (:func:`docrec.training.strip_train.training_field`:
-            zip / digits / amount on the generator's four papers) or ``"realistic"``
-            (:func:`realistic_field`: cheque amounts, zip codes and digit strings that look like scans).
+            zip / digits / amount on the generator's four papers), ``"realistic"``
+            (:func:`realistic_field`: cheque amounts, zip codes and digit strings that look like scans)
+            or ``"realistic-amounts"`` (the same and US/European amounts with ``$``, ``*`` fill and
+            cents: :data:`REALISTIC_KINDS`).
         ema: decay per step of an exponential moving average of the weights and batch-norm
             statistics (0: none). With it, validation, the kept epoch and the written weights are
             the average's; the raw weights go on training.
@@ -111,20 +113,25 @@ class RealSDNNConfig:
         return int(round(self.synth_share * self.batch_size))
 
 
+#: Field kinds drawn in turn by each realistic generator of :func:`realistic_field`: Chilean
+#: cheque amounts (digits and ``.``/``,`` separators), zip codes and digit strings; with
+#: ``-amounts`` also the generator's US/European amounts (``$``, ``*`` fill, cents), so that the
+#: leading marks real fields lack go on being read as marks, not digits.
+REALISTIC_KINDS = {"realistic": ("cheque", "cheque", "zip", "digits"),
+                   "realistic-amounts": ("cheque", "cheque", "amount", "zip", "digits")}
 #: The synthetic field generators of :class:`RealSDNNConfig`.
-SYNTH_KINDS = ("plain", "realistic")
-#: Field kinds of :func:`realistic_field`, in turn.
-REALISTIC_KINDS = ("cheque", "cheque", "zip", "digits")
+SYNTH_KINDS = ("plain", *REALISTIC_KINDS)
 REALISTIC_SPACINGS = ("wide", "normal", "normal", "tight", "touching")
 
 
-def realistic_field(index: int, pool, rng: np.random.Generator):
+def realistic_field(index: int, pool, rng: np.random.Generator, *, synth: str = "realistic"):
     """Realistic synthetic field ``index`` (``data.SynthConfig.realistic``): kind by index from
-    :data:`REALISTIC_KINDS`, spacing drawn from :data:`REALISTIC_SPACINGS`."""
+    ``REALISTIC_KINDS[synth]``, spacing drawn from :data:`REALISTIC_SPACINGS`."""
 
+    kinds = REALISTIC_KINDS[synth]
     spacing = REALISTIC_SPACINGS[int(rng.integers(len(REALISTIC_SPACINGS)))]
     cfg = SynthConfig.realistic(spacing=spacing, min_len=3, max_len=8)
-    return synthesize_one(REALISTIC_KINDS[index % len(REALISTIC_KINDS)], pool, rng, cfg)
+    return synthesize_one(kinds[index % len(kinds)], pool, rng, cfg)
 
 
 def field_strip(image: np.ndarray):
@@ -263,8 +270,10 @@ def train_sdnn_real(cfg: RealSDNNConfig, real_fields, out_dir: str | os.PathLike
                 targets.append(target_graph(text, alphabet, marks=cfg.marks))
             for k in range(n_syn):
                 index = (epoch * steps + s) * max(1, n_syn) + k
-                make = realistic_field if cfg.synth == "realistic" else training_field
-                f = make(index, pool, field_rng(cfg.seed + 11, index))
+                if cfg.synth in REALISTIC_KINDS:
+                    f = realistic_field(index, pool, field_rng(cfg.seed + 11, index), synth=cfg.synth)
+                else:
+                    f = training_field(index, pool, field_rng(cfg.seed + 11, index))
                 strip = field_strip(f.image)
                 if strip is not None:
                     strips.append(strip)

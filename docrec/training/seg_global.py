@@ -166,16 +166,18 @@ def make_fields(count: int, *, seed: int, pool, segmenter_config=None, progress:
 
 def interpretation_graphs(recognizer, fields: list[CachedField], *, batch_fields: int = 64) -> list:
     """The interpretation graph of every cached field under the recogniser's current LeNet-5
-    (MAP-normalised penalties and ``seg_weight`` as in :class:`SegmentationRecognizer`), one network
-    call per ``batch_fields`` fields; differentiable when gradients are enabled."""
-    from docrec.recognizers.seg import CHAR_CLASSES, normalized_penalties
+    (MAP-normalised penalties, ``piece_shifts`` and ``seg_weight`` as in
+    :class:`SegmentationRecognizer`), one network call per ``batch_fields`` fields; differentiable
+    when gradients are enabled."""
+    from docrec.recognizers.seg import CHAR_CLASSES, normalized_penalties, piece_outputs
     from docrec.training.seg_data import dequantize
 
     cfg = recognizer.config
     out = []
     for s in range(0, len(fields), batch_fields):
         chunk = fields[s: s + batch_fields]
-        raw = recognizer.model(dequantize(np.concatenate([f.pieces for f in chunk])))  # (P, 17)
+        raw = piece_outputs(recognizer.model, dequantize(np.concatenate([f.pieces for f in chunk])),
+                            shifts=cfg.piece_shifts or 0)  # (P, 17)
         pen = normalized_penalties(raw, j=cfg.map_j) if cfg.normalize else raw
         for f, p in zip(chunk, torch.split(pen, [len(f.pieces) for f in chunk])):
             out.append(gtn.recognize(f.graph(), penalties=p, classes=CHAR_CLASSES, seg_weight=cfg.seg_weight)[0])

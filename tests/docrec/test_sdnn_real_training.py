@@ -192,3 +192,30 @@ def test_cli_trains_on_a_folder_and_names_bad_flags(field_dir, tmp_path, capsys)
     assert main(["train", "sdnn", "--real", str(field_dir), "--real_ids", "900000-900001", "--out", str(out)]) == 2
     assert "no fields" in capsys.readouterr().err
     assert main(["train", "sdnn", "--way", "2", "--real", str(field_dir), "--out", str(out)]) == 2
+
+
+def test_realistic_amounts_add_the_generators_amounts_to_the_synthetic_kinds(mnist_train):
+    """``synth="realistic-amounts"`` draws US/European amounts (``$``, ``*`` fill, cents) in turn with
+    the cheque amounts, zip codes and digit strings of ``"realistic"``; unknown generators are refused."""
+    import re
+
+    from data.synth import DigitPool
+    from data.texts import AMOUNT_REGEX, CHEQUE_REGEX
+    from docrec.training.sdnn_real import REALISTIC_KINDS, realistic_field
+
+    pool = DigitPool(mnist_train[0][:2000], mnist_train[1][:2000], "train")
+    kinds = REALISTIC_KINDS["realistic-amounts"]
+    assert set(REALISTIC_KINDS["realistic"]) < set(kinds) and "amount" in kinds
+    for i, kind in enumerate(kinds):
+        f = realistic_field(i, pool, np.random.default_rng(i), synth="realistic-amounts")
+        assert f.image.dtype == np.uint8 and f.image.ndim == 2
+        if kind == "amount":
+            assert re.fullmatch(AMOUNT_REGEX, f.text), f.text
+        elif kind == "cheque":
+            assert re.fullmatch(CHEQUE_REGEX, f.text), f.text
+        else:  # zip codes (ddddd or ddddd-dddd) and digit strings
+            assert re.fullmatch(r"\d+(-\d{4})?", f.text), f.text
+    plain = [realistic_field(i, pool, np.random.default_rng(i)).text for i in range(8)]
+    assert not any(c in t for t in plain for c in "$*")  # no leading marks without the option
+    with pytest.raises(ValueError, match="synth"):
+        RealSDNNConfig(synth="realistic-us").validate()

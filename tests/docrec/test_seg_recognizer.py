@@ -148,3 +148,48 @@ def test_reject_threshold_and_draw(rec, zips, tmp_path):
 def test_missing_weights_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="neither bundled seg weights .*seg-lenet5"):
         SegmentationRecognizer(weights=tmp_path / "nope.pt")
+
+
+@needs_weights
+def test_piece_shifts_average_the_classifier_over_moved_pieces(zips):
+    from docrec.recognizers.seg import SegRecognizerConfig
+    from docrec.training.seg_global import interpretation_graphs
+    from docrec.training.seg_real import _cached_field
+
+    plain = SegmentationRecognizer(config=SegRecognizerConfig(piece_shifts=0, normalize=False))
+    shifted = SegmentationRecognizer(config=SegRecognizerConfig(piece_shifts=1, normalize=False, batch_pieces=7))
+    segs = plain.segment([f.image for f in zips[:3]])
+    x = torch.cat([s.graph.data for s in segs]).float()
+    with torch.no_grad():  # the mean over the piece and its copies moved one pixel right, left, down, up
+        want = torch.stack([plain.model(torch.roll(x, shifts=m, dims=(-2, -1)))
+                            for m in ((0, 0), (0, 1), (0, -1), (1, 0), (-1, 0))]).mean(0)
+    got = torch.cat(shifted.piece_penalties(segs))
+    assert got.shape == want.shape
+    assert torch.allclose(got, want, atol=1e-3)
+    assert not torch.allclose(torch.cat(plain.piece_penalties(segs)), want, atol=1e-3)  # the shifts change them
+    # batch consistency: the same penalties whatever the batching
+    one = torch.cat([shifted.piece_penalties([s])[0] for s in segs])
+    assert torch.allclose(one, got, atol=1e-4)
+    # the training and validation path (cached fields) reads with the same shifts
+    cached = [_cached_field(s, f.text, f"f{k}") for k, (s, f) in enumerate(zip(segs, zips))]
+    with torch.no_grad():
+        trained = interpretation_graphs(shifted, cached)
+    for (g, _), h in zip(shifted.interpretation_graphs(segs), trained):
+        assert torch.allclose(g.penalty, h.penalty, atol=1e-3)
+
+
+def test_piece_shifts_come_from_the_weights_and_are_checked(tmp_path):
+    from docrec.recognizers.seg import SegRecognizerConfig
+    from docrec.weights import resolve
+
+    try:
+        real = resolve("seg-lenet5-real", "seg")
+    except (FileNotFoundError, ValueError):
+        pytest.skip("bundled seg-lenet5-real.pt missing")
+    assert SegmentationRecognizer(weights=real).config.piece_shifts == 1  # chosen on real validation fields
+    assert SegmentationRecognizer(weights=real, config=SegRecognizerConfig(piece_shifts=0)).config.piece_shifts == 0
+    if DEFAULT_WEIGHTS.is_file():
+        assert SegmentationRecognizer().config.piece_shifts == 0  # weights without the setting read pieces alone
+    for bad in (-1, 9, 1.5, True, "1"):
+        with pytest.raises(ValueError, match="piece_shifts"):
+            SegmentationRecognizer(weights=real, config=SegRecognizerConfig(piece_shifts=bad))

@@ -84,3 +84,31 @@ def test_distorting_a_share_of_the_batch_equals_distorting_the_batch(elastic):
         distort(x, cfg, batch=7)
     with pytest.raises(ValueError, match="select 3 of a batch of 7"):
         distort(x[:2], cfg, batch=7, rows=slice(0, None, 3))
+
+
+def test_shifted_copies_move_ink_by_whole_pixels(digits):
+    from lenet.distort import shifted_copies
+
+    out = shifted_copies(digits, pixels=2)
+    assert out.shape == (5,) + tuple(digits.shape)
+    assert torch.equal(out[0], digits)
+    expected = {1: (2, 0), 2: (-2, 0), 3: (0, 2), 4: (0, -2)}  # right, left, down, up
+    for k, (dx, dy) in expected.items():
+        shift = _centroid(out[k]) - _centroid(digits)
+        assert torch.allclose(shift, torch.tensor([float(dx), float(dy)]).expand_as(shift), atol=1e-4), k
+        # every value is a pixel of the input or the background: no interpolation
+        assert torch.equal(out[k], torch.roll(digits, shifts=(dy, dx), dims=(-2, -1)))  # MNIST's border is blank
+    digits_corner = digits.clone()
+    digits_corner[:, :, :, -1] = 1.0  # ink in the last column leaves the frame when moved right
+    moved = shifted_copies(digits_corner, pixels=1)[1]
+    assert torch.all(moved[..., 0] == digits.min())  # what comes in from the left is background
+
+
+def test_shifted_copies_refuse_bad_arguments(digits):
+    from lenet.distort import shifted_copies
+
+    for bad in (0, -1, 32, 1.5, True):
+        with pytest.raises(ValueError, match="pixels"):
+            shifted_copies(digits, pixels=bad)
+    with pytest.raises(ValueError, match="inputs"):
+        shifted_copies(digits[0], pixels=1)
