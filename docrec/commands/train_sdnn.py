@@ -27,6 +27,7 @@ from data.synth import SynthConfig, field_rng, synthesize_one
 from docrec.checks import one_line, output_dir
 from docrec.devices import add_device_option
 from docrec.distributed import is_main, training_processes
+from docrec.training.sdnn_real import SYNTH_KINDS
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
@@ -75,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     real.add_argument("--val_grammar", default="amount", help="grammar of the validation reading (default amount)")
     real.add_argument("--synth_share", type=float, default=0.5,
                       help="share of every batch rendered synthetically (default 0.5)")
-    real.add_argument("--synth", choices=("plain", "realistic", "realistic-amounts"), default="realistic",
+    real.add_argument("--synth", choices=SYNTH_KINDS, default="realistic",
                       help="synthetic fields: the generator's plain papers, realistic scans of cheque "
                            "amounts, zip codes and digit strings (default), or the same with US/European "
                            "amounts ($, * fill, cents) as well")
