@@ -1,7 +1,8 @@
 """Read every field set with every system, caching each reading by field hash so a run resumes.
 
 The cache is one JSON-lines file per (system, weights file contents, grammar, score, source code of
-the reading path) under ``OUT/cache/``: one line per field, ``{"field": hash, "text", "confidence", "rejected", "boxes",
+the reading path; for the combined reader both files, the SDNN one named by the seg weights' settings when
+not given) under ``OUT/cache/``: one line per field, ``{"field": hash, "text", "confidence", "rejected", "boxes",
 "penalty", "seconds"}``, appended after every batch. A second run with the same systems and sets
 finds every field there and builds no recogniser at all. ``seconds`` is the field's share of its
 batch's wall time, so speeds stay comparable after a resume. The source code of every package a
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from docrec.compare.fieldsets import LoadedSet
-from docrec.compare.specs import SetSpec, SystemSpec, weights_files
+from docrec.compare.specs import SetSpec, SystemSpec, combo_sdnn_weights, weights_file, weights_files
 from docrec.fingerprint import source_digest
 
 
@@ -47,7 +48,10 @@ def cache_path(cache_dir: Path, spec: SystemSpec, fields: SetSpec, *, score: str
     """The cache file of ``spec`` reading the set ``fields`` with ``score`` (keyed by the weights'
     bytes, the grammar, the score and the reading code's source)."""
     weights = spec.weights_for_set(fields)
-    digests = [_file_digest(f) for f in weights_files(weights)]
+    files = weights_files(weights)
+    if spec.system == "combo" and len(files) == 1:  # the SDNN named by the seg weights' settings
+        files.append(weights_file(combo_sdnn_weights(files[0])))
+    digests = [_file_digest(f) for f in files]
     key = json.dumps([spec.system, digests[0] if len(digests) == 1 else digests, fields.grammar, reading_code()]
                      + ([score] if score != "text" else []))
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{spec.system}-{Path(weights).stem}")[:60]

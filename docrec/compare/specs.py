@@ -122,6 +122,23 @@ def weights_files(weights: str) -> list[Path]:
     return [weights_file(str(seg))] + ([] if sdnn is None else [weights_file(sdnn)])
 
 
+def combo_sdnn_weights(seg_file: Path) -> str:
+    """The SDNN weights the combined reader pairs with the seg weights ``seg_file`` when none are given:
+    the ``sdnn_weights`` setting stored in their ``meta["combo"]``, else the SDNN's default ``sdnn``.
+
+    Raises:
+        SpecError: a file that torch cannot read as weights.
+    """
+    import torch
+
+    try:
+        blob = torch.load(seg_file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same error for the user
+        raise SpecError(f"weights {seg_file}: not readable as weights ({exc.__class__.__name__})") from None
+    meta = blob.get("meta") if isinstance(blob, dict) else None
+    return str(((meta or {}).get("combo") or {}).get("sdnn_weights") or "sdnn")
+
+
 def parse_system(spec: str) -> SystemSpec:
     """Parse one ``--systems`` entry (module docstring).
 
@@ -321,4 +338,4 @@ def image_hash(image) -> str:
 
 __all__ = ["ALIASES", "SCORES", "SYSTEM_NAMES", "SetSpec", "SpecError", "SystemSpec", "check_sets", "image_hash",
            "parse_folder", "parse_synth", "parse_system", "parse_systems", "weights_file",
-           "weights_files"]
+           "weights_files", "combo_sdnn_weights"]

@@ -54,6 +54,36 @@ def test_sdnn_strip_is_conv_bilstm_trained_with_ctc():
     assert float(ours) == pytest.approx(float(ctc.mean()), rel=1e-4, abs=1e-4)
 
 
+def test_combo_cache_key_follows_the_sdnn_its_seg_weights_name(tmp_path):
+    """Without ``+SDNN`` the combined reader reads with the SDNN its seg weights' settings name
+    (``meta["combo"]["sdnn_weights"]``); that file's bytes are part of the cache key, so replacing it
+    never reuses the old readings, and naming it explicitly reads the same cache."""
+    import shutil
+
+    import torch
+
+    from docrec.compare.runner import cache_path
+    from docrec.compare.specs import SpecError, combo_sdnn_weights, parse_folder, weights_file
+
+    sdnn = tmp_path / "my-sdnn.pt"
+    shutil.copyfile(weights_file("sdnn"), sdnn)
+    blob = torch.load(weights_file("seg-modern"), map_location="cpu", weights_only=True)
+    blob["meta"]["combo"] = {**(blob["meta"].get("combo") or {}), "sdnn_weights": str(sdnn)}
+    seg = tmp_path / "my-seg.pt"
+    torch.save(blob, seg)
+    assert combo_sdnn_weights(seg) == str(sdnn)
+    (tmp_path / "labels.csv").write_text("path,text\n")
+    fields = parse_folder(str(tmp_path), grammar="zip", score="text")
+    before = cache_path(tmp_path, parse_system(f"combo:{seg}"), fields)
+    explicit = cache_path(tmp_path, parse_system(f"combo:{seg}+{sdnn}"), fields)
+    assert before.name.split("-")[-1] == explicit.name.split("-")[-1]  # same key, same readings
+    shutil.copyfile(weights_file("sdnn-strip"), sdnn)  # the SDNN is retrained in place
+    assert cache_path(tmp_path, parse_system(f"combo:{seg}"), fields) != before
+    (tmp_path / "junk.pt").write_bytes(b"not weights")
+    with pytest.raises(SpecError, match="junk.pt: not readable as weights"):
+        combo_sdnn_weights(tmp_path / "junk.pt")
+
+
 def test_combo_takes_seg_plus_sdnn_weights(tmp_path):
     """``combo:SEG+SDNN`` names both halves of the combined reader; its cache key covers both files,
     and the pair is refused for the other systems."""
