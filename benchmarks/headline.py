@@ -10,7 +10,8 @@ the two committed ``docrec compare`` studies, each accuracy with its 95% Wilson 
 (ORAND validation ids 800-999 and zip codes of held-back USPS digits; its command is in its
 ``report.md``). The reading-throughput and torchrun rows come from ``throughput.json``,
 ``ddp_strip.json``, ``ddp_seg_local.json`` and ``ddp_lenet.json``; the cross-fitted real-field row from
-``real_crossfit_digits.json`` (digit-string posteriors).
+``real_crossfit_amounts.json`` (digit-string posteriors; the strip recipe with US/European amounts
+among its synthetic fields).
 
 Usage: python benchmarks/headline.py [--check]
 """
@@ -38,7 +39,7 @@ STUDY_SETS = [("zip-normal", "zip codes"), ("zip-touching", "touching zip codes"
 REAL_PAIRS = [("seg-lenet5", "seg-lenet5-real", "seg, LeNet-5"), ("seg-modern", "seg-modern-real", "seg, modern CNN"),
               ("sdnn", "sdnn-real", "SDNN, LeNet-5"), ("sdnn-strip", "sdnn-strip-real", "SDNN, StripNet"),
               ("combo", "combo-real", "combo")]
-#: (row of real_crossfit_digits.json, label in the table)
+#: (row of real_crossfit_amounts.json, label in the table)
 CROSSFIT_SYSTEMS = [("seg, LeNet-5: cross-fitted (746 fields)", "seg, LeNet-5"),
                     ("seg, modern CNN: cross-fitted (746 fields)", "seg, modern CNN"),
                     ("sdnn-strip: cross-fitted (746 fields)", "SDNN, StripNet"), ("combo: cross-fitted (746 fields)", "combo")]
@@ -102,15 +103,20 @@ def real_rows() -> list[str]:
 
 def crossfit_rows() -> list[str]:
     """The weights the command line reads amounts with saw all 846 labelled fields; their recipes are
-    measured cross-fitted (``real_crossfit_digits.json``: digit-string posteriors, as amounts are read)."""
-    by = load("real_crossfit_digits")["systems"]
+    measured cross-fitted (``real_crossfit_amounts.json``: digit-string posteriors, as amounts are read; the
+    strip recipe of the bundled weights, ``--synth realistic-amounts``)."""
+    by = load("real_crossfit_amounts")["systems"]
     cells = [f"{label} {acc({'accuracy': by[key]['string_accuracy'], 'accuracy_ci': by[key]['accuracy_ci']})}"
              for key, label in CROSSFIT_SYSTEMS if key in by]
     combo = by["combo: cross-fitted (746 fields)"]
+    strict = ""  # the cross-fitted threshold may overshoot 1% on 100-field halves; the stricter point shows it
+    if "accuracy_at_0.5pct" in combo and combo["error_at_1pct"] > 0.01:
+        strict = (f"; threshold fitted at 0.5% error: {pct(combo['accuracy_at_0.5pct'])} "
+                  f"({pct(combo['error_at_0.5pct'])} error)")
     return [f"| real cheque amounts (ORAND-CAR-A ids 800-999), 200 fields, the weights the command line reads amounts "
             f"with (`*-real-all`, trained on all 846 labelled fields): digit-string accuracy [95% CI] of the same "
             f"recipes cross-fitted (each field read by weights trained on 746 other fields) | {'; '.join(cells)}; "
-            f"combo at 1% error {pct(combo['accuracy_at_1pct'])} ({pct(combo['error_at_1pct'])} error) |"]
+            f"combo at 1% error {pct(combo['accuracy_at_1pct'])} ({pct(combo['error_at_1pct'])} error){strict} |"]
 
 
 def gtn_rows() -> list[str]:

@@ -76,10 +76,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     real.add_argument("--val_grammar", default="amount", help="grammar of the validation reading (default amount)")
     real.add_argument("--synth_share", type=float, default=0.5,
                       help="share of every batch rendered synthetically (default 0.5)")
-    real.add_argument("--synth", choices=SYNTH_KINDS, default="realistic",
+    real.add_argument("--synth", choices=SYNTH_KINDS, default="realistic-amounts",
                       help="synthetic fields: the generator's plain papers, realistic scans of cheque "
-                           "amounts, zip codes and digit strings (default), or the same with US/European "
-                           "amounts ($, * fill, cents) as well")
+                           "amounts, zip codes and digit strings, or the same with US/European amounts "
+                           "($, * fill, cents) as well (default; the sdnn-strip-real recipe)")
     real.add_argument("--synth_digits", choices=("mnist", "mix"), default="mix",
                       help="digits of the synthetic fields: MNIST training digits, or a third each of MNIST, "
                            "USPS training digits and digits cut from the --real folders' boxes (default mix)")
