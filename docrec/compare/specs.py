@@ -124,7 +124,7 @@ def weights_files(weights: str) -> list[Path]:
 
 def combo_sdnn_weights(seg_file: Path) -> str:
     """The SDNN weights the combined reader pairs with the seg weights ``seg_file`` when none are given:
-    the ``sdnn_weights`` setting stored in their ``meta["combo"]``, else the SDNN's default ``sdnn``.
+    the ``sdnn_weights`` setting stored in their ``meta["combo"]``, else the SDNN's default weights.
 
     Raises:
         SpecError: a file that torch cannot read as weights.
@@ -136,7 +136,7 @@ def combo_sdnn_weights(seg_file: Path) -> str:
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same error for the user
         raise SpecError(f"weights {seg_file}: not readable as weights ({exc.__class__.__name__})") from None
     meta = blob.get("meta") if isinstance(blob, dict) else None
-    return str(((meta or {}).get("combo") or {}).get("sdnn_weights") or "sdnn")
+    return str(((meta or {}).get("combo") or {}).get("sdnn_weights") or SYSTEM_DEFAULT_WEIGHTS["sdnn"])
 
 
 def parse_system(spec: str) -> SystemSpec:
