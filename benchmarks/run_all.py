@@ -27,6 +27,7 @@ SCRIPTS = {
     "robustness.py": [],
     "preprocess_real.py": [],
     "real_fields.py": [],
+    "real_robustness.py": [],
     "throughput.py": ["--count", "1000"],
     "export_onnx.py": [],
     "ddp_lenet.py": ["--batch-size", "256", "--lr", "0.002"],

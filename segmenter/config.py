@@ -28,6 +28,13 @@ class BinarizeConfig:
         sauvola_k, sauvola_r: Sauvola's ``T = m (1 + k (s / R - 1))``.
         min_contrast: a pixel is ink only if at least this many grey levels darker than the local
             background estimate (all methods); guards flat or white images against noise ink.
+        min_contrast_rel: on a faint field (pale ink, a washed-out scan) the guard is lowered to
+            this fraction of the field's own contrast (its darkest ink against the paper), so it is
+            never stricter than the midpoint itself; ``0`` keeps ``min_contrast`` fixed.
+        min_contrast_floor: the lowest the guard goes (grey levels), so flat paper still has no ink.
+        min_contrast_noise: ... nor below this many times the field's pixel noise (a robust
+            estimate: 1.4826 times the median absolute difference from a 3x3 median filter), so a
+            blank, grainy field still has no ink.
     """
 
     method: str = "midpoint"
@@ -37,6 +44,9 @@ class BinarizeConfig:
     sauvola_k: float = 0.2
     sauvola_r: float = 128.0
     min_contrast: float = 40.0
+    min_contrast_rel: float = 0.5
+    min_contrast_floor: float = 20.0
+    min_contrast_noise: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -331,6 +341,11 @@ class SegmenterConfig:
         if min(g.gap_penalty, g.gap_min_rel, g.dot_penalty, g.dot_area_rel) < 0:
             raise ValueError("[segmenter.SegmenterConfig] gap_penalty, gap_min_rel, dot_penalty "
                              "and dot_area_rel must be >= 0")
+        if not (0.0 <= b.min_contrast_rel <= 1.0 and 0.0 <= b.min_contrast_floor <= b.min_contrast
+                and b.min_contrast_noise >= 0.0):
+            raise ValueError(f"[segmenter.SegmenterConfig] need 0 <= min_contrast_rel ({b.min_contrast_rel}) <= 1, "
+                             f"0 <= min_contrast_floor ({b.min_contrast_floor}) <= min_contrast ({b.min_contrast}) "
+                             f"and min_contrast_noise ({b.min_contrast_noise}) >= 0")
         if self.max_pixels <= 0 or b.window_rel <= 0:
             raise ValueError("[segmenter.SegmenterConfig] max_pixels and window_rel must be positive")
 

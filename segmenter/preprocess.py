@@ -21,7 +21,10 @@ Binarisation methods (``SegmenterConfig.binarize``), all returning True where th
 
 Every method except ``fixed`` also requires the pixel to be at least ``min_contrast`` grey levels
 darker than the closing background, so a white or faintly textured field yields no ink at all
-instead of noise.
+instead of noise. On a faint field (pale ink, a washed-out scan) that guard is lowered to
+``min_contrast_rel`` of the field's own contrast (never below ``min_contrast_floor`` nor the
+field's pixel noise), so it never cuts the edges of strokes that the midpoint keeps
+(:func:`contrast_guard`).
 """
 
 from __future__ import annotations
@@ -162,6 +165,30 @@ def stroke_background(grey: np.ndarray) -> np.ndarray:
     return background(grey, kernel=odd_size(max(grey.shape[0], 8) * 0.2))
 
 
+def contrast_guard(grey: np.ndarray, darker: np.ndarray, cfg) -> float:
+    """The grey levels a pixel must be darker than the paper to be ink.
+
+    ``cfg.min_contrast``; on a faint field, ``cfg.min_contrast_rel`` times the field's contrast
+    (the 99.9th percentile of ``darker``) if that is lower, but never below ``cfg.min_contrast_floor``
+    nor below ``cfg.min_contrast_noise`` times the pixel noise of ``grey`` (1.4826 times the median
+    absolute difference from its 3x3 median filter).
+
+    Args:
+        grey: uint8 ``(H, W)`` field.
+        darker: float ``(H, W)``: the paper level minus the grey.
+        cfg: a :class:`segmenter.config.BinarizeConfig`.
+    """
+    fixed = float(cfg.min_contrast)
+    if cfg.min_contrast_rel <= 0 or darker.size == 0:
+        return fixed
+    field = float(np.percentile(darker, 99.9))
+    if cfg.min_contrast_rel * field >= fixed:
+        return fixed
+    noise = 1.4826 * float(np.median(np.abs(grey.astype(np.float64) - cv2.medianBlur(grey, 3))))
+    return min(fixed, max(float(cfg.min_contrast_floor), cfg.min_contrast_noise * noise,
+                          cfg.min_contrast_rel * field))
+
+
 def binarize(grey: np.ndarray, config: SegmenterConfig | None = None, *, method: str | None = None,
              bg: np.ndarray | None = None) -> np.ndarray:
     """Binarise a greyscale field: uint8 ``(H, W) -> bool (H, W)``, True = ink.
@@ -182,7 +209,8 @@ def binarize(grey: np.ndarray, config: SegmenterConfig | None = None, *, method:
         bg = stroke_background(grey)
     elif bg.shape != grey.shape:
         raise ValueError(f"[segmenter.binarize] background of shape {bg.shape} for a field of shape {grey.shape}")
-    contrast = (bg - g) >= cfg.binarization.min_contrast
+    darker = bg - g
+    contrast = darker >= contrast_guard(grey, darker, cfg.binarization)
     if not contrast.any():
         return contrast
     win = odd_size(cfg.binarization.window_rel * h)

@@ -65,3 +65,23 @@ def test_weights_trained_on_validation_fields_are_not_measured_on_them():
         "sdnn-strip-real-all"]
     assert real_fields.trained_ids("sdnn-strip-real") == [range(154, 800)]
     assert real_fields.saw_validation("seg:", None) == [] and real_fields.trained_ids("seg-lenet5") == []
+
+
+def test_robustness_conditions_are_deterministic_images_and_the_table_reads_the_json(capsys):
+    from benchmarks import real_robustness
+
+    field = np.full((50, 150), 180, np.uint8)
+    cv2.putText(field, "4071", (10, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 40, 3)
+    for name, change in real_robustness.CONDITIONS.items():
+        a, b = change(field), change(field)
+        assert a.dtype == np.uint8 and np.array_equal(a, b), name
+        assert a.ndim == (3 if name == "colour" else 2), name
+    assert np.array_equal(real_robustness.CONDITIONS["negative"](field), 255 - field)
+    assert real_robustness.CONDITIONS["pad-12"](field).shape == (74, 174)
+    # the low-contrast field keeps the paper and lightens the ink to 45% of its darkness
+    pale = real_robustness.CONDITIONS["low-contrast"](field)
+    assert pale.min() == int(255 - 0.45 * (255 - 40)) and pale.max() == int(255 - 0.45 * (255 - 180))
+    assert real_robustness.main(["--table", "--label", "current"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("| condition | seg (LeNet-5)")
+    assert len(table) == 2 + len(real_robustness.CONDITIONS)
