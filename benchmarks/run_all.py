@@ -25,6 +25,7 @@ SCRIPTS = {
     "strings.py": ["--system", "seg", "sdnn", "--threads", "1"],
     "sdnn_speed.py": [],
     "robustness.py": [],
+    "foreign_strings.py": [],
     "preprocess_real.py": [],
     "real_fields.py": [],
     "real_robustness.py": [],
