@@ -14,12 +14,12 @@ from segmenter.cuts import CUT_KINDS, Cuts, find_cuts
 from segmenter.draw import draw_cuts, draw_pieces
 from segmenter.graph import FEATURE_NAMES, Segmentation, build_graph, segment
 from segmenter.normalize import normalize_frame, normalize_pieces
-from segmenter.preprocess import Preprocessed, binarize, preprocess, to_grey
+from segmenter.preprocess import Preprocessed, binarize, light_ink, preprocess, to_grey
 from segmenter.truth import arc_char_counts, arc_targets, true_path
 
 __all__ = [
     "BINARIZE_METHODS", "CUT_KINDS", "FEATURE_NAMES", "Cuts", "Preprocessed", "SegmenterConfig",
     "Segmentation", "arc_char_counts", "arc_targets", "binarize", "build_graph", "draw_cuts",
-    "draw_pieces", "find_cuts", "normalize_frame", "normalize_pieces", "preprocess", "segment",
+    "draw_pieces", "find_cuts", "light_ink", "normalize_frame", "normalize_pieces", "preprocess", "segment",
     "to_grey", "true_path",
 ]

@@ -55,6 +55,9 @@ class CleanConfig:
     :mod:`segmenter.lines`).
 
     Attributes:
+        invert_light_ink: a field of light ink on dark paper (MNIST's own polarity, a negative
+            scan; :func:`segmenter.preprocess.light_ink`) is inverted before anything else, so
+            reading and training see dark ink on light paper alike.
         remove_lines: remove printed horizontal lines (ruling, frame tops and bottoms): long runs
             that are straight and thin or touch the top/bottom edge, only their own band, keeping
             the strokes that cross them (:func:`segmenter.preprocess.remove_printed_lines`).
@@ -103,6 +106,7 @@ class CleanConfig:
         max_slant: absolute shear never exceeds this (dx per dy).
     """
 
+    invert_light_ink: bool = True
     remove_lines: bool = True
     line_min_rel: float = 2.0
     line_min_px: int = 24

@@ -536,6 +536,26 @@ def _clean(grey: np.ndarray, cfg: SegmenterConfig, *, depth: int = 0
     return remove_specks(ink, min_area=min_area, near=near), removed, (0, h, 0, w)
 
 
+def light_ink(grey: np.ndarray, *, min_contrast: float = 40.0) -> bool:
+    """Whether a uint8 ``(H, W)`` field holds light ink on dark paper.
+
+    The paper is the field's majority level and also what its outer frame shows; the ink is the
+    minority. Light ink when both the median of the whole field and the median of its one-pixel
+    frame (the paper level, two ways) lie at least ``min_contrast`` grey levels below the 99th
+    percentile (the lightest ink) and more than twice as far from it as from the 1st percentile.
+    Requiring both keeps dark ink read as it is on a field whose ink covers most of it (the frame
+    is still light paper) and on one with a dark scanner border along half its frame (most of the
+    field is still light paper).
+    """
+    lo, hi = (float(v) for v in np.percentile(grey, [1, 99]))
+    frame = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+
+    def dark_paper(paper: float) -> bool:
+        return hi - paper >= min_contrast and hi - paper > 2.0 * (paper - lo)
+
+    return dark_paper(float(np.median(grey))) and dark_paper(float(np.median(frame)))
+
+
 def clean_field(image, config: SegmenterConfig | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """The cleaning steps of :func:`preprocess` alone (no deslanting, height estimate or grey
@@ -554,6 +574,8 @@ def clean_field(image, config: SegmenterConfig | None = None
             f"max_pixels={cfg.max_pixels}; crop the field or raise SegmenterConfig.max_pixels"
         )
     grey = to_grey(image, where="segmenter.preprocess")
+    if cfg.cleaning.invert_light_ink and light_ink(grey):
+        grey = 255 - grey
     ink, removed, box = _clean(grey, cfg)
     return grey, ink, removed, box
 
@@ -561,7 +583,7 @@ def clean_field(image, config: SegmenterConfig | None = None
 def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
     """Turn a field image into a clean ink mask (docs/paper.md Sec. V's input).
 
-    Steps: greyscale; find where the writing sits (:func:`content_box`, so wide margins do not
+    Steps: greyscale (light ink on dark paper inverted, :func:`light_ink`); find where the writing sits (:func:`content_box`, so wide margins do not
     change any relative length) and, inside that window: binarise (``config.binarization.method``); remove
     printed horizontal and vertical lines and scanner border strips, keeping the strokes that cross
     them (:func:`remove_printed_lines`), whatever lies entirely within the top/bottom edge bands and

@@ -9,6 +9,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from segmenter.preprocess import light_ink
+
 #: Refuse field images with more pixels than this unless the caller raises the limit.
 DEFAULT_MAX_PIXELS = 4_000_000
 
@@ -139,8 +141,9 @@ def check_field_image(image: np.ndarray, *, max_pixels: int = DEFAULT_MAX_PIXELS
 
     Accepts uint8/float greyscale ``(H, W)`` or colour ``(H, W, 3|4)`` arrays (colour is converted
     with the usual luma weights; floats are taken as 0..1 when their maximum is <= 1). A field of
-    light ink on dark paper (MNIST's own polarity, a negative scan; :func:`light_ink`) is inverted,
-    so every recogniser reads dark ink on light paper.
+    light ink on dark paper (MNIST's own polarity, a negative scan;
+    :func:`segmenter.preprocess.light_ink`) is inverted, so every recogniser reads dark ink on
+    light paper.
 
     Raises:
         ValueError: naming the problem (wrong rank, empty, too large, non-finite values).
@@ -173,26 +176,6 @@ def check_field_image(image: np.ndarray, *, max_pixels: int = DEFAULT_MAX_PIXELS
             a = a * 255.0
         arr = np.clip(np.rint(a), 0, 255).astype(np.uint8)
     return 255 - arr if light_ink(arr) else arr
-
-
-def light_ink(grey: np.ndarray, *, min_contrast: float = 40.0) -> bool:
-    """Whether a uint8 ``(H, W)`` field holds light ink on dark paper.
-
-    The paper is the field's majority level and also what its outer frame shows; the ink is the
-    minority. Light ink when both the median of the whole field and the median of its one-pixel
-    frame (the paper level, two ways) lie at least ``min_contrast`` grey levels below the 99th
-    percentile (the lightest ink) and more than twice as far from it as from the 1st percentile.
-    Requiring both keeps dark ink read as it is on a field whose ink covers most of it (the frame
-    is still light paper) and on one with a dark scanner border along half its frame (most of the
-    field is still light paper).
-    """
-    lo, hi = (float(v) for v in np.percentile(grey, [1, 99]))
-    frame = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-
-    def dark_paper(paper: float) -> bool:
-        return hi - paper >= min_contrast and hi - paper > 2.0 * (paper - lo)
-
-    return dark_paper(float(np.median(grey))) and dark_paper(float(np.median(frame)))
 
 
 def load_field_image(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

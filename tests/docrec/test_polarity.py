@@ -66,3 +66,22 @@ def test_every_recogniser_reads_a_negative_like_its_positive(system, zips):
     assert [r.text for r in neg] == [r.text for r in pos]
     assert [r.confidence for r in neg] == pytest.approx([r.confidence for r in pos])
     assert sum(r.text == f.text for r, f in zip(pos, zips)) >= 2
+
+
+def test_training_and_reading_see_the_same_field_whatever_its_polarity(zips):
+    """The inversion is in the segmenter's cleaning (``CleanConfig.invert_light_ink``), which the
+    real-field trainings call directly, not only in the recognisers' input check: a folder of
+    negatives trains on exactly what reading it sees."""
+    from docrec.recognizers.sdnn import line_free_ink
+    from segmenter import SegmenterConfig, light_ink, preprocess, segment
+
+    pos = zips[0].image
+    neg = 255 - pos
+    assert light_ink(neg) and not light_ink(pos)
+    a, b = segment(pos), segment(neg)
+    np.testing.assert_array_equal(a.graph.data, b.graph.data)
+    np.testing.assert_array_equal(a.boxes, b.boxes)
+    np.testing.assert_array_equal(line_free_ink(pos), line_free_ink(neg))
+    np.testing.assert_array_equal(preprocess(neg).grey, pos)
+    off = SegmenterConfig().replace(invert_light_ink=False)
+    assert not np.array_equal(preprocess(neg, off).ink, preprocess(pos, off).ink)
