@@ -187,7 +187,7 @@ def main(argv=None) -> int:
             changed = [CONDITIONS[cond](x) for x in images]
             t0 = time.perf_counter()
             out = rec.recognize(changed, grammar=g)
-            res, _ = scored(out, truths, time.perf_counter() - t0, digits_only=True, max_errors=40)
+            res, _ = scored(out, truths, time.perf_counter() - t0, digits_only=True, max_errors=10)
             res["rejected"] = sum(bool(r.rejected) for r in out)
             entry[cond] = res
             print(f"{label:16s} {cond:15s} acc {res['string_accuracy']:.3f}  at1% {res['accuracy_at_1pct']:.3f}  "

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from segmenter.config import SegmenterConfig
+from segmenter.config import BinarizeConfig, SegmenterConfig
 from segmenter.lines import Line, erase_line, find_lines
 
 
@@ -165,7 +165,7 @@ def stroke_background(grey: np.ndarray) -> np.ndarray:
     return background(grey, kernel=odd_size(max(grey.shape[0], 8) * 0.2))
 
 
-def contrast_guard(grey: np.ndarray, darker: np.ndarray, cfg) -> float:
+def contrast_guard(grey: np.ndarray, darker: np.ndarray, cfg: BinarizeConfig) -> float:
     """The grey levels a pixel must be darker than the paper to be ink.
 
     ``cfg.min_contrast``; on a faint field, ``cfg.min_contrast_rel`` times the field's contrast
@@ -583,8 +583,9 @@ def clean_field(image, config: SegmenterConfig | None = None
 def preprocess(image, config: SegmenterConfig | None = None) -> Preprocessed:
     """Turn a field image into a clean ink mask (docs/paper.md Sec. V's input).
 
-    Steps: greyscale (light ink on dark paper inverted, :func:`light_ink`); find where the writing sits (:func:`content_box`, so wide margins do not
-    change any relative length) and, inside that window: binarise (``config.binarization.method``); remove
+    Steps: greyscale (light ink on dark paper inverted, :func:`light_ink`); find where the writing
+    sits (:func:`content_box`, so wide margins do not change any relative length) and, inside that
+    window: binarise (``config.binarization.method``); remove
     printed horizontal and vertical lines and scanner border strips, keeping the strokes that cross
     them (:func:`remove_printed_lines`), whatever lies entirely within the top/bottom edge bands and
     small stubs along removed lines; drop specks. Optionally deslant.
