@@ -15,6 +15,7 @@ every system; a 60 px high white canvas, black ink, ``255 - MNIST``):
 * ``tight``: boxes overlapping by 2-8 px (their ink touches or nearly does).
 * ``wide``: 8-19 px between boxes.
 * ``all``: scale, jitter and -6..5 px between boxes together.
+* ``white-on-black``: ``plain`` left as MNIST draws it, white ink on black.
 
 Writes ``benchmarks/results/foreign_strings.json`` and prints the Markdown table.
 
@@ -38,14 +39,15 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "foreign_strings.json"
 HEIGHT, DIGITS, SEED = 60, 5, 123
 
-#: name -> (scale range, vertical jitter px, gap range px [lo, hi)) (module docstring)
+#: name -> (scale range, vertical jitter px, gap range px [lo, hi), white ink on black) (module docstring)
 CONDITIONS = {
-    "plain": ((1.0, 1.0), 0, (0, 4)),
-    "scale": ((0.7, 1.3), 0, (0, 4)),
-    "jitter": ((1.0, 1.0), 6, (0, 4)),
-    "tight": ((1.0, 1.0), 0, (-8, -2)),
-    "wide": ((1.0, 1.0), 0, (8, 20)),
-    "all": ((0.7, 1.3), 6, (-6, 6)),
+    "plain": ((1.0, 1.0), 0, (0, 4), False),
+    "scale": ((0.7, 1.3), 0, (0, 4), False),
+    "jitter": ((1.0, 1.0), 6, (0, 4), False),
+    "tight": ((1.0, 1.0), 0, (-8, -2), False),
+    "wide": ((1.0, 1.0), 0, (8, 20), False),
+    "all": ((0.7, 1.3), 6, (-6, 6), False),
+    "white-on-black": ((1.0, 1.0), 0, (0, 4), True),
 }
 DEFAULT_SYSTEMS = ["seg", "seg:seg-modern", "sdnn", "sdnn:sdnn-strip", "combo"]
 
@@ -73,12 +75,13 @@ def paste_string(digits: np.ndarray, rng: np.random.Generator, *, scale=(1.0, 1.
 def make_sets(images: np.ndarray, labels: np.ndarray, count: int) -> dict:
     """``{condition: (fields, texts)}`` of ``count`` strings each, drawn with :data:`SEED`."""
     out = {}
-    for k, (name, (scale, jitter, gap)) in enumerate(CONDITIONS.items()):
+    for k, (name, (scale, jitter, gap, negative)) in enumerate(CONDITIONS.items()):
         rng = np.random.default_rng([SEED, k])
         fields, texts = [], []
         for _ in range(count):
             idx = rng.integers(0, len(images), DIGITS)
-            fields.append(paste_string(images[idx], rng, scale=scale, jitter=jitter, gap=gap))
+            field = paste_string(images[idx], rng, scale=scale, jitter=jitter, gap=gap)
+            fields.append(255 - field if negative else field)
             texts.append("".join(str(int(v)) for v in labels[idx]))
         out[name] = (fields, texts)
     return out

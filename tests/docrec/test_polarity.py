@@ -3,6 +3,7 @@ positives: :func:`docrec.recognizers.base.light_ink` decides, :func:`check_field
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -43,14 +44,32 @@ def test_check_field_image_inverts_a_negative_only():
     np.testing.assert_array_equal(check_field_image(rgb), pos)
 
 
-@pytest.fixture(scope="module")
-def zips(mnist_dir):
-    from data.synth import SynthConfig, field_rng, synthesize_one
-    from docrec.training.seg_data import train_pools
+class Field:
+    def __init__(self, image: np.ndarray, text: str):
+        self.image, self.text = image, text
 
-    _, pool = train_pools(mnist_dir)
-    return [synthesize_one("zip", pool, field_rng(7, i), SynthConfig(spacing="normal", zip_plus4=0.0))
-            for i in range(3)]
+
+@pytest.fixture(scope="module")
+def zips():
+    """Three zip codes of MNIST training digits; without MNIST (a fresh clone offline), three drawn in
+    a Hershey font (``Field.text`` is then None: only the equality of the readings is checked)."""
+    import os
+    from pathlib import Path
+
+    root = Path(os.environ.get("DOCREC_MNIST_DIR", "/nonexistent"))
+    if (root / "train-images-idx3-ubyte.gz").exists():
+        from data.synth import SynthConfig, field_rng, synthesize_one
+        from docrec.training.seg_data import train_pools
+
+        _, pool = train_pools(root)
+        return [synthesize_one("zip", pool, field_rng(7, i), SynthConfig(spacing="normal", zip_plus4=0.0))
+                for i in range(3)]
+    out = []
+    for text in ("40719", "23856", "15002"):
+        img = np.full((40, 150), 255, np.uint8)
+        cv2.putText(img, text, (8, 32), cv2.FONT_HERSHEY_SIMPLEX, 1.0, 0, 2, cv2.LINE_AA)
+        out.append(Field(img, None))
+    return out
 
 
 @pytest.mark.parametrize("system", ["seg", "sdnn", "combo"])
@@ -65,7 +84,8 @@ def test_every_recogniser_reads_a_negative_like_its_positive(system, zips):
     neg = rec.recognize([255 - f.image for f in zips], grammar=grammar)
     assert [r.text for r in neg] == [r.text for r in pos]
     assert [r.confidence for r in neg] == pytest.approx([r.confidence for r in pos])
-    assert sum(r.text == f.text for r, f in zip(pos, zips)) >= 2
+    if zips[0].text is not None:
+        assert sum(r.text == f.text for r, f in zip(pos, zips)) >= 2
 
 
 def test_training_and_reading_see_the_same_field_whatever_its_polarity(zips):
