@@ -22,12 +22,17 @@ Conditions (``CONDITIONS``; a field is about 53 px high, 154 px wide):
   scan).
 * ``dark-paper``: every grey level times 0.55 (an underexposed scan).
 * ``jpeg-20``: JPEG at quality 20.
-* ``blur-1.5``: a Gaussian blur of sigma 1.5 px (out of focus).
+* ``blur-1.0`` / ``blur-1.5``: a Gaussian blur of sigma 1.0 / 1.5 px (out of focus).
 * ``colour``: RGB, blue ink on pale yellow paper (the recognisers' own colour-to-grey conversion).
 * ``negative``: ``255 - grey``, light ink on dark paper (MNIST's own polarity, a negative scan).
 
 Writes ``benchmarks/results/real_robustness.json`` under ``--label`` (merged with what is there),
 and prints the Markdown table (``--table`` prints it from the JSON alone).
+
+Cross-fitted fold weights are read too: a weights path holding ``{F}`` names a pair of
+``benchmarks/real_crossfit.py`` folds, ``A`` (trained with the even validation ids) reading the
+odd ids and ``B`` the even ones, so no field is read by weights that saw it. This is how training
+recipes are compared under these changes (docs/real_fields.md, "Rescanned copies").
 
     .venv/bin/python benchmarks/real_robustness.py [--label NAME] [--systems LABEL=SYSTEM:WEIGHTS ...]
 """
@@ -48,7 +53,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.real_fields import SHARED, build, load_set, scored  # noqa: E402
+from benchmarks.real_fields import SHARED, VAL_IDS, build, load_set, scored  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "real_robustness.json"
 
@@ -133,10 +138,31 @@ CONDITIONS = {
     "low-contrast": low_contrast,
     "dark-paper": lambda x: (x.astype(np.float32) * 0.55).astype(np.uint8),
     "jpeg-20": jpeg,
+    "blur-1.0": lambda x: cv2.GaussianBlur(x, (0, 0), 1.0),
     "blur-1.5": lambda x: cv2.GaussianBlur(x, (0, 0), 1.5),
     "colour": colour,
     "negative": lambda x: 255 - x,
 }
+
+
+class FoldReader:
+    """Reads the validation fields with the cross-fitted pair of ``spec`` (``{F}`` -> ``A`` for the
+    odd ids, ``B`` for the even ones); ``ids`` are the field ids of the images in reading order."""
+
+    def __init__(self, spec: str, ids: list[int], *, score: str):
+        self.ids = list(ids)
+        self.by_parity = {1: build(spec.replace("{F}", "A"), score=score),
+                          0: build(spec.replace("{F}", "B"), score=score)}
+
+    def recognize(self, images: list, *, grammar=None) -> list:
+        if len(images) != len(self.ids):
+            raise ValueError(f"[benchmarks.real_robustness] {len(images)} images for {len(self.ids)} field ids")
+        out: list = [None] * len(images)
+        for parity, rec in self.by_parity.items():
+            idx = [k for k, i in enumerate(self.ids) if i % 2 == parity]
+            for k, r in zip(idx, rec.recognize([images[k] for k in idx], grammar=grammar)):
+                out[k] = r
+        return out
 
 
 def markdown(results: dict, label: str) -> str:
@@ -179,8 +205,18 @@ def main(argv=None) -> int:
     run = results.setdefault(args.label, {})
     run["set"] = "ORAND-CAR-A ids 800-999 (200 fields), digits scored, grammar amount"
     run["threads"] = args.threads
+    ids = None
     for label, spec in systems.items():
-        rec = build(spec, score="digits")
+        if "{F}" in spec:
+            if ids is None:
+                from data import read_fields
+                from data.fields import field_id
+
+                fs = read_fields(Path(args.orand), boxes=None).select_ids(VAL_IDS)
+                ids = [field_id(fs[i].path) for i in range(len(fs))]
+            rec = FoldReader(spec, ids, score="digits")
+        else:
+            rec = build(spec, score="digits")
         entry = run.setdefault("systems", {}).setdefault(label, {})
         entry["spec"] = spec
         for cond in args.conditions:

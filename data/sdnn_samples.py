@@ -201,6 +201,9 @@ class WindowConfig:
         min_len, max_len: characters per rendered field.
         punctuation: probability that a character of a field is punctuation (``, . - $ * /``).
         none_fraction: target fraction of 'none' windows among all windows (extra ones are dropped).
+        jitter: largest vertical shift of a character in the rendered fields, in pixels of their
+            32-row line (whose body is 20 rows): ``data.SynthConfig.jitter``.
+        scale: per-character scale range of the rendered fields (``data.SynthConfig.scale``).
     """
 
     spacing: tuple[int, int] = (-1, 4)
@@ -208,6 +211,8 @@ class WindowConfig:
     max_len: int = 7
     punctuation: float = 0.12
     none_fraction: float = 0.5
+    jitter: float = SynthConfig.jitter
+    scale: tuple[float, float] = SynthConfig.scale
 
 
 def _field_text(rng: np.random.Generator, cfg: WindowConfig) -> str:
@@ -242,7 +247,7 @@ def make_windows(count_fields: int, *, split: str = "train", seed: int = 0, conf
         pool = DigitPool.load(split, root)
     elif pool.split != split:
         raise ValueError(f"[data.make_windows] asked for split {split!r} but the pool holds {pool.split!r}")
-    synth = SynthConfig(spacing=tuple(cfg.spacing), height=STRIP_H).validate()
+    synth = SynthConfig(spacing=tuple(cfg.spacing), height=STRIP_H, jitter=cfg.jitter, scale=tuple(cfg.scale)).validate()
     xs, ys, nones = [], [], []
     for i in range(start, start + count_fields):
         rng = field_rng(seed, i)

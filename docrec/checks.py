@@ -25,7 +25,7 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
         "repeats")},
     **{name: (0, None, True) for name in ("limit", "seed", "gallery", "train_limit", "val_size", "usps_digits", "jitter",
                                           "noise", "weight_decay", "map_weight", "joint_local",
-                                          "augment_copies")},
+                                          "augment_copies", "scan_copies")},
     **{name: (0, 1, True) for name in ("reject_threshold", "none_fraction", "none_iou", "p_join", "synth_share",
                                        "zip_plus4", "distort", "lr_decay")},
     "lr": (0, None, False),

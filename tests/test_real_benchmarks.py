@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import cv2
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -85,3 +86,24 @@ def test_robustness_conditions_are_deterministic_images_and_the_table_reads_the_
     table = capsys.readouterr().out.splitlines()
     assert table[0].startswith("| condition | seg (LeNet-5)")
     assert len(table) == 2 + len(real_robustness.CONDITIONS)
+
+
+def test_fold_reader_reads_each_half_with_the_weights_that_did_not_see_it(monkeypatch):
+    """``{F}`` weights: fold A (trained on the even validation ids) reads the odd ids, B the even."""
+    from benchmarks import real_robustness
+
+    class Named:
+        def __init__(self, spec):
+            self.spec = spec
+
+        def recognize(self, images, *, grammar=None):
+            return [(self.spec, im) for im in images]
+
+    monkeypatch.setattr(real_robustness, "build", lambda spec, *, score: Named(spec))
+    ids = [800, 801, 802, 805, 998, 999]
+    reader = real_robustness.FoldReader("seg:runs/seg-{F}/joint-weights.pt", ids, score="digits")
+    out = reader.recognize([f"image {i}" for i in ids], grammar=None)
+    assert out == [("seg:runs/seg-B/joint-weights.pt" if i % 2 == 0 else "seg:runs/seg-A/joint-weights.pt",
+                    f"image {i}") for i in ids]
+    with pytest.raises(ValueError, match="5 images for 6 field ids"):
+        reader.recognize(["x"] * 5)

@@ -59,6 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="spacings of the validation zip codes selecting the epoch (mean accuracy; default normal)")
     p.add_argument("--window_spacing", type=int, nargs=2, default=None, metavar=("LO", "HI"),
                    help="way 1: ink-gap range (natural px) of the fields the windows are cut from (default -1 4)")
+    p.add_argument("--window_jitter", type=float, default=None, metavar="PX",
+                   help="way 1: largest vertical shift of a character in those fields, px of a 32-row line "
+                        "with a 20-row body (default 1.5)")
+    p.add_argument("--window_scale", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="way 1: per-character scale range of those fields (default 0.9 1.1)")
     p.add_argument("--none_fraction", type=float, default=None,
                    help="way 1: share of 'none' windows (default 0.5)")
     p.add_argument("--weight_decay", type=float, default=0.0, help="strip: Adam's weight decay")
@@ -169,6 +174,15 @@ def _run(args: argparse.Namespace, shard, device) -> int:
             window.spacing = tuple(args.window_spacing)
         if args.none_fraction is not None:
             window.none_fraction = args.none_fraction
+        if args.window_jitter is not None:
+            window.jitter = args.window_jitter
+        if args.window_scale is not None:
+            window.scale = tuple(args.window_scale)
+        try:
+            SynthConfig(jitter=window.jitter, scale=tuple(window.scale)).validate()
+        except ValueError as exc:
+            print(f"docrec train sdnn: error: --window_jitter / --window_scale: {exc}", file=sys.stderr)
+            return 2
         cfg = SDNNTrainConfig(way=1, epochs=args.epochs or 4, lr=args.lr or 1e-3, batch_size=args.batch_size or 64,
                               fields=args.fields, val_fields=args.val_fields, init=init, seed=args.seed,
                               threads=args.threads or 1, window=window, arch=args.arch)

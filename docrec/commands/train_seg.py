@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="pieces/global: number of synthetic training fields (default 3000); local/global: "
                         "or a folder of real labelled fields (labels.csv, optional boxes.jsonl): local "
                         "trains on the true pieces its boxes give, global on its labels alone")
-    p.add_argument("--val-fields", type=count_or_folder, default=300,
+    p.add_argument("--val-fields", type=count_or_folder, default=None,
                    help="number of synthetic validation fields (default 300), or a folder of real fields "
                         "(with --fields DIR: model selection on their digit-string accuracy)")
     p.add_argument("--ids", default=None, help="real fields: keep only file-name ids LO-HI of --fields "
@@ -98,6 +98,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="real global: each training field also trains as this many augmented copies (affine, "
                         "elastic, stroke width, levels, blur, noise, JPEG, margins; each segmented anew, cached "
                         "in WORK; default 0)")
+    p.add_argument("--scan-copies", type=int, default=0,
+                   help="real local, and the joint local loss: the true pieces of this many rescanned copies of "
+                        "each training field are added (blur, contrast, noise, JPEG, every pixel in place so "
+                        "the boxes hold; each segmented anew, cached in WORK; default 0)")
     p.add_argument("--batch-fields", type=int, default=8, help="global: fields per step (default 8)")
     p.add_argument("--usps-digits", type=int, default=0,
                    help="real local: add this many USPS training digits (other real writers) to the mix")
@@ -135,6 +139,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 #: The bundled MNIST weights each piece classifier starts from.
+#: synthetic validation fields when --val-fields is not given
+SYNTH_VAL_FIELDS = 300
 MNIST_INIT = {"lenet5": "lenet5-distorted.pt", "modern": "modern.pt"}
 
 
@@ -200,10 +206,12 @@ def run(args: argparse.Namespace) -> int:
         if args.init is not None:
             args.init = resolve_init(args.init)
         if args.stage not in ("local", "global"):
+            args.val_fields = SYNTH_VAL_FIELDS if args.val_fields is None else args.val_fields
             return {"pieces": _pieces, "calibrate": _calibrate, "export": _export}[args.stage](args)
         with training_processes(args.device) as (shard, device):
             if _is_folder(args.fields):
                 return _real(args, shard, device)
+            args.val_fields = SYNTH_VAL_FIELDS if args.val_fields is None else args.val_fields
             return {"local": _local, "global": _global}[args.stage](args, shard, device)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"docrec train seg: error: {one_line(exc)}", file=sys.stderr)
@@ -230,6 +238,7 @@ def _real(args, shard: Shard, device: torch.device) -> int:
         epochs=args.epochs, lr=args.lr, distort=args.distort, lr_decay=args.lr_decay, criterion=args.criterion,
         usps_digits=args.usps_digits, usps_dir=str(args.usps_dir) if args.usps_dir is not None else None,
         batch_fields=args.batch_fields, joint_local=args.joint_local, augment_copies=args.augment_copies,
+        scan_copies=args.scan_copies,
         skip_bad=args.skip_bad, seed=args.seed,
         mnist_dir=str(args.mnist_dir) if args.mnist_dir is not None else None, tag=args.tag)
     result = train_real(cfg, work=args.work, progress=not args.quiet, device=device, shard=shard)

@@ -8,6 +8,10 @@ bolder stroke (grey-level erosion or dilation), a contrast / brightness / gamma 
 noise or JPEG round trip, and random blank margins. Ranges were kept small on purpose: a real
 field already carries the writer's variability; the augmentation only has to stop ~650 fields
 being memorised.
+
+:func:`scan_variant` changes only how a field was scanned (blur, contrast, noise, JPEG): every pixel
+stays where it was, so the field's per-character boxes still hold and its true pieces can be cut
+from the copy as from the original.
 """
 
 from __future__ import annotations
@@ -106,12 +110,34 @@ def _elastic(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> n
                      borderValue=_paper_level(img))
 
 
-def _levels(img: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+def _levels(img: np.ndarray, rng: np.random.Generator, cfg: "AugmentConfig | ScanConfig") -> np.ndarray:
     paper = _paper_level(img)
     x = img.astype(np.float32)
     x = paper - (paper - x) * rng.uniform(*cfg.contrast)  # ink darkness scaled against the paper
     x = 255.0 * (np.clip(x, 0, 255) / 255.0) ** rng.uniform(*cfg.gamma)
     return np.clip(x, 0, 255)
+
+
+def _grey_field(image, *, where: str) -> np.ndarray:
+    """``image`` as a non-empty uint8 ``(H, W)`` array; ValueError naming ``where`` otherwise."""
+    img = np.asarray(image)
+    if img.ndim != 2 or img.dtype != np.uint8 or img.size == 0:
+        raise ValueError(f"[{where}] expected a non-empty uint8 (H, W) image, got {img.dtype} {img.shape}")
+    return img
+
+
+def _noise_and_jpeg(x: np.ndarray, rng: np.random.Generator, *, p_noise: float, noise: float, p_jpeg: float,
+                    quality: tuple[int, int]) -> np.ndarray:
+    """Float grey levels ``(H, W)`` -> uint8: Gaussian noise (sigma up to ``noise``) with probability
+    ``p_noise``, then a JPEG round trip at a quality drawn in ``quality`` with probability ``p_jpeg``."""
+    if rng.random() < p_noise:
+        x = x + rng.normal(0.0, rng.uniform(0.0, noise), x.shape)
+    out = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    if rng.random() < p_jpeg:
+        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(quality[0], quality[1] + 1))])
+        if ok:
+            out = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    return out
 
 
 def augment_field(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig | None = None) -> np.ndarray:
@@ -129,10 +155,7 @@ def augment_field(image: np.ndarray, rng: np.random.Generator, config: AugmentCo
         ValueError: ``image`` is not a non-empty uint8 ``(H, W)`` array.
     """
     cfg = (config or AugmentConfig()).validate()
-    img = np.asarray(image)
-    if img.ndim != 2 or img.dtype != np.uint8 or img.size == 0:
-        raise ValueError(f"[docrec.augment_field] expected a non-empty uint8 (H, W) image, got {img.dtype} {img.shape}")
-    out = _affine(img, rng, cfg)
+    out = _affine(_grey_field(image, where="docrec.augment_field"), rng, cfg)
     if rng.random() < cfg.p_elastic:
         out = _elastic(out, rng, cfg)
     if rng.random() < cfg.p_stroke:  # dark ink: erosion of the grey image thickens it
@@ -141,18 +164,67 @@ def augment_field(image: np.ndarray, rng: np.random.Generator, config: AugmentCo
     x = _levels(out, rng, cfg)
     if rng.random() < cfg.p_blur:
         x = cv2.GaussianBlur(x, (3, 3), rng.uniform(0.4, 1.0))
-    if rng.random() < cfg.p_noise:
-        x = x + rng.normal(0.0, rng.uniform(0.0, cfg.noise), x.shape)
-    out = np.clip(np.rint(x), 0, 255).astype(np.uint8)
-    if rng.random() < cfg.p_jpeg:
-        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 91))])
-        if ok:
-            out = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+    out = _noise_and_jpeg(x, rng, p_noise=cfg.p_noise, noise=cfg.noise, p_jpeg=cfg.p_jpeg, quality=(30, 90))
     if cfg.margin > 0:
         h = out.shape[0]
         left, right, top, bottom = (int(rng.uniform(0, cfg.margin) * h) for _ in range(4))
         out = cv2.copyMakeBorder(out, top, bottom, left, right, cv2.BORDER_CONSTANT, value=_paper_level(out))
     return out
+
+
+@dataclass
+class ScanConfig:
+    """Ranges of :func:`scan_variant` (``p_*``: probability of applying that step).
+
+    Attributes:
+        p_blur: probability of a Gaussian blur (an out-of-focus or low-resolution scan).
+        blur: its sigma range in pixels of the field (ORAND digits are about 26 px high).
+        contrast: factor range of the ink's darkness against the paper.
+        gamma: gamma range of the grey levels.
+        p_noise: probability of Gaussian noise (sigma up to ``noise`` grey levels).
+        noise: maximum noise sigma.
+        p_jpeg: probability of a JPEG round trip at a quality in ``quality``.
+        quality: JPEG quality range.
+    """
+
+    p_blur: float = 0.7
+    blur: tuple[float, float] = (0.6, 1.8)
+    contrast: tuple[float, float] = (0.45, 1.0)
+    gamma: tuple[float, float] = (0.8, 1.25)
+    p_noise: float = 0.3
+    noise: float = 8.0
+    p_jpeg: float = 0.3
+    quality: tuple[int, int] = (20, 70)
+
+    def validate(self) -> "ScanConfig":
+        """Check every range; returns self. Raises ValueError naming the bad field."""
+        for name in ("blur", "contrast", "gamma", "quality"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                raise ValueError(f"[docrec.ScanConfig] {name} range ({lo}, {hi}) must have 0 < lo <= hi")
+        for name in ("p_blur", "p_noise", "p_jpeg"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"[docrec.ScanConfig] {name} must be in [0, 1], got {getattr(self, name)}")
+        if self.noise < 0 or self.quality[1] > 100:
+            raise ValueError(f"[docrec.ScanConfig] noise={self.noise} must be >= 0 and quality <= 100")
+        return self
+
+
+def scan_variant(image: np.ndarray, rng: np.random.Generator, config: ScanConfig | None = None) -> np.ndarray:
+    """The field as another scanner would give it: uint8 ``(H, W)`` -> uint8 ``(H, W)``, every
+    pixel in place (the boxes of its characters still hold).
+
+    Drawn from ``rng``: the ink's contrast and gamma (:class:`ScanConfig` ranges), then a blur, noise
+    and a JPEG round trip, each with its probability.
+
+    Raises:
+        ValueError: ``image`` is not a non-empty uint8 ``(H, W)`` array.
+    """
+    cfg = (config or ScanConfig()).validate()
+    x = _levels(_grey_field(image, where="docrec.scan_variant"), rng, cfg)
+    if rng.random() < cfg.p_blur:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(*cfg.blur))
+    return _noise_and_jpeg(x, rng, p_noise=cfg.p_noise, noise=cfg.noise, p_jpeg=cfg.p_jpeg, quality=cfg.quality)
 
 
 def join_fields(left: np.ndarray, right: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -166,4 +238,4 @@ def join_fields(left: np.ndarray, right: np.ndarray, rng: np.random.Generator) -
     return np.hstack([parts[0], gap, parts[1]])
 
 
-__all__ = ["AugmentConfig", "augment_field", "join_fields"]
+__all__ = ["AugmentConfig", "ScanConfig", "augment_field", "join_fields", "scan_variant"]

@@ -143,7 +143,9 @@ def window_sets(cfg: SDNNTrainConfig, out_dir: Path, *, progress=None):
     """Way-1 training and validation windows (cached as ``.npz`` in ``out_dir``)."""
     w = cfg.window
     tag = "" if w == WindowConfig() else (f"_g{w.spacing[0]}..{w.spacing[1]}_l{w.min_len}-{w.max_len}"
-                                          f"_p{w.punctuation}_n{w.none_fraction}")
+                                          f"_p{w.punctuation}_n{w.none_fraction}"
+                                          + ("" if (w.jitter, tuple(w.scale)) == (WindowConfig.jitter, WindowConfig.scale)
+                                             else f"_j{w.jitter}_s{w.scale[0]}..{w.scale[1]}"))
     cache = out_dir / f"windows_s{cfg.seed}_f{cfg.fields}_v{cfg.val_fields}{tag}.npz"
     if cache.is_file():
         z = np.load(cache)

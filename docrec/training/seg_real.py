@@ -157,14 +157,7 @@ def segment_folder(fieldset, *, with_targets: bool, cache_dir: str | os.PathLike
             stats["empty"] += 1
             log(f"[docrec.seg_real] {f.path.name} (labels line {f.line}): no ink found; left out")
             continue
-        targets = None
-        if with_targets:
-            cmap = box_char_map(img.shape, f.boxes)
-            targets, best = box_arc_targets(seg, cmap, ambiguous_iou=none_iou)
-            ious.extend(best.tolist())
-            stats["chars"] += len(f.text)
-            stats["chars_matched"] += int((targets >= 0).sum())
-            stats["true_path"] += true_path(seg, cmap, tol=0.8) is not None
+        targets = _box_targets(seg, img.shape, f, none_iou=none_iou, stats=stats, ious=ious) if with_targets else None
         fields.append(_cached_field(seg, f.text, f.path.name, targets=targets))
     if ious:
         stats["median_char_iou"] = float(np.median(ious))
@@ -175,24 +168,30 @@ def segment_folder(fieldset, *, with_targets: bool, cache_dir: str | os.PathLike
 
 def augmented_fields(fieldset, copies: int, *, seed: int = 0, keep: set[str] | None = None,
                      cache_dir: str | os.PathLike | None = None, segmenter_config=None, progress: bool = False,
-                     log=print) -> tuple[list, dict]:
+                     scan: bool = False, none_iou: float = 0.6, log=print) -> tuple[list, dict]:
     """``copies`` augmented variants of every field of ``fieldset``, each segmented anew into a
-    ``CachedField`` without targets (global training reads the label alone).
+    ``CachedField``: without targets (global training reads the label alone), or with ``scan``
+    rescanned copies whose boxes still hold, with targets (local training reads their true pieces).
 
-    Copy ``k`` of field ``i`` is :func:`docrec.training.field_augment.augment_field` with the random
-    source ``numpy.random.default_rng([17 + seed, k, i])``, so a copy does not depend on the other
-    fields or on ``copies``. Copies in which the segmenter finds no ink are left out and counted.
+    Copy ``k`` of field ``i`` is :func:`docrec.training.field_augment.augment_field` (``scan``:
+    :func:`~docrec.training.field_augment.scan_variant`) with the random source
+    ``numpy.random.default_rng([17 + seed, k, i])``, so a copy does not depend on the other fields or
+    on ``copies``. Copies in which the segmenter finds no ink are left out and counted.
 
     Args:
-        fieldset: ``data.FieldSet``.
+        fieldset: ``data.FieldSet``; with ``scan`` every field needs boxes.
         copies: variants per field (>= 1).
         seed: the augmentation seed.
         keep: file names (``path.name``) of the fields to augment (None: all).
         cache_dir: folder of the on-disk cache (None: no cache); keyed by the folder's fields, the
-            segmenter, ``copies``, ``seed``, ``keep`` and the augmentation's source.
+            segmenter, ``copies``, ``seed``, ``keep``, ``scan``, ``none_iou`` and the augmentation's
+            source.
+        scan: rescanned copies with box targets (see above).
+        none_iou: with ``scan``, as in :func:`segment_folder`.
 
     Returns:
-        ``(fields, stats)``: copy by copy, field by field; stats count made and empty copies.
+        ``(fields, stats)``: copy by copy, field by field; stats count made and empty copies (with
+        ``scan`` also characters matched and true paths, as :func:`segment_folder`).
     """
     from docrec.recognizers.seg import default_segmenter_config
     from docrec.training import field_augment
@@ -201,28 +200,55 @@ def augmented_fields(fieldset, copies: int, *, seed: int = 0, keep: set[str] | N
         raise ValueError(f"[docrec.seg_real.augmented_fields] copies must be >= 1, got {copies}")
     segmenter_config = segmenter_config or default_segmenter_config()
     chosen = [i for i in range(len(fieldset)) if keep is None or fieldset[i].path.name in keep]
-    h = hashlib.sha1(cache_key(fieldset, with_targets=False, segmenter_config=segmenter_config).encode())
+    h = hashlib.sha1(cache_key(fieldset, with_targets=scan, segmenter_config=segmenter_config,
+                               none_iou=none_iou).encode())
     h.update(f"augment copies={copies} seed={seed} keep={sorted(keep) if keep is not None else None}".encode())
+    if scan:
+        h.update(b" scan")
     h.update(source_digest(field_augment).encode())
     cache = None if cache_dir is None else Path(cache_dir) / f"real-augmented-{h.hexdigest()[:16]}.pt"
     if cache is not None and cache.is_file():
         return _read_cache(cache)
-    out, empty = [], 0
+    if scan:
+        for i in chosen:
+            if fieldset[i].boxes is None:
+                f = fieldset[i]
+                raise ValueError(f"[docrec.seg_real.augmented_fields] {f.path} (labels line {f.line}) has no boxes; "
+                                 f"rescanned copies need one box per character")
+    change = field_augment.scan_variant if scan else field_augment.augment_field
+    out, empty, ious = [], 0, []
+    stats = {"copies": copies, "fields": len(chosen)}
+    if scan:
+        stats.update(chars=0, chars_matched=0, true_path=0)
     jobs = [(k, i) for k in range(copies) for i in chosen]
     for k, i in tqdm(jobs, disable=not progress, desc="augment real fields", unit="field"):
         f = fieldset[i]
-        img = field_augment.augment_field(fieldset.image(i), np.random.default_rng([17 + seed, k, i]))
+        img = change(fieldset.image(i), np.random.default_rng([17 + seed, k, i]))
         seg = segment(img, config=segmenter_config)
         if seg.num_arcs == 0:
             empty += 1
             continue
-        out.append(_cached_field(seg, f.text, f"{f.path.name}#aug{k}"))
-    stats = {"copies": copies, "fields": len(chosen), "made": len(out), "no_ink": empty}
+        targets = _box_targets(seg, img.shape, f, none_iou=none_iou, stats=stats, ious=ious) if scan else None
+        out.append(_cached_field(seg, f.text, f"{f.path.name}#{'scan' if scan else 'aug'}{k}", targets=targets))
+    stats.update(made=len(out), no_ink=empty)
     if empty:
         log(f"[docrec.seg_real] {empty} of {len(jobs)} augmented copies had no ink; left out")
     if cache is not None:
         _write_cache(cache, out, stats)
     return out, stats
+
+
+def _box_targets(seg, shape: tuple, f, *, none_iou: float, stats: dict, ious: list) -> np.ndarray:
+    """The arc targets of the segmented field ``seg`` (image ``shape``) from the boxes of its folder
+    row ``f`` (:func:`segmenter.truth.box_arc_targets`); counts characters, matches and true paths
+    into ``stats`` and each character's best IoU into ``ious``."""
+    cmap = box_char_map(shape, f.boxes)
+    targets, best = box_arc_targets(seg, cmap, ambiguous_iou=none_iou)
+    ious.extend(best.tolist())
+    stats["chars"] += len(f.text)
+    stats["chars_matched"] += int((targets >= 0).sum())
+    stats["true_path"] += true_path(seg, cmap, tol=0.8) is not None
+    return targets
 
 
 def _cached_field(seg, text: str, name: str, *, targets: np.ndarray | None = None):

@@ -65,6 +65,10 @@ class RealTrainConfig:
             synthetic pieces at ``local_synth_ratio``) added to every global step (0: labels only;
             > 0 reads the boxes: joint local + global training).
         local_synth_ratio: synthetic pieces per real piece of that joint loss.
+        scan_copies: local, and the joint local loss: each real training field also gives the true
+            pieces of this many rescanned copies (:func:`docrec.training.field_augment.scan_variant`:
+            blur, contrast, noise, JPEG, every pixel in place so the boxes hold; each copy segmented
+            anew). 0: the pieces of the fields as scanned only.
         augment_copies: global: each real training field also trains as this many augmented copies
             (:func:`docrec.training.field_augment.augment_field`, each copy segmented anew; the
             joint local loss keeps the originals' box pieces). 0: the fields as scanned.
@@ -98,6 +102,7 @@ class RealTrainConfig:
     joint_local: float = 0.0
     local_synth_ratio: float = 0.5
     augment_copies: int = 0
+    scan_copies: int = 0
     skip_bad: bool = False
     seed: int = 0
     mnist_dir: str | None = None
@@ -116,9 +121,12 @@ class RealTrainConfig:
         if self.joint_local < 0 or self.local_synth_ratio < 0:
             raise ValueError(f"{where} joint_local={self.joint_local}, local_synth_ratio={self.local_synth_ratio} "
                              f"must be >= 0")
-        if self.usps_digits < 0 or self.augment_copies < 0:
-            raise ValueError(f"{where} usps_digits={self.usps_digits}, augment_copies={self.augment_copies} "
-                             f"must be >= 0")
+        if self.usps_digits < 0 or self.augment_copies < 0 or self.scan_copies < 0:
+            raise ValueError(f"{where} usps_digits={self.usps_digits}, augment_copies={self.augment_copies}, "
+                             f"scan_copies={self.scan_copies} must be >= 0")
+        if self.scan_copies and self.stage == "global" and not self.joint_local > 0:
+            raise ValueError(f"{where} scan_copies={self.scan_copies} gives box pieces to the local loss; the "
+                             f"global stage has one only with joint_local > 0")
         if self.augment_copies and self.stage != "global":
             raise ValueError(f"{where} augment_copies={self.augment_copies} is for the global stage (local "
                              f"training distorts its pieces: distort)")
@@ -236,7 +244,7 @@ def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bo
     ckpt = work / f"{config.name}.pt"
     if config.stage == "local":
         history = _local(model, fields, val, config, work=work, checkpoint=ckpt, progress=progress, log=log,
-                         record=record, shard=shard)
+                         record=record, shard=shard, scans=train_set)
     else:
         history = _global(model, fields, val, config, work=work, checkpoint=ckpt, progress=progress, log=log,
                           record=record, shard=shard, scans=train_set)
@@ -265,13 +273,29 @@ def train_real(config: RealTrainConfig, *, work: str | os.PathLike, progress: bo
     return record
 
 
+def _scan_copies(scans, fields, config: RealTrainConfig, *, work: Path, progress: bool, log, record: dict) -> list:
+    """``config.scan_copies`` rescanned copies of the folder rows ``scans`` kept in ``fields``, with box
+    targets (none when ``scan_copies`` is 0); their counts go to ``record["scan_copies"]``."""
+    if config.scan_copies <= 0:
+        return []
+    from docrec.training.seg_real import augmented_fields
+
+    copies, stats = augmented_fields(scans, config.scan_copies, seed=config.seed, keep={f.name for f in fields},
+                                     cache_dir=work / "cache", progress=progress, scan=True,
+                                     none_iou=config.none_iou, log=log)
+    record["scan_copies"] = stats
+    log(json.dumps({"scan_copies": stats}))
+    return copies
+
+
 def _local(model, fields, val, config: RealTrainConfig, *, work: Path, checkpoint: Path, progress: bool, log,
-           record: dict, shard: Shard | None = None) -> list[dict]:
+           record: dict, shard: Shard | None = None, scans=None) -> list[dict]:
     from docrec.recognizers.seg import SegmentationRecognizer
     from docrec.training.seg_local import LocalTrainConfig, train_local
     from docrec.training.seg_real import digit_accuracy, mix_pieces, real_pieces
 
-    rx, ry, pstats = real_pieces(fields, max_none_per_field=config.max_none, seed=config.seed)
+    rescans = _scan_copies(scans, fields, config, work=work, progress=progress, log=log, record=record)
+    rx, ry, pstats = real_pieces(list(fields) + rescans, max_none_per_field=config.max_none, seed=config.seed)
     if len(ry) == 0:
         raise ValueError(f"[docrec.seg_real_train] {config.fields}: no labelled piece could be cut from the boxes")
     synth = synthetic_pieces(config, work=work, progress=progress, log=log) if config.synth_ratio > 0 else None
@@ -310,7 +334,8 @@ def _global(model, fields, val, config: RealTrainConfig, *, work: Path, checkpoi
     if config.joint_local > 0:
         from docrec.training.seg_real import mix_pieces, real_pieces
 
-        rx, ry, pstats = real_pieces(fields, max_none_per_field=config.max_none, seed=config.seed)
+        rescans = _scan_copies(scans, fields, config, work=work, progress=progress, log=log, record=record)
+        rx, ry, pstats = real_pieces(list(fields) + rescans, max_none_per_field=config.max_none, seed=config.seed)
         spieces = (synthetic_pieces(config, work=work, progress=progress, log=log)
                    if config.local_synth_ratio > 0 else None)
         ax, ay, mix = mix_pieces((rx, ry), spieces, synth_ratio=config.local_synth_ratio, seed=config.seed)

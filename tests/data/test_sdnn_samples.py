@@ -120,3 +120,21 @@ def test_salt_and_pepper_fraction():
 
 def test_window_config_spacing_default():
     assert WindowConfig().spacing == (-1, 4)  # the paper's -1..4 px ink gaps
+
+
+def test_window_jitter_and_scale_spread_the_characters_heights(train_pool):
+    """Wider per-character jitter and scale in the rendered fields make the digits of a window sit
+    at more different heights and sizes (the defaults are ``data.SynthConfig``'s)."""
+    assert (WindowConfig().jitter, WindowConfig().scale) == (SynthConfig().jitter, SynthConfig().scale)
+
+    def spread(cfg):
+        x, y = make_windows(60, seed=2, pool=train_pool, config=cfg)
+        ink = x[(y < 10), 0, :, 12:20] > 0.3  # central columns of digit windows
+        rows = ink.any(axis=2)
+        tops = rows.argmax(axis=1)
+        bottoms = 31 - rows[:, ::-1].argmax(axis=1)
+        return float(np.std(tops)), float(np.std(bottoms - tops))
+
+    flat = spread(WindowConfig(jitter=0.0, scale=(1.0, 1.0)))
+    wide = spread(WindowConfig(jitter=4.0, scale=(0.75, 1.3)))
+    assert wide[0] > flat[0] + 0.8 and wide[1] > flat[1]

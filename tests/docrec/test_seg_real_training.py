@@ -214,6 +214,66 @@ def test_augmented_copies_are_seeded_segmented_and_cached(folder, tmp_path):
         augmented_fields(fs, 0)
 
 
+def test_scan_variant_keeps_every_pixel_in_place():
+    """A rescanned copy is softer, paler or noisier, but its ink lies where the boxes say."""
+    from docrec.training.field_augment import ScanConfig, scan_variant
+
+    img, boxes = _draw_field("2250")
+    inside = np.zeros(img.shape, bool)
+    for b in boxes:
+        x, y, w, h = b["box"]
+        inside[max(0, y - 3): y + h + 3, max(0, x - 3): x + w + 3] = True  # the blur's reach
+    seen_blur = 0
+    for seed in range(12):
+        out = scan_variant(img, np.random.default_rng(seed))
+        assert out.shape == img.shape and out.dtype == np.uint8
+        assert np.array_equal(out, scan_variant(img, np.random.default_rng(seed)))
+        ink = out < 200
+        assert ink.any() and not (ink & ~inside).any()
+        seen_blur += int((out[img == 0] > 60).mean() > 0.2)  # strokes no longer solid
+    assert 0 < seen_blur < 12
+    sharp = scan_variant(img, np.random.default_rng(0), ScanConfig(p_blur=0.0, p_noise=0.0, p_jpeg=0.0,
+                                                                   contrast=(1.0, 1.0), gamma=(1.0, 1.0)))
+    assert np.abs(sharp.astype(int) - img).max() <= 1
+    with pytest.raises(ValueError, match="blur range"):
+        ScanConfig(blur=(0.0, 1.0)).validate()
+    with pytest.raises(ValueError, match="p_jpeg"):
+        ScanConfig(p_jpeg=2.0).validate()
+    with pytest.raises(ValueError, match="scan_variant"):
+        scan_variant(np.zeros((0, 5), np.uint8), np.random.default_rng(0))
+
+
+def test_scan_copies_carry_box_targets_and_reach_the_local_pieces(folder, tmp_path):
+    from docrec.training.seg_real import augmented_fields, read_folder, segment_folder
+    from docrec.training.seg_real_train import RealTrainConfig, train_real
+
+    fs = read_folder(folder)
+    made, stats = augmented_fields(fs, 2, seed=0, scan=True, log=lambda s: None)
+    assert stats["made"] == 2 * len(fs) and stats["chars"] == 2 * sum(len(f.text) for f in fs)
+    assert stats["true_path"] >= 2 * len(fs) - 2 and stats["chars_matched"] >= stats["chars"] - 2
+    originals, _ = segment_folder(fs, with_targets=True, log=lambda s: None)
+    for k, f in enumerate(made):
+        assert f.name.endswith(f"#scan{k // len(fs)}") and f.targets is not None
+        assert sorted(set(f.targets[f.targets >= 0].tolist())) == list(range(len(f.text)))
+    assert not all(np.array_equal(a.pieces, b.pieces) for a, b in zip(made, originals + originals)
+                   if a.pieces.shape == b.pieces.shape)
+    with pytest.raises(ValueError, match="labels line .* has no boxes"):
+        augmented_fields(read_folder(folder, boxes=None), 1, scan=True, log=lambda s: None)
+    # local training reads the copies' true pieces beside the originals'
+    plain = train_real(RealTrainConfig(stage="local", fields=str(folder), ids=(100, 103), synth_ratio=0.0, epochs=1,
+                                       init=str(_fresh_weights(tmp_path / "init.pt"))),
+                       work=tmp_path / "plain", progress=False, log=lambda s: None)
+    rescanned = train_real(RealTrainConfig(stage="local", fields=str(folder), ids=(100, 103), synth_ratio=0.0, epochs=1,
+                                           scan_copies=2, init=str(tmp_path / "init.pt")),
+                           work=tmp_path / "scan", progress=False, log=lambda s: None)
+    assert rescanned["scan_copies"]["made"] == 8
+    assert rescanned["pieces"]["correct"] > 2.5 * plain["pieces"]["correct"]
+    with pytest.raises(ValueError, match="scan_copies=1 gives box pieces to the local loss"):
+        RealTrainConfig(stage="global", fields=str(folder), scan_copies=1)
+    with pytest.raises(ValueError, match="scan_copies=-1"):
+        RealTrainConfig(stage="local", fields=str(folder), scan_copies=-1)
+
+
 def test_global_trains_on_augmented_copies(folder, tmp_path):
     from docrec.training.seg_real_train import RealTrainConfig, train_real
 
