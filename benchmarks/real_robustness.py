@@ -175,7 +175,8 @@ def markdown(results: dict, label: str) -> str:
         for n in names:
             r = runs[n].get(cond)
             cells.append("-" if r is None else f"{100 * r['string_accuracy']:.1f}%")
-        lines.append(f"| {cond} | " + " | ".join(cells) + " |")
+        if any(c != "-" for c in cells):  # conditions this run did not read are left out
+            lines.append(f"| {cond} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
