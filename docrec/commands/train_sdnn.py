@@ -181,7 +181,7 @@ def _run(args: argparse.Namespace, shard, device) -> int:
         try:
             SynthConfig(jitter=window.jitter, scale=tuple(window.scale)).validate()
         except ValueError as exc:
-            print(f"docrec train sdnn: error: --window_jitter / --window_scale: {exc}", file=sys.stderr)
+            print(f"docrec train sdnn: error: --window-jitter / --window-scale: {exc}", file=sys.stderr)
             return 2
         cfg = SDNNTrainConfig(way=1, epochs=args.epochs or 4, lr=args.lr or 1e-3, batch_size=args.batch_size or 64,
                               fields=args.fields, val_fields=args.val_fields, init=init, seed=args.seed,

@@ -138,9 +138,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-#: The bundled MNIST weights each piece classifier starts from.
-#: synthetic validation fields when --val-fields is not given
+#: Synthetic validation fields when --val-fields is not given.
 SYNTH_VAL_FIELDS = 300
+#: The bundled MNIST weights each piece classifier starts from.
 MNIST_INIT = {"lenet5": "lenet5-distorted.pt", "modern": "modern.pt"}
 
 
