@@ -59,11 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="spacings of the validation zip codes selecting the epoch (mean accuracy; default normal)")
     p.add_argument("--window_spacing", type=int, nargs=2, default=None, metavar=("LO", "HI"),
                    help="way 1: ink-gap range (natural px) of the fields the windows are cut from (default -1 4)")
-    p.add_argument("--window_jitter", type=float, default=None, metavar="PX",
-                   help="way 1: largest vertical shift of a character in those fields, px of a 32-row line "
-                        "with a 20-row body (default 1.5)")
-    p.add_argument("--window_scale", type=float, nargs=2, default=None, metavar=("LO", "HI"),
-                   help="way 1: per-character scale range of those fields (default 0.9 1.1)")
+    p.add_argument("--field-jitter", type=float, default=None, metavar="PX",
+                   help="way 1 and strip: largest vertical shift of a character in the synthetic training "
+                        "fields, px of a 20-row body (default 1.5, data.SynthConfig's)")
+    p.add_argument("--field-scale", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="way 1 and strip: per-character scale range of those fields (default 0.9 1.1)")
     p.add_argument("--none_fraction", type=float, default=None,
                    help="way 1: share of 'none' windows (default 0.5)")
     p.add_argument("--weight_decay", type=float, default=0.0, help="strip: Adam's weight decay")
@@ -133,6 +133,15 @@ def run(args: argparse.Namespace) -> int:
         return _run(args, shard, device)
 
 
+def _field_spread(args: argparse.Namespace) -> tuple[float, tuple[float, float]]:
+    """``(jitter, scale)`` of the synthetic training fields: ``--field-jitter`` / ``--field-scale``
+    or ``data.SynthConfig``'s defaults. Raises ValueError (SynthConfig's) for values out of range."""
+    jitter = SynthConfig.jitter if args.field_jitter is None else float(args.field_jitter)
+    scale = SynthConfig.scale if args.field_scale is None else tuple(args.field_scale)
+    SynthConfig(jitter=jitter, scale=scale).validate()
+    return jitter, scale
+
+
 def _run(args: argparse.Namespace, shard, device) -> int:
     from docrec.training.sdnn_train import SDNNTrainConfig, train_way1, train_way2
 
@@ -142,6 +151,16 @@ def _run(args: argparse.Namespace, shard, device) -> int:
         return 2
     if args.none_fraction is not None and not 0.0 <= args.none_fraction < 1.0:
         print(f"docrec train sdnn: error: --none_fraction must be in [0, 1), got {args.none_fraction}", file=sys.stderr)
+        return 2
+    spread_given = args.field_jitter is not None or args.field_scale is not None
+    if spread_given and (args.real is not None or args.way == 2):
+        print("docrec train sdnn: error: --field-jitter / --field-scale shape the synthetic fields of way 1 and "
+              "of the strip net, not of --real fine-tuning or way 2", file=sys.stderr)
+        return 2
+    try:
+        jitter, scale = _field_spread(args)
+    except ValueError as exc:
+        print(f"docrec train sdnn: error: --field-jitter / --field-scale: {exc}", file=sys.stderr)
         return 2
     if args.real is not None:
         return _run_real(args, shard, device)
@@ -156,7 +175,8 @@ def _run(args: argparse.Namespace, shard, device) -> int:
         try:
             cfg = StripTrainConfig(epochs=args.epochs or 8, steps=args.steps, batch_size=args.batch_size or 32,
                                    lr=args.lr or 1e-3, weight_decay=args.weight_decay, seed=args.seed,
-                                   threads=args.threads or 2, init=init).validate()
+                                   threads=args.threads or 2, init=init, field_jitter=jitter,
+                                   field_scale=scale).validate()
             result = train_strip(cfg, out, resume=args.resume, bar=not args.no_bar, evaluate=evaluate,
                                  device=device, shard=shard)
         except (ValueError, FileNotFoundError) as exc:
@@ -174,15 +194,7 @@ def _run(args: argparse.Namespace, shard, device) -> int:
             window.spacing = tuple(args.window_spacing)
         if args.none_fraction is not None:
             window.none_fraction = args.none_fraction
-        if args.window_jitter is not None:
-            window.jitter = args.window_jitter
-        if args.window_scale is not None:
-            window.scale = tuple(args.window_scale)
-        try:
-            SynthConfig(jitter=window.jitter, scale=tuple(window.scale)).validate()
-        except ValueError as exc:
-            print(f"docrec train sdnn: error: --window-jitter / --window-scale: {exc}", file=sys.stderr)
-            return 2
+        window.jitter, window.scale = jitter, scale
         cfg = SDNNTrainConfig(way=1, epochs=args.epochs or 4, lr=args.lr or 1e-3, batch_size=args.batch_size or 64,
                               fields=args.fields, val_fields=args.val_fields, init=init, seed=args.seed,
                               threads=args.threads or 1, window=window, arch=args.arch)

@@ -61,6 +61,8 @@ class StripTrainConfig:
         freeze_bn: keep batch norm in eval mode (running statistics) while training; under
             ``torchrun`` batch norm statistics are otherwise per process (gloo has no synchronised
             batch norm on the CPU).
+        field_jitter, field_scale: per-character vertical jitter and scale range of the training
+            fields (``data.SynthConfig.jitter`` / ``scale``; the defaults are its own).
     """
 
     epochs: int = 8
@@ -73,6 +75,8 @@ class StripTrainConfig:
     seed: int = 0
     threads: int = 2
     freeze_bn: bool = False
+    field_jitter: float = SynthConfig.jitter
+    field_scale: tuple[float, float] = SynthConfig.scale
 
     def validate(self) -> "StripTrainConfig":
         for name in ("epochs", "steps", "batch_size"):
@@ -80,16 +84,19 @@ class StripTrainConfig:
                 raise ValueError(f"[docrec.train_strip] {name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"[docrec.train_strip] lr must be > 0, got {self.lr}")
+        SynthConfig(jitter=self.field_jitter, scale=tuple(self.field_scale)).validate()
         return self
 
 
-def training_field(index: int, pool: DigitPool, rng: np.random.Generator):
-    """Training field ``index`` (module docstring): kind by index, the rest drawn from ``rng``."""
+def training_field(index: int, pool: DigitPool, rng: np.random.Generator, *, jitter: float = SynthConfig.jitter,
+                   scale: tuple[float, float] = SynthConfig.scale):
+    """Training field ``index`` (module docstring): kind by index, the rest drawn from ``rng``;
+    ``jitter`` and ``scale`` are the characters' (``data.SynthConfig``)."""
     spacing = rng.choice(list(SPACING_SHARES), p=list(SPACING_SHARES.values()))
     background = rng.choice(list(BACKGROUND_SHARES), p=list(BACKGROUND_SHARES.values()))
     noise = float(rng.uniform(0, 8)) if rng.random() < 1 / 3 else 0.0
     cfg = SynthConfig(spacing=str(spacing), background=str(background), noise=noise,
-                      height=int(rng.choice(HEIGHTS)), min_len=3, max_len=8)
+                      height=int(rng.choice(HEIGHTS)), min_len=3, max_len=8, jitter=jitter, scale=tuple(scale))
     return synthesize_one(KINDS[index % len(KINDS)], pool, rng, cfg)
 
 
@@ -108,7 +115,8 @@ class _FieldBatches:
         if chunk != self._chunk:
             base = chunk * 4 * b
             fields = self.shard.gather(  # the same fields on every process, each rendering its share
-                lambda i: training_field(base + i, self.pool, field_rng(self.cfg.seed + 7, base + i)), 4 * b)
+                lambda i: training_field(base + i, self.pool, field_rng(self.cfg.seed + 7, base + i),
+                                         jitter=self.cfg.field_jitter, scale=self.cfg.field_scale), 4 * b)
             fields.sort(key=lambda f: f.image.shape[1] / max(1, f.image.shape[0]))
             self._chunk, self._fields = chunk, fields
             self._order = np.random.default_rng([self.cfg.seed, 31, chunk]).permutation(4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -53,6 +54,26 @@ def test_field_batches_render_each_field_once_in_width_order(small_pools):
     assert [f.text for f in again(2)] == [f.text for f in seen[2]]  # reproducible from the step alone
     kinds = {strip_train.KINDS[i % 3] for i in range(12)}
     assert kinds == {"zip", "digits", "amount"}
+
+
+def test_field_jitter_and_scale_reach_the_training_fields(small_pools):
+    """``field_jitter`` / ``field_scale`` move the characters of the strip net's training fields off
+    one line: their boxes' tops spread further than with the generator's defaults."""
+    from data.synth import field_rng
+
+    def top_spread(**kw) -> float:
+        spreads = []
+        for i in range(24):
+            f = strip_train.training_field(i, small_pools[0], field_rng(5, i), **kw)
+            tops = [b[1] / f.image.shape[0] for b, c in zip(f.boxes, f.text) if c.isdigit()]
+            if len(tops) > 2:
+                spreads.append(np.std(tops))
+        return float(np.mean(spreads))
+
+    flat = top_spread(jitter=0.0, scale=(1.0, 1.0))
+    assert top_spread(jitter=4.0, scale=(0.75, 1.3)) > flat + 0.02
+    with pytest.raises(ValueError, match="jitter"):
+        StripTrainConfig(field_jitter=40.0).validate()
 
 
 def test_tiny_strip_run_trains_checkpoints_resumes_and_reads(tmp_path, small_pools):
