@@ -111,6 +111,13 @@ def make_folds(orand: Path, out: Path) -> None:
             print(command.format(dir=out, fold=fold, reads=FOLDS[fold][1]))
 
 
+def split_halves(ids: list[int], images: list) -> dict:
+    """``{"even": (ids, images), "odd": (ids, images)}``: the validation fields split by id parity,
+    the halves the folds read (:data:`FOLDS`)."""
+    return {h: ([i for i in ids if i % 2 == r], [im for i, im in zip(ids, images) if i % 2 == r])
+            for h, r in (("even", 0), ("odd", 1))}
+
+
 def read_halves(make, halves: dict, grammar) -> tuple[list, float]:
     """``make(half) -> recogniser``; each half's images read by its own recogniser. Returns the
     :class:`Recognition` list in validation-id order and the summed reading time."""
@@ -193,8 +200,7 @@ def main(argv=None) -> int:
     ids = [ids[k] for k in order]
     images = [fs.image(int(k)) for k in order]
     truths = [fs.texts[int(k)] for k in order]
-    halves = {h: ([i for i in ids if i % 2 == r], [im for i, im in zip(ids, images) if i % 2 == r])
-              for h, r in (("even", 0), ("odd", 1))}
+    halves = split_halves(ids, images)
     grammar = resolve_grammar("amount")
     sc = args.score
     bundled = CombinedRecognizer(weights="seg-modern-real", score=sc)  # its settings are kept for the cross-fitted one

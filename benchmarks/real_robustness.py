@@ -146,23 +146,25 @@ CONDITIONS = {
 
 
 class FoldReader:
-    """Reads the validation fields with the cross-fitted pair of ``spec`` (``{F}`` -> ``A`` for the
-    odd ids, ``B`` for the even ones); ``ids`` are the field ids of the images in reading order."""
+    """Reads the validation fields with the cross-fitted pair of ``spec``: ``{F}`` becomes each fold
+    of ``benchmarks.real_crossfit.FOLDS``, which reads the half it was not trained on (A the odd
+    ids, B the even ones); ``ids`` are the field ids of the images in reading order."""
 
     def __init__(self, spec: str, ids: list[int], *, score: str):
+        from benchmarks.real_crossfit import FOLDS
+
         self.ids = list(ids)
-        self.by_parity = {1: build(spec.replace("{F}", "A"), score=score),
-                          0: build(spec.replace("{F}", "B"), score=score)}
+        self.by_half = {half: build(spec.replace("{F}", fold), score=score)
+                        for fold, (_, half) in FOLDS.items() if half is not None}  # the trained folds
 
     def recognize(self, images: list, *, grammar=None) -> list:
+        from benchmarks.real_crossfit import read_halves, split_halves
+
         if len(images) != len(self.ids):
             raise ValueError(f"[benchmarks.real_robustness] {len(images)} images for {len(self.ids)} field ids")
-        out: list = [None] * len(images)
-        for parity, rec in self.by_parity.items():
-            idx = [k for k, i in enumerate(self.ids) if i % 2 == parity]
-            for k, r in zip(idx, rec.recognize([images[k] for k in idx], grammar=grammar)):
-                out[k] = r
-        return out
+        out, _ = read_halves(self.by_half.__getitem__, split_halves(self.ids, images), grammar)
+        by_id = dict(zip(sorted(self.ids), out))  # read_halves returns them in id order
+        return [by_id[i] for i in self.ids]
 
 
 def markdown(results: dict, label: str) -> str:

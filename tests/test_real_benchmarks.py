@@ -102,6 +102,8 @@ def test_fold_reader_reads_each_half_with_the_weights_that_did_not_see_it(monkey
     monkeypatch.setattr(real_robustness, "build", lambda spec, *, score: Named(spec))
     ids = [800, 801, 802, 805, 998, 999]
     reader = real_robustness.FoldReader("seg:runs/seg-{F}/joint-weights.pt", ids, score="digits")
+    assert sorted(r.spec for r in reader.by_half.values()) == ["seg:runs/seg-A/joint-weights.pt",
+                                                               "seg:runs/seg-B/joint-weights.pt"]
     out = reader.recognize([f"image {i}" for i in ids], grammar=None)
     assert out == [("seg:runs/seg-B/joint-weights.pt" if i % 2 == 0 else "seg:runs/seg-A/joint-weights.pt",
                     f"image {i}") for i in ids]
